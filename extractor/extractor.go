@@ -1,0 +1,316 @@
+// Package extractor turns raw ad pages into structured ads: the site's
+// fields, phone numbers in E.164 (plain and obfuscated), stated ages, image
+// fingerprints and indicator terms. Its Stage consumes the pages stream and
+// publishes to the ads stream.
+package extractor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/adwatch/adwatch/extractor/age"
+	"github.com/adwatch/adwatch/extractor/imagehash"
+	"github.com/adwatch/adwatch/extractor/indicator"
+	"github.com/adwatch/adwatch/extractor/phone"
+	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/site"
+)
+
+// ImageSource returns the bytes of an image by SHA-256.
+type ImageSource interface {
+	Image(ctx context.Context, sha256 string) ([]byte, error)
+}
+
+// Extractor extracts ads from pages. It is safe for concurrent use.
+type Extractor struct {
+	sites      map[string]*site.Site
+	phones     *phone.Extractor
+	indicators *indicator.Matcher
+	maxPixels  int
+}
+
+// New returns an Extractor for the given sites.
+func New(sites []site.Site, region string, indicators *indicator.Matcher, maxPixels int) *Extractor {
+	e := &Extractor{sites: map[string]*site.Site{}, phones: phone.New(region), indicators: indicators, maxPixels: maxPixels}
+	for i := range sites {
+		e.sites[sites[i].Name] = &sites[i]
+	}
+	if e.indicators == nil {
+		e.indicators = indicator.New()
+	}
+	return e
+}
+
+// ErrUnknownSite is returned for a page of a site with no configuration.
+var ErrUnknownSite = errors.New("unknown site")
+
+// Extract makes an ad of p. Image fingerprints come from hashImage, which
+// may be nil (images are then listed without hashes). A field that cannot be
+// read is recorded in Problems; the ad is kept.
+func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (ad.Ad, error) {
+	s, ok := e.sites[p.Site]
+	if !ok {
+		return ad.Ad{}, fmt.Errorf("%w %q", ErrUnknownSite, p.Site)
+	}
+	html := p.HTML
+	if !utf8.Valid(html) {
+		html = bytes.ToValidUTF8(html, []byte("\uFFFD"))
+	}
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(html))
+	if err != nil {
+		return ad.Ad{}, fmt.Errorf("parsing html of %s: %w", p.URL, err)
+	}
+	f := &s.Fields
+	a := ad.Ad{
+		Site:       p.Site,
+		URL:        p.URL,
+		FetchedAt:  p.FetchedAt,
+		Title:      clean(f.Title.Value(doc, p.URL)),
+		Body:       clean(strings.Join(f.Body.Values(doc, p.URL), "\n")),
+		City:       clean(f.City.Value(doc, p.URL)),
+		Poster:     clean(f.Poster.Value(doc, p.URL)),
+		PageSHA256: p.SHA256,
+		Phones:     []ad.Phone{},
+		Ages:       []int{},
+		Images:     []ad.Image{},
+		Indicators: []ad.Indicator{},
+	}
+	id := f.ID.Value(doc, p.URL)
+	if id == "" {
+		a.Problems = append(a.Problems, "id not found; using the URL")
+		id = ad.SHA256Hex([]byte(p.URL))[:16]
+	}
+	a.ID = p.Site + ":" + id
+	if t, err := s.Time(doc, p.URL); err != nil {
+		a.Problems = append(a.Problems, err.Error()+"; using the fetch time")
+		a.PostedAt = p.FetchedAt
+	} else {
+		a.PostedAt = t
+	}
+	if a.City == "" {
+		a.Problems = append(a.Problems, "city not found")
+	}
+
+	// Phones from the dedicated fields first, then title, body and URL.
+	seen := map[string]bool{}
+	texts := append(f.Phones.Values(doc, p.URL), a.Title, a.Body, a.Poster)
+	if u, err := url.PathUnescape(p.URL); err == nil {
+		texts = append(texts, u)
+	}
+	for _, t := range texts {
+		for _, m := range e.phones.Find(t) {
+			if !seen[m.E164] {
+				seen[m.E164] = true
+				a.Phones = append(a.Phones, ad.Phone{E164: m.E164, Obfuscated: m.Obfuscated})
+			}
+		}
+	}
+	ageSeen := map[int]bool{}
+	for _, v := range f.Age.Values(doc, p.URL) {
+		addAges(&a, ageSeen, age.Find("age: "+v))
+	}
+	addAges(&a, ageSeen, age.Find(a.Title))
+	addAges(&a, ageSeen, age.Find(a.Body))
+
+	a.Indicators, a.Scores = e.indicators.Match(a.Title + "\n" + a.Body)
+	if a.Indicators == nil {
+		a.Indicators = []ad.Indicator{}
+	}
+	for _, ref := range p.Images {
+		img := ad.Image{URL: ref.URL, SHA256: ref.SHA256, Error: ref.Error}
+		if hashImage != nil && ref.Error == "" && ref.SHA256 != "" {
+			img = hashImage(ref)
+		}
+		a.Images = append(a.Images, img)
+	}
+	return a, nil
+}
+
+func addAges(a *ad.Ad, seen map[int]bool, ages []int) {
+	for _, n := range ages {
+		if !seen[n] {
+			seen[n] = true
+			a.Ages = append(a.Ages, n)
+		}
+	}
+}
+
+func clean(s string) string {
+	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\r' || r == '\t' || r == ' ' }), " ")
+}
+
+// HashImage fingerprints the image ref from src.
+func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref ad.ImageRef) ad.Image {
+	img := ad.Image{URL: ref.URL, SHA256: ref.SHA256}
+	data, err := src.Image(ctx, ref.SHA256)
+	if err != nil {
+		img.Error = err.Error()
+		return img
+	}
+	r, err := imagehash.Hash(data, e.maxPixels)
+	if err != nil {
+		img.Error = err.Error()
+		return img
+	}
+	img.PHash = imagehash.Hex(r.PHash)
+	img.Width, img.Height = r.Width, r.Height
+	return img
+}
+
+// Metrics are the extractor's Prometheus metrics.
+type Metrics struct {
+	Ads      prometheus.Counter
+	Errors   *prometheus.CounterVec
+	Phones   *prometheus.CounterVec
+	Images   *prometheus.CounterVec
+	Duration prometheus.Histogram
+	Lag      prometheus.Gauge
+}
+
+// NewMetrics registers the extractor's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Ads:    prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_extractor_ads_extracted_total", Help: "Ads extracted and published."}),
+		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_extractor_errors_total", Help: "Extraction errors by kind."}, []string{"kind"}),
+		Phones: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_extractor_phones_found_total", Help: "Phone numbers found, by whether they were obfuscated."}, []string{"obfuscated"}),
+		Images: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_extractor_images_total", Help: "Images fingerprinted, by result (hashed, cached, error)."}, []string{"result"}),
+		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_extractor_page_seconds", Help: "Time to extract one page.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_extractor_consumer_lag", Help: "Pages waiting for the extractor."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Ads, m.Errors, m.Phones, m.Images, m.Duration, m.Lag)
+	}
+	return m
+}
+
+// Stage is the extractor stage: pages stream in, ads stream out.
+type Stage struct {
+	Extractor *Extractor
+	Bus       *bus.Bus
+	Log       *slog.Logger
+	Metrics   *Metrics
+	// Durable is the consumer name, "extractor" by default.
+	Durable string
+}
+
+// Image reads image bytes from the object store.
+func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
+	r, err := s.Bus.Images.Get(ctx, sha)
+	if err != nil {
+		return nil, fmt.Errorf("getting image %s: %w", sha, err)
+	}
+	defer r.Close()
+	data, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading image %s: %w", sha, err)
+	}
+	return data, nil
+}
+
+// hashCached fingerprints ref once per distinct image: the result is kept in
+// the image-hash bucket by SHA-256, so a repost costs no decode.
+func (s *Stage) hashCached(ctx context.Context, ref ad.ImageRef) ad.Image {
+	if e, err := s.Bus.ImageKV.Get(ctx, ref.SHA256); err == nil {
+		var img ad.Image
+		if json.Unmarshal(e.Value(), &img) == nil {
+			img.URL = ref.URL
+			s.Metrics.Images.WithLabelValues("cached").Inc()
+			return img
+		}
+	}
+	img := s.Extractor.HashImage(ctx, s, ref)
+	if img.Error != "" {
+		s.Metrics.Images.WithLabelValues("error").Inc()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return img
+		}
+	} else {
+		s.Metrics.Images.WithLabelValues("hashed").Inc()
+	}
+	if b, err := json.Marshal(img); err == nil {
+		_, _ = s.Bus.ImageKV.Put(ctx, ref.SHA256, b)
+	}
+	return img
+}
+
+// Run consumes pages until ctx is done.
+func (s *Stage) Run(ctx context.Context) error {
+	durable := s.Durable
+	if durable == "" {
+		durable = "extractor"
+	}
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32}
+	go trackLag(ctx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag)
+	return c.Run(ctx, s.Bus.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
+		errs := make([]error, len(msgs))
+		for i, m := range msgs {
+			errs[i] = s.handle(ctx, m)
+		}
+		return errs
+	})
+}
+
+func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
+	start := time.Now()
+	var p ad.Page
+	if err := json.Unmarshal(m.Data(), &p); err != nil {
+		s.Metrics.Errors.WithLabelValues("decode").Inc()
+		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
+		return fmt.Errorf("%w: decoding page: %v", bus.ErrPoison, err)
+	}
+	a, err := s.Extractor.Extract(&p, func(ref ad.ImageRef) ad.Image { return s.hashCached(ctx, ref) })
+	if err != nil {
+		s.Metrics.Errors.WithLabelValues("extract").Inc()
+		s.Log.Error("page not extracted", "site", p.Site, "err", err)
+		return fmt.Errorf("%w: %v", bus.ErrPoison, err)
+	}
+	for _, ph := range a.Phones {
+		s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
+	}
+	data, err := json.Marshal(a)
+	if err != nil {
+		return fmt.Errorf("encoding ad: %w", err)
+	}
+	msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.PageSHA256)
+	if _, err := s.Bus.JS.PublishMsg(ctx, msg); err != nil {
+		s.Metrics.Errors.WithLabelValues("publish").Inc()
+		return fmt.Errorf("publishing ad %s: %w", a.ID, err)
+	}
+	s.Metrics.Ads.Inc()
+	s.Metrics.Duration.Observe(time.Since(start).Seconds())
+	s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
+	return nil
+}
+
+// trackLag updates g with the consumer's pending count every few seconds.
+func trackLag(ctx context.Context, js jetstream.JetStream, stream, durable string, g prometheus.Gauge) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := bus.Pending(ctx, js, stream, durable); err == nil {
+				g.Set(float64(n))
+			}
+		}
+	}
+}

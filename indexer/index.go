@@ -1,0 +1,397 @@
+// Package indexer keeps adwatch's searchable view of the ads: one bleve
+// index of ads (dates as dates, phones as keywords), and a Linker that
+// groups ads into profiles and profiles into networks. The index is a view:
+// it can be rebuilt from the ads stream at any time.
+package indexer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/mapping"
+	"github.com/blevesearch/bleve/v2/search/query"
+
+	"github.com/adwatch/adwatch/internal/ad"
+)
+
+// doc is what bleve indexes for one ad.
+type doc struct {
+	ID          string    `json:"id"`
+	Site        string    `json:"site"`
+	URL         string    `json:"url"`
+	PostedAt    time.Time `json:"posted_at"`
+	City        string    `json:"city"`
+	Title       string    `json:"title"`
+	Body        string    `json:"body"`
+	Poster      string    `json:"poster"`
+	Phones      []string  `json:"phones"`
+	PhoneDigits []string  `json:"phone_digits"`
+	Ages        []float64 `json:"ages"`
+	ImageSHA    []string  `json:"image_sha"`
+	Indicators  []string  `json:"indicators"`
+	PageSHA     string    `json:"page_sha"`
+	Source      string    `json:"source"`
+}
+
+// BleveType names the document mapping (bleve reads the Go field name
+// otherwise).
+func (doc) BleveType() string { return "ad" }
+
+func newMapping() mapping.IndexMapping {
+	kw := bleve.NewKeywordFieldMapping()
+	txt := bleve.NewTextFieldMapping()
+	txt.Analyzer = "en"
+	dt := bleve.NewDateTimeFieldMapping()
+	num := bleve.NewNumericFieldMapping()
+	src := bleve.NewTextFieldMapping()
+	src.Index = false
+	src.Store = true
+	src.IncludeInAll = false
+	src.IncludeTermVectors = false
+	src.DocValues = false
+
+	dm := bleve.NewDocumentStaticMapping()
+	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "page_sha"} {
+		dm.AddFieldMappingsAt(f, kw)
+	}
+	for _, f := range []string{"title", "body", "poster"} {
+		dm.AddFieldMappingsAt(f, txt)
+	}
+	dm.AddFieldMappingsAt("posted_at", dt)
+	dm.AddFieldMappingsAt("ages", num)
+	dm.AddFieldMappingsAt("source", src)
+
+	im := bleve.NewIndexMapping()
+	im.AddDocumentMapping("ad", dm)
+	im.DefaultMapping = dm
+	im.DefaultType = "ad"
+	return im
+}
+
+func toDoc(a *ad.Ad) (doc, error) {
+	src, err := json.Marshal(a)
+	if err != nil {
+		return doc{}, fmt.Errorf("encoding ad %s: %w", a.ID, err)
+	}
+	d := doc{
+		ID: a.ID, Site: a.Site, URL: a.URL, PostedAt: a.PostedAt, City: strings.ToLower(a.City),
+		Title: a.Title, Body: a.Body, Poster: a.Poster, PageSHA: a.PageSHA256, Source: string(src),
+	}
+	for _, p := range a.Phones {
+		d.Phones = append(d.Phones, p.E164)
+		d.PhoneDigits = append(d.PhoneDigits, strings.TrimPrefix(strings.TrimPrefix(p.E164, "+"), "1"))
+	}
+	for _, n := range a.Ages {
+		d.Ages = append(d.Ages, float64(n))
+	}
+	for _, img := range a.Images {
+		if img.SHA256 != "" {
+			d.ImageSHA = append(d.ImageSHA, img.SHA256)
+		}
+	}
+	for _, in := range a.Indicators {
+		d.Indicators = append(d.Indicators, in.Category+":"+in.Term)
+	}
+	return d, nil
+}
+
+// Index is the bleve index of ads together with their links.
+type Index struct {
+	bleve  bleve.Index
+	Linker *Linker
+
+	mu    sync.Mutex
+	pages map[string]string // ad id -> page sha indexed
+}
+
+// ErrLocked is returned when another process has the index open.
+var ErrLocked = errors.New("index in use by another adwatch process")
+
+// Open opens the index under dir, creating it when absent, and rebuilds
+// the links from the indexed ads.
+func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*Index, error) {
+	path := filepath.Join(dir, "index.bleve")
+	var bi bleve.Index
+	var err error
+	if _, statErr := os.Stat(path); errors.Is(statErr, os.ErrNotExist) {
+		if readOnly {
+			return nil, fmt.Errorf("opening index %s: no index yet; run adwatch run first", path)
+		}
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("creating data dir: %w", err)
+		}
+		bi, err = bleve.New(path, newMapping())
+	} else {
+		bi, err = bleve.OpenUsing(path, map[string]interface{}{"read_only": readOnly, "bolt_timeout": "2s"})
+	}
+	if err != nil {
+		if strings.Contains(err.Error(), "timeout") {
+			return nil, fmt.Errorf("opening index %s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("opening index %s: %w", path, err)
+	}
+	x := &Index{bleve: bi, Linker: NewLinker(phashThreshold, maxProfilesPerLink), pages: map[string]string{}}
+	if err := x.relink(); err != nil {
+		bi.Close()
+		return nil, err
+	}
+	return x, nil
+}
+
+// relink reads every indexed ad once to rebuild the links.
+func (x *Index) relink() error {
+	var ads []ad.Ad
+	err := x.each(bleve.NewMatchAllQuery(), func(a ad.Ad) error {
+		ads = append(ads, a)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("reading ads to relink: %w", err)
+	}
+	for i := range ads {
+		x.Linker.Add(&ads[i])
+		x.pages[ads[i].ID] = ads[i].PageSHA256
+	}
+	return nil
+}
+
+// Close closes the index.
+func (x *Index) Close() error { return x.bleve.Close() }
+
+// Put indexes ads in one batch, skipping ads already indexed with the same
+// page, and links them. It returns the ads whose profile changed.
+func (x *Index) Put(ads []ad.Ad) ([]string, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	b := x.bleve.NewBatch()
+	var fresh []*ad.Ad
+	for i := range ads {
+		a := &ads[i]
+		if x.pages[a.ID] == a.PageSHA256 {
+			continue
+		}
+		d, err := toDoc(a)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Index(a.ID, d); err != nil {
+			return nil, fmt.Errorf("batching ad %s: %w", a.ID, err)
+		}
+		fresh = append(fresh, a)
+	}
+	if len(fresh) == 0 {
+		return nil, nil
+	}
+	if err := x.bleve.Batch(b); err != nil {
+		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
+	}
+	changed := map[string]bool{}
+	for _, a := range fresh {
+		x.pages[a.ID] = a.PageSHA256
+		for _, id := range x.Linker.Add(a) {
+			changed[id] = true
+		}
+	}
+	out := make([]string, 0, len(changed))
+	for id := range changed {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Count returns the number of indexed ads.
+func (x *Index) Count() (uint64, error) { return x.bleve.DocCount() }
+
+// Get returns one ad by id.
+func (x *Index) Get(id string) (ad.Ad, bool, error) {
+	var out []ad.Ad
+	err := x.each(query.NewDocIDQuery([]string{id}), func(a ad.Ad) error {
+		out = append(out, a)
+		return nil
+	})
+	if err != nil || len(out) == 0 {
+		return ad.Ad{}, false, err
+	}
+	return out[0], true, nil
+}
+
+// GetMany returns the ads with the given ids, in time order.
+func (x *Index) GetMany(ids []string) ([]ad.Ad, error) {
+	var out []ad.Ad
+	for start := 0; start < len(ids); start += 1000 {
+		end := min(start+1000, len(ids))
+		err := x.each(query.NewDocIDQuery(ids[start:end]), func(a ad.Ad) error {
+			out = append(out, a)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sortAds(out)
+	return out, nil
+}
+
+func sortAds(ads []ad.Ad) {
+	sort.Slice(ads, func(i, j int) bool {
+		if !ads[i].PostedAt.Equal(ads[j].PostedAt) {
+			return ads[i].PostedAt.Before(ads[j].PostedAt)
+		}
+		return ads[i].ID < ads[j].ID
+	})
+}
+
+const page = 1000
+
+// each calls f with every ad matching q, in id order.
+func (x *Index) each(q query.Query, f func(ad.Ad) error) error {
+	var after []string
+	for {
+		req := bleve.NewSearchRequestOptions(q, page, 0, false)
+		req.Fields = []string{"source"}
+		req.SortBy([]string{"_id"})
+		if after != nil {
+			req.SearchAfter = after
+		}
+		res, err := x.bleve.Search(req)
+		if err != nil {
+			return fmt.Errorf("searching index: %w", err)
+		}
+		for _, h := range res.Hits {
+			s, _ := h.Fields["source"].(string)
+			var a ad.Ad
+			if err := json.Unmarshal([]byte(s), &a); err != nil {
+				return fmt.Errorf("decoding stored ad %s: %w", h.ID, err)
+			}
+			if err := f(a); err != nil {
+				return err
+			}
+		}
+		if len(res.Hits) < page {
+			return nil
+		}
+		after = []string{res.Hits[len(res.Hits)-1].ID}
+	}
+}
+
+// Filter selects ads for Ads.
+type Filter struct {
+	City         string
+	Since, Until time.Time
+}
+
+func (f Filter) query() query.Query {
+	var qs []query.Query
+	if f.City != "" {
+		tq := bleve.NewTermQuery(strings.ToLower(f.City))
+		tq.SetField("city")
+		qs = append(qs, tq)
+	}
+	if !f.Since.IsZero() || !f.Until.IsZero() {
+		incl, excl := true, false
+		dq := bleve.NewDateRangeInclusiveQuery(f.Since, f.Until, &incl, &excl)
+		dq.SetField("posted_at")
+		qs = append(qs, dq)
+	}
+	if len(qs) == 0 {
+		return bleve.NewMatchAllQuery()
+	}
+	return bleve.NewConjunctionQuery(qs...)
+}
+
+// Ads calls fn with each ad matching f, in id order.
+func (x *Index) Ads(f Filter, fn func(ad.Ad) error) error { return x.each(f.query(), fn) }
+
+// Snapshot is the DA's 24-hour count for one city.
+type Snapshot struct {
+	City     string    `json:"city"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+	Ads      int       `json:"ads"`
+	Profiles int       `json:"profiles"`
+	Phones   int       `json:"phones"`
+}
+
+// Snapshot counts the ads posted in [from, to) in city, the distinct
+// profiles among them and their distinct phone numbers.
+func (x *Index) Snapshot(city string, from, to time.Time) (Snapshot, error) {
+	s := Snapshot{City: city, From: from, To: to}
+	profiles, phones := map[string]bool{}, map[string]bool{}
+	err := x.Ads(Filter{City: city, Since: from, Until: to}, func(a ad.Ad) error {
+		// bleve's date range has second precision; check the exact bound.
+		if a.PostedAt.Before(from) || !a.PostedAt.Before(to) {
+			return nil
+		}
+		s.Ads++
+		profiles[x.Linker.Profile(a.ID)] = true
+		for _, p := range a.Phones {
+			phones[p.E164] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return Snapshot{}, fmt.Errorf("counting %s: %w", city, err)
+	}
+	s.Profiles, s.Phones = len(profiles), len(phones)
+	return s, nil
+}
+
+// Hit is one ad found by Search.
+type Hit struct {
+	ID       string    `json:"id"`
+	Title    string    `json:"title"`
+	City     string    `json:"city"`
+	PostedAt time.Time `json:"posted_at"`
+	Profile  string    `json:"profile"`
+	Score    float64   `json:"score"`
+}
+
+// SearchPhones finds ads carrying any of the E.164 numbers.
+func (x *Index) SearchPhones(phones []string, limit int) ([]Hit, error) {
+	var qs []query.Query
+	for _, p := range phones {
+		tq := bleve.NewTermQuery(p)
+		tq.SetField("phones")
+		qs = append(qs, tq)
+	}
+	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
+}
+
+// SearchText finds ads by words in title, body or poster name.
+func (x *Index) SearchText(text string, limit int) ([]Hit, error) {
+	var qs []query.Query
+	for _, f := range []string{"title", "body", "poster"} {
+		mq := bleve.NewMatchQuery(text)
+		mq.SetField(f)
+		qs = append(qs, mq)
+	}
+	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
+}
+
+func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
+	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
+	req.Fields = []string{"source"}
+	res, err := x.bleve.Search(req)
+	if err != nil {
+		return nil, fmt.Errorf("searching index: %w", err)
+	}
+	hits := make([]Hit, 0, len(res.Hits))
+	for _, h := range res.Hits {
+		var a ad.Ad
+		s, _ := h.Fields["source"].(string)
+		if err := json.Unmarshal([]byte(s), &a); err != nil {
+			return nil, fmt.Errorf("decoding stored ad %s: %w", h.ID, err)
+		}
+		hits = append(hits, Hit{ID: h.ID, Score: h.Score, Profile: x.Linker.Profile(h.ID), Title: a.Title, City: a.City, PostedAt: a.PostedAt})
+	}
+	return hits, nil
+}

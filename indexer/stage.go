@@ -1,0 +1,188 @@
+package indexer
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/bus"
+)
+
+// ProfileUpdate tells the alert stage an ad's current profile, published on
+// bus.SubjectProfileUpdates whenever an ad is linked or its profile changes
+// through a merge.
+type ProfileUpdate struct {
+	Ad       string    `json:"ad"`
+	Profile  string    `json:"profile"`
+	Phones   []string  `json:"phones"`
+	City     string    `json:"city"`
+	PostedAt time.Time `json:"posted_at"`
+}
+
+// Metrics are the indexer's Prometheus metrics.
+type Metrics struct {
+	Indexed prometheus.Counter
+	Errors  *prometheus.CounterVec
+	Latency prometheus.Histogram
+	Lag     prometheus.Gauge
+}
+
+// NewMetrics registers the indexer's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Indexed: prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_indexer_ads_indexed_total", Help: "Ads indexed (new or changed)."}),
+		Errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_indexer_errors_total", Help: "Indexer errors by kind."}, []string{"kind"}),
+		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_indexer_batch_seconds", Help: "Time to index and link one batch.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_indexer_consumer_lag", Help: "Ads waiting for the indexer."}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Indexed, m.Errors, m.Latency, m.Lag)
+	}
+	return m
+}
+
+// Stage is the indexer stage: ads stream in, profile updates out.
+type Stage struct {
+	Index   *Index
+	Bus     *bus.Bus
+	Log     *slog.Logger
+	Metrics *Metrics
+	// Durable is the consumer name, "indexer" by default. Each index (each
+	// data directory) needs its own.
+	Durable string
+}
+
+// Run consumes ads until ctx is done. A batch is acknowledged only after
+// it is indexed and its profile updates are published.
+func (s *Stage) Run(ctx context.Context) error {
+	durable := s.Durable
+	if durable == "" {
+		durable = "indexer"
+	}
+	go func() {
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := bus.Pending(ctx, s.Bus.JS, bus.StreamAds, durable); err == nil {
+					s.Metrics.Lag.Set(float64(n))
+				}
+			}
+		}
+	}()
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256}
+	return c.Run(ctx, s.Bus.JS, s.handle)
+}
+
+func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
+	start := time.Now()
+	errs := make([]error, len(msgs))
+	ads := make([]ad.Ad, 0, len(msgs))
+	for i, m := range msgs {
+		var a ad.Ad
+		if err := json.Unmarshal(m.Data(), &a); err != nil || a.ID == "" {
+			s.Metrics.Errors.WithLabelValues("decode").Inc()
+			s.Log.Error("ad does not decode", "subject", m.Subject(), "err", err)
+			errs[i] = fmt.Errorf("%w: decoding ad", bus.ErrPoison)
+			continue
+		}
+		ads = append(ads, a)
+	}
+	changed, err := s.Index.Put(ads)
+	if err != nil {
+		s.Metrics.Errors.WithLabelValues("index").Inc()
+		s.Log.Error("batch not indexed", "ads", len(ads), "err", err)
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if err := s.publishUpdates(ctx, changed); err != nil {
+		s.Metrics.Errors.WithLabelValues("publish").Inc()
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	s.Metrics.Indexed.Add(float64(len(ads)))
+	s.Metrics.Latency.Observe(time.Since(start).Seconds())
+	return errs
+}
+
+func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
+	ads, err := s.Index.GetMany(ids)
+	if err != nil {
+		return err
+	}
+	for _, a := range ads {
+		u := ProfileUpdate{Ad: a.ID, Profile: s.Index.Linker.Profile(a.ID), Phones: a.PhoneNumbers(), City: a.City, PostedAt: a.PostedAt}
+		data, err := json.Marshal(u)
+		if err != nil {
+			return fmt.Errorf("encoding profile update: %w", err)
+		}
+		msg := &nats.Msg{Subject: bus.SubjectProfileUpdates, Data: data, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, u.Ad+"/"+u.Profile)
+		if _, err := s.Bus.JS.PublishMsg(ctx, msg); err != nil {
+			return fmt.Errorf("publishing profile update: %w", err)
+		}
+	}
+	return nil
+}
+
+// Rebuild indexes every ad of the ads stream into x, from the first
+// message to the last one present when it starts.
+func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index) (int, error) {
+	st, err := js.Stream(ctx, bus.StreamAds)
+	if err != nil {
+		return 0, fmt.Errorf("opening ads stream: %w", err)
+	}
+	last := st.CachedInfo().State.LastSeq
+	if last == 0 {
+		return 0, nil
+	}
+	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		return 0, fmt.Errorf("reading ads stream: %w", err)
+	}
+	n := 0
+	for {
+		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return n, fmt.Errorf("reading ads stream: %w", err)
+		}
+		var ads []ad.Ad
+		var seq uint64
+		for m := range mb.Messages() {
+			meta, err := m.Metadata()
+			if err == nil {
+				seq = meta.Sequence.Stream
+			}
+			var a ad.Ad
+			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
+				ads = append(ads, a)
+			}
+		}
+		if _, err := x.Put(ads); err != nil {
+			return n, err
+		}
+		n += len(ads)
+		if seq >= last || (len(ads) == 0 && seq == 0) {
+			return n, nil
+		}
+	}
+}

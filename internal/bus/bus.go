@@ -1,0 +1,254 @@
+// Package bus is adwatch's plumbing on NATS JetStream: the embedded server,
+// the streams, key-value buckets and object store the stages share, and a
+// pull-consumer loop with explicit acknowledgement.
+//
+// Subjects and streams:
+//
+//	adwatch.pages.<site>     stream ADWATCH_PAGES     crawler   -> extractor
+//	adwatch.ads.<site>       stream ADWATCH_ADS       extractor -> indexer
+//	adwatch.profiles.update  stream ADWATCH_PROFILES  indexer   -> alerts
+//
+// Buckets: object store adwatch_images (image bytes by SHA-256), key-value
+// adwatch_crawl (the SHA-256 of each ad page last published, by URL),
+// adwatch_imagehash (perceptual hash by image SHA-256) and adwatch_alerts
+// (alert state by rule and entity).
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream, subject and bucket names.
+const (
+	StreamPages    = "ADWATCH_PAGES"
+	StreamAds      = "ADWATCH_ADS"
+	StreamProfiles = "ADWATCH_PROFILES"
+
+	SubjectPages          = "adwatch.pages"
+	SubjectAds            = "adwatch.ads"
+	SubjectProfileUpdates = "adwatch.profiles.update"
+
+	BucketImages    = "adwatch_images"
+	BucketCrawl     = "adwatch_crawl"
+	BucketImageHash = "adwatch_imagehash"
+	BucketAlerts    = "adwatch_alerts"
+)
+
+// DedupWindow is how long JetStream remembers a message ID; a page published
+// twice within it is stored once. Beyond it the crawler's own record of
+// published pages (BucketCrawl) prevents duplicates.
+const DedupWindow = 24 * time.Hour
+
+// Embedded starts a NATS server with JetStream storing under dir, listening
+// on a random loopback port. Shut it down with Shutdown and WaitForShutdown.
+func Embedded(dir string, syncAlways bool) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName: "adwatch-embedded",
+		Host:       "127.0.0.1",
+		Port:       server.RANDOM_PORT,
+		JetStream:  true,
+		StoreDir:   filepath.Join(dir, "nats"),
+		NoSigs:     true,
+		NoLog:      true,
+		SyncAlways: syncAlways,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("creating embedded nats server: %w", err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(30 * time.Second) {
+		ns.Shutdown()
+		return nil, errors.New("embedded nats server not ready after 30s")
+	}
+	return ns, nil
+}
+
+// Bus is a connection to JetStream with the shared streams and buckets.
+type Bus struct {
+	NC       *nats.Conn
+	JS       jetstream.JetStream
+	Images   jetstream.ObjectStore
+	Crawl    jetstream.KeyValue
+	ImageKV  jetstream.KeyValue
+	AlertsKV jetstream.KeyValue
+}
+
+// Connect connects to url and makes sure every stream and bucket exists
+// with the given replica count.
+func Connect(ctx context.Context, url string, replicas int) (*Bus, error) {
+	nc, err := nats.Connect(url, nats.Name("adwatch"), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to nats at %s: %w", url, err)
+	}
+	b, err := setup(ctx, nc, replicas)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
+	if replicas < 1 {
+		replicas = 1
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("opening jetstream: %w", err)
+	}
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: StreamPages, Subjects: []string{SubjectPages + ".>"}, MaxMsgSize: 16 << 20},
+		{Name: StreamAds, Subjects: []string{SubjectAds + ".>"}, MaxMsgSize: 8 << 20},
+		{Name: StreamProfiles, Subjects: []string{"adwatch.profiles.>"}},
+	} {
+		sc.Storage = jetstream.FileStorage
+		sc.Duplicates = DedupWindow
+		sc.Replicas = replicas
+		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return nil, fmt.Errorf("creating stream %s: %w", sc.Name, err)
+		}
+	}
+	b := &Bus{NC: nc, JS: js}
+	if b.Images, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+		Bucket: BucketImages, Storage: jetstream.FileStorage, Replicas: replicas,
+	}); err != nil {
+		return nil, fmt.Errorf("creating object store %s: %w", BucketImages, err)
+	}
+	kv := func(name string) (jetstream.KeyValue, error) {
+		k, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: name, Storage: jetstream.FileStorage, Replicas: replicas,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("creating key-value bucket %s: %w", name, err)
+		}
+		return k, nil
+	}
+	if b.Crawl, err = kv(BucketCrawl); err != nil {
+		return nil, err
+	}
+	if b.ImageKV, err = kv(BucketImageHash); err != nil {
+		return nil, err
+	}
+	if b.AlertsKV, err = kv(BucketAlerts); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Close drains the connection.
+func (b *Bus) Close() {
+	if b != nil && b.NC != nil {
+		_ = b.NC.Drain()
+	}
+}
+
+// ErrPoison marks a message that can never be processed (it does not decode,
+// say). The consumer loop terminates it instead of redelivering it for ever;
+// it stays in the stream, so nothing is lost.
+var ErrPoison = errors.New("unprocessable message")
+
+// Handler processes a batch of messages and returns one error per message:
+// nil to acknowledge it, an error wrapping ErrPoison to terminate it, any
+// other error to have it redelivered later.
+type Handler func(ctx context.Context, msgs []jetstream.Msg) []error
+
+// Consumer is a durable pull consumer on one stream.
+type Consumer struct {
+	Stream  string
+	Durable string
+	// Batch is the most messages handed to the handler at once.
+	Batch int
+}
+
+// Open creates (or finds) the durable consumer.
+func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * time.Minute,
+		MaxDeliver:    20,
+		MaxAckPending: 4 * max(c.Batch, 1),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	return cons, nil
+}
+
+// Run fetches batches until ctx is done and hands them to h, then
+// acknowledges each message as h says.
+func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) error {
+	cons, err := c.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	batch := max(c.Batch, 1)
+	for ctx.Err() == nil {
+		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range mb.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		errs := h(ctx, msgs)
+		for i, m := range msgs {
+			var e error
+			if i < len(errs) {
+				e = errs[i]
+			}
+			switch {
+			case e == nil:
+				err = m.DoubleAck(ctx)
+			case errors.Is(e, ErrPoison):
+				err = m.Term()
+			default:
+				err = m.NakWithDelay(time.Second)
+			}
+			if err != nil && ctx.Err() == nil {
+				return fmt.Errorf("acknowledging message on %s: %w", c.Stream, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Pending returns the messages of the stream not yet acknowledged by the
+// durable consumer (waiting plus in flight). A consumer that does not exist
+// yet counts the whole stream.
+func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string) (uint64, error) {
+	cons, err := js.Consumer(ctx, stream, durable)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return 0, fmt.Errorf("looking up stream %s: %w", stream, err)
+		}
+		return s.CachedInfo().State.Msgs, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("looking up consumer %s: %w", durable, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("reading consumer %s: %w", durable, err)
+	}
+	return info.NumPending + uint64(info.NumAckPending), nil
+}

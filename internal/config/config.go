@@ -1,0 +1,246 @@
+// Package config loads adwatch's configuration once into typed structs:
+// strict YAML (unknown keys are errors), defaults applied, then validated.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/adwatch/adwatch/internal/site"
+)
+
+// Config is the whole of adwatch's configuration.
+type Config struct {
+	// Region is the default phone region (ISO 3166 code), US by default.
+	Region string `yaml:"region"`
+	// NATS says where the message bus is.
+	NATS NATS `yaml:"nats"`
+	// Cities lists the cities adwatch reports on, with their time zones.
+	Cities []City `yaml:"cities"`
+	// DefaultTimezone is used for a city not listed in Cities.
+	DefaultTimezone string `yaml:"default_timezone"`
+	// SitesDir holds one YAML file per site, relative to the config file.
+	SitesDir string `yaml:"sites_dir"`
+	// IndicatorsDir holds the indicator term lists, relative to the config file.
+	IndicatorsDir string `yaml:"indicators_dir"`
+	// Crawl sets the crawler's schedule.
+	Crawl Crawl `yaml:"crawl"`
+	// Extract sets the extractor's limits.
+	Extract Extract `yaml:"extract"`
+	// Linking sets how ads are linked into profiles and networks.
+	Linking Linking `yaml:"linking"`
+	// Alerts sets the alert rules' parameters.
+	Alerts Alerts `yaml:"alerts"`
+	// Serve sets the web UI and API.
+	Serve Serve `yaml:"serve"`
+
+	// Sites are the loaded site descriptions from SitesDir.
+	Sites []site.Site `yaml:"-"`
+	// Dir is the directory of the config file.
+	Dir string `yaml:"-"`
+}
+
+// NATS says where the message bus is.
+type NATS struct {
+	// URL of an external NATS server or cluster. Empty means adwatch run
+	// starts an embedded server with JetStream under the data directory.
+	URL string `yaml:"url"`
+	// Replicas of each stream on an external cluster (1 when embedded).
+	Replicas int `yaml:"replicas"`
+}
+
+// City is a city adwatch reports on.
+type City struct {
+	Name     string `yaml:"name"`
+	Timezone string `yaml:"timezone"`
+}
+
+// Crawl sets the crawler's schedule.
+type Crawl struct {
+	// Interval between crawls when adwatch run monitors.
+	Interval time.Duration `yaml:"interval"`
+}
+
+// Extract sets the extractor's limits.
+type Extract struct {
+	// MaxImagePixels rejects images larger than this before decoding.
+	MaxImagePixels int `yaml:"max_image_pixels"`
+}
+
+// Linking sets how ads are linked into profiles and networks.
+type Linking struct {
+	// PHashThreshold is the largest Hamming distance between two photos'
+	// perceptual hashes that still counts as the same photo.
+	PHashThreshold int `yaml:"phash_threshold"`
+	// MaxProfilesPerLink: a phone shared by more profiles than this (an
+	// agency line, a generic number) stops joining profiles into networks.
+	MaxProfilesPerLink int `yaml:"max_profiles_per_link"`
+}
+
+// Alerts sets the alert rules' parameters.
+type Alerts struct {
+	// SharedPhoneMinProfiles raises "one phone behind many profiles" when a
+	// phone appears in the ads of at least this many profiles.
+	SharedPhoneMinProfiles int `yaml:"shared_phone_min_profiles"`
+}
+
+// Serve sets the web UI and API.
+type Serve struct {
+	// Addr to listen on. Until accounts and an audit log exist it must be a
+	// loopback address.
+	Addr string `yaml:"addr"`
+}
+
+// Default returns a configuration with every default applied and no sites.
+func Default() Config {
+	c := Config{}
+	c.applyDefaults()
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	if c.Region == "" {
+		c.Region = "US"
+	}
+	if c.NATS.Replicas == 0 {
+		c.NATS.Replicas = 1
+	}
+	if c.DefaultTimezone == "" {
+		c.DefaultTimezone = "America/Los_Angeles"
+	}
+	if c.SitesDir == "" {
+		c.SitesDir = "sites"
+	}
+	if c.IndicatorsDir == "" {
+		c.IndicatorsDir = "indicators"
+	}
+	if c.Crawl.Interval == 0 {
+		c.Crawl.Interval = 6 * time.Hour
+	}
+	if c.Extract.MaxImagePixels == 0 {
+		c.Extract.MaxImagePixels = 40_000_000
+	}
+	if c.Linking.PHashThreshold == 0 {
+		c.Linking.PHashThreshold = 8
+	}
+	if c.Linking.MaxProfilesPerLink == 0 {
+		c.Linking.MaxProfilesPerLink = 25
+	}
+	if c.Alerts.SharedPhoneMinProfiles == 0 {
+		c.Alerts.SharedPhoneMinProfiles = 3
+	}
+	if c.Serve.Addr == "" {
+		c.Serve.Addr = "127.0.0.1:8080"
+	}
+}
+
+// Validate reports every problem of c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, err := time.LoadLocation(c.DefaultTimezone); err != nil {
+		errs = append(errs, fmt.Errorf("default_timezone: %w", err))
+	}
+	seen := map[string]bool{}
+	for i, city := range c.Cities {
+		if city.Name == "" {
+			errs = append(errs, fmt.Errorf("cities[%d]: name is empty", i))
+		}
+		if seen[strings.ToLower(city.Name)] {
+			errs = append(errs, fmt.Errorf("cities[%d]: %q listed twice", i, city.Name))
+		}
+		seen[strings.ToLower(city.Name)] = true
+		if _, err := time.LoadLocation(city.Timezone); err != nil || city.Timezone == "" {
+			errs = append(errs, fmt.Errorf("cities[%d] %q: timezone %q is not a valid IANA zone", i, city.Name, city.Timezone))
+		}
+	}
+	if c.Linking.PHashThreshold < 0 || c.Linking.PHashThreshold > 32 {
+		errs = append(errs, fmt.Errorf("linking.phash_threshold: %d is outside 0..32", c.Linking.PHashThreshold))
+	}
+	if c.Crawl.Interval < time.Minute {
+		errs = append(errs, fmt.Errorf("crawl.interval: %s is shorter than a minute", c.Crawl.Interval))
+	}
+	if !IsLoopback(c.Serve.Addr) {
+		errs = append(errs, fmt.Errorf("serve.addr: %q is not a loopback address; until accounts and an audit log exist adwatch serves 127.0.0.1 only", c.Serve.Addr))
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether addr (host:port) binds only to loopback.
+func IsLoopback(addr string) bool {
+	host := addr
+	if i := strings.LastIndex(addr, ":"); i >= 0 {
+		host = addr[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+// Location returns the time zone of the named city (case-insensitive), or
+// the default time zone for a city not listed.
+func (c *Config) Location(city string) (*time.Location, error) {
+	tz := c.DefaultTimezone
+	for _, ct := range c.Cities {
+		if strings.EqualFold(ct.Name, city) {
+			tz = ct.Timezone
+		}
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return nil, fmt.Errorf("loading time zone of %s: %w", city, err)
+	}
+	return loc, nil
+}
+
+// Parse decodes a configuration strictly, applies defaults and validates it.
+// It does not load the site files.
+func Parse(data []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("decoding config: %w", err)
+	}
+	c.applyDefaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("validating config: %w", err)
+	}
+	return c, nil
+}
+
+// Load reads the config file at path, then every site file in its SitesDir.
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("reading config: %w", err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	c.Dir = filepath.Dir(path)
+	c.SitesDir = c.resolve(c.SitesDir)
+	c.IndicatorsDir = c.resolve(c.IndicatorsDir)
+	sites, err := site.LoadDir(c.SitesDir)
+	if err != nil {
+		return Config{}, err
+	}
+	sort.Slice(sites, func(i, j int) bool { return sites[i].Name < sites[j].Name })
+	c.Sites = sites
+	return c, nil
+}
+
+func (c *Config) resolve(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}

@@ -1,0 +1,333 @@
+// Package site describes a classifieds site in data, not code: where to
+// start, which links are list pages and ad pages, and the CSS selectors
+// that find each field of an ad. The crawler uses a Site to walk the site
+// and the extractor uses the same Site to read the fields of an ad page.
+package site
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"go.yaml.in/yaml/v3"
+)
+
+// Site is one site's description, loaded from configs/sites/NAME.yaml.
+type Site struct {
+	// Name identifies the site in ad ids and metrics.
+	Name string `yaml:"name"`
+	// StartURLs are where each crawl begins.
+	StartURLs []string `yaml:"start_urls"`
+	// Allowed: the crawler visits only URLs matching one of these
+	// regular expressions (this is what keeps it out of calendar traps).
+	AllowedURLs []string `yaml:"allowed"`
+	// ListPages match URLs of listing and pagination pages, whose links
+	// are followed.
+	ListPages []string `yaml:"list_pages"`
+	// AdPages match URLs of ad pages, which are published.
+	AdPages []string `yaml:"ad_pages"`
+	// Timezone interprets posted times written without a zone.
+	Timezone string `yaml:"timezone"`
+	// UserAgent sent with every request.
+	UserAgent string `yaml:"user_agent"`
+	// Parallelism is the most requests in flight to one host.
+	Parallelism int `yaml:"parallelism"`
+	// Delay between requests to one host.
+	Delay time.Duration `yaml:"delay"`
+	// MaxBodyBytes caps a page or image download.
+	MaxBodyBytes int `yaml:"max_body_bytes"`
+	// MaxImageBytes caps one image download.
+	MaxImageBytes int `yaml:"max_image_bytes"`
+	// Retries of a request answered 429 or 5xx.
+	Retries int `yaml:"retries"`
+	// Fields are the selectors of an ad page.
+	Fields Fields `yaml:"fields"`
+
+	allowed, listPages, adPages []*regexp.Regexp
+	loc                         *time.Location
+}
+
+// Fields are the selectors of each field of an ad page.
+type Fields struct {
+	ID       Selector `yaml:"id"`
+	Title    Selector `yaml:"title"`
+	Body     Selector `yaml:"body"`
+	PostedAt Selector `yaml:"posted_at"`
+	City     Selector `yaml:"city"`
+	Age      Selector `yaml:"age"`
+	Poster   Selector `yaml:"poster"`
+	Phones   Selector `yaml:"phones"`
+	Images   Selector `yaml:"images"`
+}
+
+// Selector finds one field: a CSS selector, optionally an attribute to read
+// instead of the text, optionally a regular expression whose first group
+// (or whole match) is kept, and for times the layout to parse.
+// With From "url" the regular expression is applied to the page URL.
+type Selector struct {
+	CSS    string `yaml:"css"`
+	Attr   string `yaml:"attr"`
+	Regexp string `yaml:"regexp"`
+	Layout string `yaml:"layout"`
+	From   string `yaml:"from"`
+
+	re *regexp.Regexp
+}
+
+// LoadDir loads every *.yaml file of dir.
+func LoadDir(dir string) ([]Site, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("listing sites in %s: %w", dir, err)
+	}
+	var sites []Site
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("reading site: %w", err)
+		}
+		s, err := Parse(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+		sites = append(sites, s)
+	}
+	return sites, nil
+}
+
+// Parse decodes a site description strictly, applies defaults and compiles
+// its expressions.
+func Parse(data []byte) (Site, error) {
+	var s Site
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		return Site{}, fmt.Errorf("decoding site: %w", err)
+	}
+	if err := s.compile(); err != nil {
+		return Site{}, err
+	}
+	return s, nil
+}
+
+func (s *Site) compile() error {
+	var errs []error
+	if s.Name == "" || strings.ContainsAny(s.Name, " .*>:/") {
+		errs = append(errs, fmt.Errorf("name %q must be a non-empty word without spaces, dots or slashes", s.Name))
+	}
+	if len(s.StartURLs) == 0 {
+		errs = append(errs, errors.New("start_urls is empty"))
+	}
+	if len(s.AdPages) == 0 {
+		errs = append(errs, errors.New("ad_pages is empty"))
+	}
+	if s.Parallelism == 0 {
+		s.Parallelism = 2
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 5 << 20
+	}
+	if s.MaxImageBytes == 0 {
+		s.MaxImageBytes = 10 << 20
+	}
+	if s.Retries == 0 {
+		s.Retries = 4
+	}
+	if s.UserAgent == "" {
+		s.UserAgent = "adwatch/0.1 (research crawler; respects robots.txt)"
+	}
+	if s.Timezone == "" {
+		s.Timezone = "UTC"
+	}
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("timezone: %w", err))
+	}
+	s.loc = loc
+	compileAll := func(name string, exprs []string) []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for _, e := range exprs {
+			re, err := regexp.Compile(e)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %q: %w", name, e, err))
+				continue
+			}
+			out = append(out, re)
+		}
+		return out
+	}
+	s.allowed = compileAll("allowed", s.AllowedURLs)
+	s.listPages = compileAll("list_pages", s.ListPages)
+	s.adPages = compileAll("ad_pages", s.AdPages)
+	for name, f := range map[string]*Selector{
+		"id": &s.Fields.ID, "title": &s.Fields.Title, "body": &s.Fields.Body,
+		"posted_at": &s.Fields.PostedAt, "city": &s.Fields.City, "age": &s.Fields.Age,
+		"poster": &s.Fields.Poster, "phones": &s.Fields.Phones, "images": &s.Fields.Images,
+	} {
+		if err := f.compile(); err != nil {
+			errs = append(errs, fmt.Errorf("fields.%s: %w", name, err))
+		}
+	}
+	if s.Fields.ID.CSS == "" && s.Fields.ID.From != "url" {
+		errs = append(errs, errors.New("fields.id: needs css or from: url"))
+	}
+	return errors.Join(errs...)
+}
+
+func (f *Selector) compile() error {
+	if f.From != "" && f.From != "url" {
+		return fmt.Errorf("from %q: only \"url\" is known", f.From)
+	}
+	if f.From == "url" && f.Regexp == "" {
+		return errors.New("from: url needs a regexp")
+	}
+	if f.CSS != "" {
+		if err := checkCSS(f.CSS); err != nil {
+			return err
+		}
+	}
+	if f.Regexp != "" {
+		re, err := regexp.Compile(f.Regexp)
+		if err != nil {
+			return fmt.Errorf("regexp: %w", err)
+		}
+		f.re = re
+	}
+	return nil
+}
+
+// checkCSS reports a selector that cascadia cannot compile.
+func checkCSS(css string) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("css %q: %v", css, r)
+		}
+	}()
+	doc, _ := goquery.NewDocumentFromReader(strings.NewReader("<p></p>"))
+	doc.Find(css)
+	return nil
+}
+
+// Allowed reports whether the crawler may visit u.
+func (s *Site) Allowed(u string) bool { return matchAny(s.allowed, u) || len(s.allowed) == 0 }
+
+// IsListPage reports whether u is a listing or pagination page.
+func (s *Site) IsListPage(u string) bool { return matchAny(s.listPages, u) }
+
+// IsAdPage reports whether u is an ad page.
+func (s *Site) IsAdPage(u string) bool { return matchAny(s.adPages, u) }
+
+// AllowedPatterns returns the compiled allowed expressions.
+func (s *Site) AllowedPatterns() []*regexp.Regexp { return s.allowed }
+
+// Location is the zone for posted times written without one.
+func (s *Site) Location() *time.Location {
+	if s.loc == nil {
+		return time.UTC
+	}
+	return s.loc
+}
+
+func matchAny(res []*regexp.Regexp, u string) bool {
+	for _, re := range res {
+		if re.MatchString(u) {
+			return true
+		}
+	}
+	return false
+}
+
+// Values returns every value of the field f in doc (the page at pageURL).
+func (f *Selector) Values(doc *goquery.Document, pageURL string) []string {
+	var raw []string
+	switch {
+	case f.From == "url":
+		raw = []string{pageURL}
+	case f.CSS == "":
+		return nil
+	default:
+		doc.Find(f.CSS).Each(func(_ int, sel *goquery.Selection) {
+			if f.Attr != "" {
+				if v, ok := sel.Attr(f.Attr); ok {
+					raw = append(raw, v)
+				}
+				return
+			}
+			raw = append(raw, Text(sel))
+		})
+	}
+	var out []string
+	for _, v := range raw {
+		v = strings.TrimSpace(v)
+		if f.re != nil {
+			m := f.re.FindStringSubmatch(v)
+			if m == nil {
+				continue
+			}
+			v = m[0]
+			if len(m) > 1 {
+				v = m[1]
+			}
+		}
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Value returns the first value of f, or "".
+func (f *Selector) Value(doc *goquery.Document, pageURL string) string {
+	if v := f.Values(doc, pageURL); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Time parses the first value of f with its layout (RFC 3339 when none),
+// in the site's zone when the layout has none.
+func (s *Site) Time(doc *goquery.Document, pageURL string) (time.Time, error) {
+	v := s.Fields.PostedAt.Value(doc, pageURL)
+	if v == "" {
+		return time.Time{}, errors.New("posted time not found")
+	}
+	layout := s.Fields.PostedAt.Layout
+	if layout == "" {
+		layout = time.RFC3339
+	}
+	t, err := time.ParseInLocation(layout, v, s.Location())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parsing posted time %q: %w", v, err)
+	}
+	return t, nil
+}
+
+// Text returns the text of sel with <br> and block elements as line breaks,
+// so that words of separate lines do not run together.
+func Text(sel *goquery.Selection) string {
+	var b strings.Builder
+	var walk func(*goquery.Selection)
+	walk = func(s *goquery.Selection) {
+		s.Contents().Each(func(_ int, c *goquery.Selection) {
+			if goquery.NodeName(c) == "#text" {
+				b.WriteString(c.Text())
+				return
+			}
+			switch goquery.NodeName(c) {
+			case "br", "p", "div", "li", "tr", "h1", "h2", "h3":
+				b.WriteString("\n")
+			case "script", "style":
+				return
+			}
+			walk(c)
+		})
+	}
+	walk(sel)
+	return b.String()
+}
