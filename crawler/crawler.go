@@ -168,9 +168,11 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	col.OnError(func(r *colly.Response, err error) {
 		u := r.Request.URL.String()
 		if r.StatusCode == http.StatusTooManyRequests || r.StatusCode >= 500 {
-			attempt, _ := r.Ctx.GetAny("attempt").(int)
+			// colly shares one Context between a page and the links it visits,
+			// so the attempt count is kept per URL.
+			attempt, _ := r.Ctx.GetAny("attempt " + u).(int)
 			if attempt < s.Retries {
-				r.Ctx.Put("attempt", attempt+1)
+				r.Ctx.Put("attempt "+u, attempt+1)
 				wait := Backoff(attempt, r.Headers.Get("Retry-After"))
 				c.Metrics.Retries.Inc()
 				c.Log.Debug("retrying", "url", u, "status", r.StatusCode, "wait", wait)
@@ -179,9 +181,11 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 					return
 				case <-time.After(wait):
 				}
-				if err := r.Request.Retry(); err == nil {
+				rerr := r.Request.Retry()
+				if rerr == nil {
 					return
 				}
+				err = fmt.Errorf("retrying: %w (after %v)", rerr, err)
 			}
 		}
 		kind := "fetch"

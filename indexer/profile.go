@@ -1,0 +1,76 @@
+package indexer
+
+import (
+	"sort"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/ad"
+)
+
+// ProfileView is what an investigator sees of one profile.
+type ProfileView struct {
+	ID       string    `json:"id"`
+	Network  string    `json:"network"`
+	Ads      []ad.Ad   `json:"ads"`
+	Cities   []string  `json:"cities"`
+	First    time.Time `json:"first"`
+	Last     time.Time `json:"last"`
+	Phones   []string  `json:"phones"`
+	Ages     []int     `json:"ages"`
+	Names    []string  `json:"names"`
+	// NetworkProfiles are the other profiles sharing a phone with this one.
+	NetworkProfiles []string `json:"network_profiles"`
+}
+
+// Profile returns the view of profile id.
+func (x *Index) Profile(id string) (ProfileView, bool, error) {
+	ids := x.Linker.Members(id)
+	if len(ids) == 0 {
+		return ProfileView{}, false, nil
+	}
+	ads, err := x.GetMany(ids)
+	if err != nil {
+		return ProfileView{}, false, err
+	}
+	v := ProfileView{ID: id, Network: x.Linker.Network(id), Ads: ads}
+	cities, phones, ages, names := map[string]bool{}, map[string]bool{}, map[int]bool{}, map[string]bool{}
+	for _, a := range ads {
+		cities[a.City] = true
+		for _, p := range a.Phones {
+			phones[p.E164] = true
+		}
+		for _, n := range a.Ages {
+			ages[n] = true
+		}
+		if a.Poster != "" {
+			names[a.Poster] = true
+		}
+	}
+	if len(ads) > 0 {
+		v.First, v.Last = ads[0].PostedAt, ads[len(ads)-1].PostedAt
+	}
+	v.Cities, v.Phones, v.Names = keys(cities), keys(phones), keys(names)
+	for n := range ages {
+		v.Ages = append(v.Ages, n)
+	}
+	sort.Ints(v.Ages)
+	others := map[string]bool{}
+	for _, p := range v.Phones {
+		for _, o := range x.Linker.ProfilesOfPhone(p) {
+			if o != id {
+				others[o] = true
+			}
+		}
+	}
+	v.NetworkProfiles = keys(others)
+	return v, true, nil
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

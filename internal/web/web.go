@@ -1,0 +1,209 @@
+// Package web serves adwatch's JSON API and a minimal search page over the
+// index, and the Prometheus metrics. It binds to loopback only until
+// accounts and an audit log exist.
+package web
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/extractor/phone"
+	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/config"
+)
+
+//go:embed index.html
+var indexHTML []byte
+
+// Server is the web UI and API.
+type Server struct {
+	Index    *indexer.Index
+	Config   *config.Config
+	Alerts   jetstream.KeyValue // nil when no bus is connected
+	Gatherer prometheus.Gatherer
+	Log      *slog.Logger
+	phones   *phone.Extractor
+}
+
+// Handler returns the routes.
+func (s *Server) Handler() http.Handler {
+	s.phones = phone.New(s.Config.Region)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(indexHTML)
+	})
+	mux.HandleFunc("GET /api/search", s.search)
+	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
+	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
+	mux.HandleFunc("GET /api/snapshot", s.snapshot)
+	mux.HandleFunc("GET /api/alerts", s.alerts)
+	if s.Gatherer != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	}
+	return mux
+}
+
+// Run serves on addr until ctx is done. It refuses non-loopback addresses.
+func (s *Server) Run(ctx context.Context, addr string) error {
+	if !config.IsLoopback(addr) {
+		return fmt.Errorf("serving on %s: only loopback addresses are allowed until accounts and an audit log exist", addr)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	s.Log.Info("web UI and API listening", "url", "http://"+ln.Addr().String())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		<-errc
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serving http: %w", err)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeErr(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, map[string]string{"error": msg})
+}
+
+// SearchResult is the answer of /api/search.
+type SearchResult struct {
+	Query    string        `json:"query"`
+	Phones   []string      `json:"phones,omitempty"`
+	Ads      []indexer.Hit `json:"ads"`
+	Profiles []string      `json:"profiles"`
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	if q == "" {
+		writeErr(w, http.StatusBadRequest, "missing q")
+		return
+	}
+	res := SearchResult{Query: q}
+	var err error
+	if res.Phones = s.phones.Numbers(q); len(res.Phones) > 0 {
+		res.Ads, err = s.Index.SearchPhones(res.Phones, 500)
+	} else {
+		res.Ads, err = s.Index.SearchText(q, 100)
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	seen := map[string]bool{}
+	res.Profiles = []string{}
+	for _, h := range res.Ads {
+		if !seen[h.Profile] {
+			seen[h.Profile] = true
+			res.Profiles = append(res.Profiles, h.Profile)
+		}
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (s *Server) adByID(w http.ResponseWriter, r *http.Request) {
+	a, ok, err := s.Index.Get(r.PathValue("id"))
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !ok {
+		writeErr(w, http.StatusNotFound, "no such ad")
+		return
+	}
+	p := s.Index.Linker.Profile(a.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"ad": a, "profile": p, "network": s.Index.Linker.Network(p)})
+}
+
+// Profile is the answer of /api/profiles/{id}.
+type Profile = indexer.ProfileView
+
+func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
+	v, ok, err := s.Index.Profile(r.PathValue("id"))
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !ok {
+		writeErr(w, http.StatusNotFound, "no such profile")
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
+	city, date := r.URL.Query().Get("city"), r.URL.Query().Get("date")
+	from, to, err := Window(s.Config, city, date)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	snap, err := s.Index.Snapshot(city, from, to)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, snap)
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	if s.Alerts == nil {
+		writeJSON(w, http.StatusOK, []alerts.Alert{})
+		return
+	}
+	list, err := alerts.List(r.Context(), s.Alerts)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	sort.SliceStable(list, func(i, j int) bool { return list[i].Severity < list[j].Severity })
+	writeJSON(w, http.StatusOK, list)
+}
+
+// Window is the 24 hours of date (YYYY-MM-DD) in city's time zone, from
+// local midnight to the next.
+func Window(cfg *config.Config, city, date string) (time.Time, time.Time, error) {
+	if city == "" {
+		return time.Time{}, time.Time{}, errors.New("missing city")
+	}
+	loc, err := cfg.Location(city)
+	if err != nil {
+		return time.Time{}, time.Time{}, err
+	}
+	from, err := time.ParseInLocation("2006-01-02", date, loc)
+	if err != nil {
+		return time.Time{}, time.Time{}, fmt.Errorf("date %q: want YYYY-MM-DD", date)
+	}
+	return from, from.AddDate(0, 0, 1), nil
+}
