@@ -42,7 +42,14 @@ func testConfig(t *testing.T, base string) config.Config {
 	return cfg
 }
 
+// logOut receives the stages' logs; set E2E_LOG=1 to see them.
 var logOut io.Writer = io.Discard
+
+func init() {
+	if os.Getenv("E2E_LOG") != "" {
+		logOut = os.Stderr
+	}
+}
 
 func runOnce(t *testing.T, cfg config.Config, dir string) time.Duration {
 	t.Helper()

@@ -1,0 +1,43 @@
+# adwatch: make help lists the targets.
+GO      ?= go
+BIN     := bin/adwatch
+DATA    ?= ./data
+SIMADDR ?= 127.0.0.1:8089
+
+.PHONY: help build demo test test-short bench fuzz vet fmt clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## Build bin/adwatch
+	$(GO) build -o $(BIN) ./cmd/adwatch
+
+demo: build ## Start the simulated site, crawl it, run every stage, then serve http://127.0.0.1:8080
+	@rm -rf $(DATA)
+	@$(BIN) sim --addr $(SIMADDR) --truth $(DATA)/truth.jsonl & echo $$! > /tmp/adwatch-sim.pid; \
+	 trap 'kill $$(cat /tmp/adwatch-sim.pid) 2>/dev/null' EXIT INT TERM; \
+	 sleep 1; \
+	 $(BIN) --data $(DATA) --no-sync run --once && \
+	 $(BIN) --data $(DATA) compare --city Oakland --date 2020-10-02 --vs 2019-10-04 && \
+	 echo "web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
+	 $(BIN) --data $(DATA) serve
+
+test: vet ## Run every test with the race detector (what CI runs)
+	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 20s ./extractor/phone
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/age
+	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 10s ./extractor/indicator
+	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 10s ./extractor
+
+test-short: ## Unit tests only, no end-to-end crawl
+	$(GO) test -short ./...
+
+bench: ## Benchmarks of the hot paths
+	$(GO) test -run '^$$' -bench . -benchmem ./extractor/... ./indexer/...
+
+vet: ## go vet and gofmt
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+
+clean: ## Remove the binary and the demo data
+	rm -rf bin $(DATA)

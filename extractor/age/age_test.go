@@ -1,0 +1,58 @@
+package age
+
+import (
+	"fmt"
+	"testing"
+)
+
+func TestFind(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+	}{
+		{"Age: 19", []int{19}},
+		{"age 23", []int{23}},
+		{"19yo petite", []int{19}},
+		{"21 y/o", []int{21}},
+		{"i'm 21 and sweet", []int{21}},
+		{"I am 22, new in town", []int{22}},
+		{"twenty two years old", []int{22}},
+		{"I'm nineteen!", []int{19}},
+		{"when I was 16 I moved here", nil},
+		{"my daughter is 16 years old", nil},
+		{"5'4 120lbs 34-24-36", nil},
+		{"$200/hr 60 min", nil},
+		{"since 2016", nil},
+		{"been doing this for 10 years", nil},
+		{"", nil},
+		{"Age: 17 and new to this", []int{17}},
+		{"I'm 25 years old and I'm 25", []int{25}},
+	} {
+		got := Find(tc.in)
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
+			t.Errorf("Find(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzFind(f *testing.F) {
+	for _, s := range []string{"Age: 19", "i'm 21", "twenty two yo", "when I was 16", "\xff\xfe 19yo"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, n := range Find(s) {
+			if n < Youngest || n > Oldest {
+				t.Fatalf("Find(%q) returned %d, outside %d..%d", s, n, Youngest, Oldest)
+			}
+		}
+	})
+}
+
+func BenchmarkFind(b *testing.B) {
+	s := "Hi gentlemen, I'm 21 and new in town. Age: 21. $200/hr, 5'4 120lbs 34-24-36. Text 510-873-0123."
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		Find(s)
+	}
+}

@@ -1,0 +1,117 @@
+package extractor
+
+import (
+	"os"
+	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/extractor/indicator"
+	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/site"
+)
+
+func testExtractor(t testing.TB) *Extractor {
+	data, err := os.ReadFile("../configs/sites/simclassifieds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := indicator.LoadDir("../configs/indicators")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return New([]site.Site{s}, "US", m, 1<<24)
+}
+
+const goodPage = `<html><body><article class="ad" data-id="42"><h1 class="title">New in town</h1>
+<div class="meta"><span class="city">Oakland</span><time datetime="2020-10-02T23:59:59-07:00">x</time>
+<span class="age">Age: 19</span><span class="poster">Rosa</span></div>
+<div class="body"><p>Young and sweet. $200/hr 34-24-36</p><p>Text five1zero-8seven3-0one2three</p></div>
+<div class="contact"><span class="phone">(415) 552-6789</span></div>
+<div class="gallery"><img src="/img/1.jpg"></div></article></body></html>`
+
+func TestExtract(t *testing.T) {
+	e := testExtractor(t)
+	fetched := time.Date(2020, 10, 3, 12, 0, 0, 0, time.UTC)
+	a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", FetchedAt: fetched, HTML: []byte(goodPage),
+		Images: []ad.ImageRef{{URL: "http://x/img/1.jpg", Error: "status 404"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID != "simclassifieds:42" || a.City != "Oakland" || a.Poster != "Rosa" {
+		t.Errorf("fields: %+v", a)
+	}
+	if want := time.Date(2020, 10, 3, 6, 59, 59, 0, time.UTC); !a.PostedAt.Equal(want) {
+		t.Errorf("posted %v, want %v", a.PostedAt, want)
+	}
+	if got := a.PhoneNumbers(); len(got) != 2 || got[0] != "+14155526789" || got[1] != "+15108730123" {
+		t.Errorf("phones %v", got)
+	}
+	if !a.Phones[1].Obfuscated || a.Phones[0].Obfuscated {
+		t.Errorf("obfuscation flags %+v", a.Phones)
+	}
+	if len(a.Ages) != 1 || a.Ages[0] != 19 {
+		t.Errorf("ages %v", a.Ages)
+	}
+	if len(a.Indicators) == 0 || a.Indicators[0].Category != "youth" {
+		t.Errorf("indicators %+v, want youth first", a.Indicators)
+	}
+	if len(a.Images) != 1 || a.Images[0].Error == "" {
+		t.Errorf("a failed image must be kept with its error: %+v", a.Images)
+	}
+}
+
+func TestExtractBadInput(t *testing.T) {
+	e := testExtractor(t)
+	now := time.Now()
+	for name, html := range map[string]string{
+		"malformed":    `<html><body><article class="ad" data-id="7"><h1 class="title">unclosed <b><i>`,
+		"invalid utf8": "<article class=\"ad\" data-id=\"8\"><div class=\"body\">\xff\xfe call 510-873-0123</div></article>",
+		"empty":        "",
+	} {
+		a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/9.html", FetchedAt: now, HTML: []byte(html)}, nil)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if len(a.Problems) == 0 {
+			t.Errorf("%s: no problem recorded for a page without posted time", name)
+		}
+		if !a.PostedAt.Equal(now) {
+			t.Errorf("%s: posted time should fall back to the fetch time", name)
+		}
+	}
+	if _, err := e.Extract(&ad.Page{Site: "nosuchsite"}, nil); err == nil {
+		t.Error("unknown site: no error")
+	}
+}
+
+func FuzzExtract(f *testing.F) {
+	e := testExtractor(f)
+	f.Add([]byte(goodPage))
+	f.Add([]byte("<article class=ad data-id=1><time datetime=bad>"))
+	f.Fuzz(func(t *testing.T, html []byte) {
+		a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/1.html", HTML: html}, nil)
+		if err != nil {
+			t.Fatalf("Extract: %v", err)
+		}
+		if a.ID == "" {
+			t.Fatal("ad without id")
+		}
+	})
+}
+
+func BenchmarkExtract(b *testing.B) {
+	e := testExtractor(b)
+	p := &ad.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", HTML: []byte(goodPage)}
+	b.SetBytes(int64(len(goodPage)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.Extract(p, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

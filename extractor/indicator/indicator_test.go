@@ -1,0 +1,66 @@
+package indicator
+
+import (
+	"strings"
+	"testing"
+)
+
+func testMatcher(t testing.TB) *Matcher {
+	m, err := LoadDir("../../configs/indicators")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestMatchSurvivesEvasion(t *testing.T) {
+	m := testMatcher(t)
+	for _, tc := range []struct {
+		in, category, term string
+	}{
+		{"so YOUNG and sweet", "youth", "young"},
+		{"yoouung and fun", "youth", "young"},
+		{"y0ung lady", "youth", "young"},
+		{"y o u n g", "youth", "young"},
+		{"Barely   Legal", "youth", "barely legal"},
+		{"hi 🎀 there", "youth", "🎀"},
+		{"new 2 the game", "youth", "new 2 the game"},
+		{"ask about my friends", "third_party", "ask about my friends"},
+		{"New in town!", "movement", "new in town"},
+		{"pay by cash app", "risky", "cash app"},
+	} {
+		got, scores := m.Match(tc.in)
+		found := false
+		for _, in := range got {
+			found = found || (in.Category == tc.category && in.Term == tc.term)
+		}
+		if !found || scores[tc.category] <= 0 {
+			t.Errorf("Match(%q) = %+v, want %s/%s", tc.in, got, tc.category, tc.term)
+		}
+	}
+	if got, _ := m.Match("a friendly conversation about the weather"); len(got) != 0 {
+		t.Errorf("innocent text matched %+v", got)
+	}
+}
+
+func TestYouthListedFirst(t *testing.T) {
+	got, _ := testMatcher(t).Match("new in town, petite and young")
+	if len(got) < 3 || got[0].Category != "youth" || got[len(got)-1].Category != "movement" {
+		t.Errorf("order = %+v, want youth first", got)
+	}
+}
+
+func FuzzMatch(f *testing.F) {
+	m := testMatcher(f)
+	for _, s := range []string{"young", "y0ung 🎀", "\xff yoouung", "ask about my friends"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _ := m.Match(s)
+		for _, in := range got {
+			if in.Offset < 0 || in.Offset > len(s) || strings.TrimSpace(in.Term) == "" {
+				t.Fatalf("Match(%q) gave %+v", s, in)
+			}
+		}
+	})
+}

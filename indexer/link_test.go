@@ -1,0 +1,105 @@
+package indexer
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/ad"
+)
+
+func testAds() []ad.Ad {
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	mk := func(id, phone, name, phash string, h int) ad.Ad {
+		a := ad.Ad{ID: id, Poster: name, PostedAt: t0.Add(time.Duration(h) * time.Hour)}
+		if phone != "" {
+			a.Phones = []ad.Phone{{E164: phone}}
+		}
+		if phash != "" {
+			a.Images = []ad.Image{{PHash: phash, SHA256: "sha-" + id}}
+		}
+		return a
+	}
+	return []ad.Ad{
+		mk("a1", "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", 1),
+		mk("a2", "+15108730123", "Rosa", "", 2),                   // same phone and name
+		mk("a3", "", "", "f0f0f0f0f0f0f0f3", 3),                   // near photo (2 bits)
+		mk("b1", "+15108730123", "Mia", "0f0f0f0f0f0f0f0f", 4),    // controller phone, other person
+		mk("b2", "+14155526789", "Mia", "0f0f0f0f0f0f0f0e", 5),    // near b1's photo
+		mk("c1", "+19165550000", "Ivy", "123456789abcdef0", 6),    // unrelated
+	}
+}
+
+func TestLinkerProfilesAndNetworks(t *testing.T) {
+	l := NewLinker(8, 25)
+	for _, a := range testAds() {
+		l.Add(&a)
+	}
+	p := l.Profile
+	if p("a1") != p("a2") || p("a1") != p("a3") {
+		t.Errorf("a1, a2, a3 should be one profile: %s %s %s", p("a1"), p("a2"), p("a3"))
+	}
+	if p("a1") == p("b1") {
+		t.Error("a shared phone alone merged two persons")
+	}
+	if p("b1") != p("b2") || p("c1") == p("b1") {
+		t.Error("b1 and b2 share a photo; c1 is unrelated")
+	}
+	if l.Network(p("a1")) != l.Network(p("b1")) || l.Network(p("a1")) == l.Network(p("c1")) {
+		t.Error("the shared phone should join a and b into one network, without c")
+	}
+	if got := l.ProfilesOfPhone("+15108730123"); len(got) != 2 {
+		t.Errorf("profiles of the shared phone: %v", got)
+	}
+}
+
+func TestLinkerOrderIndependent(t *testing.T) {
+	ads := testAds()
+	want := map[string]string{}
+	l := NewLinker(8, 25)
+	for _, a := range ads {
+		l.Add(&a)
+	}
+	for _, a := range ads {
+		want[a.ID] = l.Profile(a.ID)
+	}
+	for seed := range 20 {
+		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		perm := r.Perm(len(ads))
+		l := NewLinker(8, 25)
+		for _, i := range perm {
+			l.Add(&ads[i])
+			l.Add(&ads[i]) // idempotent
+		}
+		for _, a := range ads {
+			if got := l.Profile(a.ID); got != want[a.ID] {
+				t.Fatalf("order %v: %s in %s, want %s", perm, a.ID, got, want[a.ID])
+			}
+		}
+	}
+}
+
+func BenchmarkLinkerAdd(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("ads=%d", n), func(b *testing.B) {
+			r := rand.New(rand.NewPCG(1, 2))
+			l := NewLinker(8, 25)
+			mk := func(i int) ad.Ad {
+				return ad.Ad{ID: fmt.Sprint(i), Poster: "n", Phones: []ad.Phone{{E164: fmt.Sprintf("+1510%07d", r.IntN(n/2))}},
+					Images: []ad.Image{{PHash: fmt.Sprintf("%016x", r.Uint64())}}}
+			}
+			for i := range n {
+				a := mk(i)
+				l.Add(&a)
+			}
+			b.ReportAllocs()
+			i := n
+			for b.Loop() {
+				a := mk(i)
+				l.Add(&a)
+				i++
+			}
+		})
+	}
+}
