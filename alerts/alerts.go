@@ -30,6 +30,9 @@ const (
 	StatusAcknowledged = "acknowledged"
 	StatusDismissed    = "dismissed"
 	StatusEscalated    = "escalated"
+	// StatusWithdrawn marks an alert whose rule stopped firing after an
+	// investigator had acted on it.
+	StatusWithdrawn = "withdrawn"
 )
 
 // Alert is one rule firing on one entity, with its evidence.
@@ -185,11 +188,16 @@ func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
 		s.mu.Lock()
 		profiles, ads := s.sharedPhone(ph)
 		s.mu.Unlock()
+		key := "shared_phone." + strings.TrimPrefix(ph, "+")
 		if len(profiles) < s.MinProfiles {
+			// Profiles merged since: the rule no longer fires.
+			if err := s.retract(ctx, key); err != nil {
+				return err
+			}
 			continue
 		}
 		a := Alert{
-			Key: "shared_phone." + strings.TrimPrefix(ph, "+"), Rule: "shared_phone", Severity: "high",
+			Key: key, Rule: "shared_phone", Severity: "high",
 			Entity:   "phone:" + ph,
 			Summary:  fmt.Sprintf("one phone in the ads of %d profiles (possible third-party control)", len(profiles)),
 			Profiles: profiles, Ads: ads,
@@ -197,6 +205,41 @@ func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
 		if err := s.upsert(ctx, a); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// retract removes an alert whose rule no longer fires. An alert nobody
+// has acted on is deleted; one with a status an investigator set is kept
+// and marked withdrawn, so their work is not lost.
+func (s *Stage) retract(ctx context.Context, key string) error {
+	e, err := s.Bus.AlertsKV.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading alert %s: %w", key, err)
+	}
+	var old Alert
+	if err := json.Unmarshal(e.Value(), &old); err != nil {
+		return fmt.Errorf("decoding alert %s: %w", key, err)
+	}
+	if old.Status == StatusNew {
+		if err := s.Bus.AlertsKV.Purge(ctx, key); err != nil {
+			return fmt.Errorf("deleting alert %s: %w", key, err)
+		}
+		return nil
+	}
+	if old.Status == StatusWithdrawn {
+		return nil
+	}
+	old.Status, old.Updated = StatusWithdrawn, time.Now().UTC()
+	data, err := json.Marshal(old)
+	if err != nil {
+		return fmt.Errorf("encoding alert: %w", err)
+	}
+	if _, err := s.Bus.AlertsKV.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("writing alert %s: %w", key, err)
 	}
 	return nil
 }
@@ -221,7 +264,7 @@ func (s *Stage) upsert(ctx context.Context, a Alert) error {
 			return nil
 		}
 		a.Status, a.FirstSeen, a.Updated = old.Status, old.FirstSeen, now
-		if old.Status == StatusAcknowledged {
+		if old.Status == StatusAcknowledged || old.Status == StatusWithdrawn {
 			a.Status = StatusNew
 		}
 		s.Metrics.Updated.WithLabelValues(a.Rule).Inc()

@@ -390,6 +390,8 @@ func compareCmd(g *globals) *cobra.Command {
 type ExportedAd struct {
 	ad.Ad
 	PhoneNumbers []string `json:"phones"`
+	// PhoneDetails says of each phone whether it was obfuscated.
+	PhoneDetails []ad.Phone `json:"phone_details"`
 	Profile      string   `json:"profile"`
 	Network      string   `json:"network"`
 }
@@ -423,7 +425,7 @@ func exportCmd(g *globals) *cobra.Command {
 			enc := json.NewEncoder(w)
 			return idx.Ads(f, func(a ad.Ad) error {
 				p := idx.Linker.Profile(a.ID)
-				return enc.Encode(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), Profile: p, Network: idx.Linker.Network(p)})
+				return enc.Encode(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), PhoneDetails: a.Phones, Profile: p, Network: idx.Linker.Network(p)})
 			})
 		},
 	}

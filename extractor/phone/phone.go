@@ -355,8 +355,13 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 		}
 		merged = append(merged, t)
 	}
-	// A chunk of only weak words ("I", "o", "for") is a word, not digits,
-	// unless it is glued to digits.
+	// Weak words glued to digits ("5lO", "569l") are digits; a chunk of
+	// only weak words ("I", "o", "for") stays weak.
+	if !allWeak(merged) {
+		for k := range merged {
+			merged[k].weak = false
+		}
+	}
 	return merged, true
 }
 

@@ -2,7 +2,12 @@ package app_test
 
 import (
 	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+
 	"fmt"
+	"github.com/adwatch/adwatch/alerts"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -124,7 +129,10 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 		}
 	}
 	checkIndex(idx)
+	checkLinking(t, world, idx)
+	checkAPI(t, &cfg, world, idx)
 	idx.Close()
+	checkAlerts(t, cfg, dir, world)
 
 	if simSrv.TrapHits.Load() != 0 || simSrv.DisallowedHits.Load() != 0 {
 		t.Errorf("crawler visited the calendar trap %d times and a robots-disallowed page %d times", simSrv.TrapHits.Load(), simSrv.DisallowedHits.Load())
@@ -144,4 +152,152 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "nats")); err != nil {
 		t.Errorf("no JetStream store under the data dir: %v", err)
 	}
+}
+
+// checkLinking compares the profiles with the simulator's persons.
+func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) {
+	t.Helper()
+	personOf := map[string]int{}
+	profiles := map[string]map[int]bool{}
+	persons := map[int]map[string]bool{}
+	for _, a := range world.Ads {
+		id := fmt.Sprintf("simclassifieds:%d", a.ID)
+		p := idx.Linker.Profile(id)
+		personOf[id] = a.Person
+		if profiles[p] == nil {
+			profiles[p] = map[int]bool{}
+		}
+		profiles[p][a.Person] = true
+		if persons[a.Person] == nil {
+			persons[a.Person] = map[string]bool{}
+		}
+		persons[a.Person][p] = true
+	}
+	merged, split := 0, 0
+	for _, ps := range profiles {
+		if len(ps) > 1 {
+			merged++
+		}
+	}
+	for _, ps := range persons {
+		if len(ps) > 1 {
+			split++
+		}
+	}
+	if merged > 0 || split > 0 || len(profiles) != len(persons) {
+		t.Errorf("%d profiles for %d persons: %d profiles merge persons, %d persons split", len(profiles), len(persons), merged, split)
+	}
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+}
+
+// checkAPI searches by phone in another format and reads a profile.
+func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.Index) {
+	t.Helper()
+	srv := httptest.NewServer((&web.Server{Index: idx, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer srv.Close()
+	a := world.Ads[len(world.Ads)/2]
+	d := strings.TrimPrefix(a.Phones[0], "+1")
+	var res web.SearchResult
+	getJSON(t, srv.URL+"/api/search?q="+url.QueryEscape(fmt.Sprintf("(%s) %s-%s", d[:3], d[3:6], d[6:])), &res)
+	want := 0
+	for _, b := range world.Ads {
+		if b.Phones[0] == a.Phones[0] {
+			want++
+		}
+	}
+	if len(res.Ads) != want {
+		t.Errorf("search by phone found %d ads, the simulator has %d with it", len(res.Ads), want)
+	}
+	var snap indexer.Snapshot
+	getJSON(t, srv.URL+"/api/snapshot?city=Oakland&date=2020-10-02", &snap)
+	if snap.Ads != 1165 || snap.Profiles != 750 {
+		t.Errorf("/api/snapshot: %+v", snap)
+	}
+	var prof indexer.ProfileView
+	getJSON(t, srv.URL+"/api/profiles/"+idx.Linker.Profile(fmt.Sprintf("simclassifieds:%d", a.ID)), &prof)
+	mine := 0
+	for _, b := range world.Ads {
+		if b.Person == a.Person {
+			mine++
+		}
+	}
+	if len(prof.Ads) != mine {
+		t.Errorf("profile of person %d has %d ads, want %d", a.Person, len(prof.Ads), mine)
+	}
+	for i := 1; i < len(prof.Ads); i++ {
+		if prof.Ads[i].PostedAt.Before(prof.Ads[i-1].PostedAt) {
+			t.Error("profile ads not in time order")
+		}
+	}
+	var text web.SearchResult
+	getJSON(t, srv.URL+"/api/search?q="+url.QueryEscape(a.Poster), &text)
+	if len(text.Ads) == 0 {
+		t.Errorf("search by name %q found nothing", a.Poster)
+	}
+}
+
+// checkAlerts expects a shared-phone alert exactly for the phones that the
+// simulator put in the ads of at least three persons.
+func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World) {
+	t.Helper()
+	persons := map[string]map[int]bool{}
+	for _, a := range world.Ads {
+		for _, p := range a.Phones {
+			if persons[p] == nil {
+				persons[p] = map[int]bool{}
+			}
+			persons[p][a.Person] = true
+		}
+	}
+	want := map[string]bool{}
+	for p, ps := range persons {
+		if len(ps) >= cfg.Alerts.SharedPhoneMinProfiles {
+			want["phone:"+p] = true
+		}
+	}
+	a := app.New(cfg, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a.SyncAlways = false
+	ctx := context.Background()
+	if err := a.Connect(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	list, err := alerts.List(ctx, a.Bus.AlertsKV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, al := range list {
+		if al.Rule == "shared_phone" {
+			got[al.Entity] = true
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("the simulator planted no shared phones")
+	}
+	for e := range want {
+		if !got[e] {
+			t.Errorf("no shared-phone alert for a phone of %d persons", len(persons[strings.TrimPrefix(e, "phone:")]))
+		}
+	}
+	for e := range got {
+		if !want[e] {
+			t.Errorf("shared-phone alert for a phone of %d persons", len(persons[strings.TrimPrefix(e, "phone:")]))
+		}
+	}
+	t.Logf("%d shared-phone alerts, as planted", len(got))
 }
