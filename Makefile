@@ -4,7 +4,10 @@ BIN     := bin/adwatch
 DATA    ?= ./data
 SIMADDR ?= 127.0.0.1:8089
 
-.PHONY: help build demo test test-short bench fuzz vet fmt clean
+.PHONY: help build demo test test-short bench vet tools clean
+
+GOBIN := $(shell $(GO) env GOPATH)/bin
+export PATH := $(PATH):$(GOBIN)
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -22,7 +25,10 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 echo "web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) serve
 
-test: vet ## Run every test with the race detector (what CI runs)
+tools: ## Install the real servers the tests use (nats-server for the cluster test)
+	@command -v nats-server >/dev/null || $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
+
+test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 20s ./extractor/phone
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/age

@@ -7,4 +7,4 @@ import (
 )
 
 func jsOrdered() jetstream.OrderedConsumerConfig { return jetstream.OrderedConsumerConfig{} }
-func fetchWait() jetstream.FetchOpt             { return jetstream.FetchMaxWait(2 * time.Second) }
+func fetchWait() jetstream.FetchOpt              { return jetstream.FetchMaxWait(2 * time.Second) }

@@ -23,11 +23,11 @@ func testAds() []ad.Ad {
 	}
 	return []ad.Ad{
 		mk("a1", "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", 1),
-		mk("a2", "+15108730123", "Rosa", "", 2),                   // same phone and name
-		mk("a3", "", "", "f0f0f0f0f0f0f0f3", 3),                   // near photo (2 bits)
-		mk("b1", "+15108730123", "Mia", "0f0f0f0f0f0f0f0f", 4),    // controller phone, other person
-		mk("b2", "+14155526789", "Mia", "0f0f0f0f0f0f0f0e", 5),    // near b1's photo
-		mk("c1", "+19165550000", "Ivy", "123456789abcdef0", 6),    // unrelated
+		mk("a2", "+15108730123", "Rosa", "", 2),                // same phone and name
+		mk("a3", "", "", "f0f0f0f0f0f0f0f3", 3),                // near photo (2 bits)
+		mk("b1", "+15108730123", "Mia", "0f0f0f0f0f0f0f0f", 4), // controller phone, other person
+		mk("b2", "+14155526789", "Mia", "0f0f0f0f0f0f0f0e", 5), // near b1's photo
+		mk("c1", "+19165550000", "Ivy", "123456789abcdef0", 6), // unrelated
 	}
 }
 

@@ -9,15 +9,15 @@ import (
 
 // ProfileView is what an investigator sees of one profile.
 type ProfileView struct {
-	ID       string    `json:"id"`
-	Network  string    `json:"network"`
-	Ads      []ad.Ad   `json:"ads"`
-	Cities   []string  `json:"cities"`
-	First    time.Time `json:"first"`
-	Last     time.Time `json:"last"`
-	Phones   []string  `json:"phones"`
-	Ages     []int     `json:"ages"`
-	Names    []string  `json:"names"`
+	ID      string    `json:"id"`
+	Network string    `json:"network"`
+	Ads     []ad.Ad   `json:"ads"`
+	Cities  []string  `json:"cities"`
+	First   time.Time `json:"first"`
+	Last    time.Time `json:"last"`
+	Phones  []string  `json:"phones"`
+	Ages    []int     `json:"ages"`
+	Names   []string  `json:"names"`
 	// NetworkProfiles are the other profiles sharing a phone with this one.
 	NetworkProfiles []string `json:"network_profiles"`
 }

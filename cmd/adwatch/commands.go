@@ -392,8 +392,8 @@ type ExportedAd struct {
 	PhoneNumbers []string `json:"phones"`
 	// PhoneDetails says of each phone whether it was obfuscated.
 	PhoneDetails []ad.Phone `json:"phone_details"`
-	Profile      string   `json:"profile"`
-	Network      string   `json:"network"`
+	Profile      string     `json:"profile"`
+	Network      string     `json:"network"`
 }
 
 func exportCmd(g *globals) *cobra.Command {

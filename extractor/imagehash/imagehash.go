@@ -11,9 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	_ "image/gif" // GIF decoder
+	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
-	_ "image/png" // PNG decoder
+	_ "image/png"  // PNG decoder
 	"math/bits"
 	"strconv"
 

@@ -431,7 +431,7 @@ func (e *Extractor) fromRun(run []token) []Match {
 				continue
 			}
 			if e164, ok := e.valid(digits); ok {
-				cands = append(cands, cand{i, j, Match{E164: e164, Start: run[i].start, End: run[j].end, Obfuscated: obfuscated(run[i : j+1])}, phoneShape(run[i:j+1])})
+				cands = append(cands, cand{i, j, Match{E164: e164, Start: run[i].start, End: run[j].end, Obfuscated: obfuscated(run[i : j+1])}, phoneShape(run[i : j+1])})
 			}
 		}
 	}

@@ -89,12 +89,24 @@ func Connect(ctx context.Context, url string, replicas int) (*Bus, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats at %s: %w", url, err)
 	}
-	b, err := setup(ctx, nc, replicas)
-	if err != nil {
-		nc.Close()
-		return nil, err
+	// A cluster that has just started may not have elected its leaders
+	// yet, and several processes may create the same streams at once:
+	// retry for a while before giving up.
+	var b *Bus
+	for attempt := 0; ; attempt++ {
+		b, err = setup(ctx, nc, replicas)
+		if err == nil {
+			return b, nil
+		}
+		if attempt == 30 || ctx.Err() != nil {
+			nc.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
 	}
-	return b, nil
 }
 
 func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {

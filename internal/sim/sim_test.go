@@ -16,7 +16,7 @@ func TestAlamedaScenarioCounts(t *testing.T) {
 	}
 	loc, _ := time.LoadLocation("America/Los_Angeles")
 	for _, tc := range []struct {
-		day             string
+		day          string
 		ads, persons int
 	}{{"2019-10-04", 999, 666}, {"2020-10-02", 1165, 750}} {
 		from, _ := time.ParseInLocation("2006-01-02", tc.day, loc)

@@ -169,7 +169,7 @@ func (w *World) window(r *rand.Rand, newPerson func() int, city string, day time
 	span := next.Sub(day)
 	for i, pid := range ids {
 		for range counts[i] {
-			at := day.Add(time.Duration(r.Int64N(int64(span / time.Second))) * time.Second)
+			at := day.Add(time.Duration(r.Int64N(int64(span/time.Second))) * time.Second)
 			w.Ads = append(w.Ads, Ad{Person: pid, City: city, PostedAt: at})
 		}
 		switch r.IntN(6) {
