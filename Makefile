@@ -25,8 +25,10 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 echo "web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) serve
 
-tools: ## Install the real servers the tests use (nats-server for the cluster test)
+tools: ## Install the real parts the tests use: nats-server (cluster test), Debian's chromium (browser test)
 	@command -v nats-server >/dev/null || $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || echo "could not install chromium: the browser test will be skipped outside CI"
 
 test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...

@@ -1,0 +1,153 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/config"
+)
+
+func testServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	ads := []ad.Ad{
+		{ID: "s:1", City: "Oakland", Title: "Sweet company", Body: "friendly and discreet", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
+			Phones: []ad.Phone{{E164: "+15108730123"}}},
+		{ID: "s:2", City: "Oakland", Title: "Relaxing time", Body: "new in town", Poster: "Rosa", PostedAt: at.Add(time.Hour), PageSHA256: "2",
+			Phones: []ad.Phone{{E164: "+15108730123", Obfuscated: true}}},
+		{ID: "s:3", City: "San Jose", Title: "Kind smile", Body: "good conversation", Poster: "Mia", PostedAt: at, PageSHA256: "3",
+			Phones: []ad.Phone{{E164: "+14085550123"}}},
+	}
+	if _, err := idx.Put(ads); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	s := &Server{Index: idx, Config: &cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestSearchAPI(t *testing.T) {
+	ts := testServer(t)
+	for _, tc := range []struct {
+		q        string
+		ads      int
+		profiles int
+	}{
+		{"(510) 873-0123", 2, 1},
+		{"5108730123", 2, 1},
+		{"five one zero 873 0123", 2, 1},
+		{"+1 408 555 0123", 1, 1},
+		{"Rosa", 2, 1},
+		{"conversation", 1, 1},
+		{"nothing matches this", 0, 0},
+	} {
+		resp, err := http.Get(ts.URL + "/api/search?q=" + url.QueryEscape(tc.q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res SearchResult
+		err = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Ads) != tc.ads || len(res.Profiles) != tc.profiles {
+			t.Errorf("search %q: %d ads in %d profiles, want %d in %d", tc.q, len(res.Ads), len(res.Profiles), tc.ads, tc.profiles)
+		}
+	}
+}
+
+func TestAPIErrors(t *testing.T) {
+	ts := testServer(t)
+	for path, want := range map[string]int{
+		"/api/search":                                http.StatusBadRequest,
+		"/api/ads/nope":                              http.StatusNotFound,
+		"/api/profiles/nope":                         http.StatusNotFound,
+		"/api/snapshot?city=Oakland&date=10/02":      http.StatusBadRequest,
+		"/api/snapshot?date=2020-10-02":              http.StatusBadRequest,
+		"/api/snapshot?city=Oakland&date=2020-10-02": http.StatusOK,
+	} {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestRefusesPublicAddress(t *testing.T) {
+	s := &Server{Config: &config.Config{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := s.Run(context.Background(), "0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("Run on 0.0.0.0: %v, want a refusal", err)
+	}
+}
+
+// TestSearchPageInChromium types a phone number into the search page in a
+// real headless Chromium and reads the result.
+func TestSearchPageInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	ts := testServer(t)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var count, list string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible("#q", chromedp.ByID),
+		chromedp.SendKeys("#q", "510.873.0123", chromedp.ByID),
+		chromedp.Click("button", chromedp.ByQuery),
+		chromedp.WaitVisible("#count", chromedp.ByID),
+		chromedp.Text("#count", &count, chromedp.ByID),
+		chromedp.Text("#out", &list, chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if count != "2 ads in 1 profiles" {
+		t.Errorf("page says %q, want 2 ads in 1 profiles", count)
+	}
+	if !strings.Contains(list, "Sweet company") || !strings.Contains(list, "Relaxing time") || strings.Contains(list, "Kind smile") {
+		t.Errorf("results: %q", list)
+	}
+}
