@@ -22,8 +22,8 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 sleep 1; \
 	 $(BIN) --data $(DATA) --no-sync run --once && \
 	 $(BIN) --data $(DATA) compare --city Oakland --date 2020-10-02 --vs 2019-10-04 && \
-	 echo "web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
-	 $(BIN) --data $(DATA) serve
+	 echo "monitoring; web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
+	 $(BIN) --data $(DATA) --no-sync run
 
 tools: ## Install the real parts the tests use: nats-server (cluster test), Debian's chromium (browser test)
 	@command -v nats-server >/dev/null || $(GO) install github.com/nats-io/nats-server/v2@v2.15.2

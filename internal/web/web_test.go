@@ -144,6 +144,26 @@ func TestSearchPageInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var profile, table string
+	err = chromedp.Run(ctx,
+		chromedp.Click("#out a[data-profile]", chromedp.ByQuery),
+		chromedp.WaitVisible("#profile-title", chromedp.ByID),
+		chromedp.Text("#profile", &profile, chromedp.ByID),
+		chromedp.SetValue("#date", "2020-10-02", chromedp.ByID),
+		chromedp.SetValue("#vs", "2020-10-01", chromedp.ByID),
+		chromedp.Click("#snap button", chromedp.ByQuery),
+		chromedp.WaitVisible("#da", chromedp.ByID),
+		chromedp.Text("#da", &table, chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(profile, "2 ads") || !strings.Contains(profile, "+15108730123") {
+		t.Errorf("profile view: %q", profile)
+	}
+	if !strings.Contains(table, "ads\t2\t0") || !strings.Contains(table, "profiles\t1\t0") {
+		t.Errorf("snapshot table: %q", table)
+	}
 	if count != "2 ads in 1 profiles" {
 		t.Errorf("page says %q, want 2 ads in 1 profiles", count)
 	}
