@@ -256,7 +256,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		durable = "extractor"
 	}
 	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32}
-	go trackLag(ctx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag)
+	go bus.TrackLag(ctx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag.Set)
 	return c.Run(ctx, s.Bus.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
 		errs := make([]error, len(msgs))
 		for i, m := range msgs {
@@ -297,20 +297,4 @@ func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 	s.Metrics.Duration.Observe(time.Since(start).Seconds())
 	s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
 	return nil
-}
-
-// trackLag updates g with the consumer's pending count every few seconds.
-func trackLag(ctx context.Context, js jetstream.JetStream, stream, durable string, g prometheus.Gauge) {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := bus.Pending(ctx, js, stream, durable); err == nil {
-				g.Set(float64(n))
-			}
-		}
-	}
 }

@@ -67,20 +67,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "indexer"
 	}
-	go func() {
-		t := time.NewTicker(2 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if n, err := bus.Pending(ctx, s.Bus.JS, bus.StreamAds, durable); err == nil {
-					s.Metrics.Lag.Set(float64(n))
-				}
-			}
-		}
-	}()
+	go bus.TrackLag(ctx, s.Bus.JS, bus.StreamAds, durable, s.Metrics.Lag.Set)
 	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256}
 	return c.Run(ctx, s.Bus.JS, s.handle)
 }

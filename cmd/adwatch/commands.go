@@ -64,6 +64,19 @@ func (g *globals) app(cmd *cobra.Command) (*app.App, error) {
 	return a, nil
 }
 
+// connected loads the app and connects it to NATS; embedded allows
+// starting the embedded server when no URL is configured. Close it after.
+func (g *globals) connected(cmd *cobra.Command, embedded bool) (*app.App, error) {
+	a, err := g.app(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Connect(cmd.Context(), embedded); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
 func runCmd(g *globals) *cobra.Command {
 	var once bool
 	c := &cobra.Command{
@@ -87,11 +100,8 @@ func stageCmd(g *globals, name string) *cobra.Command {
 		Use:   name,
 		Short: "Run the " + name + " stage alone against nats.url",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.app(cmd)
+			a, err := g.connected(cmd, false)
 			if err != nil {
-				return err
-			}
-			if err := a.Connect(cmd.Context(), false); err != nil {
 				return err
 			}
 			defer a.Close()
@@ -118,11 +128,8 @@ func extractCmd(g *globals) *cobra.Command {
 		Use:   "extract",
 		Short: "Run the extractor stage alone against nats.url; or extract phones|ages from standard input",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.app(cmd)
+			a, err := g.connected(cmd, false)
 			if err != nil {
-				return err
-			}
-			if err := a.Connect(cmd.Context(), false); err != nil {
 				return err
 			}
 			defer a.Close()
@@ -441,11 +448,8 @@ func reindexCmd(g *globals) *cobra.Command {
 		Use:   "reindex",
 		Short: "Rebuild the index from the JetStream ads stream",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.app(cmd)
+			a, err := g.connected(cmd, true)
 			if err != nil {
-				return err
-			}
-			if err := a.Connect(cmd.Context(), true); err != nil {
 				return err
 			}
 			defer a.Close()

@@ -243,6 +243,23 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	return nil
 }
 
+// TrackLag sets set to the durable consumer's pending count every two
+// seconds until ctx is done.
+func TrackLag(ctx context.Context, js jetstream.JetStream, stream, durable string, set func(float64)) {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := Pending(ctx, js, stream, durable); err == nil {
+				set(float64(n))
+			}
+		}
+	}
+}
+
 // Pending returns the messages of the stream not yet acknowledged by the
 // durable consumer (waiting plus in flight). A consumer that does not exist
 // yet counts the whole stream.
