@@ -105,27 +105,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	ts := httptest.NewServer(sim.NewServer(world))
 	defer ts.Close()
 
-	// Config: the shipped one, pointed at the cluster and the simulator.
-	site, err := os.ReadFile("../../configs/sites/simclassifieds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := strings.TrimPrefix(ts.URL, "http://")
-	text := strings.ReplaceAll(string(site), `127\.0\.0\.1:8089`, strings.ReplaceAll(host, ".", `\.`))
-	text = strings.ReplaceAll(text, "127.0.0.1:8089", host)
-	if err := os.MkdirAll(filepath.Join(dir, "sites"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "sites", "sim.yaml"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	indicators, _ := filepath.Abs("../../configs/indicators")
-	cfgPath := filepath.Join(dir, "adwatch.yaml")
-	cfg := fmt.Sprintf("nats: {url: %q, replicas: 3}\nsites_dir: sites\nindicators_dir: %s\ncities: [{name: Oakland, timezone: America/Los_Angeles}]\n",
-		strings.Join(urls, ","), indicators)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfgPath := writeConfig(t, dir, ts.URL, strings.Join(urls, ","))
 
 	start := func(args ...string) *exec.Cmd {
 		cmd := exec.Command(bin, append([]string{"--config", cfgPath, "--data", filepath.Join(dir, "data-"+args[0])}, args...)...)

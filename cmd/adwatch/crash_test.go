@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/sim"
+)
+
+// TestCrashMidRunLosesNothing kills adwatch run --once with SIGKILL in the
+// middle of a crawl, runs it again, and expects every ad of the simulator
+// indexed exactly once and the DA's figures exact.
+func TestCrashMidRunLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "adwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building adwatch: %v\n%s", err, out)
+	}
+	world, err := sim.Generate(1, "alameda")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sim.NewServer(world))
+	defer ts.Close()
+	cfgPath := writeConfig(t, dir, ts.URL, "")
+	data := filepath.Join(dir, "data")
+	args := []string{"--config", cfgPath, "--data", data, "run", "--once"}
+
+	first := exec.Command(bin, args...)
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Let it crawl, extract and index for a while, then pull the plug.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatal("no index after 2 minutes")
+		}
+		if _, err := os.Stat(filepath.Join(data, "index.bleve")); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	if err := first.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.Wait()
+
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		t.Fatalf("second run: %v\n%s", err, out)
+	}
+	out, err := exec.Command(bin, "--config", cfgPath, "--data", data, "export", "ads").Output()
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	seen := map[string]int{}
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var a struct {
+			ID      string   `json:"id"`
+			Phones  []string `json:"phones"`
+			Profile string   `json:"profile"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+			t.Fatal(err)
+		}
+		if a.Profile == "" || len(a.Phones) == 0 {
+			t.Errorf("exported ad %s without profile or phones", a.ID)
+		}
+		seen[a.ID]++
+	}
+	if len(seen) != len(world.Ads) {
+		t.Errorf("after a crash and a rerun: %d distinct ads, want %d", len(seen), len(world.Ads))
+	}
+	for id, n := range seen {
+		if n != 1 {
+			t.Errorf("ad %s exported %d times", id, n)
+		}
+	}
+	snap, err := exec.Command(bin, "--config", cfgPath, "--data", data, "compare", "--city", "Oakland", "--date", "2020-10-02", "--vs", "2019-10-04", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(snap), `"ads":{"current":1165,"previous":999,"change_pct":16.6}`) ||
+		!strings.Contains(string(snap), `"profiles":{"current":750,"previous":666,"change_pct":12.6}`) {
+		t.Errorf("compare after a crash: %s", snap)
+	}
+}
+
+// writeConfig writes a config pointing at the simulator on base, with the
+// given NATS URL (empty: embedded), and returns its path.
+func writeConfig(t *testing.T, dir, base, natsURL string) string {
+	t.Helper()
+	site, err := os.ReadFile("../../configs/sites/simclassifieds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := strings.TrimPrefix(base, "http://")
+	text := strings.ReplaceAll(string(site), `127\.0\.0\.1:8089`, strings.ReplaceAll(host, ".", `\.`))
+	text = strings.ReplaceAll(text, "127.0.0.1:8089", host)
+	if err := os.MkdirAll(filepath.Join(dir, "sites"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sites", "sim.yaml"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	indicators, _ := filepath.Abs("../../configs/indicators")
+	cfgPath := filepath.Join(dir, "adwatch.yaml")
+	replicas := 1
+	if strings.Count(natsURL, ",") > 0 {
+		replicas = 3
+	}
+	cfg := "nats: {url: \"" + natsURL + "\", replicas: " + string(rune('0'+replicas)) + "}\nsites_dir: sites\nindicators_dir: " + indicators +
+		"\ncities: [{name: Oakland, timezone: America/Los_Angeles}]\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return cfgPath
+}
