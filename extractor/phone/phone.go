@@ -8,11 +8,14 @@
 package phone
 
 import (
+	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"google.golang.org/protobuf/proto"
 )
 
 // Match is one phone number found in a text.
@@ -29,6 +32,9 @@ type Match struct {
 // Extractor finds phone numbers. It is safe for concurrent use.
 type Extractor struct {
 	region string
+
+	mu    sync.Mutex
+	cache map[string]bool // national number -> valid
 }
 
 // New returns an Extractor whose numbers without a country code belong to
@@ -37,7 +43,7 @@ func New(region string) *Extractor {
 	if region == "" {
 		region = "US"
 	}
-	return &Extractor{region: strings.ToUpper(region)}
+	return &Extractor{region: strings.ToUpper(region), cache: map[string]bool{}}
 }
 
 // token is a group of digits as written: plain digits or spelled words.
@@ -133,6 +139,9 @@ func runs(text string) [][]token {
 		afterPrice := i > 0 && text[i-1] == '$'
 		toks, ok := chunkTokens(text, i, j)
 		switch {
+		case !ok && !hasDigit(text[i:j]):
+			// A plain word: it ends the run.
+			flush()
 		case !ok || afterPrice:
 			// A word that is not a number: it ends the run. Digits glued
 			// to it (tonight602..., Rachel567...) still form tokens.
@@ -270,6 +279,65 @@ var words = []word{
 	{"l", "1", false, true}, {"i", "1", false, true},
 }
 
+// byFirst indexes words by their (ASCII) first letter.
+var byFirst = func() (m [128][]word) {
+	for _, w := range words {
+		m[w.text[0]] = append(m[w.text[0]], w)
+	}
+	return m
+}()
+
+// wordsStarting returns the number words that may start with r (folded).
+func wordsStarting(r rune) []word {
+	if r < 0 || r >= 128 {
+		return nil
+	}
+	return byFirst[r]
+}
+
+// startsWithWord reports whether s begins with a number word.
+func startsWithWord(s string) bool {
+	first, _ := utf8.DecodeRuneInString(s)
+	for _, w := range wordsStarting(fold(first)) {
+		if len(s) < len(w.text) {
+			continue
+		}
+		k, ok := 0, true
+		for _, r := range s {
+			if k == len(w.text) {
+				break
+			}
+			if fold(r) != rune(w.text[k]) {
+				ok = false
+				break
+			}
+			k++
+		}
+		if ok && k == len(w.text) {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDigit(s string) bool {
+	for _, r := range s {
+		if unicode.IsDigit(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func allASCIIDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
 // fold lowercases r and reads leetspeak digits inside words as letters.
 func fold(r rune) rune {
 	switch r {
@@ -286,8 +354,25 @@ func fold(r rune) rune {
 // chunkTokens reads text[i:j] as a sequence of digits and number words.
 // It reports false when some part of it is neither.
 func chunkTokens(text string, i, j int) ([]token, bool) {
-	rs := []rune(text[i:j])
-	offs := make([]int, len(rs)+1)
+	if allASCIIDigits(text[i:j]) {
+		return []token{{digits: text[i:j], start: i, end: j}}, true
+	}
+	first, _ := utf8.DecodeRuneInString(text[i:j])
+	if !unicode.IsDigit(first) && !startsWithWord(text[i:j]) {
+		return nil, false
+	}
+	// Small chunks, nearly all of them, work in stack arrays.
+	var rsA [32]rune
+	var offsA, bestA, choiceA [33]int
+	rs := rsA[:0]
+	for _, r := range text[i:j] {
+		rs = append(rs, r)
+	}
+	offs := offsA[:0]
+	if len(rs) >= len(offsA) {
+		offs = make([]int, 0, len(rs)+1)
+	}
+	offs = offs[:len(rs)+1]
 	o := i
 	for k, r := range rs {
 		offs[k] = o
@@ -300,8 +385,11 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 	n := len(rs)
 	// best[k]: fewest pieces covering rs[k:], -1 when impossible.
 	const inf = 1 << 30
-	best := make([]int, n+1)
-	choice := make([]int, n+1) // length of the first piece; 0 = digit
+	best, choice := bestA[:0], choiceA[:0] // choice: length of the first piece; 0 = digit
+	if n+1 > len(bestA) {
+		best, choice = make([]int, 0, n+1), make([]int, 0, n+1)
+	}
+	best, choice = best[:n+1], choice[:n+1]
 	best[n] = 0
 	for k := n - 1; k >= 0; k-- {
 		best[k] = inf
@@ -309,7 +397,7 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 			best[k] = best[k+1] + 1
 			choice[k] = 0
 		}
-		for _, w := range words {
+		for _, w := range wordsStarting(fold(rs[k])) {
 			l := len(w.text)
 			if k+l > n || best[k+l] >= inf {
 				continue
@@ -536,12 +624,44 @@ func joinDigits(ts []token) string {
 
 // valid validates a national number (10 digits, or 11 with a leading 1).
 func (e *Extractor) valid(digits string) (string, bool) {
-	num, err := phonenumbers.Parse(digits, e.region)
-	if err != nil || !phonenumbers.IsValidNumber(num) {
+	if e.region != "US" && e.region != "CA" {
+		num, err := phonenumbers.Parse(digits, e.region)
+		if err != nil || !phonenumbers.IsValidNumber(num) {
+			return "", false
+		}
+		return phonenumbers.Format(num, phonenumbers.E164), true
+	}
+	// North American numbering plan: NXX-NXX-XXXX, checked by hand before
+	// the (slow) metadata check, whose answers are cached.
+	d := digits
+	if len(d) == 11 {
+		if d[0] != '1' {
+			return "", false
+		}
+		d = d[1:]
+	}
+	if len(d) != 10 || d[0] < '2' || d[3] < '2' || (d[1] == '1' && d[2] == '1') || (d[4] == '1' && d[5] == '1') {
 		return "", false
 	}
-	return phonenumbers.Format(num, phonenumbers.E164), true
+	e164 := "+1" + d
+	e.mu.Lock()
+	ok, seen := e.cache[d]
+	e.mu.Unlock()
+	if !seen {
+		n, _ := strconv.ParseUint(d, 10, 64)
+		ok = phonenumbers.IsValidNumber(&phonenumbers.PhoneNumber{CountryCode: proto.Int32(1), NationalNumber: proto.Uint64(n)})
+		e.mu.Lock()
+		if len(e.cache) >= maxCache {
+			clear(e.cache)
+		}
+		e.cache[d] = ok
+		e.mu.Unlock()
+	}
+	return e164, ok
 }
+
+// maxCache bounds the validation cache.
+const maxCache = 1 << 16
 
 // phoneShape reports groups written as phones are: 3-3-4, 1-3-3-4, 3-7,
 // 6-4, or one group of 10 or 11.
