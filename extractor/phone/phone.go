@@ -54,6 +54,9 @@ type token struct {
 	spelled bool
 	// weak tokens (a lone "o", "I", "l", "oh") count only inside a run.
 	weak bool
+	// tens is true for a lone tens word (twenty..ninety) that a following
+	// unit word may complete ("thirty one" = 31).
+	tens bool
 	// plus is true when the gap before the token holds a '+'.
 	plus bool
 	// gap is the separator text before the token.
@@ -94,12 +97,9 @@ func runs(text string) [][]token {
 	var all [][]token
 	var cur []token
 	flush := func() {
-		// Weak tokens at the edges of a run are words, not digits.
+		// Weak tokens opening a run are words, not digits ("I", "oh").
 		for len(cur) > 0 && cur[0].weak {
 			cur = cur[1:]
-		}
-		for len(cur) > 0 && cur[len(cur)-1].weak {
-			cur = cur[:len(cur)-1]
 		}
 		if len(cur) > 0 {
 			all = append(all, cur)
@@ -166,6 +166,14 @@ func runs(text string) [][]token {
 				if k == 0 {
 					toks[k].gap = gap
 					toks[k].plus = plus
+					// "thirty one": a unit word completes a tens word.
+					if n := len(cur); n > 0 && cur[n-1].tens && cur[n-1].end <= i && strings.Trim(gap, " -") == "" &&
+						toks[0].spelled && len(toks[0].digits) == 1 && toks[0].digits != "0" && !toks[0].weak {
+						cur[n-1].digits = cur[n-1].digits[:1] + toks[0].digits
+						cur[n-1].end = toks[0].end
+						cur[n-1].tens = false
+						continue
+					}
 				}
 				cur = append(cur, toks[k])
 			}
@@ -202,12 +210,30 @@ func splitChunk(text string, i, j int) []token {
 			out = append(out, t)
 		} else if toks, ok := chunkTokens(text, k, m); ok && !allWeak(toks) {
 			out = append(out, toks...)
+		} else if suffix, ok := wordSuffix(text, k, m); ok && m < j {
+			// "callsix02...": number words glued between a word and digits.
+			out = append(out, token{start: k, end: suffix[0].start})
+			out = append(out, suffix...)
 		} else {
 			out = append(out, token{start: k, end: m})
 		}
 		k = m
 	}
 	return out
+}
+
+// wordSuffix finds the longest tail of the letters text[i:j], of at least
+// three letters and not only weak words, that reads as number words.
+func wordSuffix(text string, i, j int) ([]token, bool) {
+	for s := i + 1; s+3 <= j; s++ {
+		if !utf8.RuneStart(text[s]) {
+			continue
+		}
+		if toks, ok := chunkTokens(text, s, j); ok && !allWeak(toks) {
+			return toks, true
+		}
+	}
+	return nil, false
 }
 
 // units glued after a number make it a time, price or measure.
@@ -421,12 +447,13 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 		}
 		l := choice[k]
 		w := lookup(rs[k : k+l])
-		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak}
+		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens}
 		k += l
 		// twenty + six = 26
 		if w.tens && k < n && choice[k] != 0 {
 			if u := lookup(rs[k : k+choice[k]]); len(u.digits) == 1 && u.digits != "0" && !u.weak {
 				t.digits = w.digits[:1] + u.digits
+				t.tens = false
 				t.end = offs[k+choice[k]]
 				k += choice[k]
 			}
