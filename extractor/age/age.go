@@ -26,7 +26,7 @@ var (
 
 	patterns = []*regexp.Regexp{
 		regexp.MustCompile(`\bage\s*(?:is|:|-|=)?\s*(\d{2})\b`),
-		regexp.MustCompile(`\b(\d{2})\s*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`),
+		regexp.MustCompile(`\b(\d{2})[\s-]*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`),
 		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|$))`),
 		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+)?(\d{2})$`),
 	}
