@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/adwatch/adwatch/extractor/age"
+	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/indicator"
 	"github.com/adwatch/adwatch/extractor/phone"
@@ -127,6 +128,10 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 	addAges(&a, ageSeen, age.Find(a.Title))
 	addAges(&a, ageSeen, age.Find(a.Body))
 
+	a.Handles = handle.Find(a.Title + "\n" + a.Body + "\n" + a.Poster)
+	if a.Handles == nil {
+		a.Handles = []string{}
+	}
 	a.Indicators, a.Scores = e.indicators.Match(a.Title + "\n" + a.Body)
 	if a.Indicators == nil {
 		a.Indicators = []ad.Indicator{}

@@ -37,6 +37,7 @@ type doc struct {
 	Ages        []float64 `json:"ages"`
 	ImageSHA    []string  `json:"image_sha"`
 	Indicators  []string  `json:"indicators"`
+	Handles     []string  `json:"handles"`
 	PageSHA     string    `json:"page_sha"`
 	Source      string    `json:"source"`
 }
@@ -59,7 +60,7 @@ func newMapping() mapping.IndexMapping {
 	src.DocValues = false
 
 	dm := bleve.NewDocumentStaticMapping()
-	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "page_sha"} {
+	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha"} {
 		dm.AddFieldMappingsAt(f, kw)
 	}
 	for _, f := range []string{"title", "body", "poster"} {
@@ -83,7 +84,7 @@ func toDoc(a *ad.Ad) (doc, error) {
 	}
 	d := doc{
 		ID: a.ID, Site: a.Site, URL: a.URL, PostedAt: a.PostedAt, City: strings.ToLower(a.City),
-		Title: a.Title, Body: a.Body, Poster: a.Poster, PageSHA: a.PageSHA256, Source: string(src),
+		Title: a.Title, Body: a.Body, Poster: a.Poster, PageSHA: a.PageSHA256, Source: string(src), Handles: a.Handles,
 	}
 	for _, p := range a.Phones {
 		d.Phones = append(d.Phones, p.E164)
@@ -361,6 +362,17 @@ func (x *Index) SearchPhones(phones []string, limit int) ([]Hit, error) {
 	for _, p := range phones {
 		tq := bleve.NewTermQuery(p)
 		tq.SetField("phones")
+		qs = append(qs, tq)
+	}
+	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
+}
+
+// SearchHandles finds ads carrying any of the normalized handles.
+func (x *Index) SearchHandles(handles []string, limit int) ([]Hit, error) {
+	var qs []query.Query
+	for _, h := range handles {
+		tq := bleve.NewTermQuery(h)
+		tq.SetField("handles")
 		qs = append(qs, tq)
 	}
 	return x.search(bleve.NewDisjunctionQuery(qs...), limit)

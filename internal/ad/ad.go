@@ -83,7 +83,10 @@ type Ad struct {
 	Poster    string    `json:"poster,omitempty"`
 	Phones    []Phone   `json:"phones"`
 	Ages      []int     `json:"ages"`
-	Images    []Image   `json:"images"`
+	// Handles are normalized identifiers other than phones: emails,
+	// social, messaging and payment handles, domains ("instagram:rosa.b").
+	Handles []string `json:"handles"`
+	Images  []Image  `json:"images"`
 	// Indicators are matched terms, youth first.
 	Indicators []Indicator `json:"indicators"`
 	// Scores is the summed weight per indicator category.

@@ -23,9 +23,26 @@ var (
 // writePhone renders a US number (+1NXXNXXXXXX) in one of the forms ads use;
 // the second result says whether the form is obfuscated.
 func writePhone(r *rand.Rand, e164 string) (string, bool) {
+	if !strings.HasPrefix(e164, "+1") {
+		// A foreign number: +44 7911 123456 or 0044 7911 123 456.
+		d := strings.TrimPrefix(e164, "+44")
+		if r.IntN(2) == 0 {
+			return "+44 " + d[:4] + " " + d[4:], false
+		}
+		return "0044 " + d[:4] + " " + d[4:7] + " " + d[7:], true
+	}
 	d := strings.TrimPrefix(e164, "+1")
 	a, b, c := d[:3], d[3:6], d[6:]
-	switch r.IntN(10) {
+	switch r.IntN(12) {
+	case 10: // keycap emoji digits
+		var s strings.Builder
+		for _, ch := range d {
+			s.WriteString(string(ch) + "\ufe0f\u20e3")
+		}
+		return s.String(), true
+	case 11: // emoji between groups, "oh" for zero
+		rep := strings.NewReplacer("0", " oh ")
+		return rep.Replace(a) + " 💋 " + rep.Replace(b) + " 💋 " + rep.Replace(c), true
 	case 0:
 		return fmt.Sprintf("(%s) %s-%s", a, b, c), false
 	case 1:
@@ -116,6 +133,11 @@ func (w *World) write(r *rand.Rand) {
 			body = append(body, "Text me: "+written)
 		} else {
 			a.PhoneField = written
+		}
+		if p.Handle != "" && r.IntN(2) == 0 {
+			forms := []string{"IG: %s", "insta @%s", "instagram.com/%s", "Instagram - %s"}
+			body = append(body, fmt.Sprintf(forms[r.IntN(len(forms))], p.Handle))
+			a.Handles = []string{"instagram:" + p.Handle}
 		}
 		body = append(body, fillers[r.IntN(len(fillers))])
 		a.Body = strings.Join(body, "\n")

@@ -40,6 +40,8 @@ type Ad struct {
 	Age    int
 	// Photos are (photo id, JPEG quality) pairs.
 	Photos []Photo
+	// Handles are the normalized handles the ad shows.
+	Handles []string
 }
 
 // Photo is one photo of an ad: which picture and how it was re-encoded.
@@ -57,6 +59,8 @@ type Person struct {
 	Photos  []int
 	Age     int
 	Youth   bool
+	// Handle is the person's Instagram handle, or "".
+	Handle string
 }
 
 // World is a generated site.
@@ -93,6 +97,17 @@ func Generate(seed int64, scenario string) (*World, error) {
 	r := rand.New(rand.NewPCG(uint64(seed), 0xad7a7c4))
 	usedPhones := map[string]bool{}
 	newPhone := func() string {
+		if r.IntN(40) == 0 {
+			// A few persons advertise with a foreign mobile number.
+			for {
+				n := fmt.Sprintf("+447%d%08d", 4+r.IntN(6), r.IntN(100000000))
+				num, err := phonenumbers.Parse(n, "ZZ")
+				if err == nil && phonenumbers.IsValidNumber(num) && !usedPhones[n] {
+					usedPhones[n] = true
+					return n
+				}
+			}
+		}
 		for {
 			ac := areaCodes[r.IntN(len(areaCodes))]
 			ex := 200 + r.IntN(800)
@@ -117,6 +132,9 @@ func Generate(seed int64, scenario string) (*World, error) {
 		}
 		if r.IntN(60) == 0 {
 			p.Youth, p.Age = true, 18+r.IntN(2)
+		}
+		if r.IntN(3) == 0 {
+			p.Handle = fmt.Sprintf("%s.%s%d", strings.ToLower(p.Name), string(rune('a'+r.IntN(26))), len(w.Persons))
 		}
 		w.Persons = append(w.Persons, p)
 		return p.ID
@@ -249,6 +267,7 @@ type Truth struct {
 	PostedAt time.Time `json:"posted_at"`
 	Age      int       `json:"age"`
 	Youth    bool      `json:"youth,omitempty"`
+	Handles  []string  `json:"handles,omitempty"`
 }
 
 // WriteTruth writes the ground truth as JSON lines, with URLs under base.
@@ -258,7 +277,7 @@ func (w *World) WriteTruth(out io.Writer, base string) error {
 		p := w.Persons[a.Person]
 		t := Truth{URL: fmt.Sprintf("%s/ad/%d.html", strings.TrimRight(base, "/"), a.ID), ID: a.ID,
 			Person: fmt.Sprintf("person-%d", p.ID), Network: w.NetworkID(p), Phones: a.Phones,
-			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth}
+			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Handles: a.Handles}
 		if err := enc.Encode(t); err != nil {
 			return fmt.Errorf("writing truth: %w", err)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/config"
@@ -100,6 +101,7 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 type SearchResult struct {
 	Query    string        `json:"query"`
 	Phones   []string      `json:"phones,omitempty"`
+	Handles  []string      `json:"handles,omitempty"`
 	Ads      []indexer.Hit `json:"ads"`
 	Profiles []string      `json:"profiles"`
 }
@@ -114,6 +116,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if res.Phones = s.phones.Numbers(q); len(res.Phones) > 0 {
 		res.Ads, err = s.Index.SearchPhones(res.Phones, 500)
+	} else if res.Handles = handle.Find(q); len(res.Handles) > 0 {
+		res.Ads, err = s.Index.SearchHandles(res.Handles, 500)
 	} else {
 		res.Ads, err = s.Index.SearchText(q, 100)
 	}

@@ -31,6 +31,7 @@ func testServer(t *testing.T) *httptest.Server {
 	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
 	ads := []ad.Ad{
 		{ID: "s:1", City: "Oakland", Title: "Sweet company", Body: "friendly and discreet", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
+			Handles: []string{"instagram:rosa.b"},
 			Phones: []ad.Phone{{E164: "+15108730123"}}},
 		{ID: "s:2", City: "Oakland", Title: "Relaxing time", Body: "new in town", Poster: "Rosa", PostedAt: at.Add(time.Hour), PageSHA256: "2",
 			Phones: []ad.Phone{{E164: "+15108730123", Obfuscated: true}}},
@@ -59,6 +60,8 @@ func TestSearchAPI(t *testing.T) {
 		{"five one zero 873 0123", 2, 1},
 		{"+1 408 555 0123", 1, 1},
 		{"Rosa", 2, 1},
+		{"IG: Rosa.B", 1, 1},
+		{"instagram.com/rosa.b", 1, 1},
 		{"conversation", 1, 1},
 		{"nothing matches this", 0, 0},
 	} {
