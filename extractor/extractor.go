@@ -173,6 +173,9 @@ func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref ad.Image
 		return img
 	}
 	img.PHash = imagehash.Hex(r.PHash)
+	for _, c := range r.Crops {
+		img.PHashCrops = append(img.PHashCrops, imagehash.Hex(c))
+	}
 	img.Width, img.Height = r.Width, r.Height
 	return img
 }

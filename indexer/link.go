@@ -32,9 +32,9 @@ type Linker struct {
 	members map[string][]string // root -> ad ids
 	label   map[string]labelKey // root -> earliest ad
 	phones  map[string][]string // ad -> phones
-	hashes  map[string][]uint64 // ad -> perceptual hashes
+	hashes  map[string][]photo // ad -> its photos' hashes
 
-	bands     [4]map[uint16][]string // band value -> ads
+	bands     [4]map[uint16][]bandEntry // band value -> photos
 	byFile    map[string][]string    // image sha256 -> ads
 	byContact map[string][]string    // phone|name -> ads
 	byPhone   map[string][]string    // phone -> ads
@@ -42,6 +42,19 @@ type Linker struct {
 	netVersion, version int
 	networks            map[string]string // profile -> network
 	capped              []string          // phones that stopped linking
+}
+
+// photo is one image's perceptual hash and those of its crop variants.
+type photo struct {
+	plain uint64
+	crops []uint64
+}
+
+// bandEntry is one hash in a band: the ad, and whether the hash is a crop
+// variant (variants are matched only against plain hashes).
+type bandEntry struct {
+	ad      string
+	variant bool
 }
 
 type labelKey struct {
@@ -61,11 +74,11 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	l := &Linker{
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
 		parent: map[string]string{}, members: map[string][]string{}, label: map[string]labelKey{},
-		phones: map[string][]string{}, hashes: map[string][]uint64{},
+		phones: map[string][]string{}, hashes: map[string][]photo{},
 		byFile: map[string][]string{}, byContact: map[string][]string{}, byPhone: map[string][]string{},
 	}
 	for i := range l.bands {
-		l.bands[i] = map[uint16][]string{}
+		l.bands[i] = map[uint16][]bandEntry{}
 	}
 	return l
 }
@@ -155,20 +168,20 @@ func (l *Linker) Add(a *ad.Ad) []string {
 		if img.PHash == "" {
 			continue
 		}
-		h, err := imagehash.ParseHex(img.PHash)
-		if err != nil {
+		ph, ok := parsePhoto(img)
+		if !ok {
 			continue
 		}
-		for _, other := range l.nearPhotos(h) {
+		for _, other := range l.nearPhotos(ph) {
 			if other != a.ID {
 				l.union(a.ID, other, changed)
 			}
 		}
-		if !containsHash(l.hashes[a.ID], h) {
-			l.hashes[a.ID] = append(l.hashes[a.ID], h)
-			for i := range l.bands {
-				b := uint16(h >> (16 * i))
-				l.bands[i][b] = append(l.bands[i][b], a.ID)
+		if !containsPhoto(l.hashes[a.ID], ph.plain) {
+			l.hashes[a.ID] = append(l.hashes[a.ID], ph)
+			l.addBands(ph.plain, bandEntry{a.ID, false})
+			for _, c := range ph.crops {
+				l.addBands(c, bandEntry{a.ID, true})
 			}
 		}
 	}
@@ -180,27 +193,56 @@ func (l *Linker) Add(a *ad.Ad) []string {
 	return out
 }
 
-// nearPhotos returns the ads with a photo within the threshold of h.
-func (l *Linker) nearPhotos(h uint64) []string {
+func parsePhoto(img ad.Image) (photo, bool) {
+	h, err := imagehash.ParseHex(img.PHash)
+	if err != nil {
+		return photo{}, false
+	}
+	p := photo{plain: h}
+	for _, c := range img.PHashCrops {
+		if v, err := imagehash.ParseHex(c); err == nil {
+			p.crops = append(p.crops, v)
+		}
+	}
+	return p, true
+}
+
+func (l *Linker) addBands(h uint64, e bandEntry) {
+	for i := range l.bands {
+		b := uint16(h >> (16 * i))
+		l.bands[i][b] = append(l.bands[i][b], e)
+	}
+}
+
+// nearPhotos returns the ads with a photo within the threshold of p: its
+// plain hash against every stored hash, its crop variants against stored
+// plain hashes.
+func (l *Linker) nearPhotos(p photo) []string {
 	radius := l.threshold / len(l.bands)
 	seen := map[string]bool{}
 	var out []string
-	for i := range l.bands {
-		b := uint16(h >> (16 * i))
-		forEachWithin(b, radius, func(v uint16) {
-			for _, id := range l.bands[i][v] {
-				if seen[id] {
-					continue
-				}
-				seen[id] = true
-				for _, oh := range l.hashes[id] {
-					if imagehash.Distance(h, oh) <= l.threshold {
-						out = append(out, id)
-						break
+	probe := func(h uint64, variant bool) {
+		for i := range l.bands {
+			b := uint16(h >> (16 * i))
+			forEachWithin(b, radius, func(v uint16) {
+				for _, e := range l.bands[i][v] {
+					if seen[e.ad] || (variant && e.variant) {
+						continue
+					}
+					for _, other := range l.hashes[e.ad] {
+						if imagehash.Near(p.plain, p.crops, other.plain, other.crops, l.threshold) {
+							seen[e.ad] = true
+							out = append(out, e.ad)
+							break
+						}
 					}
 				}
-			}
-		})
+			})
+		}
+	}
+	probe(p.plain, false)
+	for _, c := range p.crops {
+		probe(c, true)
 	}
 	return out
 }
@@ -229,9 +271,9 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-func containsHash(s []uint64, v uint64) bool {
+func containsPhoto(s []photo, v uint64) bool {
 	for _, x := range s {
-		if x == v {
+		if x.plain == v {
 			return true
 		}
 	}

@@ -44,7 +44,10 @@ type Image struct {
 	URL    string `json:"url"`
 	SHA256 string `json:"sha256,omitempty"`
 	// PHash is the 64-bit perceptual hash as 16 hex digits.
-	PHash  string `json:"phash,omitempty"`
+	PHash string `json:"phash,omitempty"`
+	// PHashCrops are the perceptual hashes of crop variants of the image,
+	// so that a cropped copy still links (see extractor/imagehash).
+	PHashCrops []string `json:"phash_crops,omitempty"`
 	Width  int    `json:"width,omitempty"`
 	Height int    `json:"height,omitempty"`
 	Error  string `json:"error,omitempty"`

@@ -56,7 +56,8 @@ var pageTmpl = template.Must(template.New("ad").Parse(`<!doctype html>
 </article></body></html>`))
 
 // ServeHTTP serves the site: /, /robots.txt, /c/<city>/?page=N,
-// /c/<city>/calendar/<date> (a link trap), /ad/<id>.html, /img/<photo>-q<quality>.jpg.
+// /c/<city>/calendar/<date> (a link trap), /ad/<id>.html,
+// /img/<photo>-q<quality>-c<crop percent>.jpg.
 func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	p := req.URL.Path
 	switch {
@@ -134,7 +135,7 @@ func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 	}
 	var imgs []string
 	for _, ph := range a.Photos {
-		imgs = append(imgs, fmt.Sprintf("/img/%d-q%d.jpg", ph.ID, ph.Quality))
+		imgs = append(imgs, fmt.Sprintf("/img/%d-q%d-c%d.jpg", ph.ID, ph.Quality, ph.Crop))
 	}
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err = pageTmpl.Execute(rw, map[string]any{
@@ -148,16 +149,25 @@ func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 }
 
 func (s *Server) image(rw http.ResponseWriter, req *http.Request) {
-	name := strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/img/"), ".jpg")
-	idS, qS, ok := strings.Cut(name, "-q")
-	id, err1 := strconv.Atoi(idS)
-	q, err2 := strconv.Atoi(qS)
-	if !ok || err1 != nil || err2 != nil || q < 1 || q > 100 {
+	var id, q, crop int
+	n, err := fmt.Sscanf(req.URL.Path, "/img/%d-q%d-c%d.jpg", &id, &q, &crop)
+	if err != nil || n != 3 || q < 1 || q > 100 || crop < 0 || crop > 5 {
 		http.NotFound(rw, req)
 		return
 	}
+	var img image.Image = Picture(s.w.Seed, id)
+	if crop > 0 {
+		// Cut crop percent off one side, the side fixed by the photo.
+		b := img.Bounds()
+		cut := b.Dx() * crop / 100
+		r := [4]image.Rectangle{
+			image.Rect(cut, 0, b.Dx(), b.Dy()), image.Rect(0, cut, b.Dx(), b.Dy()),
+			image.Rect(0, 0, b.Dx()-cut, b.Dy()), image.Rect(0, 0, b.Dx(), b.Dy()-cut),
+		}[id%4]
+		img = img.(*image.RGBA).SubImage(r)
+	}
 	var buf bytes.Buffer
-	if err := jpeg.Encode(&buf, Picture(s.w.Seed, id), &jpeg.Options{Quality: q}); err != nil {
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: q}); err != nil {
 		http.Error(rw, err.Error(), http.StatusInternalServerError)
 		return
 	}

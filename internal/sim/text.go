@@ -143,9 +143,15 @@ func (w *World) write(r *rand.Rand) {
 		a.Body = strings.Join(body, "\n")
 		// Every ad shows the person's first photo, re-encoded, and maybe another.
 		q := 60 + r.IntN(36)
-		a.Photos = []Photo{{p.Photos[0], q}}
+		crop := func() int {
+			if r.IntN(4) == 0 {
+				return 1 + r.IntN(5)
+			}
+			return 0
+		}
+		a.Photos = []Photo{{p.Photos[0], q, crop()}}
 		if len(p.Photos) > 1 && r.IntN(2) == 0 {
-			a.Photos = append(a.Photos, Photo{p.Photos[1+r.IntN(len(p.Photos)-1)], 60 + r.IntN(36)})
+			a.Photos = append(a.Photos, Photo{p.Photos[1+r.IntN(len(p.Photos)-1)], 60 + r.IntN(36), crop()})
 		}
 	}
 }

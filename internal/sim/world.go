@@ -48,6 +48,8 @@ type Ad struct {
 type Photo struct {
 	ID      int
 	Quality int
+	// Crop is the percent (0 to 5) cut off one side, as reposts do.
+	Crop int
 }
 
 // Person is one advertised person.
