@@ -32,12 +32,12 @@ type Linker struct {
 	members map[string][]string // root -> ad ids
 	label   map[string]labelKey // root -> earliest ad
 	phones  map[string][]string // ad -> phones
-	hashes  map[string][]photo // ad -> its photos' hashes
+	hashes  map[string][]photo  // ad -> its photos' hashes
 
 	bands     [4]map[uint16][]bandEntry // band value -> photos
-	byFile    map[string][]string    // image sha256 -> ads
-	byContact map[string][]string    // phone|name -> ads
-	byPhone   map[string][]string    // phone -> ads
+	byFile    map[string][]string       // image sha256 -> ads
+	byContact map[string][]string       // phone|name -> ads
+	byPhone   map[string][]string       // phone -> ads
 
 	netVersion, version int
 	networks            map[string]string // profile -> network

@@ -48,9 +48,9 @@ type Image struct {
 	// PHashCrops are the perceptual hashes of crop variants of the image,
 	// so that a cropped copy still links (see extractor/imagehash).
 	PHashCrops []string `json:"phash_crops,omitempty"`
-	Width  int    `json:"width,omitempty"`
-	Height int    `json:"height,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Width      int      `json:"width,omitempty"`
+	Height     int      `json:"height,omitempty"`
+	Error      string   `json:"error,omitempty"`
 }
 
 // Phone is a phone number found in an ad.

@@ -32,7 +32,7 @@ func testServer(t *testing.T) *httptest.Server {
 	ads := []ad.Ad{
 		{ID: "s:1", City: "Oakland", Title: "Sweet company", Body: "friendly and discreet", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
 			Handles: []string{"instagram:rosa.b"},
-			Phones: []ad.Phone{{E164: "+15108730123"}}},
+			Phones:  []ad.Phone{{E164: "+15108730123"}}},
 		{ID: "s:2", City: "Oakland", Title: "Relaxing time", Body: "new in town", Poster: "Rosa", PostedAt: at.Add(time.Hour), PageSHA256: "2",
 			Phones: []ad.Phone{{E164: "+15108730123", Obfuscated: true}}},
 		{ID: "s:3", City: "San Jose", Title: "Kind smile", Body: "good conversation", Poster: "Mia", PostedAt: at, PageSHA256: "3",
