@@ -35,6 +35,7 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 20s ./extractor/phone
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/age
 	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 10s ./extractor/indicator
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/handle
 	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 10s ./extractor
 
 test-short: ## Unit tests only, no end-to-end crawl

@@ -133,6 +133,14 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 		a.Handles = []string{}
 	}
 	a.Indicators, a.Scores = e.indicators.Match(a.Title + "\n" + a.Body)
+	for _, ph := range a.Phones {
+		// An obscured phone number was predictive in the NIJ/JRSA study.
+		if ph.Obfuscated {
+			a.Indicators = indicator.Insert(a.Indicators, ad.Indicator{Category: "obfuscation", Term: "obfuscated phone number", Weight: 2, Offset: -1})
+			a.Scores["obfuscation"] = 2
+			break
+		}
+	}
 	if a.Indicators == nil {
 		a.Indicators = []ad.Indicator{}
 	}

@@ -59,6 +59,9 @@ func TestExtract(t *testing.T) {
 	if len(a.Indicators) == 0 || a.Indicators[0].Category != "youth" {
 		t.Errorf("indicators %+v, want youth first", a.Indicators)
 	}
+	if a.Scores["obfuscation"] != 2 || a.Scores["youth"] <= 0 {
+		t.Errorf("scores %v: want obfuscation 2 and some youth", a.Scores)
+	}
 	if len(a.Images) != 1 || a.Images[0].Error == "" {
 		t.Errorf("a failed image must be kept with its error: %+v", a.Images)
 	}

@@ -23,14 +23,14 @@ var platforms = map[string]string{
 }
 
 var (
-	email = regexp.MustCompile(`(?i)\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b`)
+	email = regexp.MustCompile(`\b[a-z0-9][a-z0-9._%+-]{0,63}@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,12}\b`)
 	// Obfuscated emails: "rosa at gmail dot com", "rosa (at) gmail (dot) com".
-	emailWords = regexp.MustCompile(`(?i)\b([a-z0-9][a-z0-9._-]{1,63})\s*[\[(]?\s*at\s*[\])]?\s*([a-z0-9-]{2,30})\s*[\[(]?\s*dot\s*[\])]?\s*(com|net|org|me|io|co)\b`)
+	emailWords = regexp.MustCompile(`\b([a-z0-9][a-z0-9._-]{1,63})\s*[\[(]?\s*at\s*[\])]?\s*([a-z0-9-]{2,30})\s*[\[(]?\s*dot\s*[\])]?\s*(com|net|org|me|io|co)\b`)
 	// "IG: rosa.b", "snap - rosab", "Telegram @rosab", "kik=rosab".
-	labelled   = regexp.MustCompile(`(?i)\b(instagram|insta|ig|snapchat|snap|sc|telegram|tele|tg|whatsapp|wapp|wa|kik|onlyfans|of|twitter|x|venmo|cash ?app)\b\s*(?:me\s*)?(?:[:=\-~>|]+|\bat\b|\bis\b)?\s*@?([a-z0-9][a-z0-9._]{1,29})`)
-	profileURL = regexp.MustCompile(`(?i)\b(?:https?://)?(?:www\.)?(instagram\.com|t\.me|onlyfans\.com|twitter\.com|x\.com|snapchat\.com/add|kik\.me|venmo\.com|cash\.app)/@?([a-z0-9][a-z0-9._]{1,29})`)
+	labelled   = regexp.MustCompile(`\b(instagram|insta|ig|snapchat|snap|sc|telegram|tele|tg|whatsapp|wapp|wa|kik|onlyfans|of|twitter|x|venmo|cash ?app)\b\s*(?:me\s*)?(?:[:=\-~>|]+|\bat\b|\bis\b)?\s*@?([a-z0-9][a-z0-9._]{1,29})`)
+	profileURL = regexp.MustCompile(`\b(?:https?://)?(?:www\.)?(instagram\.com|t\.me|onlyfans\.com|twitter\.com|x\.com|snapchat\.com/add|kik\.me|venmo\.com|cash\.app)/@?([a-z0-9][a-z0-9._]{1,29})`)
 	cashtag    = regexp.MustCompile(`(?:^|[\s(:,])\$([a-z][a-z0-9_]{1,19})\b`)
-	domain     = regexp.MustCompile(`(?i)\b((?:[a-z0-9-]+\.)+(?:com|net|org|me|io|co|xxx|club|site|online|info|biz|us))\b`)
+	domain     = regexp.MustCompile(`\b((?:[a-z0-9-]+\.)+(?:com|net|org|me|io|co|xxx|club|site|online|info|biz|us))\b`)
 )
 
 // Words that follow a platform label but are not handles.
@@ -50,11 +50,15 @@ func Find(text string) []string {
 		}
 	}
 	lower := strings.ToLower(strings.ToValidUTF8(text, " "))
-	emailSpans := email.FindAllStringIndex(lower, -1)
+	// Cheap checks first: most ads carry no handle at all.
+	var emailSpans [][]int
+	if strings.Contains(lower, "@") {
+		emailSpans = email.FindAllStringIndex(lower, -1)
+	}
 	for _, sp := range emailSpans {
 		add("email:" + strings.Trim(lower[sp[0]:sp[1]], "."))
 	}
-	for _, m := range emailWords.FindAllStringSubmatch(lower, -1) {
+	for _, m := range findIf(strings.Contains(lower, " dot "), emailWords, lower) {
 		if m[1] != "me" && m[1] != "text" && m[1] != "call" {
 			add("email:" + m[1] + "@" + m[2] + "." + m[3])
 		}
@@ -67,14 +71,21 @@ func Find(text string) []string {
 		}
 		return false
 	}
-	urlSpans := profileURL.FindAllStringSubmatchIndex(lower, -1)
+	var urlSpans [][]int
+	if strings.Contains(lower, "/") {
+		urlSpans = profileURL.FindAllStringSubmatchIndex(lower, -1)
+	}
 	for _, m := range urlSpans {
 		site, name := lower[m[2]:m[3]], strings.TrimRight(lower[m[4]:m[5]], "._")
 		p := map[string]string{"instagram.com": "instagram", "t.me": "telegram", "onlyfans.com": "onlyfans", "twitter.com": "twitter",
 			"x.com": "twitter", "snapchat.com/add": "snapchat", "kik.me": "kik", "venmo.com": "venmo", "cash.app": "cashapp"}[site]
 		add(normalize(p, name))
 	}
-	for _, m := range labelled.FindAllStringSubmatchIndex(lower, -1) {
+	var labels [][]int
+	if mentionsPlatform(lower) {
+		labels = labelled.FindAllStringSubmatchIndex(lower, -1)
+	}
+	for _, m := range labels {
 		if inEmail(m[4]) {
 			continue
 		}
@@ -100,10 +111,14 @@ func Find(text string) []string {
 		}
 		add(normalize(p, name))
 	}
-	for _, m := range cashtag.FindAllStringSubmatch(lower, -1) {
+	for _, m := range findIf(strings.Contains(lower, "$"), cashtag, lower) {
 		add(normalize("cashapp", "$"+m[1]))
 	}
-	for _, m := range domain.FindAllStringSubmatchIndex(lower, -1) {
+	var domains [][]int
+	if mentionsTLD(lower) {
+		domains = domain.FindAllStringSubmatchIndex(lower, -1)
+	}
+	for _, m := range domains {
 		d := lower[m[2]:m[3]]
 		if inEmail(m[2]) || isPlatformDomain(d) || insideURL(urlSpans, m[2]) {
 			continue
@@ -111,6 +126,36 @@ func Find(text string) []string {
 		add("domain:" + strings.TrimPrefix(d, "www."))
 	}
 	return out
+}
+
+func findIf(ok bool, re *regexp.Regexp, s string) [][]string {
+	if !ok {
+		return nil
+	}
+	return re.FindAllStringSubmatch(s, -1)
+}
+
+var labelWords = []string{"insta", "ig", "snap", "sc", "tele", "tg", "whatsapp", "wa", "kik", "onlyfans", "of", "twitter", "x", "venmo", "cash"}
+
+// mentionsPlatform is a cheap test for a platform label in lowercase s.
+func mentionsPlatform(s string) bool {
+	for _, w := range labelWords {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var tlds = []string{".com", ".net", ".org", ".me", ".io", ".co", ".xxx", ".club", ".site", ".online", ".info", ".biz", ".us"}
+
+func mentionsTLD(s string) bool {
+	for _, t := range tlds {
+		if strings.Contains(s, t) {
+			return true
+		}
+	}
+	return false
 }
 
 func insideURL(spans [][]int, i int) bool {

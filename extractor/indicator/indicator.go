@@ -21,7 +21,7 @@ import (
 )
 
 // Categories in the order reports list them: possible minors first.
-var Categories = []string{"youth", "third_party", "movement", "restricted", "risky"}
+var Categories = []string{"youth", "obfuscation", "third_party", "stated_ethnicity", "risky", "restricted", "movement"}
 
 // List is one term list file.
 type List struct {
@@ -131,28 +131,39 @@ func (m *Matcher) Match(text string) ([]ad.Indicator, map[string]float64) {
 			out = append(out, ad.Indicator{Category: c.category, Term: c.term, Weight: c.weight, Offset: toks[i].off})
 		}
 	}
-	rank := map[string]int{}
-	for i, c := range Categories {
-		rank[c] = i + 1
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		ri, rj := rank[out[i].Category], rank[out[j].Category]
-		if ri == 0 {
-			ri = len(Categories) + 1
-		}
-		if rj == 0 {
-			rj = len(Categories) + 1
-		}
-		if ri != rj {
-			return ri < rj
-		}
-		return out[i].Offset < out[j].Offset
-	})
+	Sort(out)
 	scores := map[string]float64{}
 	for _, in := range out {
 		scores[in.Category] += in.Weight
 	}
 	return out, scores
+}
+
+// rank orders categories as reports list them.
+func rank(c string) int {
+	for i, x := range Categories {
+		if x == c {
+			return i
+		}
+	}
+	return len(Categories)
+}
+
+// Sort orders indicators by category (possible minors first), then position.
+func Sort(in []ad.Indicator) {
+	sort.SliceStable(in, func(i, j int) bool {
+		if ri, rj := rank(in[i].Category), rank(in[j].Category); ri != rj {
+			return ri < rj
+		}
+		return in[i].Offset < in[j].Offset
+	})
+}
+
+// Insert adds x to a sorted list of indicators, keeping the order.
+func Insert(in []ad.Indicator, x ad.Indicator) []ad.Indicator {
+	out := append(in, x)
+	Sort(out)
+	return out
 }
 
 type tok struct {

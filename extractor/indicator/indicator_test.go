@@ -64,3 +64,13 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkMatch(b *testing.B) {
+	m := testMatcher(b)
+	s := strings.Repeat("Hi gentlemen, new in town and so y0uung 🎀, ask about my friends. Incall only, deposit by cash app. ", 5)
+	b.SetBytes(int64(len(s)))
+	b.ReportAllocs()
+	for b.Loop() {
+		m.Match(s)
+	}
+}

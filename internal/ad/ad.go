@@ -67,7 +67,8 @@ type Indicator struct {
 	Category string  `json:"category"`
 	Term     string  `json:"term"`
 	Weight   float64 `json:"weight"`
-	// Offset is the byte offset of the match in the ad's title + "\n" + body.
+	// Offset is the byte offset of the match in the ad's title + "\n" +
+	// body, or -1 for an indicator of the whole ad (an obfuscated phone).
 	Offset int `json:"offset"`
 }
 
