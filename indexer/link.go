@@ -13,35 +13,65 @@ import (
 )
 
 // Linker links ads into profiles (one advertised person) and profiles into
-// networks. Two ads join one profile on person-level evidence: a
-// near-duplicate photo (perceptual hashes within the threshold), the same
-// image file, or the same phone together with the same poster name. A
-// phone alone never joins profiles; it joins them into a network.
+// networks (one controller behind several persons).
 //
-// Linking is incremental and order-independent: the profiles are the
-// connected components of the evidence, and a profile's id comes from its
-// earliest ad, so the same ads in any order give the same ids. Near-photo
-// candidates are found by multi-index hashing (four 16-bit bands, each
-// probed within radius threshold/4), never by a scan of all ads.
+// Two ads join one profile on person-level evidence:
+//   - the same photo: perceptual hashes within the threshold (crops
+//     tolerated, see imagehash.Near), or the same image file, unless the
+//     two ads conflict (different phones and different names: a stolen
+//     picture);
+//   - the same social handle (Instagram, Snapchat, OnlyFans, ...);
+//   - the same phone, email or payment handle together with the same
+//     poster name, or with a near-duplicate body text when neither ad
+//     names someone else.
+//
+// A phone, email or payment handle alone never joins profiles: it joins
+// them into a network. One that links more than maxLink profiles (an
+// agency line, a generic number) still shows but stops joining, and is
+// listed by Capped.
+//
+// Linking is incremental and order-independent: profiles are the connected
+// components of pairwise evidence, and a profile's id derives from its
+// earliest ad, so the same ads in any order give the same ids. When two
+// profiles merge the later id redirects to the earlier. Candidates come
+// from look-ups (multi-index hashing of the perceptual hashes: three bands
+// probed within radius threshold/3; maps of phones and handles), never
+// from a scan of all ads.
 type Linker struct {
 	mu        sync.Mutex
 	threshold int
 	maxLink   int
 
-	parent  map[string]string
-	members map[string][]string // root -> ad ids
-	label   map[string]labelKey // root -> earliest ad
-	phones  map[string][]string // ad -> phones
-	hashes  map[string][]photo  // ad -> its photos' hashes
+	ids    []string         // ad index -> ad id
+	index  map[string]int32 // ad id -> ad index
+	facts  []facts          // ad index -> what links it
+	parent []int32
+	// Per component root.
+	members map[int32][]int32
+	label   map[int32]int32 // root -> earliest ad
+	links   map[int32][]Link
 
-	bands     [4]map[uint16][]bandEntry // band value -> photos
-	byFile    map[string][]string       // image sha256 -> ads
-	byContact map[string][]string       // phone|name -> ads
-	byPhone   map[string][]string       // phone -> ads
+	bands     [3]map[uint32][]uint32 // band value -> ad<<1 | isVariant
+	textBands [4]map[uint16][]int32
+	byFile    map[string][]int32
+	byHandle  map[string][]int32 // social handles: person-level
+	byContact map[string][]int32 // phone, email or payment handle: network-level
 
-	netVersion, version int
-	networks            map[string]string // profile -> network
-	capped              []string          // phones that stopped linking
+	redirects map[string]string
+
+	version, netVersion int
+	networks            map[string]string
+	capped              []string
+}
+
+// facts are what one ad offers for linking.
+type facts struct {
+	posted   time.Time
+	name     string
+	contacts []string // phones, emails, payment handles
+	photos   []photo
+	text     uint64
+	hasText  bool
 }
 
 // photo is one image's perceptual hash and those of its crop variants.
@@ -50,55 +80,59 @@ type photo struct {
 	crops []uint64
 }
 
-// bandEntry is one hash in a band: the ad, and whether the hash is a crop
-// variant (variants are matched only against plain hashes).
-type bandEntry struct {
-	ad      string
-	variant bool
+// Link is one piece of evidence that joined two ads into one profile.
+type Link struct {
+	A        string `json:"a"`
+	B        string `json:"b"`
+	Evidence string `json:"evidence"`
+	Detail   string `json:"detail,omitempty"`
 }
 
-type labelKey struct {
-	at time.Time
-	id string
-}
-
-func (a labelKey) less(b labelKey) bool {
-	if !a.at.Equal(b.at) {
-		return a.at.Before(b.at)
-	}
-	return a.id < b.id
-}
+// textThreshold is the largest SimHash distance of near-duplicate texts.
+const textThreshold = 8
 
 // NewLinker returns an empty Linker.
 func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	l := &Linker{
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
-		parent: map[string]string{}, members: map[string][]string{}, label: map[string]labelKey{},
-		phones: map[string][]string{}, hashes: map[string][]photo{},
-		byFile: map[string][]string{}, byContact: map[string][]string{}, byPhone: map[string][]string{},
+		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
+		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
+		redirects: map[string]string{},
 	}
 	for i := range l.bands {
-		l.bands[i] = map[uint16][]bandEntry{}
+		l.bands[i] = map[uint32][]uint32{}
+	}
+	for i := range l.textBands {
+		l.textBands[i] = map[uint16][]int32{}
 	}
 	return l
 }
 
-func (l *Linker) find(id string) string {
-	root := id
+func (l *Linker) find(i int32) int32 {
+	root := i
 	for l.parent[root] != root {
 		root = l.parent[root]
 	}
-	for id != root {
-		next := l.parent[id]
-		l.parent[id] = root
-		id = next
+	for i != root {
+		next := l.parent[i]
+		l.parent[i] = root
+		i = next
 	}
 	return root
 }
 
-// union joins the components of a and b and records in changed every ad
-// whose profile id changed.
-func (l *Linker) union(a, b string, changed map[string]bool) {
+func (l *Linker) earlier(a, b int32) bool {
+	fa, fb := l.facts[a].posted, l.facts[b].posted
+	if !fa.Equal(fb) {
+		return fa.Before(fb)
+	}
+	return l.ids[a] < l.ids[b]
+}
+
+// union joins the components of a and b on the given evidence, records in
+// changed every ad whose profile id changed, and the redirect of the id
+// that disappears.
+func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bool) {
 	ra, rb := l.find(a), l.find(b)
 	if ra == rb {
 		return
@@ -107,26 +141,54 @@ func (l *Linker) union(a, b string, changed map[string]bool) {
 		ra, rb = rb, ra
 	}
 	la, lb := l.label[ra], l.label[rb]
-	winner := la
-	if lb.less(la) {
-		winner = lb
-		for _, m := range l.members[ra] {
-			changed[m] = true
-		}
-	} else {
-		for _, m := range l.members[rb] {
-			changed[m] = true
-		}
+	winner, loser, moved := la, lb, l.members[rb]
+	if l.earlier(lb, la) {
+		winner, loser, moved = lb, la, l.members[ra]
 	}
+	for _, m := range moved {
+		changed[m] = true
+	}
+	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.parent[rb] = ra
 	l.members[ra] = append(l.members[ra], l.members[rb]...)
+	l.links[ra] = append(append(l.links[ra], l.links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
 	delete(l.members, rb)
 	delete(l.label, rb)
+	delete(l.links, rb)
 	l.label[ra] = winner
 }
 
-func contactKey(phone, name string) string {
-	return phone + "|" + strings.ToLower(strings.Join(strings.Fields(name), " "))
+// personal reports whether a handle identifies one person (a social
+// account) rather than possibly a controller (email, payment, domain).
+func personal(h string) bool {
+	kind, _, _ := strings.Cut(h, ":")
+	switch kind {
+	case "instagram", "snapchat", "twitter", "onlyfans", "kik", "telegram":
+		return true
+	}
+	return false
+}
+
+func normName(n string) string { return strings.ToLower(strings.Join(strings.Fields(n), " ")) }
+
+// conflict reports ads that cannot be one person on photo evidence alone:
+// both have phones and names, and share neither.
+func (l *Linker) conflict(a, b int32) bool {
+	fa, fb := &l.facts[a], &l.facts[b]
+	if len(fa.contacts) == 0 || len(fb.contacts) == 0 || fa.name == "" || fb.name == "" {
+		return false
+	}
+	if fa.name == fb.name {
+		return false
+	}
+	for _, c := range fa.contacts {
+		for _, d := range fb.contacts {
+			if c == d {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Add links a and returns the ads whose profile id changed (a among them).
@@ -134,66 +196,102 @@ func contactKey(phone, name string) string {
 func (l *Linker) Add(a *ad.Ad) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	changed := map[string]bool{}
-	if _, ok := l.parent[a.ID]; !ok {
-		l.parent[a.ID] = a.ID
-		l.members[a.ID] = []string{a.ID}
-		l.label[a.ID] = labelKey{a.PostedAt, a.ID}
-		changed[a.ID] = true
+	changed := map[int32]bool{}
+	i, known := l.index[a.ID]
+	if known {
+		return nil
 	}
-	l.version++
-	link := func(index map[string][]string, key string) {
-		for _, other := range index[key] {
-			l.union(a.ID, other, changed)
-		}
-		if !contains(index[key], a.ID) {
-			index[key] = append(index[key], a.ID)
+	i = int32(len(l.ids))
+	l.ids = append(l.ids, a.ID)
+	l.index[a.ID] = i
+	f := facts{posted: a.PostedAt, name: normName(a.Poster)}
+	f.contacts = append(f.contacts, a.PhoneNumbers()...)
+	var social []string
+	for _, h := range a.Handles {
+		if personal(h) {
+			social = append(social, h)
+		} else {
+			f.contacts = append(f.contacts, h)
 		}
 	}
-	for _, ph := range a.Phones {
-		if !contains(l.phones[a.ID], ph.E164) {
-			l.phones[a.ID] = append(l.phones[a.ID], ph.E164)
-		}
-		if !contains(l.byPhone[ph.E164], a.ID) {
-			l.byPhone[ph.E164] = append(l.byPhone[ph.E164], a.ID)
-		}
-		if strings.TrimSpace(a.Poster) != "" {
-			link(l.byContact, contactKey(ph.E164, a.Poster))
-		}
+	if strings.TrimSpace(a.Body) != "" {
+		f.text, f.hasText = SimHash(a.Body), true
 	}
 	for _, img := range a.Images {
-		if img.SHA256 != "" && img.Error == "" {
-			link(l.byFile, img.SHA256)
+		if p, ok := parsePhoto(img); ok && img.Error == "" {
+			f.photos = append(f.photos, p)
 		}
-		if img.PHash == "" {
-			continue
+	}
+	l.facts = append(l.facts, f)
+	l.parent = append(l.parent, i)
+	l.members[i] = []int32{i}
+	l.label[i] = i
+	changed[i] = true
+	l.version++
+
+	// Social handles: person-level.
+	for _, h := range social {
+		for _, o := range l.byHandle[h] {
+			l.union(i, o, "handle", h, changed)
 		}
-		ph, ok := parsePhoto(img)
-		if !ok {
-			continue
-		}
-		for _, other := range l.nearPhotos(ph) {
-			if other != a.ID {
-				l.union(a.ID, other, changed)
+		l.byHandle[h] = append(l.byHandle[h], i)
+	}
+	// Contacts: with the same name, or with near-duplicate text when
+	// neither ad names someone else.
+	for _, c := range f.contacts {
+		for _, o := range l.byContact[c] {
+			of := &l.facts[o]
+			switch {
+			case f.name != "" && f.name == of.name:
+				l.union(i, o, "contact and name", c, changed)
+			case f.hasText && of.hasText && (f.name == "" || of.name == "" || f.name == of.name) &&
+				imagehash.Distance(f.text, of.text) <= textThreshold:
+				l.union(i, o, "contact and text", c, changed)
 			}
 		}
-		if !containsPhoto(l.hashes[a.ID], ph.plain) {
-			l.hashes[a.ID] = append(l.hashes[a.ID], ph)
-			l.addBands(ph.plain, bandEntry{a.ID, false})
-			for _, c := range ph.crops {
-				l.addBands(c, bandEntry{a.ID, true})
+		l.byContact[c] = append(l.byContact[c], i)
+	}
+	// Photos.
+	for _, img := range a.Images {
+		if img.SHA256 == "" || img.Error != "" {
+			continue
+		}
+		for _, o := range l.byFile[img.SHA256] {
+			if !l.conflict(i, o) {
+				l.union(i, o, "same image file", img.SHA256, changed)
 			}
+		}
+		l.byFile[img.SHA256] = append(l.byFile[img.SHA256], i)
+	}
+	for _, p := range f.photos {
+		for _, o := range l.nearPhotos(p) {
+			if o != i && !l.conflict(i, o) {
+				l.union(i, o, "near-duplicate photo", imagehash.Hex(p.plain), changed)
+			}
+		}
+		l.addBands(p.plain, uint32(i)<<1)
+		for _, c := range p.crops {
+			l.addBands(c, uint32(i)<<1|1)
+		}
+	}
+	if f.hasText {
+		for b := range l.textBands {
+			k := uint16(f.text >> (16 * b))
+			l.textBands[b][k] = append(l.textBands[b][k], i)
 		}
 	}
 	out := make([]string, 0, len(changed))
-	for id := range changed {
-		out = append(out, id)
+	for m := range changed {
+		out = append(out, l.ids[m])
 	}
 	sort.Strings(out)
 	return out
 }
 
 func parsePhoto(img ad.Image) (photo, bool) {
+	if img.PHash == "" {
+		return photo{}, false
+	}
 	h, err := imagehash.ParseHex(img.PHash)
 	if err != nil {
 		return photo{}, false
@@ -207,32 +305,51 @@ func parsePhoto(img ad.Image) (photo, bool) {
 	return p, true
 }
 
-func (l *Linker) addBands(h uint64, e bandEntry) {
-	for i := range l.bands {
-		b := uint16(h >> (16 * i))
-		l.bands[i][b] = append(l.bands[i][b], e)
+// band returns the b-th of three bands of h (21, 21 and 22 bits).
+func band(h uint64, b int) uint32 {
+	switch b {
+	case 0:
+		return uint32(h & (1<<21 - 1))
+	case 1:
+		return uint32((h >> 21) & (1<<21 - 1))
+	}
+	return uint32(h >> 42)
+}
+
+func bandBits(b int) int {
+	if b == 2 {
+		return 22
+	}
+	return 21
+}
+
+func (l *Linker) addBands(h uint64, entry uint32) {
+	for b := range l.bands {
+		k := band(h, b)
+		l.bands[b][k] = append(l.bands[b][k], entry)
 	}
 }
 
-// nearPhotos returns the ads with a photo within the threshold of p: its
-// plain hash against every stored hash, its crop variants against stored
-// plain hashes.
-func (l *Linker) nearPhotos(p photo) []string {
+// nearPhotos returns the ads with a photo that imagehash.Near links to p:
+// p's plain hash probed against every stored hash, its crop variants
+// against stored plain hashes. Two hashes within the threshold agree, by
+// pigeonhole, within threshold/3 bits on one of the three bands.
+func (l *Linker) nearPhotos(p photo) []int32 {
 	radius := l.threshold / len(l.bands)
-	seen := map[string]bool{}
-	var out []string
+	seen := map[int32]bool{}
+	var out []int32
 	probe := func(h uint64, variant bool) {
-		for i := range l.bands {
-			b := uint16(h >> (16 * i))
-			forEachWithin(b, radius, func(v uint16) {
-				for _, e := range l.bands[i][v] {
-					if seen[e.ad] || (variant && e.variant) {
+		for b := range l.bands {
+			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
+				for _, e := range l.bands[b][v] {
+					o := int32(e >> 1)
+					if seen[o] || (variant && e&1 == 1) {
 						continue
 					}
-					for _, other := range l.hashes[e.ad] {
-						if imagehash.Near(p.plain, p.crops, other.plain, other.crops, l.threshold) {
-							seen[e.ad] = true
-							out = append(out, e.ad)
+					for _, q := range l.facts[o].photos {
+						if imagehash.Near(p.plain, p.crops, q.plain, q.crops, l.threshold) {
+							seen[o] = true
+							out = append(out, o)
 							break
 						}
 					}
@@ -247,44 +364,27 @@ func (l *Linker) nearPhotos(p photo) []string {
 	return out
 }
 
-// forEachWithin calls f with every 16-bit value within Hamming radius r of v.
-func forEachWithin(v uint16, r int, f func(uint16)) {
-	var rec func(val uint16, from, left int)
-	rec = func(val uint16, from, left int) {
+// forEachWithin calls f with every value of width bits within Hamming
+// radius r of v.
+func forEachWithin(v uint32, width, r int, f func(uint32)) {
+	var rec func(val uint32, from, left int)
+	rec = func(val uint32, from, left int) {
 		f(val)
 		if left == 0 {
 			return
 		}
-		for bit := from; bit < 16; bit++ {
+		for bit := from; bit < width; bit++ {
 			rec(val^(1<<bit), bit+1, left-1)
 		}
 	}
 	rec(v, 0, r)
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-func containsPhoto(s []photo, v uint64) bool {
-	for _, x := range s {
-		if x.plain == v {
-			return true
-		}
-	}
-	return false
-}
-
 // Has reports whether the ad id was linked.
 func (l *Linker) Has(id string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	_, ok := l.parent[id]
+	_, ok := l.index[id]
 	return ok
 }
 
@@ -292,70 +392,156 @@ func (l *Linker) Has(id string) bool {
 func (l *Linker) Profile(adID string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.profile(adID)
-}
-
-func (l *Linker) profile(adID string) string {
-	if _, ok := l.parent[adID]; !ok {
+	i, ok := l.index[adID]
+	if !ok {
 		return ""
 	}
-	return profileID(l.label[l.find(adID)].id)
+	return l.profile(i)
 }
+
+func (l *Linker) profile(i int32) string { return profileID(l.ids[l.label[l.find(i)]]) }
 
 func profileID(labelAd string) string {
 	s := sha256.Sum256([]byte(labelAd))
 	return "P" + hex.EncodeToString(s[:6])
 }
 
-// Members returns the ad ids of a profile.
-func (l *Linker) Members(profile string) []string {
+// Resolve follows redirects: the current id of a profile that was merged
+// into another, or id itself.
+func (l *Linker) Resolve(id string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for root, lab := range l.label {
-		if profileID(lab.id) == profile {
-			out := append([]string(nil), l.members[root]...)
-			sort.Strings(out)
-			return out
+	for range 64 {
+		next, ok := l.redirects[id]
+		if !ok {
+			return id
 		}
+		id = next
 	}
-	return nil
+	return id
 }
 
-// Network returns the network id of a profile: profiles joined by shared
-// phones, except phones shared by more than the cap.
+// root returns the component of a current profile id.
+func (l *Linker) root(profile string) (int32, bool) {
+	for r, lab := range l.label {
+		if profileID(l.ids[lab]) == profile {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// Members returns the ad ids of a profile (after redirects).
+func (l *Linker) Members(profile string) []string {
+	profile = l.Resolve(profile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.root(profile)
+	if !ok {
+		return nil
+	}
+	out := make([]string, 0, len(l.members[r]))
+	for _, m := range l.members[r] {
+		out = append(out, l.ids[m])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Links returns the evidence that joined a profile's ads.
+func (l *Linker) Links(profile string) []Link {
+	profile = l.Resolve(profile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.root(profile)
+	if !ok {
+		return nil
+	}
+	return append([]Link(nil), l.links[r]...)
+}
+
+// Templates returns the other profiles whose ads share a near-duplicate
+// body text with this profile's: the "same template" relation.
+func (l *Linker) Templates(profile string) []string {
+	profile = l.Resolve(profile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.root(profile)
+	if !ok {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, m := range l.members[r] {
+		f := l.facts[m]
+		if !f.hasText {
+			continue
+		}
+		for b := range l.textBands {
+			forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
+				for _, o := range l.textBands[b][uint16(v)] {
+					if l.find(o) != r && imagehash.Distance(f.text, l.facts[o].text) <= textThreshold {
+						set[l.profile(o)] = true
+					}
+				}
+			})
+		}
+	}
+	return sortedKeys(set)
+}
+
+// SimilarPhotos returns the profiles with a photo that links to the given
+// fingerprint.
+func (l *Linker) SimilarPhotos(plain uint64, crops []uint64) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	set := map[string]bool{}
+	for _, o := range l.nearPhotos(photo{plain: plain, crops: crops}) {
+		set[l.profile(o)] = true
+	}
+	return sortedKeys(set)
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Network returns the network id of a profile.
 func (l *Linker) Network(profile string) string {
+	profile = l.Resolve(profile)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.computeNetworks()
 	return l.networks[profile]
 }
 
-// CappedPhones lists phones that link too many profiles to join networks.
-func (l *Linker) CappedPhones() []string {
+// Capped lists the phones and handles that link too many profiles to join
+// networks (agency lines, generic numbers).
+func (l *Linker) Capped() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.computeNetworks()
 	return append([]string(nil), l.capped...)
 }
 
-// ProfilesOfPhone returns the distinct profiles whose ads carry phone.
+// ProfilesOfPhone returns the distinct profiles whose ads carry the phone
+// (or email or payment handle).
 func (l *Linker) ProfilesOfPhone(phone string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.profilesOf(phone)
 }
 
-func (l *Linker) profilesOf(phone string) []string {
+func (l *Linker) profilesOf(contact string) []string {
 	set := map[string]bool{}
-	for _, id := range l.byPhone[phone] {
-		set[l.profile(id)] = true
+	for _, i := range l.byContact[contact] {
+		set[l.profile(i)] = true
 	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return sortedKeys(set)
 }
 
 func (l *Linker) computeNetworks() {
@@ -374,15 +560,15 @@ func (l *Linker) computeNetworks() {
 		return r
 	}
 	l.capped = nil
-	phones := make([]string, 0, len(l.byPhone))
-	for ph := range l.byPhone {
-		phones = append(phones, ph)
+	contacts := make([]string, 0, len(l.byContact))
+	for c := range l.byContact {
+		contacts = append(contacts, c)
 	}
-	sort.Strings(phones)
-	for _, ph := range phones {
-		ps := l.profilesOf(ph)
+	sort.Strings(contacts)
+	for _, c := range contacts {
+		ps := l.profilesOf(c)
 		if len(ps) > l.maxLink {
-			l.capped = append(l.capped, ph)
+			l.capped = append(l.capped, c)
 			continue
 		}
 		for _, p := range ps[1:] {
@@ -396,8 +582,20 @@ func (l *Linker) computeNetworks() {
 	}
 	l.networks = map[string]string{}
 	for _, lab := range l.label {
-		p := profileID(lab.id)
+		p := profileID(l.ids[lab])
 		l.networks[p] = "N" + find(p)[1:]
 	}
 	l.netVersion = l.version
+}
+
+// Stats counts profiles and networks.
+func (l *Linker) Stats() (ads, profiles, networks int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.computeNetworks()
+	nets := map[string]bool{}
+	for _, n := range l.networks {
+		nets[n] = true
+	}
+	return len(l.ids), len(l.label), len(nets)
 }

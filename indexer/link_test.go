@@ -103,3 +103,94 @@ func BenchmarkLinkerAdd(b *testing.B) {
 		})
 	}
 }
+
+func TestLinkerEvidenceRules(t *testing.T) {
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	mk := func(id string, h int, phone, name, phash, body string, handles ...string) *ad.Ad {
+		a := &ad.Ad{ID: id, Poster: name, Body: body, PostedAt: t0.Add(time.Duration(h) * time.Hour), Handles: handles}
+		if phone != "" {
+			a.Phones = []ad.Phone{{E164: phone}}
+		}
+		if phash != "" {
+			a.Images = []ad.Image{{PHash: phash}}
+		}
+		return a
+	}
+	template := "Hi gentlemen, sweet and discreet company, upscale incall only, screening required, text me anytime"
+	for _, tc := range []struct {
+		name string
+		ads  []*ad.Ad
+		same bool
+	}{
+		{"stolen photo: different phones and names", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", ""),
+			mk("x2", 2, "+14155526789", "Mia", "f0f0f0f0f0f0f0f1", "")}, false},
+		{"same photos, new name, same phone", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", ""),
+			mk("x2", 2, "+15108730123", "Mia", "f0f0f0f0f0f0f0f1", "")}, true},
+		{"social handle", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "Rosa", "", "", "instagram:rosa.b"),
+			mk("x2", 2, "+14155526789", "Mia", "", "", "instagram:rosa.b")}, true},
+		{"payment handle alone", []*ad.Ad{
+			mk("x1", 1, "", "Rosa", "", "", "cashapp:$boss"),
+			mk("x2", 2, "", "Mia", "", "", "cashapp:$boss")}, false},
+		{"phone and template, no names", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "", "", template),
+			mk("x2", 2, "+15108730123", "", "", template+" tonight")}, true},
+		{"phone and template, different names", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "Rosa", "", template),
+			mk("x2", 2, "+15108730123", "Mia", "", template)}, false},
+		{"phone alone", []*ad.Ad{
+			mk("x1", 1, "+15108730123", "Rosa", "", "one text entirely different from the other"),
+			mk("x2", 2, "+15108730123", "", "", "nothing in common with the first ad at all here")}, false},
+	} {
+		l := NewLinker(8, 25)
+		for _, a := range tc.ads {
+			l.Add(a)
+		}
+		if got := l.Profile("x1") == l.Profile("x2"); got != tc.same {
+			t.Errorf("%s: same profile = %v, want %v", tc.name, got, tc.same)
+		}
+		if got := l.Network(l.Profile("x1")) == l.Network(l.Profile("x2")); !got && len(tc.ads[0].Phones)+len(tc.ads[0].Handles) > 0 &&
+			(tc.name == "stolen photo: different phones and names") == false {
+			t.Errorf("%s: ads sharing a contact should share a network", tc.name)
+		}
+	}
+}
+
+func TestLinkerRedirectsAndEvidence(t *testing.T) {
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	l := NewLinker(8, 25)
+	late := &ad.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), Phones: []ad.Phone{{E164: "+15108730123"}}}
+	early := &ad.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, Phones: []ad.Phone{{E164: "+15108730123"}}}
+	l.Add(late)
+	before := l.Profile("late")
+	l.Add(early)
+	after := l.Profile("late")
+	if before == after || after != l.Profile("early") {
+		t.Fatalf("profile ids: before %s, after %s", before, after)
+	}
+	if l.Resolve(before) != after {
+		t.Errorf("old id %s resolves to %s, want %s", before, l.Resolve(before), after)
+	}
+	if m := l.Members(before); len(m) != 2 {
+		t.Errorf("members through the old id: %v", m)
+	}
+	links := l.Links(after)
+	if len(links) != 1 || links[0].Evidence != "contact and name" {
+		t.Errorf("evidence: %+v", links)
+	}
+}
+
+func TestCappedContacts(t *testing.T) {
+	l := NewLinker(8, 3)
+	for i := range 5 {
+		l.Add(&ad.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", i), Phones: []ad.Phone{{E164: "+18005550100"}}})
+	}
+	if c := l.Capped(); len(c) != 1 || c[0] != "+18005550100" {
+		t.Errorf("capped = %v", c)
+	}
+	if l.Network(l.Profile("0")) == l.Network(l.Profile("1")) {
+		t.Error("a capped phone still joined a network")
+	}
+}
