@@ -18,12 +18,21 @@ type ProfileView struct {
 	Phones  []string  `json:"phones"`
 	Ages    []int     `json:"ages"`
 	Names   []string  `json:"names"`
-	// NetworkProfiles are the other profiles sharing a phone with this one.
+	Handles []string  `json:"handles"`
+	// AgeSpread is the oldest minus the youngest stated age.
+	AgeSpread int `json:"age_spread"`
+	// NetworkProfiles are the other profiles sharing a phone, email or
+	// payment handle with this one.
 	NetworkProfiles []string `json:"network_profiles"`
+	// Templates are the profiles whose ads share a near-duplicate text.
+	Templates []string `json:"same_template"`
+	// Links are the evidence that joined the ads, pair by pair.
+	Links []Link `json:"links"`
 }
 
 // Profile returns the view of profile id.
 func (x *Index) Profile(id string) (ProfileView, bool, error) {
+	id = x.Linker.Resolve(id)
 	ids := x.Linker.Members(id)
 	if len(ids) == 0 {
 		return ProfileView{}, false, nil
@@ -33,7 +42,7 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 		return ProfileView{}, false, err
 	}
 	v := ProfileView{ID: id, Network: x.Linker.Network(id), Ads: ads}
-	cities, phones, ages, names := map[string]bool{}, map[string]bool{}, map[int]bool{}, map[string]bool{}
+	cities, phones, ages, names, handles := map[string]bool{}, map[string]bool{}, map[int]bool{}, map[string]bool{}, map[string]bool{}
 	for _, a := range ads {
 		cities[a.City] = true
 		for _, p := range a.Phones {
@@ -45,17 +54,23 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 		if a.Poster != "" {
 			names[a.Poster] = true
 		}
+		for _, h := range a.Handles {
+			handles[h] = true
+		}
 	}
 	if len(ads) > 0 {
 		v.First, v.Last = ads[0].PostedAt, ads[len(ads)-1].PostedAt
 	}
-	v.Cities, v.Phones, v.Names = keys(cities), keys(phones), keys(names)
+	v.Cities, v.Phones, v.Names, v.Handles = keys(cities), keys(phones), keys(names), keys(handles)
 	for n := range ages {
 		v.Ages = append(v.Ages, n)
 	}
 	sort.Ints(v.Ages)
+	if len(v.Ages) > 0 {
+		v.AgeSpread = v.Ages[len(v.Ages)-1] - v.Ages[0]
+	}
 	others := map[string]bool{}
-	for _, p := range v.Phones {
+	for _, p := range append(v.Phones, v.Handles...) {
 		for _, o := range x.Linker.ProfilesOfPhone(p) {
 			if o != id {
 				others[o] = true
@@ -63,6 +78,8 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 		}
 	}
 	v.NetworkProfiles = keys(others)
+	v.Templates = x.Linker.Templates(id)
+	v.Links = x.Linker.Links(id)
 	return v, true, nil
 }
 

@@ -154,38 +154,41 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 	}
 }
 
-// checkLinking compares the profiles with the simulator's persons.
+// checkLinking scores the profiles and networks against the simulator's
+// persons and networks, as adwatch eval linking does, against the targets.
 func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) {
 	t.Helper()
-	personOf := map[string]int{}
-	profiles := map[string]map[int]bool{}
-	persons := map[int]map[string]bool{}
+	predP, predN, trueP, trueN := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, a := range world.Ads {
 		id := fmt.Sprintf("simclassifieds:%d", a.ID)
 		p := idx.Linker.Profile(id)
-		personOf[id] = a.Person
-		if profiles[p] == nil {
-			profiles[p] = map[int]bool{}
-		}
-		profiles[p][a.Person] = true
-		if persons[a.Person] == nil {
-			persons[a.Person] = map[string]bool{}
-		}
-		persons[a.Person][p] = true
+		predP[id], predN[id] = p, idx.Linker.Network(p)
+		person := world.Persons[a.Person]
+		trueP[id], trueN[id] = fmt.Sprint(a.Person), world.NetworkID(person)
 	}
-	merged, split := 0, 0
-	for _, ps := range profiles {
+	prof, net := indexer.Evaluate(predP, trueP), indexer.Evaluate(predN, trueN)
+	persons := map[string]map[string]bool{}
+	for id, p := range predP {
+		if persons[p] == nil {
+			persons[p] = map[string]bool{}
+		}
+		persons[p][trueP[id]] = true
+	}
+	for p, ps := range persons {
 		if len(ps) > 1 {
-			merged++
+			t.Logf("profile %s holds persons %v; evidence %+v", p, ps, idx.Linker.Links(p))
 		}
 	}
-	for _, ps := range persons {
-		if len(ps) > 1 {
-			split++
-		}
+	t.Logf("profiles: %+v", prof)
+	t.Logf("networks: %+v", net)
+	if prof.PairF1 < 0.97 {
+		t.Errorf("profile pairwise F1 %.4f, want at least 0.97", prof.PairF1)
 	}
-	if merged > 0 || split > 0 || len(profiles) != len(persons) {
-		t.Errorf("%d profiles for %d persons: %d profiles merge persons, %d persons split", len(profiles), len(persons), merged, split)
+	if d := float64(prof.Clusters-prof.Truth) / float64(prof.Truth); d > 0.01 || d < -0.01 {
+		t.Errorf("%d profiles for %d persons: more than 1%% off", prof.Clusters, prof.Truth)
+	}
+	if net.PairRecall < 0.95 {
+		t.Errorf("network pairwise recall %.4f, want at least 0.95", net.PairRecall)
 	}
 }
 

@@ -97,14 +97,21 @@ func writePhone(r *rand.Rand, e164 string) (string, bool) {
 
 // write fills in each ad's text, phones and photos.
 func (w *World) write(r *rand.Rand) {
+	// A controller's phone is in the first ad of each of its persons, and
+	// in two of three after.
+	shown := map[int]bool{}
 	for i := range w.Ads {
 		a := &w.Ads[i]
 		p := w.Persons[a.Person]
 		a.Poster = p.Name
+		if p.AltName != "" && r.IntN(2) == 0 {
+			a.Poster = p.AltName
+		}
 		a.Age = p.Age
 		phone := p.Phone
-		if p.Network >= 0 && r.IntN(3) > 0 {
+		if p.Network >= 0 && (!shown[p.ID] || r.IntN(3) > 0) {
 			phone = w.Controllers[p.Network]
+			shown[p.ID] = true
 		}
 		a.Phones = []string{phone}
 		t := titles[r.IntN(len(titles))]
@@ -112,12 +119,12 @@ func (w *World) write(r *rand.Rand) {
 			if strings.HasSuffix(t, "in %s") {
 				t = fmt.Sprintf(t, a.City)
 			} else {
-				t = fmt.Sprintf(t, p.Name)
+				t = fmt.Sprintf(t, a.Poster)
 			}
 		}
 		a.Title = t
 		var body []string
-		body = append(body, fmt.Sprintf(openers[r.IntN(len(openers))], p.Name))
+		body = append(body, fmt.Sprintf(openers[r.IntN(len(openers))], a.Poster))
 		if p.Youth {
 			body = append(body, youthTerms[r.IntN(len(youthTerms))])
 		}
@@ -149,9 +156,16 @@ func (w *World) write(r *rand.Rand) {
 			}
 			return 0
 		}
-		a.Photos = []Photo{{p.Photos[0], q, crop()}}
-		if len(p.Photos) > 1 && r.IntN(2) == 0 {
-			a.Photos = append(a.Photos, Photo{p.Photos[1+r.IntN(len(p.Photos)-1)], 60 + r.IntN(36), crop()})
+		photos := p.Photos
+		if len(p.NewPhotos) > 0 && r.IntN(2) == 0 {
+			photos = p.NewPhotos
+		}
+		a.Photos = []Photo{{photos[0], q, crop()}}
+		if len(photos) > 1 && r.IntN(2) == 0 {
+			a.Photos = append(a.Photos, Photo{photos[1+r.IntN(len(photos)-1)], 60 + r.IntN(36), crop()})
+		}
+		if p.Stolen >= 0 && r.IntN(2) == 0 {
+			a.Photos = append(a.Photos, Photo{p.Stolen, 60 + r.IntN(36), 0})
 		}
 	}
 }

@@ -59,8 +59,17 @@ type Person struct {
 	Phone   string
 	Network int // the controller's network, or -1
 	Photos  []int
-	Age     int
-	Youth   bool
+	// NewPhotos, when set, is a second photo set the person switches to
+	// (keeping phone and name).
+	NewPhotos []int
+	// AltName, when set, is a second name the person also posts under
+	// (keeping phone and photos).
+	AltName string
+	// Stolen, when >= 0, is another person's photo this person's ads
+	// show too (a stolen picture).
+	Stolen int
+	Age    int
+	Youth  bool
 	// Handle is the person's Instagram handle, or "".
 	Handle string
 }
@@ -127,10 +136,19 @@ func Generate(seed int64, scenario string) (*World, error) {
 	}
 	photo := 0
 	newPerson := func() int {
-		p := Person{ID: len(w.Persons), Name: names[r.IntN(len(names))], Phone: newPhone(), Network: -1, Age: 20 + r.IntN(15)}
+		p := Person{ID: len(w.Persons), Name: names[r.IntN(len(names))], Phone: newPhone(), Network: -1, Age: 20 + r.IntN(15), Stolen: -1}
 		for range 1 + r.IntN(3) {
 			p.Photos = append(p.Photos, photo)
 			photo++
+		}
+		switch r.IntN(15) {
+		case 0: // changes photos, keeps phone and name
+			for range 1 + r.IntN(2) {
+				p.NewPhotos = append(p.NewPhotos, photo)
+				photo++
+			}
+		case 1: // changes name, keeps phone and photos
+			p.AltName = names[r.IntN(len(names))]
 		}
 		if r.IntN(60) == 0 {
 			p.Youth, p.Age = true, 18+r.IntN(2)
@@ -162,6 +180,7 @@ func Generate(seed int64, scenario string) (*World, error) {
 		return nil, fmt.Errorf("unknown scenario %q (known: alameda, small)", scenario)
 	}
 	w.networks(r, newPhone)
+	w.steal(r)
 	w.write(r)
 	sort.Slice(w.Ads, func(i, j int) bool { return w.Ads[i].PostedAt.Before(w.Ads[j].PostedAt) })
 	for i := range w.Ads {
@@ -242,9 +261,29 @@ func (w *World) networks(r *rand.Rand, newPhone func() string) {
 			}
 			names[p.Name] = true
 			p.Network = net
+			p.AltName = ""    // names stay unique within a network
+			p.NewPhotos = nil // its ads join through the name and the controller's phone
 		}
 		net++
 		i += size
+	}
+}
+
+// steal gives about one person in forty another person's photo, taken
+// from someone outside their own network (a stolen picture).
+func (w *World) steal(r *rand.Rand) {
+	for i := range w.Persons {
+		if r.IntN(40) != 0 {
+			continue
+		}
+		for {
+			o := r.IntN(len(w.Persons))
+			owner := w.Persons[o]
+			if o != i && (owner.Network < 0 || owner.Network != w.Persons[i].Network) && owner.Phone != w.Persons[i].Phone {
+				w.Persons[i].Stolen = owner.Photos[0]
+				break
+			}
+		}
 	}
 }
 
