@@ -1,9 +1,13 @@
-// Package alerts flags indicators that a unit must act on. An alert is
-// state, not a message: one per rule and entity, kept in the alerts bucket,
-// updated as new evidence arrives, with a status an investigator changes.
+// Package alerts flags the indicators a unit must act on. Rules
+// (configs/alerts.yaml) are expressions over documented facts of an ad, a
+// profile, a phone or a city day; an alert is state, not a message: one
+// per rule and entity, kept in the alerts bucket, updated as new evidence
+// arrives, with a status an investigator changes.
 //
-// Rules so far: "shared_phone" (one phone behind many profiles, the sign of
-// third-party control).
+// The stage replays the indexer's profile updates from the start to
+// rebuild what it knows, then follows them; each update re-evaluates only
+// the entities it touched. Writing an alert is idempotent: it changes only
+// when its evidence does, so a second run raises nothing new.
 package alerts
 
 import (
@@ -30,23 +34,76 @@ const (
 	StatusAcknowledged = "acknowledged"
 	StatusDismissed    = "dismissed"
 	StatusEscalated    = "escalated"
-	// StatusWithdrawn marks an alert whose rule stopped firing after an
-	// investigator had acted on it.
+	// StatusWithdrawn marks an alert whose rule stopped firing (profiles
+	// merged, say) after an investigator had acted on it.
 	StatusWithdrawn = "withdrawn"
 )
 
+// Statuses an investigator may set.
+var Statuses = []string{StatusNew, StatusAcknowledged, StatusDismissed, StatusEscalated}
+
+// TermHit is a matched indicator term in an ad of the evidence.
+type TermHit struct {
+	Ad       string `json:"ad"`
+	Category string `json:"category"`
+	Term     string `json:"term"`
+	Offset   int    `json:"offset"`
+}
+
+// Change is one status change.
+type Change struct {
+	Status string    `json:"status"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+	Note   string    `json:"note,omitempty"`
+}
+
 // Alert is one rule firing on one entity, with its evidence.
 type Alert struct {
-	Key       string    `json:"key"`
-	Rule      string    `json:"rule"`
-	Severity  string    `json:"severity"`
-	Entity    string    `json:"entity"`
-	Summary   string    `json:"summary"`
-	Status    string    `json:"status"`
-	Profiles  []string  `json:"profiles"`
-	Ads       []string  `json:"ads"`
+	Key      string `json:"key"`
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	// Entity is "profile:<id>", "phone:<number>", "ad:<id>" or
+	// "city:<name>@<date>".
+	Entity  string `json:"entity"`
+	Summary string `json:"summary"`
+	Status  string `json:"status"`
+	// Evidence.
+	AdCount  int       `json:"ad_count"`
+	Ads      []string  `json:"ads"`
+	Profiles []string  `json:"profiles"`
+	Phones   []string  `json:"phones"`
+	Images   []string  `json:"images"`
+	Cities   []string  `json:"cities"`
+	Terms    []TermHit `json:"terms"`
+	// History of status changes, oldest first.
+	History   []Change  `json:"history,omitempty"`
 	FirstSeen time.Time `json:"first_seen"`
 	Updated   time.Time `json:"updated"`
+}
+
+// sameEvidence reports whether two alerts show the same evidence.
+func sameEvidence(a, b *Alert) bool {
+	x, _ := json.Marshal([]any{a.Summary, a.AdCount, a.Ads, a.Profiles, a.Phones, a.Images, a.Cities, a.Terms})
+	y, _ := json.Marshal([]any{b.Summary, b.AdCount, b.Ads, b.Profiles, b.Phones, b.Images, b.Cities, b.Terms})
+	return string(x) == string(y)
+}
+
+// alertKey is the bucket key of a rule on an entity (keys allow letters,
+// digits and -_=.).
+func alertKey(rule, entity string) string {
+	var b strings.Builder
+	b.WriteString(rule)
+	b.WriteByte('.')
+	for _, r := range entity {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
+			b.WriteRune(r)
+		default:
+			fmt.Fprintf(&b, "=%x", r)
+		}
+	}
+	return b.String()
 }
 
 // Metrics are the alert stage's Prometheus metrics.
@@ -54,6 +111,7 @@ type Metrics struct {
 	Raised  *prometheus.CounterVec
 	Updated *prometheus.CounterVec
 	Updates prometheus.Counter
+	Eval    prometheus.Histogram
 }
 
 // NewMetrics registers the alert stage's metrics on reg.
@@ -62,9 +120,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Raised:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_alerts_raised_total", Help: "Alerts raised, by rule."}, []string{"rule"}),
 		Updated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_alerts_updated_total", Help: "Alerts updated with new evidence, by rule."}, []string{"rule"}),
 		Updates: prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_alerts_profile_updates_total", Help: "Profile updates evaluated."}),
+		Eval: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_alerts_batch_seconds", Help: "Time to evaluate the rules on one batch of updates.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Raised, m.Updated, m.Updates)
+		reg.MustRegister(m.Raised, m.Updated, m.Updates, m.Eval)
 	}
 	return m
 }
@@ -74,14 +134,15 @@ type Stage struct {
 	Bus     *bus.Bus
 	Log     *slog.Logger
 	Metrics *Metrics
-	// MinProfiles: a phone in the ads of at least this many profiles
-	// raises shared_phone.
-	MinProfiles int
+	Rules   []Rule
+	// WindowDays is the D of "within D days".
+	WindowDays int
+	// Location returns a city's time zone.
+	Location func(city string) *time.Location
 
-	mu      sync.Mutex
-	seq     uint64
-	ads     map[string]indexer.ProfileUpdate
-	byPhone map[string]map[string]bool // phone -> ads
+	mu  sync.Mutex
+	seq uint64
+	st  *state
 }
 
 // Processed returns the last stream sequence evaluated.
@@ -92,12 +153,14 @@ func (s *Stage) Processed() uint64 {
 }
 
 // Run replays the profile updates from the start (rebuilding the state)
-// and then follows them until ctx is done. Writing an alert is idempotent:
-// an alert changes only when its evidence does.
+// and then follows them until ctx is done.
 func (s *Stage) Run(ctx context.Context) error {
+	loc := s.Location
+	if loc == nil {
+		loc = func(string) *time.Location { return time.UTC }
+	}
 	s.mu.Lock()
-	s.ads = map[string]indexer.ProfileUpdate{}
-	s.byPhone = map[string]map[string]bool{}
+	s.st = newState(max(s.WindowDays, 1), loc)
 	s.mu.Unlock()
 	st, err := s.Bus.JS.Stream(ctx, bus.StreamProfiles)
 	if err != nil {
@@ -107,7 +170,25 @@ func (s *Stage) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading profile updates: %w", err)
 	}
+	// Replay what is already in the stream before evaluating anything, so
+	// that a restart writes no intermediate evidence.
+	info, err := st.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("reading profile updates: %w", err)
+	}
+	replayTo := info.State.LastSeq
+	touched := map[string]bool{}
+	watchRev := uint64(0)
 	for ctx.Err() == nil {
+		if rev, entries, err := loadWatchlist(ctx, s.Bus.WatchKV); err == nil && rev != watchRev {
+			watchRev = rev
+			s.mu.Lock()
+			s.st.watch = entries
+			for id := range s.st.ads {
+				touched[adKey(id)] = true
+			}
+			s.mu.Unlock()
+		}
 		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(500*time.Millisecond))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -115,8 +196,8 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("reading profile updates: %w", err)
 		}
-		touched := map[string]bool{}
 		var last uint64
+		s.mu.Lock()
 		for m := range mb.Messages() {
 			if meta, err := m.Metadata(); err == nil {
 				last = meta.Sequence.Stream
@@ -126,18 +207,27 @@ func (s *Stage) Run(ctx context.Context) error {
 				s.Log.Error("profile update does not decode", "err", err)
 				continue
 			}
-			s.apply(u, touched)
+			s.st.apply(u, touched)
 			s.Metrics.Updates.Inc()
 		}
+		s.mu.Unlock()
 		if err := mb.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.Log.Warn("fetching profile updates", "err", err)
 		}
+		if last > 0 && last < replayTo {
+			continue
+		}
+		start := time.Now()
 		if err := s.evaluate(ctx, touched); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return err
 		}
+		if len(touched) > 0 {
+			s.Metrics.Eval.Observe(time.Since(start).Seconds())
+		}
+		touched = map[string]bool{}
 		if last > 0 {
 			s.mu.Lock()
 			s.seq = last
@@ -147,84 +237,76 @@ func (s *Stage) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Stage) apply(u indexer.ProfileUpdate, touched map[string]bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.ads[u.Ad] = u
-	for _, p := range u.Phones {
-		if s.byPhone[p] == nil {
-			s.byPhone[p] = map[string]bool{}
-		}
-		s.byPhone[p][u.Ad] = true
-		touched[p] = true
-	}
-	// A merge changes the profile of other ads sharing these phones too;
-	// re-evaluating the touched phones sees the current profiles.
+// Decision is one rule's verdict on one entity.
+type Decision struct {
+	Alert Alert
+	Fires bool
 }
 
-// SharedPhone evaluates the shared-phone rule on one phone: the profiles
-// and ads behind it, and whether it fires.
-func (s *Stage) sharedPhone(phone string) (profiles, ads []string) {
-	set := map[string]bool{}
-	for id := range s.byPhone[phone] {
-		set[s.ads[id].Profile] = true
-		ads = append(ads, id)
+// decide evaluates every rule of the touched entities' kinds.
+func (s *Stage) decide(touched map[string]bool) []Decision {
+	keys := sortedSet(touched)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Decision
+	for _, key := range keys {
+		env, kind, ok := s.st.env(key)
+		for i := range s.Rules {
+			r := &s.Rules[i]
+			if r.Entity != kind {
+				continue
+			}
+			a := Alert{Key: alertKey(r.Name, key), Rule: r.Name, Severity: r.Severity, Entity: key}
+			fires := false
+			if ok {
+				var err error
+				fires, err = r.Eval(env)
+				if err != nil {
+					s.Log.Warn("rule failed", "rule", r.Name, "err", err)
+					continue
+				}
+			}
+			if fires {
+				a.Summary = summary(r, env)
+				ads := s.st.entityAds(key)
+				if kind == EntityCity {
+					ads = nil
+				}
+				s.st.evidence(&a, ads)
+				if kind == EntityCity {
+					a.Cities = []string{env.City.Name}
+				}
+			}
+			out = append(out, Decision{Alert: a, Fires: fires})
+		}
 	}
-	for p := range set {
-		profiles = append(profiles, p)
-	}
-	sort.Strings(profiles)
-	sort.Strings(ads)
-	return profiles, ads
+	return out
 }
 
 func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
-	phones := make([]string, 0, len(touched))
-	for p := range touched {
-		phones = append(phones, p)
-	}
-	sort.Strings(phones)
-	for _, ph := range phones {
-		s.mu.Lock()
-		profiles, ads := s.sharedPhone(ph)
-		s.mu.Unlock()
-		key := "shared_phone." + strings.TrimPrefix(ph, "+")
-		if len(profiles) < s.MinProfiles {
-			// Profiles merged since: the rule no longer fires.
-			if err := s.retract(ctx, key); err != nil {
-				return err
-			}
-			continue
+	for _, d := range s.decide(touched) {
+		var err error
+		if d.Fires {
+			err = s.upsert(ctx, d.Alert)
+		} else {
+			err = s.retract(ctx, d.Alert.Key)
 		}
-		a := Alert{
-			Key: key, Rule: "shared_phone", Severity: "high",
-			Entity:   "phone:" + ph,
-			Summary:  fmt.Sprintf("one phone in the ads of %d profiles (possible third-party control)", len(profiles)),
-			Profiles: profiles, Ads: ads,
-		}
-		if err := s.upsert(ctx, a); err != nil {
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// retract removes an alert whose rule no longer fires. An alert nobody
-// has acted on is deleted; one with a status an investigator set is kept
-// and marked withdrawn, so their work is not lost.
+// retract removes an alert whose rule no longer fires. An alert nobody has
+// acted on is deleted; one with a status an investigator set is kept and
+// marked withdrawn, so their work is not lost.
 func (s *Stage) retract(ctx context.Context, key string) error {
-	e, err := s.Bus.AlertsKV.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
+	old, rev, err := get(ctx, s.Bus.AlertsKV, key)
+	if err != nil || old == nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("reading alert %s: %w", key, err)
-	}
-	var old Alert
-	if err := json.Unmarshal(e.Value(), &old); err != nil {
-		return fmt.Errorf("decoding alert %s: %w", key, err)
-	}
-	if old.Status == StatusNew {
+	if old.Status == StatusNew && len(old.History) == 0 {
 		if err := s.Bus.AlertsKV.Purge(ctx, key); err != nil {
 			return fmt.Errorf("deleting alert %s: %w", key, err)
 		}
@@ -234,80 +316,127 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 		return nil
 	}
 	old.Status, old.Updated = StatusWithdrawn, time.Now().UTC()
-	data, err := json.Marshal(old)
-	if err != nil {
-		return fmt.Errorf("encoding alert: %w", err)
-	}
-	if _, err := s.Bus.AlertsKV.Put(ctx, key, data); err != nil {
-		return fmt.Errorf("writing alert %s: %w", key, err)
-	}
-	return nil
+	old.History = append(old.History, Change{Status: StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
+	return put(ctx, s.Bus.AlertsKV, old, rev)
 }
 
-// upsert writes a, keeping its status and first-seen time, only when the
-// evidence changed. An acknowledged alert with new evidence reopens.
+// upsert writes a, keeping its status, history and first-seen time, only
+// when the evidence changed. An acknowledged or withdrawn alert with new
+// evidence reopens.
 func (s *Stage) upsert(ctx context.Context, a Alert) error {
 	now := time.Now().UTC()
-	e, err := s.Bus.AlertsKV.Get(ctx, a.Key)
-	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	old, rev, err := get(ctx, s.Bus.AlertsKV, a.Key)
+	if err != nil {
+		return err
+	}
+	if old == nil {
 		a.Status, a.FirstSeen, a.Updated = StatusNew, now, now
 		s.Metrics.Raised.WithLabelValues(a.Rule).Inc()
-	case err != nil:
-		return fmt.Errorf("reading alert %s: %w", a.Key, err)
-	default:
-		var old Alert
-		if err := json.Unmarshal(e.Value(), &old); err != nil {
-			return fmt.Errorf("decoding alert %s: %w", a.Key, err)
-		}
-		if equal(old.Profiles, a.Profiles) && equal(old.Ads, a.Ads) {
-			return nil
-		}
-		a.Status, a.FirstSeen, a.Updated = old.Status, old.FirstSeen, now
-		if old.Status == StatusAcknowledged || old.Status == StatusWithdrawn {
-			a.Status = StatusNew
-		}
-		s.Metrics.Updated.WithLabelValues(a.Rule).Inc()
+		return put(ctx, s.Bus.AlertsKV, &a, 0)
 	}
+	if sameEvidence(old, &a) {
+		return nil
+	}
+	a.Status, a.FirstSeen, a.Updated, a.History = old.Status, old.FirstSeen, now, old.History
+	if old.Status == StatusAcknowledged || old.Status == StatusWithdrawn {
+		a.Status = StatusNew
+		a.History = append(a.History, Change{Status: StatusNew, By: "adwatch", At: now, Note: "new evidence"})
+	}
+	s.Metrics.Updated.WithLabelValues(a.Rule).Inc()
+	return put(ctx, s.Bus.AlertsKV, &a, rev)
+}
+
+// get reads one alert; nil when absent.
+func get(ctx context.Context, kv jetstream.KeyValue, key string) (*Alert, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading alert %s: %w", key, err)
+	}
+	var a Alert
+	if err := json.Unmarshal(e.Value(), &a); err != nil {
+		return nil, 0, fmt.Errorf("decoding alert %s: %w", key, err)
+	}
+	return &a, e.Revision(), nil
+}
+
+// put writes an alert; with rev > 0 only over that revision, so a status
+// an investigator set meanwhile is not overwritten (the write fails and
+// the next evaluation retries).
+func put(ctx context.Context, kv jetstream.KeyValue, a *Alert, rev uint64) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding alert: %w", err)
 	}
-	if _, err := s.Bus.AlertsKV.Put(ctx, a.Key, data); err != nil {
+	if rev > 0 {
+		_, err = kv.Update(ctx, a.Key, data, rev)
+	} else {
+		_, err = kv.Put(ctx, a.Key, data)
+	}
+	if err != nil {
 		return fmt.Errorf("writing alert %s: %w", a.Key, err)
 	}
 	return nil
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
+// ErrBadStatus is returned for a status an investigator cannot set.
+var ErrBadStatus = errors.New("unknown status")
+
+// SetStatus records an investigator's status change on an alert.
+func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*Alert, error) {
+	ok := false
+	for _, s := range Statuses {
+		ok = ok || s == status
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
+	if !ok {
+		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(Statuses, ", "))
+	}
+	if strings.TrimSpace(by) == "" {
+		return nil, errors.New("a status change needs who made it")
+	}
+	for range 5 {
+		a, rev, err := get(ctx, kv, key)
+		if err != nil {
+			return nil, err
+		}
+		if a == nil {
+			return nil, fmt.Errorf("no alert %s", key)
+		}
+		a.Status = status
+		a.History = append(a.History, Change{Status: status, By: by, At: time.Now().UTC(), Note: note})
+		if err := put(ctx, kv, a, rev); err == nil {
+			return a, nil
 		}
 	}
-	return true
+	return nil, fmt.Errorf("alert %s kept changing; try again", key)
 }
 
-// List returns every alert in the bucket, newest first.
+// List returns every alert in the bucket: most severe first, then newest.
 func List(ctx context.Context, kv jetstream.KeyValue) ([]Alert, error) {
 	keys, err := kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listing alerts: %w", err)
 	}
 	var out []Alert
 	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var a Alert
-		if json.Unmarshal(e.Value(), &a) == nil {
-			out = append(out, a)
+		a, _, err := get(ctx, kv, k)
+		if err == nil && a != nil {
+			out = append(out, *a)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
+	sort.Slice(out, func(i, j int) bool {
+		if ri, rj := SeverityRank(out[i].Severity), SeverityRank(out[j].Severity); ri != rj {
+			return ri < rj
+		}
+		if !out[i].Updated.Equal(out[j].Updated) {
+			return out[i].Updated.After(out[j].Updated)
+		}
+		return out[i].Key < out[j].Key
+	})
 	return out, nil
 }

@@ -32,7 +32,11 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := &Stage{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), MinProfiles: 3}
+	_, rules, bad, err := ParseRules([]byte("rules:\n  - {name: shared_phone, severity: high, entity: phone, when: phone.profiles_in_window >= 3}\n"))
+	if err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	st := &Stage{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(runCtx) }()
@@ -62,23 +66,26 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	}
 	publish("a3", "P3")
 	list := waitFor("the alert", func(l []Alert) bool { return len(l) == 1 })
-	if a := list[0]; a.Rule != "shared_phone" || a.Status != StatusNew || len(a.Profiles) != 3 || a.Entity != "phone:+15108730123" {
+	if a := list[0]; a.Rule != "shared_phone" || a.Status != StatusNew || len(a.Profiles) != 3 || a.Entity != "phone:+15108730123" || len(a.Ads) != 3 {
 		t.Fatalf("alert %+v", a)
 	}
 
 	// An investigator acknowledges it; new evidence reopens it.
-	a := list[0]
-	a.Status = StatusAcknowledged
-	data, _ := json.Marshal(a)
-	if _, err := b.AlertsKV.Put(ctx, a.Key, data); err != nil {
+	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, StatusAcknowledged, "det. lee", "looked at it"); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, "solved", "det. lee", ""); err == nil {
+		t.Error("an unknown status was accepted")
+	}
 	publish("a4", "P4")
-	waitFor("reopening", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusNew && len(l[0].Profiles) == 4 })
+	reopened := waitFor("reopening", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusNew && len(l[0].Profiles) == 4 })
+	if h := reopened[0].History; len(h) != 2 || h[0].By != "det. lee" || h[1].Note != "new evidence" {
+		t.Errorf("history %+v", h)
+	}
 
-	// Profiles merge until only two remain: the alert is withdrawn... but
-	// it is new, so nobody acted on it and it is deleted.
+	// Profiles merge until only two remain: the rule stops firing; the
+	// alert was acted on, so it is kept, withdrawn.
 	publish("a3", "P1")
 	publish("a4", "P2")
-	waitFor("deletion", func(l []Alert) bool { return len(l) == 0 })
+	waitFor("withdrawal", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusWithdrawn })
 }

@@ -80,24 +80,36 @@ func TestLinkerOrderIndependent(t *testing.T) {
 	}
 }
 
+// BenchmarkLinkerAdd measures the cost of linking one more ad into a
+// linker that already holds n ads, each with a phone, a name, a handle now
+// and then, and a photo with its nine crop variants. It must stay flat as n
+// grows: candidates come from look-ups, not scans.
 func BenchmarkLinkerAdd(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("ads=%d", n), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			l := NewLinker(8, 25)
-			mk := func(i int) ad.Ad {
-				return ad.Ad{ID: fmt.Sprint(i), Poster: "n", Phones: []ad.Phone{{E164: fmt.Sprintf("+1510%07d", r.IntN(n/2))}},
-					Images: []ad.Image{{PHash: fmt.Sprintf("%016x", r.Uint64())}}}
+			persons := n / 3
+			mk := func(i int) *ad.Ad {
+				p := r.IntN(persons)
+				img := ad.Image{PHash: fmt.Sprintf("%016x", uint64(p)*0x9e3779b97f4a7c15)}
+				for k := range 9 {
+					img.PHashCrops = append(img.PHashCrops, fmt.Sprintf("%016x", uint64(p*16+k+1)*0x9e3779b97f4a7c15))
+				}
+				a := &ad.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", p%500), PostedAt: time.Unix(int64(i), 0),
+					Phones: []ad.Phone{{E164: fmt.Sprintf("+1510%07d", p)}}, Images: []ad.Image{img}}
+				if p%7 == 0 {
+					a.Handles = []string{fmt.Sprint("instagram:p", p)}
+				}
+				return a
 			}
 			for i := range n {
-				a := mk(i)
-				l.Add(&a)
+				l.Add(mk(i))
 			}
 			b.ReportAllocs()
 			i := n
 			for b.Loop() {
-				a := mk(i)
-				l.Add(&a)
+				l.Add(mk(i))
 				i++
 			}
 		})

@@ -21,9 +21,18 @@ import (
 type ProfileUpdate struct {
 	Ad       string    `json:"ad"`
 	Profile  string    `json:"profile"`
+	Network  string    `json:"network"`
 	Phones   []string  `json:"phones"`
+	Handles  []string  `json:"handles,omitempty"`
 	City     string    `json:"city"`
 	PostedAt time.Time `json:"posted_at"`
+	Title    string    `json:"title"`
+	Ages     []int     `json:"ages,omitempty"`
+	// Indicators and Scores as extracted from the ad.
+	Indicators []ad.Indicator     `json:"indicators,omitempty"`
+	Scores     map[string]float64 `json:"scores,omitempty"`
+	// Images are the SHA-256 of the ad's images.
+	Images []string `json:"images,omitempty"`
 }
 
 // Metrics are the indexer's Prometheus metrics.
@@ -117,7 +126,14 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 		return err
 	}
 	for _, a := range ads {
-		u := ProfileUpdate{Ad: a.ID, Profile: s.Index.Linker.Profile(a.ID), Phones: a.PhoneNumbers(), City: a.City, PostedAt: a.PostedAt}
+		p := s.Index.Linker.Profile(a.ID)
+		u := ProfileUpdate{Ad: a.ID, Profile: p, Network: s.Index.Linker.Network(p), Phones: a.PhoneNumbers(), Handles: a.Handles,
+			City: a.City, PostedAt: a.PostedAt, Title: a.Title, Ages: a.Ages, Indicators: a.Indicators, Scores: a.Scores}
+		for _, img := range a.Images {
+			if img.SHA256 != "" {
+				u.Images = append(u.Images, img.SHA256)
+			}
+		}
 		data, err := json.Marshal(u)
 		if err != nil {
 			return fmt.Errorf("encoding profile update: %w", err)

@@ -114,8 +114,12 @@ func stageCmd(g *globals, name string) *cobra.Command {
 					return err
 				}
 				defer idx.Close()
+				al, err := a.Alerts()
+				if err != nil {
+					return err
+				}
 				return app.RunStages(cmd.Context(), map[string]func(ctx2 context.Context) error{
-					"indexer": a.Indexer(idx).Run, "alerts": a.Alerts().Run,
+					"indexer": a.Indexer(idx).Run, "alerts": al.Run,
 				})
 			}
 			return fmt.Errorf("unknown stage %s", name)

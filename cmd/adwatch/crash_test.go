@@ -94,10 +94,46 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The linking report against the simulator's truth.
+	truth := filepath.Join(dir, "truth.jsonl")
+	tf, err := os.Create(truth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := world.WriteTruth(tf, ts.URL); err != nil {
+		t.Fatal(err)
+	}
+	tf.Close()
+	evalOut, err := exec.Command(bin, "--config", cfgPath, "--data", data, "eval", "linking", "--truth", truth, "--json").Output()
+	if err != nil {
+		t.Fatalf("eval linking: %v", err)
+	}
+	var rep LinkingReport
+	if err := json.Unmarshal(evalOut, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ads != len(world.Ads) || rep.Missing != 0 || rep.Profiles.PairF1 < 0.97 || rep.Networks.PairRecall < 0.95 {
+		t.Errorf("eval linking: %+v", rep)
+	}
+	prof, err := exec.Command(bin, "--config", cfgPath, "--data", data, "profile", firstProfile(t, out)).Output()
+	if err != nil || !strings.Contains(string(prof), "Profile P") || !strings.Contains(string(prof), "ads from") {
+		t.Errorf("profile command: %v\n%s", err, prof)
+	}
 	if !strings.Contains(string(snap), `"ads":{"current":1165,"previous":999,"change_pct":16.6}`) ||
 		!strings.Contains(string(snap), `"profiles":{"current":750,"previous":666,"change_pct":12.6}`) {
 		t.Errorf("compare after a crash: %s", snap)
 	}
+}
+
+// firstProfile returns the profile of the first exported ad.
+func firstProfile(t *testing.T, export []byte) string {
+	t.Helper()
+	line, _, _ := bytes.Cut(export, []byte("\n"))
+	var a struct{ Profile string }
+	if err := json.Unmarshal(line, &a); err != nil || a.Profile == "" {
+		t.Fatalf("no profile in %q", line)
+	}
+	return a.Profile
 }
 
 // writeConfig writes a config pointing at the simulator on base, with the

@@ -109,10 +109,19 @@ func (a *App) Indexer(idx *indexer.Index) *indexer.Stage {
 	return &indexer.Stage{Index: idx, Bus: a.Bus, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
 }
 
-// Alerts builds the alert stage.
-func (a *App) Alerts() *alerts.Stage {
-	return &alerts.Stage{Bus: a.Bus, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.Registry),
-		MinProfiles: a.Config.Alerts.SharedPhoneMinProfiles}
+// Alerts builds the alert stage from the alerts file. A rule that does not
+// compile is logged with its line and left out; the others run.
+func (a *App) Alerts() (*alerts.Stage, error) {
+	f, rules, bad, err := alerts.LoadRules(a.Config.AlertsFile)
+	if err != nil {
+		return nil, err
+	}
+	log := a.Log.With("component", "alerts")
+	for _, b := range bad {
+		log.Error("alert rule rejected", "rule", b.Rule, "line", b.Line, "reason", b.Reason)
+	}
+	return &alerts.Stage{Bus: a.Bus, Log: log, Metrics: alerts.NewMetrics(a.Registry),
+		Rules: rules, WindowDays: f.WindowDays, Location: a.Config.CityLocation}, nil
 }
 
 // Web builds the web server over idx.
@@ -170,7 +179,11 @@ func (a *App) Run(ctx context.Context, once bool) error {
 	if err != nil {
 		return err
 	}
-	crawl, ix, al := a.Crawler(once), a.Indexer(idx), a.Alerts()
+	al, err := a.Alerts()
+	if err != nil {
+		return err
+	}
+	crawl, ix := a.Crawler(once), a.Indexer(idx)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	stages := map[string]func(context.Context) error{

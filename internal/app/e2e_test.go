@@ -129,10 +129,10 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 		}
 	}
 	checkIndex(idx)
-	checkLinking(t, world, idx)
+	profileOf := checkLinking(t, world, idx)
 	checkAPI(t, &cfg, world, idx)
 	idx.Close()
-	checkAlerts(t, cfg, dir, world)
+	first := checkAlerts(t, cfg, dir, world, profileOf)
 
 	if simSrv.TrapHits.Load() != 0 || simSrv.DisallowedHits.Load() != 0 {
 		t.Errorf("crawler visited the calendar trap %d times and a robots-disallowed page %d times", simSrv.TrapHits.Load(), simSrv.DisallowedHits.Load())
@@ -143,6 +143,19 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 
 	// A second run over the same data adds nothing and loses nothing.
 	runOnce(t, cfg, dir)
+	second := listAlerts(t, cfg, dir)
+	if len(second) != len(first) {
+		t.Errorf("second run: %d alerts, first %d", len(second), len(first))
+	}
+	updated := map[string]time.Time{}
+	for _, a := range first {
+		updated[a.Key] = a.Updated
+	}
+	for _, a := range second {
+		if !a.Updated.Equal(updated[a.Key]) {
+			t.Errorf("second run changed alert %s", a.Key)
+		}
+	}
 	idx, err = indexer.Open(dir, cfg.Linking.PHashThreshold, cfg.Linking.MaxProfilesPerLink, true)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +169,7 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 
 // checkLinking scores the profiles and networks against the simulator's
 // persons and networks, as adwatch eval linking does, against the targets.
-func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) {
+func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) map[string]string {
 	t.Helper()
 	predP, predN, trueP, trueN := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, a := range world.Ads {
@@ -190,6 +203,7 @@ func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) {
 	if net.PairRecall < 0.95 {
 		t.Errorf("network pairwise recall %.4f, want at least 0.95", net.PairRecall)
 	}
+	return predP
 }
 
 func getJSON(t *testing.T, url string, v any) {
@@ -253,25 +267,9 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 	}
 }
 
-// checkAlerts expects a shared-phone alert exactly for the phones that the
-// simulator put in the ads of at least three persons.
-func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World) {
+// listAlerts reads the alerts bucket of the data dir.
+func listAlerts(t *testing.T, cfg config.Config, dir string) []alerts.Alert {
 	t.Helper()
-	persons := map[string]map[int]bool{}
-	for _, a := range world.Ads {
-		for _, p := range a.Phones {
-			if persons[p] == nil {
-				persons[p] = map[int]bool{}
-			}
-			persons[p][a.Person] = true
-		}
-	}
-	want := map[string]bool{}
-	for p, ps := range persons {
-		if len(ps) >= cfg.Alerts.SharedPhoneMinProfiles {
-			want["phone:"+p] = true
-		}
-	}
 	a := app.New(cfg, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.SyncAlways = false
 	ctx := context.Background()
@@ -283,24 +281,89 @@ func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
+	return list
+}
+
+// checkAlerts scores each rule's alerts against what the simulator
+// planted: possible minors (youth language with a stated age of 18 or 19,
+// or ages that fall), phones in the ads of three persons within 30 days,
+// persons in three cities within 30 days, third-party language.
+func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, profileOf map[string]string) []alerts.Alert {
+	t.Helper()
+	list := listAlerts(t, cfg, dir)
+	personOfProfile := map[string]int{}
+	for _, a := range world.Ads {
+		personOfProfile[profileOf[fmt.Sprintf("simclassifieds:%d", a.ID)]] = a.Person
+	}
+	want := map[string]map[string]bool{"possible_minor": {}, "shared_phone": {}, "circuit": {}, "third_party_language": {}}
+	byPerson := map[int][]sim.Ad{}
+	byPhone := map[string][]sim.Ad{}
+	for _, a := range world.Ads {
+		byPerson[a.Person] = append(byPerson[a.Person], a)
+		for _, p := range a.Phones {
+			byPhone[p] = append(byPhone[p], a)
+		}
+		if strings.Contains(a.Body, "Ask about my friends") || strings.Contains(a.Body, "My girls") {
+			want["third_party_language"][fmt.Sprintf("ad:simclassifieds:%d", a.ID)] = true
+		}
+	}
+	inWindow := func(ads []sim.Ad, key func(sim.Ad) string) int {
+		best := 0
+		for _, x := range ads {
+			set := map[string]bool{}
+			for _, y := range ads {
+				if d := y.PostedAt.Sub(x.PostedAt); d >= 0 && d <= 30*24*time.Hour {
+					set[key(y)] = true
+				}
+			}
+			best = max(best, len(set))
+		}
+		return best
+	}
+	for pid, ads := range byPerson {
+		p := world.Persons[pid]
+		ages := map[int]bool{}
+		for _, a := range ads {
+			ages[a.Age] = true
+		}
+		if p.Youth || (p.Falling && len(ages) > 1) {
+			want["possible_minor"][fmt.Sprint(pid)] = true
+		}
+		if inWindow(ads, func(a sim.Ad) string { return a.City }) >= 3 {
+			want["circuit"][fmt.Sprint(pid)] = true
+		}
+	}
+	for ph, ads := range byPhone {
+		if inWindow(ads, func(a sim.Ad) string { return fmt.Sprint(a.Person) }) >= 3 {
+			want["shared_phone"]["phone:"+ph] = true
+		}
+	}
+	got := map[string]map[string]bool{}
 	for _, al := range list {
-		if al.Rule == "shared_phone" {
-			got[al.Entity] = true
+		if got[al.Rule] == nil {
+			got[al.Rule] = map[string]bool{}
+		}
+		key := al.Entity
+		if strings.HasPrefix(key, "profile:") {
+			key = fmt.Sprint(personOfProfile[strings.TrimPrefix(key, "profile:")])
+		}
+		got[al.Rule][key] = true
+	}
+	for rule, w := range want {
+		tp := 0
+		for k := range got[rule] {
+			if w[k] {
+				tp++
+			}
+		}
+		p, r := float64(tp)/float64(max(len(got[rule]), 1)), float64(tp)/float64(max(len(w), 1))
+		t.Logf("rule %s: %d alerts, %d planted; precision %.3f, recall %.3f", rule, len(got[rule]), len(w), p, r)
+		if len(w) == 0 {
+			t.Errorf("rule %s: the simulator planted nothing", rule)
+		}
+		if p < 0.9 || r < 0.9 {
+			t.Errorf("rule %s: precision %.3f, recall %.3f, want at least 0.9", rule, p, r)
 		}
 	}
-	if len(want) == 0 {
-		t.Fatal("the simulator planted no shared phones")
-	}
-	for e := range want {
-		if !got[e] {
-			t.Errorf("no shared-phone alert for a phone of %d persons", len(persons[strings.TrimPrefix(e, "phone:")]))
-		}
-	}
-	for e := range got {
-		if !want[e] {
-			t.Errorf("shared-phone alert for a phone of %d persons", len(persons[strings.TrimPrefix(e, "phone:")]))
-		}
-	}
-	t.Logf("%d shared-phone alerts, as planted", len(got))
+	return list
 }

@@ -10,8 +10,10 @@
 //
 // Buckets: object store adwatch_images (image bytes by SHA-256), key-value
 // adwatch_crawl (the SHA-256 of each ad page last published, by URL),
-// adwatch_imagehash (perceptual hash by image SHA-256) and adwatch_alerts
-// (alert state by rule and entity).
+// adwatch_imagehash (perceptual hash by image SHA-256), adwatch_alerts
+// (alert state by rule and entity), adwatch_watchlist (what investigators
+// watch for) and adwatch_digests (what each unit was sent). Stream
+// ADWATCH_OUTBOX is the durable queue of digests to deliver.
 package bus
 
 import (
@@ -40,6 +42,11 @@ const (
 	BucketCrawl     = "adwatch_crawl"
 	BucketImageHash = "adwatch_imagehash"
 	BucketAlerts    = "adwatch_alerts"
+	BucketWatchlist = "adwatch_watchlist"
+	BucketDigests   = "adwatch_digests"
+
+	StreamOutbox  = "ADWATCH_OUTBOX"
+	SubjectOutbox = "adwatch.outbox"
 )
 
 // DedupWindow is how long JetStream remembers a message ID; a page published
@@ -80,6 +87,11 @@ type Bus struct {
 	Crawl    jetstream.KeyValue
 	ImageKV  jetstream.KeyValue
 	AlertsKV jetstream.KeyValue
+	// WatchKV holds the investigators' watchlist.
+	WatchKV jetstream.KeyValue
+	// DigestKV records, per unit, the alerts already sent and the last
+	// digest time.
+	DigestKV jetstream.KeyValue
 }
 
 // Connect connects to url and makes sure every stream and bucket exists
@@ -121,6 +133,7 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		{Name: StreamPages, Subjects: []string{SubjectPages + ".>"}, MaxMsgSize: 16 << 20},
 		{Name: StreamAds, Subjects: []string{SubjectAds + ".>"}, MaxMsgSize: 8 << 20},
 		{Name: StreamProfiles, Subjects: []string{"adwatch.profiles.>"}},
+		{Name: StreamOutbox, Subjects: []string{SubjectOutbox + ".>"}, Retention: jetstream.WorkQueuePolicy},
 	} {
 		sc.Storage = jetstream.FileStorage
 		sc.Duplicates = DedupWindow
@@ -151,6 +164,12 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		return nil, err
 	}
 	if b.AlertsKV, err = kv(BucketAlerts); err != nil {
+		return nil, err
+	}
+	if b.WatchKV, err = kv(BucketWatchlist); err != nil {
+		return nil, err
+	}
+	if b.DigestKV, err = kv(BucketDigests); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -32,14 +32,16 @@ type Config struct {
 	SitesDir string `yaml:"sites_dir"`
 	// IndicatorsDir holds the indicator term lists, relative to the config file.
 	IndicatorsDir string `yaml:"indicators_dir"`
+	// AlertsFile holds the alert rules and digest subscriptions, relative
+	// to the config file.
+	AlertsFile string `yaml:"alerts_file"`
 	// Crawl sets the crawler's schedule.
 	Crawl Crawl `yaml:"crawl"`
 	// Extract sets the extractor's limits.
 	Extract Extract `yaml:"extract"`
 	// Linking sets how ads are linked into profiles and networks.
 	Linking Linking `yaml:"linking"`
-	// Alerts sets the alert rules' parameters.
-	Alerts Alerts `yaml:"alerts"`
+
 	// Serve sets the web UI and API.
 	Serve Serve `yaml:"serve"`
 
@@ -86,13 +88,6 @@ type Linking struct {
 	MaxProfilesPerLink int `yaml:"max_profiles_per_link"`
 }
 
-// Alerts sets the alert rules' parameters.
-type Alerts struct {
-	// SharedPhoneMinProfiles raises "one phone behind many profiles" when a
-	// phone appears in the ads of at least this many profiles.
-	SharedPhoneMinProfiles int `yaml:"shared_phone_min_profiles"`
-}
-
 // Serve sets the web UI and API.
 type Serve struct {
 	// Addr to listen on. Until accounts and an audit log exist it must be a
@@ -123,6 +118,9 @@ func (c *Config) applyDefaults() {
 	if c.IndicatorsDir == "" {
 		c.IndicatorsDir = "indicators"
 	}
+	if c.AlertsFile == "" {
+		c.AlertsFile = "alerts.yaml"
+	}
 	if c.Crawl.Interval == 0 {
 		c.Crawl.Interval = 6 * time.Hour
 	}
@@ -134,9 +132,6 @@ func (c *Config) applyDefaults() {
 	}
 	if c.Linking.MaxProfilesPerLink == 0 {
 		c.Linking.MaxProfilesPerLink = 25
-	}
-	if c.Alerts.SharedPhoneMinProfiles == 0 {
-		c.Alerts.SharedPhoneMinProfiles = 3
 	}
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
@@ -184,6 +179,16 @@ func IsLoopback(addr string) bool {
 	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
 }
 
+// CityLocation is Location without the error: the default zone when the
+// city's cannot be loaded (Validate has checked them).
+func (c *Config) CityLocation(city string) *time.Location {
+	loc, err := c.Location(city)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
 // Location returns the time zone of the named city (case-insensitive), or
 // the default time zone for a city not listed.
 func (c *Config) Location(city string) (*time.Location, error) {
@@ -229,6 +234,7 @@ func Load(path string) (Config, error) {
 	c.Dir = filepath.Dir(path)
 	c.SitesDir = c.resolve(c.SitesDir)
 	c.IndicatorsDir = c.resolve(c.IndicatorsDir)
+	c.AlertsFile = c.resolve(c.AlertsFile)
 	sites, err := site.LoadDir(c.SitesDir)
 	if err != nil {
 		return Config{}, err

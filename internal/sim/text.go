@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 )
 
 var (
@@ -100,6 +101,12 @@ func (w *World) write(r *rand.Rand) {
 	// A controller's phone is in the first ad of each of its persons, and
 	// in two of three after.
 	shown := map[int]bool{}
+	first := map[int]time.Time{}
+	for _, a := range w.Ads {
+		if t, ok := first[a.Person]; !ok || a.PostedAt.Before(t) {
+			first[a.Person] = a.PostedAt
+		}
+	}
 	for i := range w.Ads {
 		a := &w.Ads[i]
 		p := w.Persons[a.Person]
@@ -108,6 +115,9 @@ func (w *World) write(r *rand.Rand) {
 			a.Poster = p.AltName
 		}
 		a.Age = p.Age
+		if p.Falling && a.PostedAt.After(first[p.ID]) {
+			a.Age = p.Age - 3
+		}
 		phone := p.Phone
 		if p.Network >= 0 && (!shown[p.ID] || r.IntN(3) > 0) {
 			phone = w.Controllers[p.Network]

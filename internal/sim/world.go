@@ -70,6 +70,9 @@ type Person struct {
 	Stolen int
 	Age    int
 	Youth  bool
+	// Falling persons state a younger age in later ads (a possible minor
+	// who "ages down").
+	Falling bool
 	// Handle is the person's Instagram handle, or "".
 	Handle string
 }
@@ -150,8 +153,11 @@ func Generate(seed int64, scenario string) (*World, error) {
 		case 1: // changes name, keeps phone and photos
 			p.AltName = names[r.IntN(len(names))]
 		}
-		if r.IntN(60) == 0 {
+		switch r.IntN(60) {
+		case 0:
 			p.Youth, p.Age = true, 18+r.IntN(2)
+		case 1:
+			p.Falling, p.Age = true, 21+r.IntN(2)
 		}
 		if r.IntN(3) == 0 {
 			p.Handle = fmt.Sprintf("%s.%s%d", strings.ToLower(p.Name), string(rune('a'+r.IntN(26))), len(w.Persons))
@@ -212,6 +218,12 @@ func (w *World) window(r *rand.Rand, newPerson func() int, city string, day time
 			w.Ads = append(w.Ads, Ad{Person: pid, City: city, PostedAt: at})
 		}
 		switch r.IntN(6) {
+		case 5: // on a circuit: three more cities on the following days
+			if r.IntN(6) == 0 {
+				for k, c := range r.Perm(len(Cities) - 1)[:3] {
+					w.Ads = append(w.Ads, Ad{Person: pid, City: Cities[1+c], PostedAt: next.Add(time.Duration(k*24+r.IntN(20)) * time.Hour)})
+				}
+			}
 		case 0: // travels: the same day in another city
 			other := Cities[1+r.IntN(len(Cities)-1)]
 			w.Ads = append(w.Ads, Ad{Person: pid, City: other, PostedAt: day.Add(time.Duration(r.IntN(24*60)) * time.Minute)})
@@ -308,6 +320,7 @@ type Truth struct {
 	PostedAt time.Time `json:"posted_at"`
 	Age      int       `json:"age"`
 	Youth    bool      `json:"youth,omitempty"`
+	Falling  bool      `json:"ages_falling,omitempty"`
 	Handles  []string  `json:"handles,omitempty"`
 }
 
@@ -318,7 +331,7 @@ func (w *World) WriteTruth(out io.Writer, base string) error {
 		p := w.Persons[a.Person]
 		t := Truth{URL: fmt.Sprintf("%s/ad/%d.html", strings.TrimRight(base, "/"), a.ID), ID: a.ID,
 			Person: fmt.Sprintf("person-%d", p.ID), Network: w.NetworkID(p), Phones: a.Phones,
-			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Handles: a.Handles}
+			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Falling: p.Falling, Handles: a.Handles}
 		if err := enc.Encode(t); err != nil {
 			return fmt.Errorf("writing truth: %w", err)
 		}

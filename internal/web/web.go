@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/extractor/handle"
+	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/config"
@@ -49,6 +51,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write(indexHTML)
 	})
 	mux.HandleFunc("GET /api/search", s.search)
+	mux.HandleFunc("POST /api/search/image", s.searchImage)
 	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
 	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
@@ -134,6 +137,48 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, res)
+}
+
+// maxUpload caps an uploaded image.
+const maxUpload = 20 << 20
+
+// ImageResult is the answer of POST /api/search/image.
+type ImageResult struct {
+	PHash    string   `json:"phash"`
+	Profiles []string `json:"profiles"`
+}
+
+// searchImage finds the profiles with a near-duplicate of the uploaded
+// photo: the body is the image, or a multipart form with field "image".
+func (s *Server) searchImage(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	var data []byte
+	var err error
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+		f, _, ferr := r.FormFile("image")
+		if ferr != nil {
+			writeErr(w, http.StatusBadRequest, "multipart upload without an image field")
+			return
+		}
+		defer f.Close()
+		data, err = io.ReadAll(f)
+	} else {
+		data, err = io.ReadAll(r.Body)
+	}
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, "reading upload: "+err.Error())
+		return
+	}
+	res, err := imagehash.Hash(data, s.Config.Extract.MaxImagePixels)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	out := ImageResult{PHash: imagehash.Hex(res.PHash), Profiles: s.Index.Linker.SimilarPhotos(res.PHash, res.Crops)}
+	if out.Profiles == nil {
+		out.Profiles = []string{}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) adByID(w http.ResponseWriter, r *http.Request) {

@@ -1,8 +1,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"image/jpeg"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,9 +18,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/config"
+	"github.com/adwatch/adwatch/internal/sim"
 )
 
 func testServer(t *testing.T) *httptest.Server {
@@ -77,6 +81,55 @@ func TestSearchAPI(t *testing.T) {
 		}
 		if len(res.Ads) != tc.ads || len(res.Profiles) != tc.profiles {
 			t.Errorf("search %q: %d ads in %d profiles, want %d in %d", tc.q, len(res.Ads), len(res.Profiles), tc.ads, tc.profiles)
+		}
+	}
+}
+
+func TestSearchByImage(t *testing.T) {
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	var photo bytes.Buffer
+	if err := jpeg.Encode(&photo, sim.Picture(1, 5), &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	fp, err := imagehash.Hash(photo.Bytes(), 1<<24)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := ad.Image{SHA256: fp.SHA256, PHash: imagehash.Hex(fp.PHash)}
+	for _, c := range fp.Crops {
+		img.PHashCrops = append(img.PHashCrops, imagehash.Hex(c))
+	}
+	if _, err := idx.Put([]ad.Ad{{ID: "s:1", PageSHA256: "1", Images: []ad.Image{img}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+
+	// The same photo re-encoded finds the profile; another photo does not;
+	// a broken upload is a clear 400.
+	var again, other bytes.Buffer
+	_ = jpeg.Encode(&again, sim.Picture(1, 5), &jpeg.Options{Quality: 65})
+	_ = jpeg.Encode(&other, sim.Picture(1, 6), &jpeg.Options{Quality: 90})
+	for _, tc := range []struct {
+		name     string
+		body     []byte
+		status   int
+		profiles int
+	}{{"re-encoded", again.Bytes(), 200, 1}, {"other photo", other.Bytes(), 200, 0}, {"not an image", []byte("hello"), 400, 0}} {
+		resp, err := http.Post(ts.URL+"/api/search/image", "image/jpeg", bytes.NewReader(tc.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res ImageResult
+		_ = json.NewDecoder(resp.Body).Decode(&res)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || len(res.Profiles) != tc.profiles {
+			t.Errorf("%s: status %d, %d profiles; want %d, %d", tc.name, resp.StatusCode, len(res.Profiles), tc.status, tc.profiles)
 		}
 	}
 }
