@@ -31,9 +31,9 @@ func newState(windowDays int, location func(string) *time.Location) *state {
 }
 
 // entity keys
-func profileKey(p string) string      { return EntityProfile + ":" + p }
-func contactKey(c string) string      { return EntityPhone + ":" + c }
-func adKey(a string) string           { return EntityAd + ":" + a }
+func profileKey(p string) string       { return EntityProfile + ":" + p }
+func contactKey(c string) string       { return EntityPhone + ":" + c }
+func adKey(a string) string            { return EntityAd + ":" + a }
 func cityKey(city, date string) string { return EntityCity + ":" + city + "@" + date }
 
 func contacts(u *indexer.ProfileUpdate) []string {
