@@ -51,7 +51,10 @@ type Linker struct {
 	label   map[int32]int32 // root -> earliest ad
 	links   map[int32][]Link
 
-	bands     [3]map[uint32][]uint32 // band value -> ad<<1 | isVariant
+	// Multi-index hashing of photos: plain hashes and crop-variant hashes
+	// in separate tables, band value -> ads.
+	plainBands   [3]map[uint32][]int32
+	variantBands [3]map[uint32][]int32
 	textBands [4]map[uint16][]int32
 	byFile    map[string][]int32
 	byHandle  map[string][]int32 // social handles: person-level
@@ -99,8 +102,9 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
 		redirects: map[string]string{},
 	}
-	for i := range l.bands {
-		l.bands[i] = map[uint32][]uint32{}
+	for i := range l.plainBands {
+		l.plainBands[i] = map[uint32][]int32{}
+		l.variantBands[i] = map[uint32][]int32{}
 	}
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
@@ -269,9 +273,9 @@ func (l *Linker) Add(a *ad.Ad) []string {
 				l.union(i, o, "near-duplicate photo", imagehash.Hex(p.plain), changed)
 			}
 		}
-		l.addBands(p.plain, uint32(i)<<1)
+		addBands(&l.plainBands, p.plain, i)
 		for _, c := range p.crops {
-			l.addBands(c, uint32(i)<<1|1)
+			addBands(&l.variantBands, c, i)
 		}
 	}
 	if f.hasText {
@@ -323,27 +327,27 @@ func bandBits(b int) int {
 	return 21
 }
 
-func (l *Linker) addBands(h uint64, entry uint32) {
-	for b := range l.bands {
+func addBands(t *[3]map[uint32][]int32, h uint64, ad int32) {
+	for b := range t {
 		k := band(h, b)
-		l.bands[b][k] = append(l.bands[b][k], entry)
+		t[b][k] = append(t[b][k], ad)
 	}
 }
 
 // nearPhotos returns the ads with a photo that imagehash.Near links to p:
-// p's plain hash probed against every stored hash, its crop variants
-// against stored plain hashes. Two hashes within the threshold agree, by
-// pigeonhole, within threshold/3 bits on one of the three bands.
+// p's plain hash against stored plain hashes (within the threshold) and
+// stored crop variants (within the tighter variant bound), and p's crop
+// variants against stored plain hashes. Two hashes within a bound agree,
+// by pigeonhole, within bound/3 bits on one of the three bands.
 func (l *Linker) nearPhotos(p photo) []int32 {
-	radius := l.threshold / len(l.bands)
 	seen := map[int32]bool{}
 	var out []int32
-	probe := func(h uint64, variant bool) {
-		for b := range l.bands {
+	probe := func(t *[3]map[uint32][]int32, h uint64, bound int) {
+		radius := bound / len(t)
+		for b := range t {
 			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
-				for _, e := range l.bands[b][v] {
-					o := int32(e >> 1)
-					if seen[o] || (variant && e&1 == 1) {
+				for _, o := range t[b][v] {
+					if seen[o] {
 						continue
 					}
 					for _, q := range l.facts[o].photos {
@@ -357,9 +361,11 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 			})
 		}
 	}
-	probe(p.plain, false)
+	variantBound := l.threshold - imagehash.VariantMargin
+	probe(&l.plainBands, p.plain, l.threshold)
+	probe(&l.variantBands, p.plain, variantBound)
 	for _, c := range p.crops {
-		probe(c, true)
+		probe(&l.plainBands, c, variantBound)
 	}
 	return out
 }
