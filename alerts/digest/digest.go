@@ -1,0 +1,248 @@
+// Package digest builds the morning digest of a unit (what is new since the
+// last one: counts by rule, the top alerts with one line of evidence and a
+// link, and the unit's cities' 24-hour snapshot against the same weekday a
+// year before) and delivers it by email and webhook.
+//
+// Digests are queued durably in the ADWATCH_OUTBOX stream and acknowledged
+// only after every channel accepted them; a failed delivery is retried with
+// backoff and never lost. An alert goes to a unit once.
+package digest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"math"
+	"net/url"
+	"sort"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/internal/bus"
+)
+
+// Digest is one unit's digest.
+type Digest struct {
+	ID     string         `json:"id"`
+	Unit   string         `json:"unit"`
+	Since  time.Time      `json:"since"`
+	Until  time.Time      `json:"until"`
+	Total  int            `json:"total"`
+	Counts []RuleCount    `json:"counts"`
+	Alerts []alerts.Alert `json:"alerts"`
+	// Snapshots are the DA's table for each of the unit's cities.
+	Snapshots  []Snapshot `json:"snapshots"`
+	WebURL     string     `json:"web_url"`
+	Recipients []string   `json:"recipients,omitempty"`
+	Webhook    string     `json:"webhook,omitempty"`
+	Format     string     `json:"webhook_format,omitempty"`
+}
+
+// RuleCount is how many new alerts one rule raised.
+type RuleCount struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	Count    int    `json:"count"`
+}
+
+// Snapshot is a city's 24 hours against the same weekday a year before.
+type Snapshot struct {
+	City         string  `json:"city"`
+	Date         string  `json:"date"`
+	LastYear     string  `json:"last_year"`
+	Ads          int     `json:"ads"`
+	AdsPrev      int     `json:"ads_prev"`
+	Profiles     int     `json:"profiles"`
+	ProfilesPrev int     `json:"profiles_prev"`
+	AdsPct       float64 `json:"ads_change_pct"`
+	ProfilesPct  float64 `json:"profiles_change_pct"`
+}
+
+// Snapshotter counts ads and profiles of a city over the local day date.
+type Snapshotter func(city string, date time.Time) (ads, profiles int, err error)
+
+// TopAlerts is how many alerts a digest lists one by one.
+const TopAlerts = 25
+
+func sentKey(unit, alert string) string { return "sent." + keyPart(unit) + "." + alert }
+func lastKey(unit string) string        { return "last." + keyPart(unit) }
+
+func keyPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// Build makes the unit's digest of the alerts it has not been sent.
+func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*Digest, error) {
+	d := &Digest{Unit: u.Name, Until: now.UTC(), WebURL: strings.TrimRight(webURL, "/"),
+		Recipients: u.Recipients, Webhook: u.Webhook, Format: u.WebhookFormat}
+	if e, err := b.DigestKV.Get(ctx, lastKey(u.Name)); err == nil {
+		_ = d.Since.UnmarshalText(e.Value())
+	}
+	d.ID = fmt.Sprintf("%s-%d", keyPart(u.Name), now.UnixNano())
+	list, err := alerts.List(ctx, b.AlertsKV)
+	if err != nil {
+		return nil, err
+	}
+	counts := map[string]*RuleCount{}
+	for _, a := range list {
+		if !u.Wants(&a) || a.Status == alerts.StatusDismissed || a.Status == alerts.StatusWithdrawn {
+			continue
+		}
+		if _, err := b.DigestKV.Get(ctx, sentKey(u.Name, a.Key)); err == nil {
+			continue
+		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("reading what %s was sent: %w", u.Name, err)
+		}
+		d.Total++
+		if counts[a.Rule] == nil {
+			counts[a.Rule] = &RuleCount{Rule: a.Rule, Severity: a.Severity}
+		}
+		counts[a.Rule].Count++
+		d.Alerts = append(d.Alerts, a)
+	}
+	for _, c := range counts {
+		d.Counts = append(d.Counts, *c)
+	}
+	sort.Slice(d.Counts, func(i, j int) bool {
+		if ri, rj := alerts.SeverityRank(d.Counts[i].Severity), alerts.SeverityRank(d.Counts[j].Severity); ri != rj {
+			return ri < rj
+		}
+		return d.Counts[i].Rule < d.Counts[j].Rule
+	})
+	if snap != nil {
+		loc, err := time.LoadLocation(u.Timezone)
+		if err != nil {
+			loc = time.UTC
+		}
+		lt := now.In(loc)
+		day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -1)
+		prev := day.AddDate(0, 0, -364) // the same weekday a year before
+		for _, city := range u.Cities {
+			s := Snapshot{City: city, Date: day.Format("2006-01-02"), LastYear: prev.Format("2006-01-02")}
+			if s.Ads, s.Profiles, err = snap(city, day); err != nil {
+				return nil, err
+			}
+			if s.AdsPrev, s.ProfilesPrev, err = snap(city, prev); err != nil {
+				return nil, err
+			}
+			s.AdsPct, s.ProfilesPct = pct(s.Ads, s.AdsPrev), pct(s.Profiles, s.ProfilesPrev)
+			d.Snapshots = append(d.Snapshots, s)
+		}
+	}
+	return d, nil
+}
+
+func pct(cur, prev int) float64 {
+	if prev == 0 {
+		return 0
+	}
+	return math.Round(float64(cur-prev)/float64(prev)*1000) / 10
+}
+
+// Shown are the alerts listed one by one.
+func (d *Digest) Shown() []alerts.Alert { return d.Alerts[:min(len(d.Alerts), TopAlerts)] }
+
+// Link is the web UI address of an alert's entity.
+func (d *Digest) Link(a alerts.Alert) string {
+	kind, id, _ := strings.Cut(a.Entity, ":")
+	switch kind {
+	case alerts.EntityProfile:
+		return d.WebURL + "/api/profiles/" + url.PathEscape(id)
+	case alerts.EntityAd:
+		return d.WebURL + "/api/ads/" + url.PathEscape(id)
+	}
+	return d.WebURL + "/?q=" + url.QueryEscape(id)
+}
+
+// Subject is the email subject.
+func (d *Digest) Subject() string {
+	return fmt.Sprintf("adwatch digest for %s: %d new alerts", d.Unit, d.Total)
+}
+
+var funcs = map[string]any{
+	"link":  func(d *Digest, a alerts.Alert) string { return d.Link(a) },
+	"minus": func(a, b int) int { return a - b },
+}
+
+var textTmpl = template.Must(template.New("text").Funcs(funcs).Parse(`adwatch digest for {{.Unit}}
+{{if .Since.IsZero}}First digest{{else}}New since {{.Since.Format "2006-01-02 15:04 MST"}}{{end}}: {{.Total}} alerts.
+{{range .Counts}}
+  {{printf "%-22s %-8s %4d" .Rule .Severity .Count}}{{end}}
+{{range .Shown}}
+[{{.Severity}}] {{.Rule}} {{.Entity}}
+  {{.Summary}}
+  {{link $ .}}
+{{end}}{{if gt .Total (len .Shown)}}
+... and {{minus .Total (len .Shown)}} more in the web UI.
+{{end}}{{range .Snapshots}}
+{{.City}}, 24 hours:    {{.Date}}   {{.LastYear}}   change
+  ads               {{printf "%8d %12d %+8.1f%%" .Ads .AdsPrev .AdsPct}}
+  profiles          {{printf "%8d %12d %+8.1f%%" .Profiles .ProfilesPrev .ProfilesPct}}
+{{end}}`))
+
+var htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!doctype html>
+<html><body style="font-family:sans-serif">
+<h2>adwatch digest for {{.Unit}}</h2>
+<p>{{if .Since.IsZero}}First digest{{else}}New since {{.Since.Format "2006-01-02 15:04 MST"}}{{end}}: <b>{{.Total}}</b> alerts.</p>
+<table>{{range .Counts}}<tr><td>{{.Rule}}</td><td>{{.Severity}}</td><td>{{.Count}}</td></tr>{{end}}</table>
+<ul>{{range .Shown}}<li><b>[{{.Severity}}] {{.Rule}}</b> {{.Summary}} <a href="{{link $ .}}">open</a></li>{{end}}</ul>
+{{range .Snapshots}}<h3>{{.City}}, 24 hours</h3>
+<table><tr><th></th><th>{{.Date}}</th><th>{{.LastYear}}</th><th>change</th></tr>
+<tr><td>ads</td><td>{{.Ads}}</td><td>{{.AdsPrev}}</td><td>{{printf "%+.1f%%" .AdsPct}}</td></tr>
+<tr><td>profiles</td><td>{{.Profiles}}</td><td>{{.ProfilesPrev}}</td><td>{{printf "%+.1f%%" .ProfilesPct}}</td></tr></table>{{end}}
+</body></html>`))
+
+// Text renders the plain-text digest.
+func (d *Digest) Text() string {
+	var b bytes.Buffer
+	if err := textTmpl.Execute(&b, d); err != nil {
+		return "rendering digest: " + err.Error()
+	}
+	return b.String()
+}
+
+// HTML renders the HTML digest.
+func (d *Digest) HTML() string {
+	var b bytes.Buffer
+	if err := htmlTmpl.Execute(&b, d); err != nil {
+		return "rendering digest: " + err.Error()
+	}
+	return b.String()
+}
+
+// Queue puts the digest on the durable outbox and records its alerts as
+// sent to the unit, and the digest time as the unit's last.
+func Queue(ctx context.Context, b *bus.Bus, d *Digest) error {
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("encoding digest: %w", err)
+	}
+	msg := &nats.Msg{Subject: bus.SubjectOutbox + "." + keyPart(d.Unit), Data: data, Header: nats.Header{}}
+	msg.Header.Set(jetstream.MsgIDHeader, d.ID)
+	if _, err := b.JS.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("queueing digest %s: %w", d.ID, err)
+	}
+	for _, a := range d.Alerts {
+		if _, err := b.DigestKV.Put(ctx, sentKey(d.Unit, a.Key), []byte(d.ID)); err != nil {
+			return fmt.Errorf("recording alert %s as sent: %w", a.Key, err)
+		}
+	}
+	until, _ := d.Until.MarshalText()
+	if _, err := b.DigestKV.Put(ctx, lastKey(d.Unit), until); err != nil {
+		return fmt.Errorf("recording digest time: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,253 @@
+package digest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/internal/bus"
+)
+
+// mailbox is a real SMTP server on loopback that refuses the first
+// message with a temporary failure, then accepts.
+type mailbox struct {
+	mu       sync.Mutex
+	refuse   int
+	received []received
+}
+
+type received struct {
+	from string
+	to   []string
+	data []byte
+}
+
+func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{box: m}, nil }
+
+type session struct {
+	box  *mailbox
+	from string
+	to   []string
+}
+
+func (s *session) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
+func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error  { s.to = append(s.to, to); return nil }
+func (s *session) Reset()                                      { s.from, s.to = "", nil }
+func (s *session) Logout() error                               { return nil }
+func (s *session) Data(r io.Reader) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.box.mu.Lock()
+	defer s.box.mu.Unlock()
+	if s.box.refuse > 0 {
+		s.box.refuse--
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
+	}
+	s.box.received = append(s.box.received, received{s.from, s.to, data})
+	return nil
+}
+
+func startSMTP(t *testing.T, box *mailbox) (string, int) {
+	t.Helper()
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	addr := ln.Addr().(*net.TCPAddr)
+	return "127.0.0.1", addr.Port
+}
+
+func testBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	ns, err := bus.Embedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	b, err := bus.Connect(context.Background(), ns.ClientURL(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(b.Close)
+	return b
+}
+
+func putAlert(t *testing.T, b *bus.Bus, a alerts.Alert) {
+	t.Helper()
+	data, _ := json.Marshal(a)
+	if _, err := b.AlertsKV.Put(context.Background(), a.Key, data); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func seed(t *testing.T, b *bus.Bus) {
+	now := time.Now().UTC()
+	putAlert(t, b, alerts.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical", Entity: "profile:P1",
+		Summary: "3 ads; stated ages 17 to 19", Status: alerts.StatusNew, Cities: []string{"Oakland"}, Updated: now})
+	putAlert(t, b, alerts.Alert{Key: "shared_phone.x", Rule: "shared_phone", Severity: "high", Entity: "phone:+15108730123",
+		Summary: "in the ads of 4 profiles", Status: alerts.StatusNew, Cities: []string{"Oakland", "San Jose"}, Updated: now})
+	putAlert(t, b, alerts.Alert{Key: "circuit.sf", Rule: "circuit", Severity: "medium", Entity: "profile:P9",
+		Summary: "elsewhere", Status: alerts.StatusNew, Cities: []string{"Sacramento"}, Updated: now})
+	putAlert(t, b, alerts.Alert{Key: "city_surge.low", Rule: "city_surge", Severity: "low", Entity: "city:Oakland@2020-10-02",
+		Summary: "too minor for this unit", Status: alerts.StatusNew, Cities: []string{"Oakland"}, Updated: now})
+}
+
+func snapshotter(city string, day time.Time) (int, int, error) {
+	if day.Year() == 2020 {
+		return 1165, 750, nil
+	}
+	return 999, 666, nil
+}
+
+func TestEmailDigestSurvivesServerFailure(t *testing.T) {
+	b := testBus(t)
+	seed(t, b)
+	box := &mailbox{refuse: 1}
+	host, port := startSMTP(t, box)
+	unit := alerts.Unit{Name: "alameda-vice", Recipients: []string{"vice@example.org", "lt@example.org"}, Cities: []string{"Oakland"},
+		MinSeverity: "medium", Timezone: "America/Los_Angeles", Schedule: "07:00"}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// The morning after 2020-10-02 in Oakland.
+	now := time.Date(2020, 10, 3, 14, 0, 0, 0, time.UTC)
+	d, err := Build(ctx, b, unit, "http://127.0.0.1:8080", snapshotter, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Total != 2 || d.Counts[0].Rule != "possible_minor" {
+		t.Fatalf("digest: %d alerts, counts %+v; want the two Oakland alerts of medium or more, minors first", d.Total, d.Counts)
+	}
+	if err := Queue(ctx, b, d); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sender{Bus: b, SMTP: alerts.SMTP{Host: host, Port: port, From: "adwatch@localhost", StartTLS: "none"},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 200 * time.Millisecond}
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	box.mu.Lock()
+	got := box.received
+	box.mu.Unlock()
+	if len(got) != 1 {
+		t.Fatalf("received %d messages after a failure and recovery, want exactly 1", len(got))
+	}
+	if strings.Join(got[0].to, ",") != "vice@example.org,lt@example.org" {
+		t.Errorf("recipients %v", got[0].to)
+	}
+	msg, err := mail.ReadMessage(strings.NewReader(string(got[0].data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if subj := msg.Header.Get("Subject"); subj != "adwatch digest for alameda-vice: 2 new alerts" {
+		t.Errorf("subject %q", subj)
+	}
+	parts := map[string]string{}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil || !strings.HasPrefix(mt, "multipart/") {
+		t.Fatalf("content type %q: %v", mt, err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		body, _ := io.ReadAll(p)
+		if p.Header.Get("Content-Transfer-Encoding") == "quoted-printable" {
+			body, _ = io.ReadAll(quotedPrintable(string(body)))
+		}
+		parts[ct] = string(body)
+	}
+	text, html := parts["text/plain"], parts["text/html"]
+	for _, want := range []string{"stated ages 17 to 19", "in the ads of 4 profiles", "1165", "999", "+16.6%", "+12.6%", "http://127.0.0.1:8080/api/profiles/P1"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("text part lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "Sacramento") || strings.Contains(text, "too minor") {
+		t.Errorf("text part holds alerts outside the unit:\n%s", text)
+	}
+	if !strings.Contains(html, "<li><b>[critical] possible_minor</b>") || !strings.Contains(html, "12.6%") {
+		t.Errorf("html part:\n%s", html)
+	}
+	// The next digest never repeats an alert.
+	again, err := Build(ctx, b, unit, "http://127.0.0.1:8080", snapshotter, now.Add(24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Total != 0 || !again.Since.Equal(now) {
+		t.Errorf("second digest: %d alerts since %v", again.Total, again.Since)
+	}
+}
+
+func TestWebhookDigestRetried(t *testing.T) {
+	b := testBus(t)
+	seed(t, b)
+	var calls, ok atomic.Int64
+	var body []byte
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) == 1 {
+			http.Error(w, "down", http.StatusInternalServerError)
+			return
+		}
+		body, _ = io.ReadAll(r.Body)
+		ok.Add(1)
+	}))
+	defer hook.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	unit := alerts.Unit{Name: "state-task-force", Webhook: hook.URL, WebhookFormat: "slack", MinSeverity: "low", Timezone: "UTC", Schedule: "07:00"}
+	d, err := Build(ctx, b, unit, "http://127.0.0.1:8080", nil, time.Now())
+	if err != nil || d.Total != 4 {
+		t.Fatalf("digest %v %v", d, err)
+	}
+	if err := Queue(ctx, b, d); err != nil {
+		t.Fatal(err)
+	}
+	s := &Sender{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 100 * time.Millisecond}
+	if err := s.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var slack struct{ Text string }
+	if ok.Load() != 1 || json.Unmarshal(body, &slack) != nil || !strings.Contains(slack.Text, "possible_minor") {
+		t.Errorf("webhook: %d deliveries of %d calls, body %s", ok.Load(), calls.Load(), body)
+	}
+}
+
+func TestNextRun(t *testing.T) {
+	u := alerts.Unit{Schedule: "07:00", Timezone: "America/Los_Angeles"}
+	now := time.Date(2020, 10, 3, 13, 0, 0, 0, time.UTC) // 06:00 in Oakland
+	if got, want := u.NextRun(now), time.Date(2020, 10, 3, 14, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("next run %v, want %v", got, want)
+	}
+	if got, want := u.NextRun(now.Add(2*time.Hour)), time.Date(2020, 10, 4, 14, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("next run %v, want %v", got, want)
+	}
+}

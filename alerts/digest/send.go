@@ -1,0 +1,283 @@
+package digest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	mail "github.com/wneessen/go-mail"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/internal/bus"
+)
+
+// Sender delivers queued digests: it is the outbox's consumer. A digest
+// is acknowledged when every channel (email, webhook) accepted it; a
+// channel that accepted is recorded, so a retry after another channel
+// failed does not send it twice.
+type Sender struct {
+	Bus  *bus.Bus
+	SMTP alerts.SMTP
+	Log  *slog.Logger
+	// HTTP posts webhooks; nil means a client with a 30s timeout.
+	HTTP *http.Client
+	// MaxBackoff caps the wait before a retry (5 minutes by default).
+	MaxBackoff time.Duration
+}
+
+// Run delivers until ctx is done.
+func (s *Sender) Run(ctx context.Context) error {
+	cons, err := s.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		if _, err := s.deliverBatch(ctx, cons); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Drain delivers what is queued now, retrying failures until ctx is done,
+// and returns when the outbox is empty.
+func (s *Sender) Drain(ctx context.Context) error {
+	cons, err := s.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("delivering digests: %w", err)
+		}
+		if _, err := s.deliverBatch(ctx, cons); err != nil {
+			return err
+		}
+		n, err := bus.Pending(ctx, s.Bus.JS, bus.StreamOutbox, "sender")
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return nil
+		}
+	}
+}
+
+func (s *Sender) consumer(ctx context.Context) (jetstream.Consumer, error) {
+	cons, err := s.Bus.JS.CreateOrUpdateConsumer(ctx, bus.StreamOutbox, jetstream.ConsumerConfig{
+		Durable: "sender", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute, MaxDeliver: -1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating outbox consumer: %w", err)
+	}
+	return cons, nil
+}
+
+func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int, error) {
+	mb, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
+	if err != nil {
+		return 0, nil
+	}
+	n := 0
+	for m := range mb.Messages() {
+		n++
+		var d Digest
+		if err := json.Unmarshal(m.Data(), &d); err != nil {
+			s.Log.Error("digest does not decode; left in the outbox", "err", err)
+			_ = m.Term()
+			continue
+		}
+		if err := s.Deliver(ctx, &d); err != nil {
+			meta, _ := m.Metadata()
+			attempt := uint64(1)
+			if meta != nil {
+				attempt = meta.NumDelivered
+			}
+			wait := s.backoff(attempt)
+			s.Log.Warn("digest not delivered; will retry", "unit", d.Unit, "attempt", attempt, "wait", wait, "err", err)
+			_ = m.NakWithDelay(wait)
+			continue
+		}
+		if err := m.DoubleAck(ctx); err != nil {
+			return n, fmt.Errorf("acknowledging digest %s: %w", d.ID, err)
+		}
+		s.Log.Info("digest delivered", "unit", d.Unit, "alerts", d.Total)
+	}
+	return n, nil
+}
+
+func (s *Sender) backoff(attempt uint64) time.Duration {
+	limit := s.MaxBackoff
+	if limit == 0 {
+		limit = 5 * time.Minute
+	}
+	d := 500 * time.Millisecond << min(attempt-1, 20)
+	return min(d, limit)
+}
+
+func deliveredKey(id, channel string) string { return "delivered." + keyPart(id) + "." + channel }
+
+// Deliver sends d on each of its channels not yet done.
+func (s *Sender) Deliver(ctx context.Context, d *Digest) error {
+	var errs []error
+	channels := map[string]func(context.Context, *Digest) error{}
+	if len(d.Recipients) > 0 {
+		if s.SMTP.Host == "" {
+			errs = append(errs, errors.New("recipients set but no smtp host configured"))
+		} else {
+			channels["email"] = s.email
+		}
+	}
+	if d.Webhook != "" {
+		channels["webhook"] = s.webhook
+	}
+	for name, send := range channels {
+		key := deliveredKey(d.ID, name)
+		if _, err := s.Bus.DigestKV.Get(ctx, key); err == nil {
+			continue
+		}
+		if err := send(ctx, d); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			continue
+		}
+		if _, err := s.Bus.DigestKV.Put(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+			errs = append(errs, fmt.Errorf("recording %s delivery: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Message builds the email of d.
+func (s *Sender) Message(d *Digest) (*mail.Msg, error) {
+	m := mail.NewMsg()
+	if err := m.From(s.SMTP.From); err != nil {
+		return nil, fmt.Errorf("from address: %w", err)
+	}
+	if err := m.To(d.Recipients...); err != nil {
+		return nil, fmt.Errorf("recipients: %w", err)
+	}
+	m.Subject(d.Subject())
+	m.SetMessageIDWithValue(keyPart(d.ID) + "@adwatch")
+	m.SetBodyString(mail.TypeTextPlain, d.Text())
+	m.AddAlternativeString(mail.TypeTextHTML, d.HTML())
+	return m, nil
+}
+
+func (s *Sender) email(ctx context.Context, d *Digest) error {
+	m, err := s.Message(d)
+	if err != nil {
+		return err
+	}
+	opts := []mail.Option{mail.WithPort(s.SMTP.Port), mail.WithTimeout(30 * time.Second)}
+	switch s.SMTP.StartTLS {
+	case "none":
+		opts = append(opts, mail.WithTLSPolicy(mail.NoTLS))
+	case "opportunistic":
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
+	default:
+		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
+	}
+	if s.SMTP.Username != "" {
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthPlain), mail.WithUsername(s.SMTP.Username),
+			mail.WithPassword(os.Getenv(s.SMTP.PasswordEnv)))
+	}
+	c, err := mail.NewClient(s.SMTP.Host, opts...)
+	if err != nil {
+		return fmt.Errorf("creating smtp client: %w", err)
+	}
+	if err := c.DialAndSendWithContext(ctx, m); err != nil {
+		return fmt.Errorf("sending to %s: %w", s.SMTP.Host, err)
+	}
+	return nil
+}
+
+// WebhookBody is the body posted for d in the unit's format.
+func WebhookBody(d *Digest) ([]byte, error) {
+	switch d.Format {
+	case "slack":
+		return json.Marshal(map[string]string{"text": d.Text()})
+	case "teams":
+		return json.Marshal(map[string]any{"@type": "MessageCard", "@context": "https://schema.org/extensions",
+			"summary": d.Subject(), "title": d.Subject(), "text": "<pre>" + d.Text() + "</pre>"})
+	}
+	return json.Marshal(d)
+}
+
+func (s *Sender) webhook(ctx context.Context, d *Digest) error {
+	body, err := WebhookBody(d)
+	if err != nil {
+		return fmt.Errorf("encoding webhook: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.Webhook, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("webhook request: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", d.ID)
+	client := s.HTTP
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("posting webhook: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("webhook answered %s", resp.Status)
+	}
+	return nil
+}
+
+// Scheduler queues each unit's digest at its scheduled time.
+type Scheduler struct {
+	Bus    *bus.Bus
+	Units  []alerts.Unit
+	WebURL string
+	Snap   Snapshotter
+	Log    *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Run checks the schedules every 30 seconds until ctx is done.
+func (s *Scheduler) Run(ctx context.Context) error {
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	next := map[string]time.Time{}
+	for i := range s.Units {
+		next[s.Units[i].Name] = s.Units[i].NextRun(now())
+	}
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		for i := range s.Units {
+			u := &s.Units[i]
+			if now().Before(next[u.Name]) {
+				continue
+			}
+			next[u.Name] = u.NextRun(now())
+			d, err := Build(ctx, s.Bus, *u, s.WebURL, s.Snap, now())
+			if err == nil {
+				err = Queue(ctx, s.Bus, d)
+			}
+			if err != nil {
+				s.Log.Error("digest not queued", "unit", u.Name, "err", err)
+			}
+		}
+	}
+}
