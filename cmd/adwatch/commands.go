@@ -45,7 +45,7 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	root.PersistentFlags().BoolVar(&g.noSync, "no-sync", false, "do not fsync every JetStream write (faster; loses the last writes on power loss)")
 	root.AddCommand(runCmd(g), stageCmd(g, "crawl"), extractCmd(g), stageCmd(g, "index"), serveCmd(g),
-		simCmd(), snapshotCmd(g), compareCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g))
+		simCmd(), snapshotCmd(g), compareCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g), digestCmd(g), watchCmd(g))
 	return root
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/alerts/digest"
 	"github.com/adwatch/adwatch/crawler"
 	"github.com/adwatch/adwatch/extractor"
 	"github.com/adwatch/adwatch/extractor/indicator"
@@ -128,7 +129,7 @@ func (a *App) Alerts() (*alerts.Stage, error) {
 func (a *App) Web(idx *indexer.Index) *web.Server {
 	s := &web.Server{Index: idx, Config: &a.Config, Gatherer: a.Registry, Log: a.Log.With("component", "web")}
 	if a.Bus != nil {
-		s.Alerts = a.Bus.AlertsKV
+		s.Alerts, s.Watch = a.Bus.AlertsKV, a.Bus.WatchKV
 	}
 	return s
 }
@@ -208,8 +209,41 @@ func (a *App) Run(ctx context.Context, once bool) error {
 	} else {
 		stages["crawler"] = crawl.Run
 		stages["web"] = func(ctx context.Context) error { return a.Web(idx).Run(ctx, a.Config.Serve.Addr) }
+		if err := a.addDigests(stages, idx); err != nil {
+			return err
+		}
 	}
 	return RunStages(ctx, stages)
+}
+
+// addDigests adds the digest scheduler and sender when units are
+// configured.
+func (a *App) addDigests(stages map[string]func(context.Context) error, idx *indexer.Index) error {
+	f, _, _, err := alerts.LoadRules(a.Config.AlertsFile)
+	if err != nil {
+		return err
+	}
+	if len(f.Units) == 0 {
+		return nil
+	}
+	log := a.Log.With("component", "digest")
+	sched := &digest.Scheduler{Bus: a.Bus, Units: f.Units, WebURL: f.WebURL, Snap: Snapshotter(&a.Config, idx), Log: log}
+	send := &digest.Sender{Bus: a.Bus, SMTP: f.SMTP, Log: log}
+	stages["digest-scheduler"] = sched.Run
+	stages["digest-sender"] = send.Run
+	return nil
+}
+
+// Snapshotter counts a city's ads and profiles over one local day.
+func Snapshotter(cfg *config.Config, idx *indexer.Index) digest.Snapshotter {
+	return func(city string, day time.Time) (int, int, error) {
+		from, to, err := web.Window(cfg, city, day.Format("2006-01-02"))
+		if err != nil {
+			return 0, 0, err
+		}
+		s, err := idx.Snapshot(city, from, to)
+		return s.Ads, s.Profiles, err
+	}
 }
 
 // waitIdle returns when the extractor and indexer have acknowledged every

@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -37,6 +36,7 @@ type Server struct {
 	Index    *indexer.Index
 	Config   *config.Config
 	Alerts   jetstream.KeyValue // nil when no bus is connected
+	Watch    jetstream.KeyValue // nil when no bus is connected
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
 	phones   *phone.Extractor
@@ -56,6 +56,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
 	mux.HandleFunc("GET /api/alerts", s.alerts)
+	mux.HandleFunc("POST /api/alerts/{key}/status", s.alertStatus)
+	mux.HandleFunc("GET /api/watchlist", s.watchlist)
+	mux.HandleFunc("POST /api/watchlist", s.addWatch)
 	if s.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	}
@@ -236,8 +239,73 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	sort.SliceStable(list, func(i, j int) bool { return list[i].Severity < list[j].Severity })
+	if list == nil {
+		list = []alerts.Alert{}
+	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// StatusChange is the body of POST /api/alerts/{key}/status.
+type StatusChange struct {
+	Status string `json:"status"`
+	By     string `json:"by"`
+	Note   string `json:"note"`
+}
+
+func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
+	if s.Alerts == nil {
+		writeErr(w, http.StatusServiceUnavailable, "alerts need the message bus; run adwatch run")
+		return
+	}
+	var c StatusChange
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&c); err != nil {
+		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	a, err := alerts.SetStatus(r.Context(), s.Alerts, r.PathValue("key"), c.Status, c.By, c.Note)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {
+	if s.Watch == nil {
+		writeJSON(w, http.StatusOK, []alerts.WatchEntry{})
+		return
+	}
+	list, err := alerts.Watchlist(r.Context(), s.Watch)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if list == nil {
+		list = []alerts.WatchEntry{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
+	if s.Watch == nil {
+		writeErr(w, http.StatusServiceUnavailable, "the watchlist needs the message bus; run adwatch run")
+		return
+	}
+	var e alerts.WatchEntry
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&e); err != nil {
+		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+		return
+	}
+	n, err := alerts.NormalizeWatch(e, s.Config.Region)
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := alerts.AddWatch(r.Context(), s.Watch, n); err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusCreated, n)
 }
 
 // Window is the 24 hours of date (YYYY-MM-DD) in city's time zone, from

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/alerts/digest"
+	"github.com/adwatch/adwatch/internal/app"
+)
+
+func digestCmd(g *globals) *cobra.Command {
+	var unitName string
+	var dryRun, send bool
+	c := &cobra.Command{
+		Use:   "digest",
+		Short: "Build a unit's digest of new alerts: print it (--dry-run) or send it now (--send)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dryRun == send {
+				return fmt.Errorf("say --dry-run or --send")
+			}
+			a, err := g.connected(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			f, _, _, err := alerts.LoadRules(a.Config.AlertsFile)
+			if err != nil {
+				return err
+			}
+			var unit *alerts.Unit
+			for i := range f.Units {
+				if f.Units[i].Name == unitName {
+					unit = &f.Units[i]
+				}
+			}
+			if unit == nil {
+				return fmt.Errorf("no unit %q in %s", unitName, a.Config.AlertsFile)
+			}
+			idx, err := a.OpenIndex(true)
+			if err != nil {
+				return err
+			}
+			defer idx.Close()
+			d, err := digest.Build(cmd.Context(), a.Bus, *unit, f.WebURL, app.Snapshotter(&a.Config, idx), time.Now())
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				fmt.Fprintf(cmd.OutOrStdout(), "To: %v\nSubject: %s\n\n%s", d.Recipients, d.Subject(), d.Text())
+				return nil
+			}
+			if err := digest.Queue(cmd.Context(), a.Bus, d); err != nil {
+				return err
+			}
+			s := &digest.Sender{Bus: a.Bus, SMTP: f.SMTP, Log: a.Log.With("component", "digest")}
+			if err := s.Drain(cmd.Context()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "sent the digest of %d alerts to %s\n", d.Total, unit.Name)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&unitName, "unit", "", "unit name (configs/alerts.yaml)")
+	c.Flags().BoolVar(&dryRun, "dry-run", false, "print what would be sent")
+	c.Flags().BoolVar(&send, "send", false, "send now (retries until delivered or interrupted)")
+	_ = c.MarkFlagRequired("unit")
+	return c
+}
+
+func watchCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "watch", Short: "The watchlist: phones, handles, images and terms that raise an alert on any new ad"}
+	var e alerts.WatchEntry
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Add an entry (--kind phone|handle|image|term --value V --by NAME)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.connected(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			n, err := alerts.NormalizeWatch(e, a.Config.Region)
+			if err != nil {
+				return err
+			}
+			if err := alerts.AddWatch(cmd.Context(), a.Bus.WatchKV, n); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "watching %s %s\n", n.Kind, n.Value)
+			return nil
+		},
+	}
+	add.Flags().StringVar(&e.Kind, "kind", "", "phone, handle, image (SHA-256) or term")
+	add.Flags().StringVar(&e.Value, "value", "", "what to watch for, in any format")
+	add.Flags().StringVar(&e.By, "by", "", "who adds it")
+	add.Flags().StringVar(&e.Note, "note", "", "why")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the watchlist as JSON lines",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.connected(cmd, true)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			entries, err := alerts.Watchlist(cmd.Context(), a.Bus.WatchKV)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			for _, w := range entries {
+				if err := enc.Encode(w); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+	c.AddCommand(add, list)
+	return c
+}
