@@ -3,6 +3,9 @@ package alerts
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
 	"io"
 	"log/slog"
 	"testing"
@@ -88,4 +91,82 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	publish("a3", "P1")
 	publish("a4", "P2")
 	waitFor("withdrawal", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusWithdrawn })
+}
+
+func TestWatchlistRaisesAlert(t *testing.T) {
+	ns, err := bus.Embedded(t.TempDir(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b, err := bus.Connect(ctx, ns.ClientURL(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	data, _ := os.ReadFile("../configs/alerts.yaml")
+	f, rules, _, err := ParseRules(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NormalizeWatch(WatchEntry{Kind: WatchPhone, Value: "(510) 873-0123", By: "det. lee"}, "US")
+	if err != nil || e.Value != "+15108730123" {
+		t.Fatalf("normalized %+v %v", e, err)
+	}
+	if err := AddWatch(ctx, b.WatchKV, e); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NormalizeWatch(WatchEntry{Kind: WatchPhone, Value: "call me", By: "x"}, "US"); err == nil {
+		t.Error("a watch on no phone was accepted")
+	}
+	st := &Stage{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: f.WindowDays}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- st.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	for i, ph := range []string{"+14155526789", "+15108730123"} {
+		data, _ := json.Marshal(indexer.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{ph}, City: "Oakland"})
+		if _, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for ctx.Err() == nil {
+		list, _ := List(ctx, b.AlertsKV)
+		if len(list) == 1 && list[0].Rule == "watchlist" && list[0].Entity == "ad:a1" && strings.Contains(list[0].Summary, "+15108730123") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("no watchlist alert for the watched phone")
+}
+
+// BenchmarkEvaluate measures one new ad evaluated against every shipped
+// rule, in a state of 10,000 ads.
+func BenchmarkEvaluate(b *testing.B) {
+	data, _ := os.ReadFile("../configs/alerts.yaml")
+	f, rules, _, err := ParseRules(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &Stage{Rules: rules, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	s.st = newState(f.WindowDays, func(string) *time.Location { return time.UTC })
+	t0 := time.Date(2020, 10, 1, 0, 0, 0, 0, time.UTC)
+	mk := func(i int) indexer.ProfileUpdate {
+		return indexer.ProfileUpdate{Ad: fmt.Sprint(i), Profile: fmt.Sprint("P", i/3), Phones: []string{fmt.Sprintf("+1510%07d", i/7)},
+			City: []string{"Oakland", "San Jose", "Fresno"}[i%3], PostedAt: t0.Add(time.Duration(i) * time.Minute), Ages: []int{20 + i%10},
+			Scores: map[string]float64{"youth": float64(i % 3)}}
+	}
+	for i := range 10_000 {
+		s.st.apply(mk(i), map[string]bool{})
+	}
+	b.ReportAllocs()
+	i := 10_000
+	for b.Loop() {
+		touched := map[string]bool{}
+		s.st.apply(mk(i), touched)
+		s.decide(touched)
+		i++
+	}
 }
