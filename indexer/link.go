@@ -55,10 +55,10 @@ type Linker struct {
 	// in separate tables, band value -> ads.
 	plainBands   [3]map[uint32][]int32
 	variantBands [3]map[uint32][]int32
-	textBands [4]map[uint16][]int32
-	byFile    map[string][]int32
-	byHandle  map[string][]int32 // social handles: person-level
-	byContact map[string][]int32 // phone, email or payment handle: network-level
+	textBands    [4]map[uint16][]int32
+	byFile       map[string][]int32
+	byHandle     map[string][]int32 // social handles: person-level
+	byContact    map[string][]int32 // phone, email or payment handle: network-level
 
 	redirects map[string]string
 
