@@ -22,6 +22,7 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 sleep 1; \
 	 $(BIN) --data $(DATA) --no-sync run --once && \
 	 $(BIN) --data $(DATA) compare --city Oakland --date 2020-10-02 --vs 2019-10-04 && \
+	 $(BIN) --data $(DATA) eval linking --truth $(DATA)/truth.jsonl && \
 	 echo "monitoring; web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) --no-sync run
 
