@@ -154,12 +154,14 @@ func writeConfig(t *testing.T, dir, base, natsURL string) string {
 		t.Fatal(err)
 	}
 	indicators, _ := filepath.Abs("../../configs/indicators")
+	alertsFile, _ := filepath.Abs("../../configs/alerts.yaml")
 	cfgPath := filepath.Join(dir, "adwatch.yaml")
 	replicas := 1
 	if strings.Count(natsURL, ",") > 0 {
 		replicas = 3
 	}
 	cfg := "nats: {url: \"" + natsURL + "\", replicas: " + string(rune('0'+replicas)) + "}\nsites_dir: sites\nindicators_dir: " + indicators +
+		"\nalerts_file: " + alertsFile +
 		"\ncities: [{name: Oakland, timezone: America/Los_Angeles}]\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
