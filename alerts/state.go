@@ -348,7 +348,7 @@ func summary(r *Rule, env Env) string {
 		if len(p.Cities) > 1 {
 			parts = append(parts, fmt.Sprintf("%d cities (%s), %d within %s", len(p.Cities), strings.Join(p.Cities, ", "), p.CitiesInWindow, "the window"))
 		}
-		if p.AdsLastDay > 1 {
+		if p.AdsLastDay > 1 && p.DailyBaseline > 0 {
 			parts = append(parts, fmt.Sprintf("%d ads in the last day against %.1f a day before", p.AdsLastDay, p.DailyBaseline))
 		}
 		return strings.Join(parts, "; ")

@@ -38,6 +38,9 @@ type WatchEntry struct {
 // written: phones in E.164, handles normalized, terms lowercase.
 func NormalizeWatch(e WatchEntry, region string) (WatchEntry, error) {
 	e.Value = strings.TrimSpace(e.Value)
+	if e.At.IsZero() {
+		e.At = time.Now().UTC()
+	}
 	if e.Value == "" {
 		return e, errors.New("empty watchlist value")
 	}
