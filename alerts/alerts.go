@@ -381,6 +381,30 @@ func put(ctx context.Context, kv jetstream.KeyValue, a *Alert, rev uint64) error
 	return nil
 }
 
+// listJSON decodes every value of a bucket; values that do not decode
+// are skipped.
+func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string) ([]T, error) {
+	keys, err := kv.ListKeys(ctx)
+	if errors.Is(err, jetstream.ErrNoKeysFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", what, err)
+	}
+	var out []T
+	for k := range keys.Keys() {
+		e, err := kv.Get(ctx, k)
+		if err != nil {
+			continue
+		}
+		var v T
+		if json.Unmarshal(e.Value(), &v) == nil {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
 // ErrBadStatus is returned for a status an investigator cannot set.
 var ErrBadStatus = errors.New("unknown status")
 
@@ -415,19 +439,9 @@ func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note
 
 // List returns every alert in the bucket: most severe first, then newest.
 func List(ctx context.Context, kv jetstream.KeyValue) ([]Alert, error) {
-	keys, err := kv.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
+	out, err := listJSON[Alert](ctx, kv, "alerts")
 	if err != nil {
-		return nil, fmt.Errorf("listing alerts: %w", err)
-	}
-	var out []Alert
-	for k := range keys.Keys() {
-		a, _, err := get(ctx, kv, k)
-		if err == nil && a != nil {
-			out = append(out, *a)
-		}
+		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if ri, rj := SeverityRank(out[i].Severity), SeverityRank(out[j].Severity); ri != rj {

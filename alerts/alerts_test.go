@@ -13,21 +13,13 @@ import (
 
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
 )
 
 func TestSharedPhoneAlertLifecycle(t *testing.T) {
-	ns, err := bus.Embedded(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := bus.Connect(ctx, ns.ClientURL(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	publish := func(ad, profile string) {
 		t.Helper()
 		data, _ := json.Marshal(indexer.ProfileUpdate{Ad: ad, Profile: profile, Phones: []string{"+15108730123"}})
@@ -94,18 +86,9 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 }
 
 func TestWatchlistRaisesAlert(t *testing.T) {
-	ns, err := bus.Embedded(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := bus.Connect(ctx, ns.ClientURL(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	data, _ := os.ReadFile("../configs/alerts.yaml")
 	f, rules, _, err := ParseRules(data)
 	if err != nil {

@@ -108,25 +108,7 @@ func loadWatchlist(ctx context.Context, kv jetstream.KeyValue) (uint64, []WatchE
 
 // Watchlist returns every entry.
 func Watchlist(ctx context.Context, kv jetstream.KeyValue) ([]WatchEntry, error) {
-	keys, err := kv.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing watchlist: %w", err)
-	}
-	var out []WatchEntry
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var w WatchEntry
-		if json.Unmarshal(e.Value(), &w) == nil {
-			out = append(out, w)
-		}
-	}
-	return out, nil
+	return listJSON[WatchEntry](ctx, kv, "watchlist")
 }
 
 // watchHits lists the entries an ad matches.

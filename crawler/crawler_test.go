@@ -15,6 +15,7 @@ import (
 
 	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -55,18 +56,9 @@ func TestCrawlHostileSite(t *testing.T) {
 	h := &hostile{}
 	ts := httptest.NewServer(h)
 	defer ts.Close()
-	ns, err := bus.Embedded(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
+	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	b, err := bus.Connect(ctx, ns.ClientURL(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	s, err := site.Parse([]byte(fmt.Sprintf(`name: hostile
 start_urls: ["%s/"]
 allowed: ['^%s/($|ad/)']

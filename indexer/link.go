@@ -437,61 +437,59 @@ func (l *Linker) root(profile string) (int32, bool) {
 	return 0, false
 }
 
-// Members returns the ad ids of a profile (after redirects).
-func (l *Linker) Members(profile string) []string {
+// withProfile calls f, under the lock, with the component of a profile id
+// (after redirects); it reports false for an unknown profile.
+func (l *Linker) withProfile(profile string, f func(root int32)) bool {
 	profile = l.Resolve(profile)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	r, ok := l.root(profile)
-	if !ok {
-		return nil
+	if ok {
+		f(r)
 	}
-	out := make([]string, 0, len(l.members[r]))
-	for _, m := range l.members[r] {
-		out = append(out, l.ids[m])
-	}
+	return ok
+}
+
+// Members returns the ad ids of a profile (after redirects).
+func (l *Linker) Members(profile string) []string {
+	var out []string
+	l.withProfile(profile, func(r int32) {
+		for _, m := range l.members[r] {
+			out = append(out, l.ids[m])
+		}
+	})
 	sort.Strings(out)
 	return out
 }
 
 // Links returns the evidence that joined a profile's ads.
 func (l *Linker) Links(profile string) []Link {
-	profile = l.Resolve(profile)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r, ok := l.root(profile)
-	if !ok {
-		return nil
-	}
-	return append([]Link(nil), l.links[r]...)
+	var out []Link
+	l.withProfile(profile, func(r int32) { out = append(out, l.links[r]...) })
+	return out
 }
 
 // Templates returns the other profiles whose ads share a near-duplicate
 // body text with this profile's: the "same template" relation.
 func (l *Linker) Templates(profile string) []string {
-	profile = l.Resolve(profile)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r, ok := l.root(profile)
-	if !ok {
-		return nil
-	}
 	set := map[string]bool{}
-	for _, m := range l.members[r] {
-		f := l.facts[m]
-		if !f.hasText {
-			continue
-		}
-		for b := range l.textBands {
-			forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
-				for _, o := range l.textBands[b][uint16(v)] {
-					if l.find(o) != r && imagehash.Distance(f.text, l.facts[o].text) <= textThreshold {
-						set[l.profile(o)] = true
+	l.withProfile(profile, func(r int32) {
+		for _, m := range l.members[r] {
+			f := l.facts[m]
+			if !f.hasText {
+				continue
+			}
+			for b := range l.textBands {
+				forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
+					for _, o := range l.textBands[b][uint16(v)] {
+						if l.find(o) != r && imagehash.Distance(f.text, l.facts[o].text) <= textThreshold {
+							set[l.profile(o)] = true
+						}
 					}
-				}
-			})
+				})
+			}
 		}
-	}
+	})
 	return sortedKeys(set)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
 )
 
 // mailbox is a real SMTP server on loopback that refuses the first
@@ -80,21 +81,6 @@ func startSMTP(t *testing.T, box *mailbox) (string, int) {
 	return "127.0.0.1", addr.Port
 }
 
-func testBus(t *testing.T) *bus.Bus {
-	t.Helper()
-	ns, err := bus.Embedded(t.TempDir(), false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	b, err := bus.Connect(context.Background(), ns.ClientURL(), 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(b.Close)
-	return b
-}
-
 func putAlert(t *testing.T, b *bus.Bus, a alerts.Alert) {
 	t.Helper()
 	data, _ := json.Marshal(a)
@@ -123,7 +109,7 @@ func snapshotter(city string, day time.Time) (int, int, error) {
 }
 
 func TestEmailDigestSurvivesServerFailure(t *testing.T) {
-	b := testBus(t)
+	b := bustest.New(t)
 	seed(t, b)
 	box := &mailbox{refuse: 1}
 	host, port := startSMTP(t, box)
@@ -208,7 +194,7 @@ func TestEmailDigestSurvivesServerFailure(t *testing.T) {
 }
 
 func TestWebhookDigestRetried(t *testing.T) {
-	b := testBus(t)
+	b := bustest.New(t)
 	seed(t, b)
 	var calls, ok atomic.Int64
 	var body []byte
