@@ -18,9 +18,11 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/config"
 	"github.com/adwatch/adwatch/internal/sim"
 )
@@ -82,6 +84,45 @@ func TestSearchAPI(t *testing.T) {
 		if len(res.Ads) != tc.ads || len(res.Profiles) != tc.profiles {
 			t.Errorf("search %q: %d ads in %d profiles, want %d in %d", tc.q, len(res.Ads), len(res.Profiles), tc.ads, tc.profiles)
 		}
+	}
+}
+
+// TestAlertStatusInChromium acknowledges an alert from the page: without
+// a name the server refuses, with one it records the change.
+func TestAlertStatusInChromium(t *testing.T) {
+	ctx := browser(t)
+	b := bustest.New(t)
+	data, _ := json.Marshal(alerts.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical",
+		Entity: "profile:P1", Summary: "stated age 17", Status: alerts.StatusNew})
+	if _, err := b.AlertsKV.Put(context.Background(), "possible_minor.p1", data); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Alerts: b.AlertsKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+	var refused, accepted string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.WaitVisible(`#alerts li button[data-status="acknowledged"]`, chromedp.ByQuery),
+		chromedp.Click(`#alerts li button[data-status="acknowledged"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('#alerts .status').textContent.includes('who')`, nil),
+		chromedp.Text(`#alerts .status`, &refused, chromedp.ByQuery),
+		chromedp.SendKeys("#who", "det. lee", chromedp.ByID),
+		chromedp.Click(`#alerts li button[data-status="acknowledged"]`, chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('#alerts .status').textContent == 'acknowledged'`, nil),
+		chromedp.Text(`#alerts .status`, &accepted, chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := alerts.List(context.Background(), b.AlertsKV)
+	if err != nil || len(list) != 1 || list[0].Status != alerts.StatusAcknowledged || len(list[0].History) != 1 || list[0].History[0].By != "det. lee" {
+		t.Errorf("alert after the click: %+v %v (page said %q then %q)", list, err, refused, accepted)
 	}
 }
 
@@ -165,30 +206,10 @@ func TestRefusesPublicAddress(t *testing.T) {
 // TestSearchPageInChromium types a phone number into the search page in a
 // real headless Chromium and reads the result.
 func TestSearchPageInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test")
-	}
-	chromium, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
-		}
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
 	ts := testServer(t)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-	defer cancel()
+	ctx := browser(t)
 	var count, list string
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible("#q", chromedp.ByID),
 		chromedp.SendKeys("#q", "510.873.0123", chromedp.ByID),
@@ -226,4 +247,29 @@ func TestSearchPageInChromium(t *testing.T) {
 	if !strings.Contains(list, "Sweet company") || !strings.Contains(list, "Relaxing time") || strings.Contains(list, "Kind smile") {
 		t.Errorf("results: %q", list)
 	}
+}
+
+// browser starts Debian's headless Chromium for a test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test")
+	}
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("chromium is not installed; .ci/run installs it with apt-get")
+		}
+		t.Skip("chromium not installed (apt-get install chromium)")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()))
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	return ctx
 }
