@@ -136,7 +136,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		u := r.Request.URL.String()
 		if len(r.Body) > s.MaxBodyBytes {
 			c.Metrics.Errors.WithLabelValues("too_large").Inc()
-			c.Log.Warn("page over the size limit, not published", "page", PageRef(u), "limit", s.MaxBodyBytes)
+			c.Log.Warn("page over the size limit, not published", "page", ad.PageRef(u), "limit", s.MaxBodyBytes)
 			st.Lock()
 			st.Errors++
 			st.Unlock()
@@ -158,7 +158,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		case err != nil:
 			st.Errors++
 			c.Metrics.Errors.WithLabelValues("publish").Inc()
-			c.Log.Error("ad page not published", "page", PageRef(u), "err", redactErr(err, u))
+			c.Log.Error("ad page not published", "page", ad.PageRef(u), "err", redactErr(err, u))
 		case published:
 			st.Published++
 		default:
@@ -203,7 +203,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Lock()
 		st.Errors++
 		st.Unlock()
-		c.Log.Warn("fetch failed", "page", PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
+		c.Log.Warn("fetch failed", "page", ad.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
 	})
 	for _, u := range s.StartURLs {
 		if err := col.Visit(u); err != nil && !isBenignVisitErr(err) {

@@ -9,23 +9,12 @@ import (
 	"github.com/adwatch/adwatch/internal/ad"
 )
 
-// PageRef names a page in logs above debug level without its path: ad
-// URLs often carry a phone number or a name in their slug. It is the host
-// and a short hash of the URL, enough to find the page again.
-func PageRef(u string) string {
-	host := "?"
-	if p, err := url.Parse(u); err == nil {
-		host = p.Host
-	}
-	return host + "#" + ad.SHA256Hex([]byte(u))[:12]
-}
-
 // redactErr replaces the URL in an error's text with its PageRef.
 func redactErr(err error, u string) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), u, PageRef(u)))
+	return errors.New(strings.ReplaceAll(err.Error(), u, ad.PageRef(u)))
 }
 
 // resolve makes ref absolute against the page URL base.

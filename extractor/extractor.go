@@ -74,7 +74,7 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 	}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(html))
 	if err != nil {
-		return ad.Ad{}, fmt.Errorf("parsing html of %s: %w", p.URL, err)
+		return ad.Ad{}, fmt.Errorf("parsing html of %s: %w", ad.PageRef(p.URL), err)
 	}
 	f := &s.Fields
 	a := ad.Ad{

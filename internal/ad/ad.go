@@ -8,6 +8,7 @@ package ad
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"net/url"
 	"time"
 )
 
@@ -115,4 +116,15 @@ func (a *Ad) PhoneNumbers() []string {
 func SHA256Hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
+}
+
+// PageRef names a page in logs above debug level without its path: ad
+// URLs often carry a phone number or a name in their slug. It is the host
+// and a short hash of the URL, enough to find the page again.
+func PageRef(u string) string {
+	host := "?"
+	if p, err := url.Parse(u); err == nil {
+		host = p.Host
+	}
+	return host + "#" + SHA256Hex([]byte(u))[:12]
 }
