@@ -70,6 +70,7 @@ type RuleError struct {
 	Reason string
 }
 
+// Error says where the rule is and why it was rejected.
 func (e RuleError) Error() string {
 	return fmt.Sprintf("alerts.yaml line %d: rule %q: %s", e.Line, e.Rule, e.Reason)
 }

@@ -16,7 +16,8 @@ func TestEveryPackageAndExportedNameDocumented(t *testing.T) {
 	root := "../.."
 	dirs := map[string]bool{}
 	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") && !strings.Contains(p, "/.") {
+		rel, _ := filepath.Rel(root, p)
+		if err == nil && strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go") && !strings.HasPrefix(rel, ".") && !strings.Contains(rel, "/.") {
 			dirs[filepath.Dir(p)] = true
 		}
 		return nil
