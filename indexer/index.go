@@ -161,6 +161,73 @@ func (x *Index) relink() error {
 		x.Linker.Add(&ads[i])
 		x.pages[ads[i].ID] = ads[i].PageSHA256
 	}
+	// Relinking in id order makes redirects of its own; only the saved
+	// ones are history.
+	x.Linker.TakeRedirects()
+	return x.loadRedirects()
+}
+
+// Redirects (merged-away profile ids) are kept in the index's internal
+// store, so that an id an investigator saw still resolves after a restart:
+// each batch's new redirects under adwatch/redirects/<n>, and the count of
+// such records under adwatch/redirects/n. Writing is append-only.
+const redirectsPrefix = "adwatch/redirects/"
+
+func (x *Index) redirectCount() (int, error) {
+	data, err := x.bleve.GetInternal([]byte(redirectsPrefix + "n"))
+	if err != nil {
+		return 0, fmt.Errorf("reading redirects: %w", err)
+	}
+	n := 0
+	if data != nil {
+		if err := json.Unmarshal(data, &n); err != nil {
+			return 0, fmt.Errorf("decoding redirects: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (x *Index) saveRedirects() error {
+	fresh := x.Linker.TakeRedirects()
+	if len(fresh) == 0 {
+		return nil
+	}
+	n, err := x.redirectCount()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(fresh)
+	if err != nil {
+		return fmt.Errorf("encoding redirects: %w", err)
+	}
+	count, _ := json.Marshal(n + 1)
+	b := x.bleve.NewBatch()
+	b.SetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, n)), data)
+	b.SetInternal([]byte(redirectsPrefix+"n"), count)
+	if err := x.bleve.Batch(b); err != nil {
+		return fmt.Errorf("saving redirects: %w", err)
+	}
+	return nil
+}
+
+func (x *Index) loadRedirects() error {
+	n, err := x.redirectCount()
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		data, err := x.bleve.GetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, i)))
+		if err != nil {
+			return fmt.Errorf("reading redirects: %w", err)
+		}
+		saved := map[string]string{}
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return fmt.Errorf("decoding redirects %d: %w", i, err)
+		}
+		for k, v := range saved {
+			x.Linker.AddRedirect(k, v)
+		}
+	}
 	return nil
 }
 
@@ -200,6 +267,9 @@ func (x *Index) Put(ads []ad.Ad) ([]string, error) {
 		for _, id := range x.Linker.Add(a) {
 			changed[id] = true
 		}
+	}
+	if err := x.saveRedirects(); err != nil {
+		return nil, err
 	}
 	out := make([]string, 0, len(changed))
 	for id := range changed {

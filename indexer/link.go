@@ -61,6 +61,8 @@ type Linker struct {
 	byContact    map[string][]int32 // phone, email or payment handle: network-level
 
 	redirects map[string]string
+	// fresh are the redirects made since TakeRedirects last ran.
+	fresh map[string]string
 
 	version, netVersion int
 	networks            map[string]string
@@ -100,7 +102,7 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
 		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
 		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
-		redirects: map[string]string{},
+		redirects: map[string]string{}, fresh: map[string]string{},
 	}
 	for i := range l.plainBands {
 		l.plainBands[i] = map[uint32][]int32{}
@@ -153,6 +155,7 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 		changed[m] = true
 	}
 	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
+	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.parent[rb] = ra
 	l.members[ra] = append(l.members[ra], l.members[rb]...)
 	l.links[ra] = append(append(l.links[ra], l.links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
@@ -410,6 +413,28 @@ func (l *Linker) profile(i int32) string { return profileID(l.ids[l.label[l.find
 func profileID(labelAd string) string {
 	s := sha256.Sum256([]byte(labelAd))
 	return "P" + hex.EncodeToString(s[:6])
+}
+
+// TakeRedirects returns the redirects made since the last call, for the
+// index to persist.
+func (l *Linker) TakeRedirects() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.fresh
+	l.fresh = map[string]string{}
+	return out
+}
+
+// AddRedirect records a redirect made before a restart, unless the old id
+// is a current profile again.
+func (l *Linker) AddRedirect(from, to string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.redirects[from]; !ok {
+		if _, current := l.root(from); !current {
+			l.redirects[from] = to
+		}
+	}
 }
 
 // Resolve follows redirects: the current id of a profile that was merged

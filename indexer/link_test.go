@@ -206,3 +206,34 @@ func TestCappedContacts(t *testing.T) {
 		t.Error("a capped phone still joined a network")
 	}
 }
+
+func TestRedirectsSurviveReopen(t *testing.T) {
+	dir := t.TempDir()
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := ad.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), PageSHA256: "1", Phones: []ad.Phone{{E164: "+15108730123"}}}
+	if _, err := x.Put([]ad.Ad{late}); err != nil {
+		t.Fatal(err)
+	}
+	old := x.Linker.Profile("late")
+	early := ad.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, PageSHA256: "2", Phones: []ad.Phone{{E164: "+15108730123"}}}
+	if _, err := x.Put([]ad.Ad{early}); err != nil {
+		t.Fatal(err)
+	}
+	survivor := x.Linker.Profile("late")
+	x.Close()
+	x, err = Open(dir, 8, 25, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if got := x.Linker.Resolve(old); got != survivor || old == survivor {
+		t.Errorf("after reopening, %s resolves to %s, want %s", old, got, survivor)
+	}
+	if v, ok, err := x.Profile(old); err != nil || !ok || v.ID != survivor || len(v.Ads) != 2 {
+		t.Errorf("profile through the old id: %+v %v %v", v.ID, ok, err)
+	}
+}
