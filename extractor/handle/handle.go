@@ -28,7 +28,7 @@ var (
 	emailWords = regexp.MustCompile(`\b([a-z0-9][a-z0-9._-]{1,63})\s*[\[(]?\s*at\s*[\])]?\s*([a-z0-9-]{2,30})\s*[\[(]?\s*dot\s*[\])]?\s*(com|net|org|me|io|co)\b`)
 	// "IG: rosa.b", "snap - rosab", "Telegram @rosab", "kik=rosab".
 	labelled   = regexp.MustCompile(`\b(instagram|insta|ig|snapchat|snap|sc|telegram|tele|tg|whatsapp|wapp|wa|kik|onlyfans|of|twitter|x|venmo|cash ?app)\b\s*(?:me\s*)?(?:[:=\-~>|]+|\bat\b|\bis\b)?\s*@?([a-z0-9][a-z0-9._]{1,29})`)
-	profileURL = regexp.MustCompile(`\b(?:https?://)?(?:www\.)?(instagram\.com|t\.me|onlyfans\.com|twitter\.com|x\.com|snapchat\.com/add|kik\.me|venmo\.com|cash\.app)/@?([a-z0-9][a-z0-9._]{1,29})`)
+	profileURL = regexp.MustCompile(`\b(?:https?://)?(?:www\.)?(instagram\.com|t\.me|onlyfans\.com|twitter\.com|x\.com|snapchat\.com/add|kik\.me|venmo\.com|cash\.app)/[@$]?([a-z0-9][a-z0-9._]{1,29})`)
 	cashtag    = regexp.MustCompile(`(?:^|[\s(:,])\$([a-z][a-z0-9_]{1,19})\b`)
 	domain     = regexp.MustCompile(`\b((?:[a-z0-9-]+\.)+(?:com|net|org|me|io|co|xxx|club|site|online|info|biz|us))\b`)
 )
@@ -58,7 +58,7 @@ func Find(text string) []string {
 	for _, sp := range emailSpans {
 		add("email:" + strings.Trim(lower[sp[0]:sp[1]], "."))
 	}
-	for _, m := range findIf(strings.Contains(lower, " dot "), emailWords, lower) {
+	for _, m := range findIf(strings.Contains(lower, "dot"), emailWords, lower) {
 		if m[1] != "me" && m[1] != "text" && m[1] != "call" {
 			add("email:" + m[1] + "@" + m[2] + "." + m[3])
 		}
@@ -79,6 +79,9 @@ func Find(text string) []string {
 		site, name := lower[m[2]:m[3]], strings.TrimRight(lower[m[4]:m[5]], "._")
 		p := map[string]string{"instagram.com": "instagram", "t.me": "telegram", "onlyfans.com": "onlyfans", "twitter.com": "twitter",
 			"x.com": "twitter", "snapchat.com/add": "snapchat", "kik.me": "kik", "venmo.com": "venmo", "cash.app": "cashapp"}[site]
+		if p == "cashapp" {
+			name = "$" + name
+		}
 		add(normalize(p, name))
 	}
 	var labels [][]int
