@@ -108,7 +108,11 @@ func New(lists ...List) *Matcher {
 // and the summed weight per category.
 func (m *Matcher) Match(text string) ([]ad.Indicator, map[string]float64) {
 	toks := tokens(text)
-	var out []ad.Indicator
+	type hit struct {
+		in       ad.Indicator
+		from, to int // token span
+	}
+	var hits []hit
 	seen := map[string]bool{}
 	for i, t := range toks {
 		for _, ti := range m.first[t.text] {
@@ -128,7 +132,22 @@ func (m *Matcher) Match(text string) ([]ad.Indicator, map[string]float64) {
 				continue
 			}
 			seen[key] = true
-			out = append(out, ad.Indicator{Category: c.category, Term: c.term, Weight: c.weight, Offset: toks[i].off})
+			hits = append(hits, hit{ad.Indicator{Category: c.category, Term: c.term, Weight: c.weight, Offset: toks[i].off}, i, i + len(c.toks)})
+		}
+	}
+	// A term inside a longer matched term ("girl" in "two girl special")
+	// is not counted on its own.
+	var out []ad.Indicator
+	for _, h := range hits {
+		inside := false
+		for _, o := range hits {
+			if o.to-o.from > h.to-h.from && o.from <= h.from && h.to <= o.to {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			out = append(out, h.in)
 		}
 	}
 	Sort(out)

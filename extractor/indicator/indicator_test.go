@@ -1,6 +1,7 @@
 package indicator
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -47,6 +48,49 @@ func TestYouthListedFirst(t *testing.T) {
 	got, _ := testMatcher(t).Match("new in town, petite and young")
 	if len(got) < 3 || got[0].Category != "youth" || got[len(got)-1].Category != "movement" {
 		t.Errorf("order = %+v, want youth first", got)
+	}
+}
+
+// TestCorpus reports precision and recall of the categories found over
+// testdata/cases.tsv.
+func TestCorpus(t *testing.T) {
+	m := testMatcher(t)
+	data, err := os.ReadFile("testdata/cases.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, tp, fp, fn := 0, 0, 0, 0
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "#") || !strings.Contains(line, "\t") {
+			continue
+		}
+		n++
+		in, wantS, _ := strings.Cut(line, "\t")
+		want := map[string]bool{}
+		for _, w := range strings.Split(wantS, ",") {
+			if w != "" {
+				want[w] = true
+			}
+		}
+		_, scores := m.Match(in)
+		for c := range scores {
+			if want[c] {
+				tp++
+				delete(want, c)
+			} else {
+				fp++
+				t.Logf("false category: %q -> %s", in, c)
+			}
+		}
+		for w := range want {
+			fn++
+			t.Logf("missed: %q (want %s)", in, w)
+		}
+	}
+	p, r := float64(tp)/float64(max(tp+fp, 1)), float64(tp)/float64(max(tp+fn, 1))
+	t.Logf("%d cases: precision %.3f, recall %.3f (tp %d, fp %d, fn %d)", n, p, r, tp, fp, fn)
+	if n < 30 || p < 0.9 || r < 0.9 {
+		t.Errorf("%d cases, precision %.3f, recall %.3f: want 30 cases, 0.9 and 0.9", n, p, r)
 	}
 }
 
