@@ -219,7 +219,12 @@ func serveCmd(g *globals) *cobra.Command {
 					return err
 				}
 				defer a.Close()
-				stages["indexer"] = a.Indexer(idx).Run
+				// This index is a view of its own: its own durable consumer,
+				// so it does not take messages from the index stage's.
+				ix := a.Indexer(idx)
+				abs, _ := filepath.Abs(a.DataDir)
+				ix.Durable = "view-" + ad.SHA256Hex([]byte(abs))[:12]
+				stages["indexer"] = ix.Run
 			}
 			stages["web"] = func(ctx context.Context) error { return a.Web(idx).Run(ctx, a.Config.Serve.Addr) }
 			return app.RunStages(cmd.Context(), stages)
