@@ -85,7 +85,7 @@ func TestLinkerOrderIndependent(t *testing.T) {
 // and then, and a photo with its nine crop variants. It must stay flat as n
 // grows: candidates come from look-ups, not scans.
 func BenchmarkLinkerAdd(b *testing.B) {
-	for _, n := range []int{10_000, 100_000, 1_000_000} {
+	for _, n := range []int{10_000, 100_000, 300_000, 1_000_000} {
 		b.Run(fmt.Sprintf("ads=%d", n), func(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			l := NewLinker(8, 25)
