@@ -53,8 +53,8 @@ type Linker struct {
 
 	// Multi-index hashing of photos: plain hashes and crop-variant hashes
 	// in separate tables, band value -> ads.
-	plainBands   [3]map[uint32][]int32
-	variantBands [3]map[uint32][]int32
+	plainBands   [3]map[uint32][]bandEntry
+	variantBands [3]map[uint32][]bandEntry
 	textBands    [4]map[uint16][]int32
 	byFile       map[string][]int32
 	byHandle     map[string][]int32 // social handles: person-level
@@ -105,8 +105,8 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		redirects: map[string]string{}, fresh: map[string]string{},
 	}
 	for i := range l.plainBands {
-		l.plainBands[i] = map[uint32][]int32{}
-		l.variantBands[i] = map[uint32][]int32{}
+		l.plainBands[i] = map[uint32][]bandEntry{}
+		l.variantBands[i] = map[uint32][]bandEntry{}
 	}
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
@@ -330,10 +330,17 @@ func bandBits(b int) int {
 	return 21
 }
 
-func addBands(t *[3]map[uint32][]int32, h uint64, ad int32) {
+// bandEntry is one stored hash: the whole hash, so that a candidate is
+// checked with one popcount before anything else, and its ad.
+type bandEntry struct {
+	hash uint64
+	ad   int32
+}
+
+func addBands(t *[3]map[uint32][]bandEntry, h uint64, ad int32) {
 	for b := range t {
 		k := band(h, b)
-		t[b][k] = append(t[b][k], ad)
+		t[b][k] = append(t[b][k], bandEntry{h, ad})
 	}
 }
 
@@ -345,21 +352,18 @@ func addBands(t *[3]map[uint32][]int32, h uint64, ad int32) {
 func (l *Linker) nearPhotos(p photo) []int32 {
 	seen := map[int32]bool{}
 	var out []int32
-	probe := func(t *[3]map[uint32][]int32, h uint64, bound int) {
+	probe := func(t *[3]map[uint32][]bandEntry, h uint64, bound int) {
 		radius := bound / len(t)
 		for b := range t {
 			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
-				for _, o := range t[b][v] {
-					if seen[o] {
+				for _, e := range t[b][v] {
+					// The probe's own pair (query hash, stored hash) decides:
+					// this is the distance imagehash.Near would find for it.
+					if imagehash.Distance(h, e.hash) > bound || seen[e.ad] {
 						continue
 					}
-					for _, q := range l.facts[o].photos {
-						if imagehash.Near(p.plain, p.crops, q.plain, q.crops, l.threshold) {
-							seen[o] = true
-							out = append(out, o)
-							break
-						}
-					}
+					seen[e.ad] = true
+					out = append(out, e.ad)
 				}
 			})
 		}
