@@ -2,10 +2,10 @@ package age
 
 import (
 	"fmt"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/adwatch/adwatch/internal/corpus"
 )
 
 func TestFind(t *testing.T) {
@@ -41,42 +41,14 @@ func TestFind(t *testing.T) {
 // TestCorpus runs the team's corpus (testdata/cases.tsv) and reports
 // precision and recall.
 func TestCorpus(t *testing.T) {
-	data, err := os.ReadFile("testdata/cases.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, tp, fp, fn := 0, 0, 0, 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+	r := corpus.Score(t, corpus.Load(t, "testdata/cases.tsv"), func(s string) []string {
+		var out []string
+		for _, n := range Find(s) {
+			out = append(out, strconv.Itoa(n))
 		}
-		n++
-		in, wantS, _ := strings.Cut(line, "\t")
-		want := map[int]bool{}
-		for _, w := range strings.Split(wantS, ",") {
-			if v, err := strconv.Atoi(w); err == nil {
-				want[v] = true
-			}
-		}
-		for _, g := range Find(in) {
-			if want[g] {
-				tp++
-				delete(want, g)
-			} else {
-				fp++
-				t.Logf("false age: %q -> %d", in, g)
-			}
-		}
-		for w := range want {
-			fn++
-			t.Logf("missed: %q (want %d)", in, w)
-		}
-	}
-	p, r := float64(tp)/float64(max(tp+fp, 1)), float64(tp)/float64(max(tp+fn, 1))
-	t.Logf("%d cases: precision %.3f, recall %.3f (tp %d, fp %d, fn %d)", n, p, r, tp, fp, fn)
-	if n < 100 || p < 0.97 || r < 0.95 {
-		t.Errorf("%d cases, precision %.3f, recall %.3f: want 100 cases, 0.97 and 0.95", n, p, r)
-	}
+		return out
+	})
+	corpus.Require(t, r, 100, 0.97, 0.95)
 }
 
 func FuzzFind(f *testing.F) {

@@ -1,9 +1,10 @@
 package handle
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/adwatch/adwatch/internal/corpus"
 )
 
 func TestFind(t *testing.T) {
@@ -49,42 +50,8 @@ func TestFind(t *testing.T) {
 
 // TestCorpus reports precision and recall over testdata/cases.tsv.
 func TestCorpus(t *testing.T) {
-	data, err := os.ReadFile("testdata/cases.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, tp, fp, fn := 0, 0, 0, 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "#") || !strings.Contains(line, "\t") {
-			continue
-		}
-		n++
-		in, wantS, _ := strings.Cut(line, "\t")
-		want := map[string]bool{}
-		for _, w := range strings.Split(wantS, ",") {
-			if w != "" {
-				want[w] = true
-			}
-		}
-		for _, g := range Find(in) {
-			if want[g] {
-				tp++
-				delete(want, g)
-			} else {
-				fp++
-				t.Logf("false handle: %q -> %s", in, g)
-			}
-		}
-		for w := range want {
-			fn++
-			t.Logf("missed: %q (want %s)", in, w)
-		}
-	}
-	p, r := float64(tp)/float64(max(tp+fp, 1)), float64(tp)/float64(max(tp+fn, 1))
-	t.Logf("%d cases: precision %.3f, recall %.3f (tp %d, fp %d, fn %d)", n, p, r, tp, fp, fn)
-	if n < 50 || p < 0.95 || r < 0.9 {
-		t.Errorf("%d cases, precision %.3f, recall %.3f: want 50 cases, 0.95 and 0.9", n, p, r)
-	}
+	r := corpus.Score(t, corpus.Load(t, "testdata/cases.tsv"), Find)
+	corpus.Require(t, r, 50, 0.95, 0.9)
 }
 
 func FuzzFind(f *testing.F) {

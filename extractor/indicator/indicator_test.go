@@ -1,9 +1,10 @@
 package indicator
 
 import (
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/adwatch/adwatch/internal/corpus"
 )
 
 func testMatcher(t testing.TB) *Matcher {
@@ -55,43 +56,15 @@ func TestYouthListedFirst(t *testing.T) {
 // testdata/cases.tsv.
 func TestCorpus(t *testing.T) {
 	m := testMatcher(t)
-	data, err := os.ReadFile("testdata/cases.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, tp, fp, fn := 0, 0, 0, 0
-	for _, line := range strings.Split(string(data), "\n") {
-		if strings.HasPrefix(line, "#") || !strings.Contains(line, "\t") {
-			continue
-		}
-		n++
-		in, wantS, _ := strings.Cut(line, "\t")
-		want := map[string]bool{}
-		for _, w := range strings.Split(wantS, ",") {
-			if w != "" {
-				want[w] = true
-			}
-		}
-		_, scores := m.Match(in)
+	r := corpus.Score(t, corpus.Load(t, "testdata/cases.tsv"), func(s string) []string {
+		_, scores := m.Match(s)
+		var out []string
 		for c := range scores {
-			if want[c] {
-				tp++
-				delete(want, c)
-			} else {
-				fp++
-				t.Logf("false category: %q -> %s", in, c)
-			}
+			out = append(out, c)
 		}
-		for w := range want {
-			fn++
-			t.Logf("missed: %q (want %s)", in, w)
-		}
-	}
-	p, r := float64(tp)/float64(max(tp+fp, 1)), float64(tp)/float64(max(tp+fn, 1))
-	t.Logf("%d cases: precision %.3f, recall %.3f (tp %d, fp %d, fn %d)", n, p, r, tp, fp, fn)
-	if n < 30 || p < 0.9 || r < 0.9 {
-		t.Errorf("%d cases, precision %.3f, recall %.3f: want 30 cases, 0.9 and 0.9", n, p, r)
-	}
+		return out
+	})
+	corpus.Require(t, r, 30, 0.9, 0.9)
 }
 
 func FuzzMatch(f *testing.F) {

@@ -1,63 +1,15 @@
 package phone
 
 import (
-	"bufio"
-	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
+	"github.com/adwatch/adwatch/internal/corpus"
 	"github.com/adwatch/adwatch/internal/sim"
 )
 
-type tcase struct {
-	in   string
-	want []string
-}
-
-func loadCases(t testing.TB) []tcase {
-	f, err := os.Open("testdata/cases.tsv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []tcase
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		in, want, _ := strings.Cut(line, "\t")
-		c := tcase{in: unescape(in)}
-		if want != "" {
-			c.want = strings.Split(want, ",")
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-// unescape reads \n and \\ in a corpus input.
-func unescape(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+1 < len(s) {
-			switch s[i+1] {
-			case 'n':
-				b.WriteByte('\n')
-				i++
-				continue
-			case '\\':
-				b.WriteByte('\\')
-				i++
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
+func loadCases(t testing.TB) []corpus.Case { return corpus.Load(t, "testdata/cases.tsv") }
 
 // TestFindCorpus measures precision and recall over the team's corpus
 // (testdata/cases.tsv: plain, obfuscated and international numbers, and
@@ -65,42 +17,8 @@ func unescape(s string) string {
 // the targets. Every miss and false find is listed.
 func TestFindCorpus(t *testing.T) {
 	e := New("US")
-	cases := loadCases(t)
-	if len(cases) < 300 {
-		t.Fatalf("corpus has %d cases, want at least 300", len(cases))
-	}
-	tp, fp, fn, exact := 0, 0, 0, 0
-	for _, c := range cases {
-		got := e.Numbers(c.in)
-		want := map[string]bool{}
-		for _, w := range c.want {
-			want[w] = true
-		}
-		ok := len(got) == len(c.want)
-		for _, g := range got {
-			if want[g] {
-				tp++
-				delete(want, g)
-			} else {
-				fp++
-				ok = false
-				t.Logf("false find: %q -> %s", c.in, g)
-			}
-		}
-		for w := range want {
-			fn++
-			t.Logf("missed: %q (want %s)", c.in, w)
-		}
-		if ok {
-			exact++
-		}
-	}
-	precision := float64(tp) / float64(max(tp+fp, 1))
-	recall := float64(tp) / float64(max(tp+fn, 1))
-	t.Logf("%d cases, %d exactly right; precision %.3f, recall %.3f (tp %d, fp %d, fn %d)", len(cases), exact, precision, recall, tp, fp, fn)
-	if precision < 0.99 || recall < 0.97 {
-		t.Errorf("precision %.3f, recall %.3f: want at least 0.99 and 0.97", precision, recall)
-	}
+	r := corpus.Score(t, loadCases(t), e.Numbers)
+	corpus.Require(t, r, 300, 0.99, 0.97)
 }
 
 func TestObfuscatedFlag(t *testing.T) {
@@ -115,16 +33,16 @@ func TestObfuscatedFlag(t *testing.T) {
 		{"5 1 0 • 8 7 3 • 0 1 2 3", true},
 		{"51O.873.Ol23", true},
 	} {
-		ms := e.Find(tc.in)
+		ms := e.Find(tc.In)
 		if len(ms) != 1 || ms[0].Obfuscated != tc.want {
-			t.Errorf("Find(%q) = %+v, want one number with obfuscated=%v", tc.in, ms, tc.want)
+			t.Errorf("Find(%q) = %+v, want one number with obfuscated=%v", tc.In, ms, tc.want)
 		}
 	}
 }
 
 func FuzzFind(f *testing.F) {
 	for _, c := range loadCases(f) {
-		f.Add(c.in)
+		f.Add(c.In)
 	}
 	e := New("US")
 	f.Fuzz(func(t *testing.T, s string) {
@@ -158,7 +76,7 @@ func BenchmarkFind(b *testing.B) {
 	}
 	var corpus []string
 	for _, c := range loadCases(b) {
-		corpus = append(corpus, c.in)
+		corpus = append(corpus, c.In)
 	}
 	for _, bc := range []struct {
 		name  string
