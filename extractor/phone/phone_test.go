@@ -33,9 +33,9 @@ func TestObfuscatedFlag(t *testing.T) {
 		{"5 1 0 • 8 7 3 • 0 1 2 3", true},
 		{"51O.873.Ol23", true},
 	} {
-		ms := e.Find(tc.In)
+		ms := e.Find(tc.in)
 		if len(ms) != 1 || ms[0].Obfuscated != tc.want {
-			t.Errorf("Find(%q) = %+v, want one number with obfuscated=%v", tc.In, ms, tc.want)
+			t.Errorf("Find(%q) = %+v, want one number with obfuscated=%v", tc.in, ms, tc.want)
 		}
 	}
 }
