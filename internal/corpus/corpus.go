@@ -64,6 +64,7 @@ type Result struct {
 	Precision, Recall        float64
 }
 
+// String is the one-line summary the tests log.
 func (r Result) String() string {
 	return fmt.Sprintf("%d cases, %d exactly right; precision %.3f, recall %.3f (tp %d, fp %d, fn %d)",
 		r.Cases, r.Exact, r.Precision, r.Recall, r.TP, r.FP, r.FN)
