@@ -428,21 +428,20 @@ type Hit struct {
 
 // SearchPhones finds ads carrying any of the E.164 numbers.
 func (x *Index) SearchPhones(phones []string, limit int) ([]Hit, error) {
-	var qs []query.Query
-	for _, p := range phones {
-		tq := bleve.NewTermQuery(p)
-		tq.SetField("phones")
-		qs = append(qs, tq)
-	}
-	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
+	return x.searchKeywords("phones", phones, limit)
 }
 
 // SearchHandles finds ads carrying any of the normalized handles.
 func (x *Index) SearchHandles(handles []string, limit int) ([]Hit, error) {
+	return x.searchKeywords("handles", handles, limit)
+}
+
+// searchKeywords finds ads whose keyword field holds any of values.
+func (x *Index) searchKeywords(field string, values []string, limit int) ([]Hit, error) {
 	var qs []query.Query
-	for _, h := range handles {
-		tq := bleve.NewTermQuery(h)
-		tq.SetField("handles")
+	for _, v := range values {
+		tq := bleve.NewTermQuery(v)
+		tq.SetField(field)
 		qs = append(qs, tq)
 	}
 	return x.search(bleve.NewDisjunctionQuery(qs...), limit)

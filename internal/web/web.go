@@ -245,6 +245,16 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
+// decodeBody reads a JSON body of at most 64 KiB into v, answering 400
+// when it does not decode.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(v); err != nil {
+		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+		return false
+	}
+	return true
+}
+
 // StatusChange is the body of POST /api/alerts/{key}/status.
 type StatusChange struct {
 	Status string `json:"status"`
@@ -258,8 +268,7 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var c StatusChange
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&c); err != nil {
-		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+	if !decodeBody(w, r, &c) {
 		return
 	}
 	a, err := alerts.SetStatus(r.Context(), s.Alerts, r.PathValue("key"), c.Status, c.By, c.Note)
@@ -292,8 +301,7 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e alerts.WatchEntry
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&e); err != nil {
-		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
+	if !decodeBody(w, r, &e) {
 		return
 	}
 	n, err := alerts.NormalizeWatch(e, s.Config.Region)
