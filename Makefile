@@ -31,13 +31,17 @@ tools: ## Install the real parts the tests use: nats-server (cluster test), Debi
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || echo "could not install chromium: the browser test will be skipped outside CI"
 
+# Fuzz budgets are execution counts, not durations: with go1.26 a duration
+# (-fuzztime 20s) can end in a spurious "context deadline exceeded" from the
+# fuzz coordinator itself (golang/go#75804, fixed in go1.27).
 test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
-	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 20s ./extractor/phone
-	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/age
-	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 10s ./extractor/indicator
-	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 10s ./extractor/handle
-	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 10s ./extractor
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 150000x ./extractor/phone
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30000x ./extractor/age
+	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 300000x ./extractor/indicator
+	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 60000x ./extractor/handle
+	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 100000x ./extractor
+	$(GO) test -run '^$$' -fuzz FuzzHash -fuzztime 200000x ./extractor/imagehash
 
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...

@@ -7,9 +7,12 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"testing"
+
+	"github.com/adwatch/adwatch/internal/ad"
 )
 
 func picture(seed int) image.Image {
@@ -105,4 +108,46 @@ func BenchmarkHash(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// FuzzHash feeds hostile bytes to the decoders: no input may panic, a
+// refused image says why, and an accepted one is within the pixel limit and
+// hashes the same way twice.
+func FuzzHash(f *testing.F) {
+	small := image.NewRGBA(image.Rect(0, 0, 16, 12))
+	for i := range small.Pix {
+		small.Pix[i] = byte(i * 7)
+	}
+	var p, j, g bytes.Buffer
+	_ = png.Encode(&p, small)
+	_ = jpeg.Encode(&j, small, &jpeg.Options{Quality: 80})
+	_ = gif.Encode(&g, small, nil)
+	f.Add(p.Bytes())
+	f.Add(j.Bytes())
+	f.Add(g.Bytes())
+	f.Add(pngHeader(1, 1))
+	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))
+	const limit = 1 << 16
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := Hash(data, limit)
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("error without a message")
+			}
+			return
+		}
+		if r.Width*r.Height > limit || r.Width <= 0 || r.Height <= 0 {
+			t.Fatalf("accepted a %dx%d image over the limit %d", r.Width, r.Height, limit)
+		}
+		if r.SHA256 != ad.SHA256Hex(data) {
+			t.Fatal("sha256 is not of the bytes")
+		}
+		if len(r.Crops) != 9 {
+			t.Fatalf("%d crop hashes, want 9", len(r.Crops))
+		}
+		again, err := Hash(data, limit)
+		if err != nil || again.PHash != r.PHash {
+			t.Fatalf("hashing twice differs: %v %x %x", err, again.PHash, r.PHash)
+		}
+	})
 }
