@@ -3,6 +3,8 @@ package indexer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -53,8 +55,8 @@ type Linker struct {
 
 	// Multi-index hashing of photos: plain hashes and crop-variant hashes
 	// in separate tables, band value -> ads.
-	plainBands   [3]map[uint32][]bandEntry
-	variantBands [3]map[uint32][]bandEntry
+	plainBands   [3]*bandTable
+	variantBands [3]*bandTable
 	textBands    [4]map[uint16][]int32
 	byFile       map[string][]int32
 	byHandle     map[string][]int32 // social handles: person-level
@@ -63,10 +65,27 @@ type Linker struct {
 	redirects map[string]string
 	// fresh are the redirects made since TakeRedirects last ran.
 	fresh map[string]string
+	// byProfile maps a current profile id to its component root.
+	byProfile map[string]int32
 
-	version, netVersion int
-	networks            map[string]string
-	capped              []string
+	// Networks: a second union-find over ads, joined by every profile
+	// union and by the contacts that link at most maxLink profiles.
+	nparent []int32
+	nsize   []int32
+	nlabel  map[int32]int32 // network root -> earliest ad
+	// reps holds, per contact, one ad of each distinct profile carrying
+	// it (compacted on use, as merges make some of them one profile).
+	reps   map[string][]int32
+	capped map[string]bool
+	// netStale asks for the network union-find to be rebuilt: a contact
+	// became capped, so links it made earlier no longer hold. It happens
+	// once per agency line, not once per ad.
+	netStale bool
+	// bridged records a merge of two earlier profiles since the capped
+	// contacts were last recounted: a capped contact may now link few
+	// enough profiles to join them again.
+	bridged bool
+	newest  int32
 }
 
 // facts are what one ad offers for linking.
@@ -102,11 +121,12 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
 		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
 		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
-		redirects: map[string]string{}, fresh: map[string]string{},
+		redirects: map[string]string{}, fresh: map[string]string{}, byProfile: map[string]int32{},
+		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},
 	}
 	for i := range l.plainBands {
-		l.plainBands[i] = map[uint32][]bandEntry{}
-		l.variantBands[i] = map[uint32][]bandEntry{}
+		l.plainBands[i] = newBandTable(bandBits(i))
+		l.variantBands[i] = newBandTable(bandBits(i))
 	}
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
@@ -154,6 +174,12 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	for _, m := range moved {
 		changed[m] = true
 	}
+	if !l.singleNewest(ra) && !l.singleNewest(rb) {
+		l.bridged = true
+	}
+	l.nunion(a, b)
+	delete(l.byProfile, profileID(l.ids[loser]))
+	l.byProfile[profileID(l.ids[winner])] = ra
 	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.parent[rb] = ra
@@ -163,6 +189,116 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	delete(l.label, rb)
 	delete(l.links, rb)
 	l.label[ra] = winner
+}
+
+// singleNewest reports whether the component of root is only the ad
+// being added.
+func (l *Linker) singleNewest(root int32) bool {
+	m := l.members[root]
+	return len(m) == 1 && m[0] == l.newest
+}
+
+func (l *Linker) nfind(i int32) int32 {
+	root := i
+	for l.nparent[root] != root {
+		root = l.nparent[root]
+	}
+	for i != root {
+		next := l.nparent[i]
+		l.nparent[i] = root
+		i = next
+	}
+	return root
+}
+
+// nunion joins the networks of ads a and b.
+func (l *Linker) nunion(a, b int32) {
+	ra, rb := l.nfind(a), l.nfind(b)
+	if ra == rb {
+		return
+	}
+	if l.nsize[ra] < l.nsize[rb] {
+		ra, rb = rb, ra
+	}
+	l.nparent[rb] = ra
+	l.nsize[ra] += l.nsize[rb]
+	if l.earlier(l.nlabel[rb], l.nlabel[ra]) {
+		l.nlabel[ra] = l.nlabel[rb]
+	}
+	delete(l.nlabel, rb)
+}
+
+// profilesWith compacts the representatives of contact c to one ad per
+// distinct profile and returns them.
+func (l *Linker) profilesWith(c string) []int32 {
+	rs := l.reps[c]
+	seen := make(map[int32]bool, len(rs))
+	out := rs[:0]
+	for _, r := range rs {
+		root := l.find(r)
+		if !seen[root] {
+			seen[root] = true
+			out = append(out, r)
+		}
+	}
+	l.reps[c] = out
+	return out
+}
+
+// linkContact records that ad i carries contact c, and joins the profiles
+// with c into one network while they are at most maxLink.
+func (l *Linker) linkContact(c string, i int32) {
+	l.reps[c] = append(l.reps[c], i)
+	rs := l.profilesWith(c)
+	if len(rs) > l.maxLink {
+		if !l.capped[c] {
+			l.capped[c] = true
+			l.netStale = true
+		}
+		return
+	}
+	delete(l.capped, c)
+	for _, r := range rs[1:] {
+		l.nunion(rs[0], r)
+	}
+}
+
+// settleNetworks brings the network union-find up to date: capped
+// contacts recounted after merges, and a rebuild when a contact became
+// capped.
+func (l *Linker) settleNetworks() {
+	if l.bridged {
+		l.bridged = false
+		for c := range l.capped {
+			if rs := l.profilesWith(c); len(rs) <= l.maxLink {
+				delete(l.capped, c)
+				for _, r := range rs[1:] {
+					l.nunion(rs[0], r)
+				}
+			}
+		}
+	}
+	if !l.netStale {
+		return
+	}
+	l.netStale = false
+	clear(l.nlabel)
+	for i := range l.nparent {
+		l.nparent[i], l.nsize[i] = int32(i), 1
+		l.nlabel[int32(i)] = int32(i)
+	}
+	for _, ms := range l.members {
+		for _, m := range ms[1:] {
+			l.nunion(ms[0], m)
+		}
+	}
+	for c, rs := range l.reps {
+		if !l.capped[c] {
+			for _, r := range rs[1:] {
+				l.nunion(rs[0], r)
+			}
+		}
+	}
 }
 
 // personal reports whether a handle identifies one person (a social
@@ -233,8 +369,12 @@ func (l *Linker) Add(a *ad.Ad) []string {
 	l.parent = append(l.parent, i)
 	l.members[i] = []int32{i}
 	l.label[i] = i
+	l.byProfile[profileID(a.ID)] = i
+	l.nparent = append(l.nparent, i)
+	l.nsize = append(l.nsize, 1)
+	l.nlabel[i] = i
+	l.newest = i
 	changed[i] = true
-	l.version++
 
 	// Social handles: person-level.
 	for _, h := range social {
@@ -287,6 +427,12 @@ func (l *Linker) Add(a *ad.Ad) []string {
 			l.textBands[b][k] = append(l.textBands[b][k], i)
 		}
 	}
+	// Networks, once the ad's profile is settled.
+	for k, c := range f.contacts {
+		if !slices.Contains(f.contacts[:k], c) {
+			l.linkContact(c, i)
+		}
+	}
 	out := make([]string, 0, len(changed))
 	for m := range changed {
 		out = append(out, l.ids[m])
@@ -337,10 +483,34 @@ type bandEntry struct {
 	ad   int32
 }
 
-func addBands(t *[3]map[uint32][]bandEntry, h uint64, ad int32) {
-	for b := range t {
-		k := band(h, b)
-		t[b][k] = append(t[b][k], bandEntry{h, ad})
+// bandTable maps the values of one band to the hashes stored under them.
+// A bit per possible value says whether any is: most probes of a
+// neighbourhood find nothing, and one bit test, usually in cache, is far
+// cheaper than a map look-up.
+type bandTable struct {
+	occupied []uint64
+	buckets  map[uint32][]bandEntry
+}
+
+func newBandTable(bits int) *bandTable {
+	return &bandTable{occupied: make([]uint64, (1<<bits+63)/64), buckets: map[uint32][]bandEntry{}}
+}
+
+func (t *bandTable) add(k uint32, e bandEntry) {
+	t.occupied[k>>6] |= 1 << (k & 63)
+	t.buckets[k] = append(t.buckets[k], e)
+}
+
+func (t *bandTable) get(k uint32) []bandEntry {
+	if t.occupied[k>>6]&(1<<(k&63)) == 0 {
+		return nil
+	}
+	return t.buckets[k]
+}
+
+func addBands(t *[3]*bandTable, h uint64, ad int32) {
+	for b, tb := range t {
+		tb.add(band(h, b), bandEntry{h, ad})
 	}
 }
 
@@ -352,11 +522,11 @@ func addBands(t *[3]map[uint32][]bandEntry, h uint64, ad int32) {
 func (l *Linker) nearPhotos(p photo) []int32 {
 	seen := map[int32]bool{}
 	var out []int32
-	probe := func(t *[3]map[uint32][]bandEntry, h uint64, bound int) {
+	probe := func(t *[3]*bandTable, h uint64, bound int) {
 		radius := bound / len(t)
-		for b := range t {
+		for b, tb := range t {
 			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
-				for _, e := range t[b][v] {
+				for _, e := range tb.get(v) {
 					// The probe's own pair (query hash, stored hash) decides:
 					// this is the distance imagehash.Near would find for it.
 					if imagehash.Distance(h, e.hash) > bound || seen[e.ad] {
@@ -458,12 +628,8 @@ func (l *Linker) Resolve(id string) string {
 
 // root returns the component of a current profile id.
 func (l *Linker) root(profile string) (int32, bool) {
-	for r, lab := range l.label {
-		if profileID(l.ids[lab]) == profile {
-			return r, true
-		}
-	}
-	return 0, false
+	r, ok := l.byProfile[profile]
+	return r, ok
 }
 
 // withProfile calls f, under the lock, with the component of a profile id
@@ -543,13 +709,22 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// Network returns the network id of a profile.
+// Network returns the network id of a profile: "N" and the id of the
+// network's earliest profile; "" for an unknown profile.
 func (l *Linker) Network(profile string) string {
 	profile = l.Resolve(profile)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.computeNetworks()
-	return l.networks[profile]
+	r, ok := l.byProfile[profile]
+	if !ok {
+		return ""
+	}
+	l.settleNetworks()
+	return l.networkOf(r)
+}
+
+func (l *Linker) networkOf(i int32) string {
+	return "N" + profileID(l.ids[l.nlabel[l.nfind(i)]])[1:]
 }
 
 // Capped lists the phones and handles that link too many profiles to join
@@ -557,8 +732,8 @@ func (l *Linker) Network(profile string) string {
 func (l *Linker) Capped() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.computeNetworks()
-	return append([]string(nil), l.capped...)
+	l.settleNetworks()
+	return slices.Sorted(maps.Keys(l.capped))
 }
 
 // ProfilesOfPhone returns the distinct profiles whose ads carry the phone
@@ -577,58 +752,14 @@ func (l *Linker) profilesOf(contact string) []string {
 	return sortedKeys(set)
 }
 
-func (l *Linker) computeNetworks() {
-	if l.networks != nil && l.netVersion == l.version {
-		return
-	}
-	parent := map[string]string{}
-	var find func(string) string
-	find = func(p string) string {
-		if parent[p] == "" || parent[p] == p {
-			parent[p] = p
-			return p
-		}
-		r := find(parent[p])
-		parent[p] = r
-		return r
-	}
-	l.capped = nil
-	contacts := make([]string, 0, len(l.byContact))
-	for c := range l.byContact {
-		contacts = append(contacts, c)
-	}
-	sort.Strings(contacts)
-	for _, c := range contacts {
-		ps := l.profilesOf(c)
-		if len(ps) > l.maxLink {
-			l.capped = append(l.capped, c)
-			continue
-		}
-		for _, p := range ps[1:] {
-			ra, rb := find(ps[0]), find(p)
-			if ra < rb {
-				parent[rb] = ra
-			} else if rb < ra {
-				parent[ra] = rb
-			}
-		}
-	}
-	l.networks = map[string]string{}
-	for _, lab := range l.label {
-		p := profileID(l.ids[lab])
-		l.networks[p] = "N" + find(p)[1:]
-	}
-	l.netVersion = l.version
-}
-
 // Stats counts profiles and networks.
 func (l *Linker) Stats() (ads, profiles, networks int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.computeNetworks()
-	nets := map[string]bool{}
-	for _, n := range l.networks {
-		nets[n] = true
+	l.settleNetworks()
+	nets := map[int32]bool{}
+	for r := range l.label {
+		nets[l.nfind(r)] = true
 	}
 	return len(l.ids), len(l.label), len(nets)
 }

@@ -2,7 +2,9 @@ package indexer
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -83,7 +85,8 @@ func TestLinkerOrderIndependent(t *testing.T) {
 // BenchmarkLinkerAdd measures the cost of linking one more ad into a
 // linker that already holds n ads, each with a phone, a name, a handle now
 // and then, and a photo with its nine crop variants. It must stay flat as n
-// grows: candidates come from look-ups, not scans.
+// grows: candidates come from look-ups, not scans. Each added ad also asks
+// for its profile's network, as the indexer stage does.
 func BenchmarkLinkerAdd(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 300_000, 1_000_000} {
 		b.Run(fmt.Sprintf("ads=%d", n), func(b *testing.B) {
@@ -109,7 +112,12 @@ func BenchmarkLinkerAdd(b *testing.B) {
 			b.ReportAllocs()
 			i := n
 			for b.Loop() {
-				l.Add(mk(i))
+				a := mk(i)
+				l.Add(a)
+				// What the indexer stage asks next, for the profile update.
+				if l.Network(l.Profile(a.ID)) == "" {
+					b.Fatal("no network")
+				}
 				i++
 			}
 		})
@@ -235,5 +243,111 @@ func TestRedirectsSurviveReopen(t *testing.T) {
 	}
 	if v, ok, err := x.Profile(old); err != nil || !ok || v.ID != survivor || len(v.Ads) != 2 {
 		t.Errorf("profile through the old id: %+v %v %v", v.ID, ok, err)
+	}
+}
+
+// referenceNetworks is the definition of networks, computed from scratch:
+// profiles joined by every contact that links at most maxLink of them.
+func referenceNetworks(l *Linker, ads []ad.Ad, maxLink int) (map[string]string, []string) {
+	profilesOf := map[string]map[string]bool{}
+	for _, a := range ads {
+		for _, c := range append(a.PhoneNumbers(), a.Handles...) {
+			if personal(c) {
+				continue
+			}
+			if profilesOf[c] == nil {
+				profilesOf[c] = map[string]bool{}
+			}
+			profilesOf[c][l.Profile(a.ID)] = true
+		}
+	}
+	parent := map[string]string{}
+	var find func(string) string
+	find = func(p string) string {
+		if parent[p] == "" || parent[p] == p {
+			parent[p] = p
+			return p
+		}
+		parent[p] = find(parent[p])
+		return parent[p]
+	}
+	var capped []string
+	for c, ps := range profilesOf {
+		if len(ps) > maxLink {
+			capped = append(capped, c)
+			continue
+		}
+		var first string
+		for p := range ps {
+			if first == "" {
+				first = p
+				continue
+			}
+			parent[find(p)] = find(first)
+		}
+	}
+	out := map[string]string{}
+	for _, a := range ads {
+		out[a.ID] = find(l.Profile(a.ID))
+	}
+	slices.Sort(capped)
+	return out, capped
+}
+
+// TestNetworksMatchDefinition checks the incremental networks against the
+// definition on random worlds with shared phones, agency lines that cross
+// the cap, and later ads that merge earlier profiles, in random orders:
+// the same partition, the same capped contacts and the same network ids.
+func TestNetworksMatchDefinition(t *testing.T) {
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	const maxLink = 3
+	for world := range 30 {
+		r := rand.New(rand.NewPCG(uint64(world), 7))
+		var ads []ad.Ad
+		for i := range 40 + r.IntN(40) {
+			a := ad.Ad{ID: fmt.Sprintf("w%d-%d", world, i), Poster: fmt.Sprint("name", r.IntN(8)), PostedAt: t0.Add(time.Duration(r.IntN(500)) * time.Hour)}
+			for range 1 + r.IntN(2) {
+				a.Phones = append(a.Phones, ad.Phone{E164: fmt.Sprintf("+1510555%04d", r.IntN(14))})
+			}
+			if r.IntN(3) == 0 {
+				a.Handles = append(a.Handles, fmt.Sprint("cashapp:$c", r.IntN(5)))
+			}
+			if r.IntN(2) == 0 {
+				a.Images = []ad.Image{{PHash: fmt.Sprintf("%016x", uint64(r.IntN(10))*0x9e3779b97f4a7c15)}}
+			}
+			ads = append(ads, a)
+		}
+		var wantIDs map[string]string
+		for order := range 4 {
+			perm := rand.New(rand.NewPCG(uint64(world), uint64(order))).Perm(len(ads))
+			l := NewLinker(8, maxLink)
+			for k, i := range perm {
+				l.Add(&ads[i])
+				if k%7 == 0 { // queries between adds settle the networks early
+					l.Network(l.Profile(ads[i].ID))
+				}
+			}
+			ref, refCapped := referenceNetworks(l, ads, maxLink)
+			if got := l.Capped(); !slices.Equal(got, refCapped) {
+				t.Fatalf("world %d order %d: capped %v, want %v", world, order, got, refCapped)
+			}
+			ids := map[string]string{}
+			for _, a := range ads {
+				ids[a.ID] = l.Network(l.Profile(a.ID))
+			}
+			for _, a := range ads {
+				for _, b := range ads {
+					if (ref[a.ID] == ref[b.ID]) != (ids[a.ID] == ids[b.ID]) {
+						t.Fatalf("world %d order %d: %s and %s together=%v, definition says %v",
+							world, order, a.ID, b.ID, ids[a.ID] == ids[b.ID], ref[a.ID] == ref[b.ID])
+					}
+				}
+			}
+			if wantIDs == nil {
+				wantIDs = ids
+			} else if !maps.Equal(ids, wantIDs) {
+				t.Fatalf("world %d: network ids depend on the order", world)
+			}
+		}
 	}
 }

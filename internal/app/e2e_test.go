@@ -267,6 +267,25 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 	}
 }
 
+// surge returns, for ads in time order, the ads in the day before the
+// latest and the daily average before that.
+func surge(ads []sim.Ad) (int, float64) {
+	last := ads[len(ads)-1].PostedAt
+	from := last.Add(-24 * time.Hour)
+	n, before := 0, 0
+	for _, a := range ads {
+		if a.PostedAt.After(from) {
+			n++
+		} else {
+			before++
+		}
+	}
+	if before == 0 {
+		return n, 0
+	}
+	return n, float64(before) / max(from.Sub(ads[0].PostedAt).Hours()/24, 1)
+}
+
 // listAlerts reads the alerts bucket of the data dir.
 func listAlerts(t *testing.T, cfg config.Config, dir string) []alerts.Alert {
 	t.Helper()
@@ -287,7 +306,12 @@ func listAlerts(t *testing.T, cfg config.Config, dir string) []alerts.Alert {
 // checkAlerts scores each rule's alerts against what the simulator
 // planted: possible minors (youth language with a stated age of 18 or 19,
 // or ages that fall), phones in the ads of three persons within 30 days,
-// persons in three cities within 30 days, third-party language.
+// persons in three cities within 30 days, third-party language, and the
+// surges by their definitions on the true ads: a person or a phone with at
+// least 6 (10) ads in the day before its latest ad and four times its own
+// daily baseline, a city day with at least 20 ads and one and a half times
+// its baseline (same weekday of the four weeks before, else the week
+// before).
 func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, profileOf map[string]string) []alerts.Alert {
 	t.Helper()
 	list := listAlerts(t, cfg, dir)
@@ -295,7 +319,8 @@ func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, 
 	for _, a := range world.Ads {
 		personOfProfile[profileOf[fmt.Sprintf("simclassifieds:%d", a.ID)]] = a.Person
 	}
-	want := map[string]map[string]bool{"possible_minor": {}, "shared_phone": {}, "circuit": {}, "third_party_language": {}}
+	want := map[string]map[string]bool{"possible_minor": {}, "shared_phone": {}, "circuit": {}, "third_party_language": {},
+		"profile_surge": {}, "phone_surge": {}, "city_surge": {}}
 	byPerson := map[int][]sim.Ad{}
 	byPhone := map[string][]sim.Ad{}
 	for _, a := range world.Ads {
@@ -336,6 +361,43 @@ func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, 
 	for ph, ads := range byPhone {
 		if inWindow(ads, func(a sim.Ad) string { return fmt.Sprint(a.Person) }) >= 3 {
 			want["shared_phone"]["phone:"+ph] = true
+		}
+		if n, base := surge(ads); n >= 10 && base > 0 && float64(n) >= 4*base {
+			want["phone_surge"]["phone:"+ph] = true
+		}
+	}
+	for pid, ads := range byPerson {
+		if n, base := surge(ads); n >= 6 && base > 0 && float64(n) >= 4*base {
+			want["profile_surge"][fmt.Sprint(pid)] = true
+		} else if world.Persons[pid].Surge {
+			t.Errorf("the simulator planted a surge for person %d that is not one (%d against %.2f)", pid, n, base)
+		}
+	}
+	la, _ := time.LoadLocation("America/Los_Angeles")
+	cityDay := map[string]map[string]int{}
+	for _, a := range world.Ads {
+		if cityDay[a.City] == nil {
+			cityDay[a.City] = map[string]int{}
+		}
+		cityDay[a.City][a.PostedAt.In(la).Format("2006-01-02")]++
+	}
+	for city, counts := range cityDay {
+		for date, n := range counts {
+			day, _ := time.Parse("2006-01-02", date)
+			sum, days := 0, 0
+			for _, back := range [][]int{{7, 14, 21, 28}, {1, 2, 3, 4, 5, 6, 7}} {
+				for _, d := range back {
+					if c, ok := counts[day.AddDate(0, 0, -d).Format("2006-01-02")]; ok {
+						sum, days = sum+c, days+1
+					}
+				}
+				if days > 0 {
+					break
+				}
+			}
+			if days > 0 && n >= 20 && float64(n) >= 1.5*float64(sum)/float64(days) {
+				want["city_surge"]["city:"+city+"@"+date] = true
+			}
 		}
 	}
 	got := map[string]map[string]bool{}

@@ -75,6 +75,8 @@ type Person struct {
 	Falling bool
 	// Handle is the person's Instagram handle, or "".
 	Handle string
+	// Surge persons post steadily for weeks, then many ads in one day.
+	Surge bool
 }
 
 // World is a generated site.
@@ -179,6 +181,13 @@ func Generate(seed int64, scenario string) (*World, error) {
 		w.window(r, newPerson, "Oakland", days("2019-10-04")[0], 666, 999)
 		w.window(r, newPerson, "Oakland", days("2020-10-02")[0], 750, 1165)
 		w.background(r, newPerson, days("2019-10-03", "2019-10-05", "2020-10-01", "2020-10-03"), 25)
+		// September 2020, away from Oakland: steady posting that gives
+		// baselines, persons who suddenly post far more, and one city day
+		// well above its usual volume.
+		sept := days("2020-09-01")[0]
+		w.steady(r, newPerson, []string{"San Jose", "Sacramento"}, sept, 28, 22)
+		w.surgingPersons(r, newPerson, "San Francisco", sept, 4)
+		w.cityDay(r, newPerson, "Sacramento", days("2020-09-24")[0], 36)
 	case "small":
 		w.window(r, newPerson, "Oakland", days("2020-10-02")[0], 60, 90)
 		w.background(r, newPerson, days("2020-10-01", "2020-10-03"), 10)
@@ -248,6 +257,48 @@ func (w *World) background(r *rand.Rand, newPerson func() int, days []time.Time,
 				}
 				n -= k
 			}
+		}
+	}
+}
+
+// steady adds, in each city, persons who each post one ad every two to
+// four days over the given days: about persons/3 ads a city a day.
+func (w *World) steady(r *rand.Rand, newPerson func() int, cities []string, from time.Time, days, persons int) {
+	for _, c := range cities {
+		for range persons {
+			pid := newPerson()
+			for d := r.IntN(3); d < days; d += 2 + r.IntN(3) {
+				w.Ads = append(w.Ads, Ad{Person: pid, City: c, PostedAt: from.AddDate(0, 0, d).Add(time.Duration(8*3600+r.IntN(14*3600)) * time.Second)})
+			}
+		}
+	}
+}
+
+// surgingPersons adds n persons who post an ad every other day for three
+// weeks and then 10 to 13 ads within a few hours: a profile (and its phone)
+// far above its own baseline.
+func (w *World) surgingPersons(r *rand.Rand, newPerson func() int, city string, from time.Time, n int) {
+	for range n {
+		pid := newPerson()
+		w.Persons[pid].Surge = true
+		for d := 0; d < 22; d += 2 {
+			w.Ads = append(w.Ads, Ad{Person: pid, City: city, PostedAt: from.AddDate(0, 0, d).Add(time.Duration(10*3600+r.IntN(8*3600)) * time.Second)})
+		}
+		day := from.AddDate(0, 0, 25+r.IntN(3)).Add(14 * time.Hour)
+		for range 10 + r.IntN(4) {
+			w.Ads = append(w.Ads, Ad{Person: pid, City: city, PostedAt: day.Add(time.Duration(r.IntN(6*3600)) * time.Second)})
+		}
+	}
+}
+
+// cityDay adds ads ads from new persons (two or three each) in city on
+// one day.
+func (w *World) cityDay(r *rand.Rand, newPerson func() int, city string, day time.Time, ads int) {
+	for ads > 0 {
+		pid := newPerson()
+		for range min(ads, 2+r.IntN(2)) {
+			w.Ads = append(w.Ads, Ad{Person: pid, City: city, PostedAt: day.Add(time.Duration(r.IntN(24*3600)) * time.Second)})
+			ads--
 		}
 	}
 }
