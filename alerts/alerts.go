@@ -139,6 +139,9 @@ type Stage struct {
 	WindowDays int
 	// Location returns a city's time zone.
 	Location func(city string) *time.Location
+	// PHashThreshold is the perceptual hash distance within which a
+	// watched photo matches an ad's (linking.phash_threshold; 8 when 0).
+	PHashThreshold int
 
 	mu  sync.Mutex
 	seq uint64
@@ -161,6 +164,9 @@ func (s *Stage) Run(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.st = newState(max(s.WindowDays, 1), loc)
+	if s.PHashThreshold > 0 {
+		s.st.phashThreshold = s.PHashThreshold
+	}
 	s.mu.Unlock()
 	st, err := s.Bus.JS.Stream(ctx, bus.StreamProfiles)
 	if err != nil {

@@ -22,10 +22,12 @@ type state struct {
 	byContact map[string]map[string]bool
 	cityDay   map[string]map[string]int // city -> local date -> ads
 	watch     []WatchEntry
+	// phashThreshold is the perceptual hash distance of the same photo.
+	phashThreshold int
 }
 
 func newState(windowDays int, location func(string) *time.Location) *state {
-	return &state{windowDays: windowDays, location: location,
+	return &state{windowDays: windowDays, location: location, phashThreshold: 8,
 		ads: map[string]*indexer.ProfileUpdate{}, byProfile: map[string]map[string]bool{},
 		byContact: map[string]map[string]bool{}, cityDay: map[string]map[string]int{}}
 }

@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/adwatch/adwatch/extractor/handle"
+	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/ad"
@@ -25,13 +28,39 @@ const (
 )
 
 // WatchEntry is something an investigator wants to hear of: any new ad
-// with this phone, handle, image (SHA-256) or term.
+// with this phone, handle, image or term.
+//
+// An image is watched by its SHA-256 (that file only) or by its perceptual
+// hash, with the hashes of its crop variants when the photo itself was
+// given: then any re-encoded, resized or slightly cropped copy matches.
 type WatchEntry struct {
-	Kind  string    `json:"kind"`
-	Value string    `json:"value"`
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// PHash and Crops, for an image given as a photo or a perceptual hash.
+	PHash string    `json:"phash,omitempty"`
+	Crops []string  `json:"crops,omitempty"`
 	Note  string    `json:"note,omitempty"`
 	By    string    `json:"by"`
 	At    time.Time `json:"at"`
+}
+
+// WatchPhoto makes an image entry from a photo: its SHA-256 and its
+// perceptual hashes.
+func WatchPhoto(data []byte, maxPixels int, by, note string) (WatchEntry, error) {
+	r, err := imagehash.Hash(data, maxPixels)
+	if err != nil {
+		return WatchEntry{}, fmt.Errorf("watching a photo: %w", err)
+	}
+	e := WatchEntry{Kind: WatchImage, Value: r.SHA256, PHash: imagehash.Hex(r.PHash), By: by, Note: note}
+	for _, c := range r.Crops {
+		e.Crops = append(e.Crops, imagehash.Hex(c))
+	}
+	return e, nil
+}
+
+// isHex reports whether s is n lowercase hex digits.
+func isHex(s string, n int) bool {
+	return len(s) == n && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // NormalizeWatch checks an entry and writes its value the way ads are
@@ -62,11 +91,20 @@ func NormalizeWatch(e WatchEntry, region string) (WatchEntry, error) {
 		e.Value = h[0]
 	case WatchImage:
 		e.Value = strings.ToLower(e.Value)
-		if len(e.Value) != 64 || strings.Trim(e.Value, "0123456789abcdef") != "" {
-			return e, fmt.Errorf("%q is not an image SHA-256", e.Value)
+		e.PHash = strings.ToLower(e.PHash)
+		if isHex(e.Value, 16) && e.PHash == "" {
+			e.PHash = e.Value // a perceptual hash given as the value
+		}
+		if !isHex(e.Value, 64) && !isHex(e.Value, 16) {
+			return e, fmt.Errorf("%q is neither an image SHA-256 nor a 16-digit perceptual hash", e.Value)
+		}
+		for _, h := range append([]string{e.PHash}, e.Crops...) {
+			if h != "" && !isHex(h, 16) {
+				return e, fmt.Errorf("%q is not a 16-digit perceptual hash", h)
+			}
 		}
 	case WatchTerm:
-		e.Value = strings.ToLower(e.Value)
+		e.Value = strings.ToLower(strings.Join(strings.Fields(e.Value), " "))
 	default:
 		return e, fmt.Errorf("watchlist kind %q is not one of phone, handle, image, term", e.Kind)
 	}
@@ -122,9 +160,9 @@ func (s *state) watchHits(u *indexer.ProfileUpdate) []string {
 		case WatchHandle:
 			hit = contains(u.Handles, w.Value)
 		case WatchImage:
-			hit = contains(u.Images, w.Value)
+			hit = contains(u.Images, w.Value) || s.nearPhoto(w, u.Photos)
 		case WatchTerm:
-			hit = strings.Contains(strings.ToLower(u.Title), w.Value)
+			hit = containsTerm(u.Text, w.Value) || containsTerm(strings.ToLower(u.Title), w.Value)
 			for _, in := range u.Indicators {
 				hit = hit || in.Term == w.Value
 			}
@@ -135,6 +173,54 @@ func (s *state) watchHits(u *indexer.ProfileUpdate) []string {
 	}
 	return out
 }
+
+// nearPhoto reports whether any of an ad's photos is the watched photo
+// re-encoded, resized or cropped: imagehash.Near at the linking threshold.
+func (s *state) nearPhoto(w WatchEntry, photos []indexer.Photo) bool {
+	plain, err := imagehash.ParseHex(w.PHash)
+	if w.PHash == "" || err != nil {
+		return false
+	}
+	crops := parseHexes(w.Crops)
+	for _, p := range photos {
+		h, err := imagehash.ParseHex(p.PHash)
+		if err == nil && imagehash.Near(plain, crops, h, parseHexes(p.Crops), s.phashThreshold) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseHexes(hs []string) []uint64 {
+	out := make([]uint64, 0, len(hs))
+	for _, h := range hs {
+		if v, err := imagehash.ParseHex(h); err == nil {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// containsTerm reports whether text holds term as whole words: "rosa"
+// in "call rosa now", not in "rosalind".
+func containsTerm(text, term string) bool {
+	for from := 0; term != ""; {
+		i := strings.Index(text[from:], term)
+		if i < 0 {
+			return false
+		}
+		start, end := from+i, from+i+len(term)
+		before, _ := utf8.DecodeLastRuneInString(text[:start])
+		after, _ := utf8.DecodeRuneInString(text[end:])
+		if (start == 0 || !wordRune(before)) && (end == len(text) || !wordRune(after)) {
+			return true
+		}
+		from = start + 1
+	}
+	return false
+}
+
+func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 
 func contains(s []string, v string) bool {
 	for _, x := range s {

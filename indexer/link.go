@@ -86,6 +86,10 @@ type Linker struct {
 	// enough profiles to join them again.
 	bridged bool
 	newest  int32
+
+	// work counts band probes and candidate hashes compared, for the
+	// benchmark to show that the work per ad does not grow with the ads.
+	work struct{ probes, candidates int64 }
 }
 
 // facts are what one ad offers for linking.
@@ -526,7 +530,9 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 		radius := bound / len(t)
 		for b, tb := range t {
 			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
+				l.work.probes++
 				for _, e := range tb.get(v) {
+					l.work.candidates++
 					// The probe's own pair (query hash, stored hash) decides:
 					// this is the distance imagehash.Near would find for it.
 					if imagehash.Distance(h, e.hash) > bound || seen[e.ad] {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,6 +34,18 @@ type ProfileUpdate struct {
 	Scores     map[string]float64 `json:"scores,omitempty"`
 	// Images are the SHA-256 of the ad's images.
 	Images []string `json:"images,omitempty"`
+	// Photos are the perceptual hashes of the ad's images, for the
+	// watchlist's near-duplicate photo entries.
+	Photos []Photo `json:"photos,omitempty"`
+	// Text is the ad's title and body, lowercase, for watchlist terms.
+	Text string `json:"text,omitempty"`
+}
+
+// Photo is one image's perceptual hash and those of its crop variants, in
+// hex.
+type Photo struct {
+	PHash string   `json:"phash"`
+	Crops []string `json:"crops,omitempty"`
 }
 
 // Metrics are the indexer's Prometheus metrics.
@@ -133,7 +146,11 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 			if img.SHA256 != "" {
 				u.Images = append(u.Images, img.SHA256)
 			}
+			if img.PHash != "" && img.Error == "" {
+				u.Photos = append(u.Photos, Photo{PHash: img.PHash, Crops: img.PHashCrops})
+			}
 		}
+		u.Text = strings.ToLower(strings.Join(strings.Fields(a.Title+" "+a.Body), " "))
 		data, err := json.Marshal(u)
 		if err != nil {
 			return fmt.Errorf("encoding profile update: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -74,15 +75,25 @@ func digestCmd(g *globals) *cobra.Command {
 func watchCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "watch", Short: "The watchlist: phones, handles, images and terms that raise an alert on any new ad"}
 	var e alerts.WatchEntry
+	var photo string
 	add := &cobra.Command{
 		Use:   "add",
-		Short: "Add an entry (--kind phone|handle|image|term --value V --by NAME)",
+		Short: "Add an entry (--kind phone|handle|image|term --value V, or --file PHOTO; --by NAME)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.connected(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
+			if photo != "" {
+				data, err := os.ReadFile(photo)
+				if err != nil {
+					return fmt.Errorf("reading the photo to watch: %w", err)
+				}
+				if e, err = alerts.WatchPhoto(data, a.Config.Extract.MaxImagePixels, e.By, e.Note); err != nil {
+					return err
+				}
+			}
 			n, err := alerts.NormalizeWatch(e, a.Config.Region)
 			if err != nil {
 				return err
@@ -94,7 +105,8 @@ func watchCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	add.Flags().StringVar(&e.Kind, "kind", "", "phone, handle, image (SHA-256) or term")
+	add.Flags().StringVar(&e.Kind, "kind", "", "phone, handle, image (SHA-256 or 16-digit perceptual hash) or term")
+	add.Flags().StringVar(&photo, "file", "", "a photo to watch for: any re-encoded, resized or cropped copy matches")
 	add.Flags().StringVar(&e.Value, "value", "", "what to watch for, in any format")
 	add.Flags().StringVar(&e.By, "by", "", "who adds it")
 	add.Flags().StringVar(&e.Note, "note", "", "why")

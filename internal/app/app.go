@@ -122,7 +122,7 @@ func (a *App) Alerts() (*alerts.Stage, error) {
 		log.Error("alert rule rejected", "rule", b.Rule, "line", b.Line, "reason", b.Reason)
 	}
 	return &alerts.Stage{Bus: a.Bus, Log: log, Metrics: alerts.NewMetrics(a.Registry),
-		Rules: rules, WindowDays: f.WindowDays, Location: a.Config.CityLocation}, nil
+		Rules: rules, WindowDays: f.WindowDays, Location: a.Config.CityLocation, PHashThreshold: a.Config.Linking.PHashThreshold}, nil
 }
 
 // Web builds the web server over idx.

@@ -153,15 +153,17 @@ type ImageResult struct {
 
 // searchImage finds the profiles with a near-duplicate of the uploaded
 // photo: the body is the image, or a multipart form with field "image".
-func (s *Server) searchImage(w http.ResponseWriter, r *http.Request) {
+// readImage reads an uploaded image: the "image" field of a multipart
+// form, or the whole body. It answers the request itself on failure.
+func readImage(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
 	var data []byte
 	var err error
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+	if isMultipart(r) {
 		f, _, ferr := r.FormFile("image")
 		if ferr != nil {
 			writeErr(w, http.StatusBadRequest, "multipart upload without an image field")
-			return
+			return nil, false
 		}
 		defer f.Close()
 		data, err = io.ReadAll(f)
@@ -170,6 +172,18 @@ func (s *Server) searchImage(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, "reading upload: "+err.Error())
+		return nil, false
+	}
+	return data, true
+}
+
+func isMultipart(r *http.Request) bool {
+	return strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data")
+}
+
+func (s *Server) searchImage(w http.ResponseWriter, r *http.Request) {
+	data, ok := readImage(w, r)
+	if !ok {
 		return
 	}
 	res, err := imagehash.Hash(data, s.Config.Extract.MaxImagePixels)
@@ -301,7 +315,19 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var e alerts.WatchEntry
-	if !decodeBody(w, r, &e) {
+	if isMultipart(r) {
+		// A photo to watch: the "image" field, with "by" and "note".
+		data, ok := readImage(w, r)
+		if !ok {
+			return
+		}
+		var err error
+		e, err = alerts.WatchPhoto(data, s.Config.Extract.MaxImagePixels, r.FormValue("by"), r.FormValue("note"))
+		if err != nil {
+			writeErr(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	} else if !decodeBody(w, r, &e) {
 		return
 	}
 	n, err := alerts.NormalizeWatch(e, s.Config.Region)

@@ -7,6 +7,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -272,4 +273,50 @@ func browser(t *testing.T) context.Context {
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 	return ctx
+}
+
+// TestWatchPhotoUpload puts a photo on the watchlist by uploading it: the
+// entry keeps its perceptual hashes, and a broken upload is a clear 400.
+func TestWatchPhotoUpload(t *testing.T) {
+	b := bustest.New(t)
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Watch: b.WatchKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+	var photo bytes.Buffer
+	_ = jpeg.Encode(&photo, sim.Picture(1, 5), &jpeg.Options{Quality: 90})
+	upload := func(data []byte, by string) *http.Response {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("image", "photo.jpg")
+		_, _ = fw.Write(data)
+		_ = mw.WriteField("by", by)
+		_ = mw.Close()
+		resp, err := http.Post(ts.URL+"/api/watchlist", mw.FormDataContentType(), &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := upload(photo.Bytes(), "det. lee")
+	var e alerts.WatchEntry
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated || e.Kind != alerts.WatchImage || len(e.PHash) != 16 || len(e.Crops) != 9 || e.By != "det. lee" {
+		t.Fatalf("status %d, entry %+v", resp.StatusCode, e)
+	}
+	for name, r := range map[string]*http.Response{"not an image": upload([]byte("hello"), "det. lee"), "nobody": upload(photo.Bytes(), "")} {
+		r.Body.Close()
+		if r.StatusCode != http.StatusBadRequest {
+			t.Errorf("%s: status %d, want 400", name, r.StatusCode)
+		}
+	}
+	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
+	if err != nil || len(list) != 1 {
+		t.Errorf("watchlist %+v %v", list, err)
+	}
 }
