@@ -285,18 +285,6 @@ func simCmd() *cobra.Command {
 	return c
 }
 
-func openReadOnly(g *globals, cmd *cobra.Command) (*app.App, *indexer.Index, error) {
-	a, err := g.app(cmd)
-	if err != nil {
-		return nil, nil, err
-	}
-	idx, err := a.OpenIndex(true)
-	if err != nil {
-		return nil, nil, err
-	}
-	return a, idx, nil
-}
-
 func snapshotCmd(g *globals) *cobra.Command {
 	var city, date string
 	var asJSON bool
@@ -304,16 +292,12 @@ func snapshotCmd(g *globals) *cobra.Command {
 		Use:   "snapshot",
 		Short: "Ads, profiles and phones of one city over the 24 hours of one local day",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, idx, err := openReadOnly(g, cmd)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			from, to, err := web.Window(&a.Config, city, date)
-			if err != nil {
-				return err
-			}
-			s, err := idx.Snapshot(city, from, to)
+			defer src.Close()
+			s, err := src.Snapshot(cmd.Context(), city, date)
 			if err != nil {
 				return err
 			}
@@ -364,18 +348,14 @@ func compareCmd(g *globals) *cobra.Command {
 		Use:   "compare",
 		Short: "Year-over-year table: ads and profiles of two 24-hour windows and the change in percent",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, idx, err := openReadOnly(g, cmd)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
+			defer src.Close()
 			var snaps [2]indexer.Snapshot
 			for i, d := range []string{date, vs} {
-				from, to, err := web.Window(&a.Config, city, d)
-				if err != nil {
-					return err
-				}
-				if snaps[i], err = idx.Snapshot(city, from, to); err != nil {
+				if snaps[i], err = src.Snapshot(cmd.Context(), city, d); err != nil {
 					return err
 				}
 			}
@@ -402,16 +382,6 @@ func compareCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// ExportedAd is one line of adwatch export ads.
-type ExportedAd struct {
-	ad.Ad
-	PhoneNumbers []string `json:"phones"`
-	// PhoneDetails says of each phone whether it was obfuscated.
-	PhoneDetails []ad.Phone `json:"phone_details"`
-	Profile      string     `json:"profile"`
-	Network      string     `json:"network"`
-}
-
 func exportCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "export", Short: "Export data as JSON lines"}
 	var city, since, until string
@@ -419,30 +389,15 @@ func exportCmd(g *globals) *cobra.Command {
 		Use:   "ads",
 		Short: "One ad per line: id, site, url, posted_at, city, title, phones, ages, images, profile, network, indicators",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, idx, err := openReadOnly(g, cmd)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			f := indexer.Filter{City: city}
-			for _, p := range []struct {
-				s string
-				t *time.Time
-			}{{since, &f.Since}, {until, &f.Until}} {
-				if p.s == "" {
-					continue
-				}
-				if *p.t, err = time.Parse(time.RFC3339, p.s); err != nil {
-					return fmt.Errorf("time %q: want RFC 3339: %w", p.s, err)
-				}
-			}
+			defer src.Close()
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			enc := json.NewEncoder(w)
-			return idx.Ads(f, func(a ad.Ad) error {
-				p := idx.Linker.Profile(a.ID)
-				return enc.Encode(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), PhoneDetails: a.Phones, Profile: p, Network: idx.Linker.Network(p)})
-			})
+			return src.ExportAds(cmd.Context(), city, since, until, func(a web.ExportedAd) error { return enc.Encode(a) })
 		},
 	}
 	ads.Flags().StringVar(&city, "city", "", "only this city")

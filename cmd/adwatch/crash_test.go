@@ -4,6 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -122,6 +125,72 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 	if !strings.Contains(string(snap), `"ads":{"current":1165,"previous":999,"change_pct":16.6}`) ||
 		!strings.Contains(string(snap), `"profiles":{"current":750,"previous":666,"change_pct":12.6}`) {
 		t.Errorf("compare after a crash: %s", snap)
+	}
+	readWhileRunning(t, bin, cfgPath, data, snap, prof, len(seen))
+}
+
+// readWhileRunning starts adwatch run (monitoring, holding the index and
+// the data dir's NATS server) and checks that compare, profile and export
+// answer as they did with the index closed, through the running process's
+// API, and that the watchlist takes an entry through its NATS server.
+func readWhileRunning(t *testing.T, bin, cfgPath, data string, snap, prof []byte, ads int) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "serve: {addr: %q}\n", addr)
+	f.Close()
+	run := exec.Command(bin, "--config", cfgPath, "--data", data, "--no-sync", "run")
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = run.Process.Signal(os.Interrupt)
+		_ = run.Wait()
+	}()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/api/snapshot?city=Oakland&date=2020-10-02"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("adwatch run does not serve after a minute")
+		}
+	}
+	cli := func(args ...string) ([]byte, string) {
+		c := exec.Command(bin, append([]string{"--config", cfgPath, "--data", data}, args...)...)
+		var stderr bytes.Buffer
+		c.Stderr = &stderr
+		out, err := c.Output()
+		if err != nil {
+			t.Fatalf("%v while adwatch run holds the index: %v\n%s", args, err, stderr.String())
+		}
+		return out, stderr.String()
+	}
+	out, stderr := cli("compare", "--city", "Oakland", "--date", "2020-10-02", "--vs", "2019-10-04", "--json")
+	if !bytes.Equal(out, snap) || !strings.Contains(stderr, "reading through its API") {
+		t.Errorf("compare through the running adwatch:\n%s\nwant\n%s\n(stderr %q)", out, snap, stderr)
+	}
+	id := strings.Fields(string(prof))[1]
+	if out, _ := cli("profile", id); !bytes.Equal(out, prof) {
+		t.Errorf("profile through the running adwatch:\n%s\nwant\n%s", out, prof)
+	}
+	if out, _ := cli("export", "ads"); bytes.Count(out, []byte("\n")) != ads {
+		t.Errorf("export through the running adwatch: %d lines, want %d", bytes.Count(out, []byte("\n")), ads)
+	}
+	// The watchlist goes through the running adwatch's NATS server, not a
+	// second server on the same store.
+	cli("watch", "add", "--kind", "term", "--value", "Rosa Bella", "--by", "det. lee")
+	if out, _ := cli("watch", "list"); !strings.Contains(string(out), `"rosa bella"`) {
+		t.Errorf("watch list while running: %s", out)
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/web"
 )
 
 // LinkingReport is what adwatch eval linking prints.
@@ -30,12 +31,12 @@ func evalCmd(g *globals) *cobra.Command {
 		Use:   "linking",
 		Short: "Compare profiles and networks with a ground truth (JSON lines: url, person, network)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, idx, err := openReadOnly(g, cmd)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			rep, err := evalLinking(idx, truthPath)
+			defer src.Close()
+			rep, err := evalLinking(cmd.Context(), src, truthPath)
 			if err != nil {
 				return err
 			}
@@ -62,15 +63,16 @@ func evalCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func evalLinking(idx *indexer.Index, truthPath string) (LinkingReport, error) {
+func evalLinking(ctx context.Context, src source, truthPath string) (LinkingReport, error) {
 	f, err := os.Open(truthPath)
 	if err != nil {
 		return LinkingReport{}, fmt.Errorf("opening truth: %w", err)
 	}
 	defer f.Close()
-	byURL := map[string]string{}
-	if err := idx.Ads(indexer.Filter{}, func(a ad.Ad) error {
-		byURL[a.URL] = a.ID
+	type linked struct{ id, profile, network string }
+	byURL := map[string]linked{}
+	if err := src.ExportAds(ctx, "", "", "", func(a web.ExportedAd) error {
+		byURL[a.URL] = linked{a.ID, a.Profile, a.Network}
 		return nil
 	}); err != nil {
 		return LinkingReport{}, err
@@ -84,14 +86,14 @@ func evalLinking(idx *indexer.Index, truthPath string) (LinkingReport, error) {
 		if err := json.Unmarshal(sc.Bytes(), &t); err != nil {
 			return LinkingReport{}, fmt.Errorf("truth line %d: %w", line, err)
 		}
-		id, ok := byURL[t.URL]
+		l, ok := byURL[t.URL]
 		if !ok {
 			rep.Missing++
 			continue
 		}
 		rep.Ads++
-		p := idx.Linker.Profile(id)
-		predP[id], predN[id] = p, idx.Linker.Network(p)
+		id := l.id
+		predP[id], predN[id] = l.profile, l.network
 		trueP[id], trueN[id] = t.Person, t.Network
 	}
 	if err := sc.Err(); err != nil {
@@ -108,12 +110,12 @@ func profileCmd(g *globals) *cobra.Command {
 		Short: "Print a profile: its ads in time order, cities, phones, handles, ages, the evidence that links them, its network",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, idx, err := openReadOnly(g, cmd)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			v, ok, err := idx.Profile(args[0])
+			defer src.Close()
+			v, ok, err := src.Profile(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

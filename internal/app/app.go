@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -36,7 +35,7 @@ type App struct {
 
 	Registry *prometheus.Registry
 	Bus      *bus.Bus
-	server   *server.Server
+	owner    *bus.Owner
 }
 
 // New returns an App with its own metrics registry.
@@ -54,13 +53,17 @@ func (a *App) Connect(ctx context.Context, embedded bool) error {
 		if !embedded {
 			return errors.New("this command runs one stage against a NATS server: set nats.url in the config (adwatch run starts an embedded one)")
 		}
-		ns, err := bus.Embedded(a.DataDir, a.SyncAlways)
+		owner, u, err := bus.Open(a.DataDir, a.SyncAlways)
 		if err != nil {
 			return err
 		}
-		a.server = ns
-		url = ns.ClientURL()
-		a.Log.Info("embedded nats started", "store", a.DataDir)
+		url = u
+		if owner == nil {
+			a.Log.Info("the data dir belongs to a running adwatch; using its nats", "url", url)
+		} else {
+			a.owner = owner
+			a.Log.Info("embedded nats started", "store", a.DataDir)
+		}
 	}
 	b, err := bus.Connect(ctx, url, a.Config.NATS.Replicas)
 	if err != nil {
@@ -77,10 +80,9 @@ func (a *App) Close() {
 		a.Bus.Close()
 		a.Bus = nil
 	}
-	if a.server != nil {
-		a.server.Shutdown()
-		a.server.WaitForShutdown()
-		a.server = nil
+	if a.owner != nil {
+		a.owner.Close()
+		a.owner = nil
 	}
 }
 

@@ -4,6 +4,7 @@
 package web
 
 import (
+	"bufio"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -25,6 +26,7 @@ import (
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/config"
 )
 
@@ -55,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
 	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
+	mux.HandleFunc("GET /api/export/ads", s.exportAds)
 	mux.HandleFunc("GET /api/alerts", s.alerts)
 	mux.HandleFunc("POST /api/alerts/{key}/status", s.alertStatus)
 	mux.HandleFunc("GET /api/watchlist", s.watchlist)
@@ -241,6 +244,64 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, snap)
+}
+
+// ExportedAd is one ad as exported: the ad, its phones in E.164, and its
+// current profile and network.
+type ExportedAd struct {
+	ad.Ad
+	PhoneNumbers []string `json:"phones"`
+	// PhoneDetails says of each phone whether it was obfuscated.
+	PhoneDetails []ad.Phone `json:"phone_details"`
+	Profile      string     `json:"profile"`
+	Network      string     `json:"network"`
+}
+
+// ParseFilter reads an export filter: a city, and posted times since and
+// until in RFC 3339 (either may be empty).
+func ParseFilter(city, since, until string) (indexer.Filter, error) {
+	f := indexer.Filter{City: city}
+	for _, p := range []struct {
+		s string
+		t *time.Time
+	}{{since, &f.Since}, {until, &f.Until}} {
+		if p.s == "" {
+			continue
+		}
+		var err error
+		if *p.t, err = time.Parse(time.RFC3339, p.s); err != nil {
+			return f, fmt.Errorf("time %q: want RFC 3339: %w", p.s, err)
+		}
+	}
+	return f, nil
+}
+
+// ExportAds calls fn with every ad x holds that f selects.
+func ExportAds(x *indexer.Index, f indexer.Filter, fn func(ExportedAd) error) error {
+	return x.Ads(f, func(a ad.Ad) error {
+		p := x.Linker.Profile(a.ID)
+		return fn(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), PhoneDetails: a.Phones, Profile: p, Network: x.Linker.Network(p)})
+	})
+}
+
+// exportAds streams the ads as JSON lines (?city=&since=&until=), what
+// adwatch export ads prints.
+func (s *Server) exportAds(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f, err := ParseFilter(q.Get("city"), q.Get("since"), q.Get("until"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	if err := ExportAds(s.Index, f, func(a ExportedAd) error { return enc.Encode(a) }); err != nil {
+		// Headers are gone: end the stream with an error line
+		// ({"export_error": ...}), which no ad line has.
+		_ = enc.Encode(map[string]string{"export_error": err.Error()})
+	}
+	_ = bw.Flush()
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
