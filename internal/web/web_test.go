@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -318,5 +319,48 @@ func TestWatchPhotoUpload(t *testing.T) {
 	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
 	if err != nil || len(list) != 1 {
 		t.Errorf("watchlist %+v %v", list, err)
+	}
+}
+
+// TestWatchPhotoInChromium: an investigator picks a photo, is told to give
+// their name, gives it, and the photo is on the watchlist under it.
+func TestWatchPhotoInChromium(t *testing.T) {
+	ctx := browser(t)
+	b := bustest.New(t)
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Watch: b.WatchKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+	photo := filepath.Join(t.TempDir(), "photo.jpg")
+	var buf bytes.Buffer
+	_ = jpeg.Encode(&buf, sim.Picture(2, 9), &jpeg.Options{Quality: 85})
+	if err := os.WriteFile(photo, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var refused, accepted string
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.SetUploadFiles("#img", []string{photo}, chromedp.ByID),
+		chromedp.Click("#watchimg", chromedp.ByID),
+		chromedp.WaitVisible("#watched", chromedp.ByID),
+		chromedp.Text("#watched", &refused, chromedp.ByID),
+		chromedp.SendKeys("#who", "det. lee", chromedp.ByID),
+		chromedp.Click("#watchimg", chromedp.ByID),
+		chromedp.Poll(`document.querySelector('#watched').textContent.startsWith('watching')`, nil),
+		chromedp.Text("#watched", &accepted, chromedp.ByID),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(refused, "name") {
+		t.Errorf("without a name the page said %q", refused)
+	}
+	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
+	if err != nil || len(list) != 1 || list[0].By != "det. lee" || list[0].Kind != alerts.WatchImage || len(list[0].Crops) != 9 {
+		t.Errorf("watchlist after the click: %+v %v (page said %q)", list, err, accepted)
 	}
 }
