@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"image/draw"
 	"image/jpeg"
+	"os"
 	"testing"
 
 	xdraw "golang.org/x/image/draw"
@@ -126,4 +127,26 @@ func TestNearDuplicatesStayNear(t *testing.T) {
 	}
 	t.Logf("worst distance per transform: %v; closest different photos: %d", worst, closest)
 
+}
+
+// TestWebPLinksToJPEG: the same photo posted as WebP (testdata/photo3.webp,
+// made from photo(3) with cwebp -q 75) links to its JPEG, and not to
+// another photo.
+func TestWebPLinksToJPEG(t *testing.T) {
+	data, err := os.ReadFile("testdata/photo3.webp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Hash(data, 1<<24)
+	if err != nil || w.Format != "webp" {
+		t.Fatalf("webp: %+v %v", w, err)
+	}
+	same, _ := Hash(jpegOf(t, photo(3), 90), 1<<24)
+	other, _ := Hash(jpegOf(t, photo(4), 90), 1<<24)
+	if d := linkDistance(w, same); d > 8 {
+		t.Errorf("webp and jpeg of one photo link only at %d", d)
+	}
+	if d := linkDistance(w, other); d <= 8 {
+		t.Errorf("webp links to another photo at %d", d)
+	}
 }
