@@ -36,8 +36,8 @@ import (
 // components of pairwise evidence, and a profile's id derives from its
 // earliest ad, so the same ads in any order give the same ids. When two
 // profiles merge the later id redirects to the earlier. Candidates come
-// from look-ups (multi-index hashing of the perceptual hashes: three bands
-// probed within radius threshold/3; maps of phones and handles), never
+// from look-ups (multi-index hashing of the perceptual hashes: four 16-bit
+// bands probed within radius bound/4; maps of phones and handles), never
 // from a scan of all ads.
 type Linker struct {
 	mu        sync.Mutex
@@ -55,8 +55,8 @@ type Linker struct {
 
 	// Multi-index hashing of photos: plain hashes and crop-variant hashes
 	// in separate tables, band value -> ads.
-	plainBands   [3]*bandTable
-	variantBands [3]*bandTable
+	plainBands   [bands]*bandTable
+	variantBands [bands]*bandTable
 	textBands    [4]map[uint16][]int32
 	byFile       map[string][]int32
 	byHandle     map[string][]int32 // social handles: person-level
@@ -129,8 +129,8 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},
 	}
 	for i := range l.plainBands {
-		l.plainBands[i] = newBandTable(bandBits(i))
-		l.variantBands[i] = newBandTable(bandBits(i))
+		l.plainBands[i] = &bandTable{}
+		l.variantBands[i] = &bandTable{}
 	}
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
@@ -462,23 +462,14 @@ func parsePhoto(img ad.Image) (photo, bool) {
 	return p, true
 }
 
-// band returns the b-th of three bands of h (21, 21 and 22 bits).
-func band(h uint64, b int) uint32 {
-	switch b {
-	case 0:
-		return uint32(h & (1<<21 - 1))
-	case 1:
-		return uint32((h >> 21) & (1<<21 - 1))
-	}
-	return uint32(h >> 42)
-}
+// bands is how many 16-bit bands a 64-bit hash is cut into. Two hashes
+// within bound bits agree, by pigeonhole, within bound/4 bits on one band:
+// the linking threshold (8) is probed at radius 2 (137 values a band), the
+// tighter crop-variant bound (6) at radius 1 (17 values a band).
+const bands = 4
 
-func bandBits(b int) int {
-	if b == 2 {
-		return 22
-	}
-	return 21
-}
+// band returns the b-th 16-bit band of h.
+func band(h uint64, b int) uint32 { return uint32(h>>(16*b)) & 0xffff }
 
 // bandEntry is one stored hash: the whole hash, so that a candidate is
 // checked with one popcount before anything else, and its ad.
@@ -487,32 +478,28 @@ type bandEntry struct {
 	ad   int32
 }
 
-// bandTable maps the values of one band to the hashes stored under them.
-// A bit per possible value says whether any is: most probes of a
-// neighbourhood find nothing, and one bit test, usually in cache, is far
-// cheaper than a map look-up.
+// bandTable holds, for each of the 65,536 values of one band, the hashes
+// stored under it, in one slice: a probe is one index into a dense array,
+// and a bucket's entries are read in sequence.
 type bandTable struct {
-	occupied []uint64
-	buckets  map[uint32][]bandEntry
-}
-
-func newBandTable(bits int) *bandTable {
-	return &bandTable{occupied: make([]uint64, (1<<bits+63)/64), buckets: map[uint32][]bandEntry{}}
+	buckets [][]bandEntry // allocated on first use
 }
 
 func (t *bandTable) add(k uint32, e bandEntry) {
-	t.occupied[k>>6] |= 1 << (k & 63)
+	if t.buckets == nil {
+		t.buckets = make([][]bandEntry, 1<<16)
+	}
 	t.buckets[k] = append(t.buckets[k], e)
 }
 
 func (t *bandTable) get(k uint32) []bandEntry {
-	if t.occupied[k>>6]&(1<<(k&63)) == 0 {
+	if t.buckets == nil {
 		return nil
 	}
 	return t.buckets[k]
 }
 
-func addBands(t *[3]*bandTable, h uint64, ad int32) {
+func addBands(t *[bands]*bandTable, h uint64, ad int32) {
 	for b, tb := range t {
 		tb.add(band(h, b), bandEntry{h, ad})
 	}
@@ -522,14 +509,14 @@ func addBands(t *[3]*bandTable, h uint64, ad int32) {
 // p's plain hash against stored plain hashes (within the threshold) and
 // stored crop variants (within the tighter variant bound), and p's crop
 // variants against stored plain hashes. Two hashes within a bound agree,
-// by pigeonhole, within bound/3 bits on one of the three bands.
+// by pigeonhole, within bound/4 bits on one of the four bands.
 func (l *Linker) nearPhotos(p photo) []int32 {
 	seen := map[int32]bool{}
 	var out []int32
-	probe := func(t *[3]*bandTable, h uint64, bound int) {
-		radius := bound / len(t)
+	probe := func(t *[bands]*bandTable, h uint64, bound int) {
+		radius := bound / bands
 		for b, tb := range t {
-			forEachWithin(band(h, b), bandBits(b), radius, func(v uint32) {
+			forEachWithin(band(h, b), 16, radius, func(v uint32) {
 				l.work.probes++
 				for _, e := range tb.get(v) {
 					l.work.candidates++
