@@ -10,7 +10,6 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/alerts/digest"
-	"github.com/adwatch/adwatch/internal/app"
 )
 
 func digestCmd(g *globals) *cobra.Command {
@@ -41,12 +40,16 @@ func digestCmd(g *globals) *cobra.Command {
 			if unit == nil {
 				return fmt.Errorf("no unit %q in %s", unitName, a.Config.AlertsFile)
 			}
-			idx, err := a.OpenIndex(true)
+			_, src, err := openSource(g, cmd)
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			d, err := digest.Build(cmd.Context(), a.Bus, *unit, f.WebURL, app.Snapshotter(&a.Config, idx), time.Now())
+			defer src.Close()
+			snap := func(city string, day time.Time) (int, int, error) {
+				s, err := src.Snapshot(cmd.Context(), city, day.Format("2006-01-02"))
+				return s.Ads, s.Profiles, err
+			}
+			d, err := digest.Build(cmd.Context(), a.Bus, *unit, f.WebURL, snap, time.Now())
 			if err != nil {
 				return err
 			}

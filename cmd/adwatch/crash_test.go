@@ -192,6 +192,10 @@ func readWhileRunning(t *testing.T, bin, cfgPath, data string, snap, prof []byte
 	if out, _ := cli("watch", "list"); !strings.Contains(string(out), `"rosa bella"`) {
 		t.Errorf("watch list while running: %s", out)
 	}
+	// The unit's digest, with the DA's table of its city, while running.
+	if out, _ := cli("digest", "--unit", "alameda-vice", "--dry-run"); !strings.Contains(string(out), "Subject:") {
+		t.Errorf("digest while running: %s", out)
+	}
 }
 
 // firstProfile returns the profile of the first exported ad.
