@@ -57,6 +57,9 @@ type token struct {
 	// tens is true for a lone tens word (twenty..ninety) that a following
 	// unit word may complete ("thirty one" = 31).
 	tens bool
+	// hundred is true for a lone "hundred" that a following tens or unit
+	// word completes ("five hundred ten" = 510, "five hundred one" = 501).
+	hundred bool
 	// plus is true when the gap before the token holds a '+'.
 	plus bool
 	// gap is the separator text before the token.
@@ -172,6 +175,19 @@ func runs(text string) [][]token {
 						cur[n-1].digits = cur[n-1].digits[:1] + toks[0].digits
 						cur[n-1].end = toks[0].end
 						cur[n-1].tens = false
+						continue
+					}
+					// "five hundred ten" = 510, "five hundred twenty
+					// three" = 523, "five hundred one" = 501: the words
+					// after "hundred" fill its two places.
+					if n := len(cur); n > 1 && cur[n-1].hundred && strings.Trim(gap, " -") == "" && toks[0].spelled && !toks[0].weak &&
+						len(cur[n-2].digits) == 1 && (len(toks[0].digits) == 2 || (len(toks[0].digits) == 1 && toks[0].digits != "0")) {
+						if len(toks[0].digits) == 1 {
+							cur[n-1].digits = "0" + toks[0].digits
+						} else {
+							cur[n-1].digits = toks[0].digits
+						}
+						cur[n-1].end, cur[n-1].hundred, cur[n-1].tens = toks[0].end, false, toks[0].tens
 						continue
 					}
 				}
@@ -447,7 +463,7 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 		}
 		l := choice[k]
 		w := lookup(rs[k : k+l])
-		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens}
+		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens, hundred: w.text == "hundred"}
 		k += l
 		// twenty + six = 26
 		if w.tens && k < n && choice[k] != 0 {
@@ -457,6 +473,13 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 				t.end = offs[k+choice[k]]
 				k += choice[k]
 			}
+		} else if w.tens && k < n && choice[k] == 0 && rs[k] != '0' && unicode.IsDigit(rs[k]) &&
+			(k+1 == n || !unicode.IsDigit(rs[k+1])) {
+			// twenty3 = 23: a tens word and one digit glued to it.
+			t.digits = w.digits[:1] + string(rune('0'+digitValue(rs[k])))
+			t.tens = false
+			t.end = offs[k+1]
+			k++
 		}
 		out = append(out, t)
 	}
@@ -510,6 +533,9 @@ func lookup(rs []rune) word {
 func (e *Extractor) fromRun(run []token) []Match {
 	var out []Match
 	// International numbers: a '+' or a leading 00 before the first group.
+	// When none reads, the group after a "+CC" is not the start of a
+	// national number ("+52 1 55 ..." is not the US 1-551-...).
+	afterCode := -1
 	if run[0].plus || strings.HasPrefix(run[0].digits, "00") {
 		if m, n, ok := e.international(run); ok {
 			out = append(out, m)
@@ -517,6 +543,8 @@ func (e *Extractor) fromRun(run []token) []Match {
 			if len(run) == 0 {
 				return out
 			}
+		} else if run[0].plus && len(run[0].digits) <= 3 && run[0].digits != "1" {
+			afterCode = 1
 		}
 	}
 	type cand struct {
@@ -527,7 +555,7 @@ func (e *Extractor) fromRun(run []token) []Match {
 	var cands []cand
 	dates := dateTokens(run)
 	for i := range run {
-		if run[i].weak || dates[i] {
+		if run[i].weak || dates[i] || i == afterCode {
 			continue
 		}
 		digits := ""
@@ -617,6 +645,11 @@ func (e *Extractor) international(run []token) (Match, int, bool) {
 			continue
 		}
 		num, err := phonenumbers.Parse("+"+d, "ZZ")
+		if (err != nil || !phonenumbers.IsValidNumber(num)) && strings.HasPrefix(d, "521") {
+			// Mexico's mobile "1" after the country code, dropped in
+			// 2019 and still written in ads.
+			num, err = phonenumbers.Parse("+52"+d[3:], "ZZ")
+		}
 		if err != nil || !phonenumbers.IsValidNumber(num) {
 			continue
 		}
@@ -626,6 +659,9 @@ func (e *Extractor) international(run []token) (Match, int, bool) {
 			d2 := strings.TrimPrefix(digits+joinDigits(run[j+1:k+1]), "00")
 			if len(d2) > 15 {
 				break
+			}
+			if strings.HasPrefix(d2, "521") {
+				d2 = "52" + d2[3:]
 			}
 			if n2, err := phonenumbers.Parse("+"+d2, "ZZ"); err == nil && phonenumbers.IsValidNumber(n2) {
 				num, best = n2, k
