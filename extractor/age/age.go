@@ -27,9 +27,13 @@ var (
 	patterns = []*regexp.Regexp{
 		regexp.MustCompile(`\bage\s*(?:is|:|-|=)?\s*(\d{2})\b`),
 		regexp.MustCompile(`\b(\d{2})[\s-]*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`),
-		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|$))`),
+		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|\+|$))`),
 		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+)?(\d{2})$`),
+		regexp.MustCompile(`\b(?:i\s+)?(?:just\s+)?turned\s+(\d{2})\b`),
 	}
+	// firstPerson patterns state the writer's own age ("i'm 20"): words
+	// before them about someone else do not apply.
+	firstPerson = map[int]bool{2: true, 3: true}
 	// Words shortly before a number that make it someone else's or a past age.
 	notMine = regexp.MustCompile(`\b(was|when|since|ago|daughter|son|sister|brother|kid|kids|child|friend|mom|mother|he|she|they|been doing|for)\b[^.!?\n]{0,12}$`)
 	// Words shortly after a number that make it a measure, not an age.
@@ -50,13 +54,13 @@ func Find(text string) []int {
 	})
 	type hit struct{ pos, age int }
 	var hits []hit
-	for _, re := range patterns {
+	for p, re := range patterns {
 		for _, loc := range re.FindAllStringSubmatchIndex(s, -1) {
 			n, err := strconv.Atoi(s[loc[2]:loc[3]])
 			if err != nil || n < Youngest || n > Oldest {
 				continue
 			}
-			if notMine.MatchString(s[max(0, loc[0]-24):loc[0]]) {
+			if !firstPerson[p] && notMine.MatchString(s[max(0, loc[0]-24):loc[0]]) {
 				continue
 			}
 			if measure.MatchString(s[loc[3]:]) {
