@@ -27,7 +27,7 @@ var (
 	// Obfuscated emails: "rosa at gmail dot com", "rosa (at) gmail (dot) com".
 	emailWords = regexp.MustCompile(`\b([a-z0-9][a-z0-9._-]{1,63})\s*[\[(]?\s*at\s*[\])]?\s*([a-z0-9-]{2,30})\s*[\[(]?\s*dot\s*[\])]?\s*(com|net|org|me|io|co)\b`)
 	// "IG: rosa.b", "snap - rosab", "Telegram @rosab", "kik=rosab".
-	labelled   = regexp.MustCompile(`\b(instagram|insta|ig|snapchat|snap|sc|telegram|tele|tg|whatsapp|wapp|wa|kik|onlyfans|of|twitter|x|venmo|cash ?app)\b\s*(?:me\s*)?(?:[:=\-~>|]+|\bat\b|\bis\b)?\s*@?([a-z0-9][a-z0-9._]{1,29})`)
+	labelled   = regexp.MustCompile(`\b(instagram|insta|ig|snapchat|snap|sc|telegram|tele|tg|whatsapp|wapp|wa|kik|onlyfans|of|twitter|x|venmo|cash ?app)\b\s*(?:me\s*)?(?:[:=\-~>|]+|\bat\b|\bis\b)?\s*(?:@\s*)?([a-z0-9][a-z0-9._-]{1,29})`)
 	profileURL = regexp.MustCompile(`\b(?:https?://)?(?:www\.)?(instagram\.com|t\.me|onlyfans\.com|twitter\.com|x\.com|snapchat\.com/add|kik\.me|venmo\.com|cash\.app)/[@$]?([a-z0-9][a-z0-9._]{1,29})`)
 	cashtag    = regexp.MustCompile(`(?:^|[\s(:,])\$([a-z][a-z0-9_]{1,19})\b`)
 	domain     = regexp.MustCompile(`\b((?:[a-z0-9-]+\.)+(?:com|net|org|me|io|co|xxx|club|site|online|info|biz|us))\b`)
@@ -76,7 +76,7 @@ func Find(text string) []string {
 		urlSpans = profileURL.FindAllStringSubmatchIndex(lower, -1)
 	}
 	for _, m := range urlSpans {
-		site, name := lower[m[2]:m[3]], strings.TrimRight(lower[m[4]:m[5]], "._")
+		site, name := lower[m[2]:m[3]], strings.TrimRight(lower[m[4]:m[5]], ".")
 		p := map[string]string{"instagram.com": "instagram", "t.me": "telegram", "onlyfans.com": "onlyfans", "twitter.com": "twitter",
 			"x.com": "twitter", "snapchat.com/add": "snapchat", "kik.me": "kik", "venmo.com": "venmo", "cash.app": "cashapp"}[site]
 		if p == "cashapp" {
@@ -93,8 +93,14 @@ func Find(text string) []string {
 			continue
 		}
 		label := strings.Join(strings.Fields(lower[m[2]:m[3]]), " ")
-		name := strings.TrimRight(lower[m[4]:m[5]], "._")
 		p := platforms[label]
+		// Underscores belong to names ("rosa.bella_" is another account);
+		// hyphens only to Venmo's; a final dot ends a sentence.
+		name := lower[m[4]:m[5]]
+		if p != "venmo" {
+			name, _, _ = strings.Cut(name, "-")
+		}
+		name = strings.TrimRight(name, ".-")
 		if p == "" || notHandle[name] || len(name) < 2 || allDigits(name) && p != "whatsapp" {
 			continue
 		}

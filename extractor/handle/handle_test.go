@@ -24,7 +24,7 @@ func TestFind(t *testing.T) {
 		{"OF: rosab", []string{"onlyfans:rosab"}},
 		{"twitter: @rosab", []string{"twitter:rosab"}},
 		{"x: rosab", []string{"twitter:rosab"}},
-		{"Venmo @Rosa-B", []string{"venmo:@rosa"}},
+		{"Venmo @Rosa-B", []string{"venmo:@rosa-b"}},
 		{"venmo: rosab", []string{"venmo:@rosab"}},
 		{"deposit via $RosaB", []string{"cashapp:$rosab"}},
 		{"cash app: $rosab", []string{"cashapp:$rosab"}},
