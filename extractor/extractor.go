@@ -97,7 +97,7 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 		id = ad.SHA256Hex([]byte(p.URL))[:16]
 	}
 	a.ID = p.Site + ":" + id
-	if t, err := s.Time(doc, p.URL); err != nil {
+	if t, err := s.Time(doc, p.URL, p.FetchedAt); err != nil {
 		a.Problems = append(a.Problems, err.Error()+"; using the fetch time")
 		a.PostedAt = p.FetchedAt
 	} else {

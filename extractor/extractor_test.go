@@ -1,7 +1,9 @@
 package extractor
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +117,96 @@ func BenchmarkExtract(b *testing.B) {
 	for b.Loop() {
 		if _, err := e.Extract(p, nil); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestSecondLayout extracts an ad of a layout unlike the simulator's, from
+// its YAML alone (testdata/oldschool.*): id from the URL, age from the
+// title, a posted time written as a sentence with odd spacing and a
+// lowercase "pm", the city from a breadcrumb, the phone from the body.
+func TestSecondLayout(t *testing.T) {
+	data, err := os.ReadFile("testdata/oldschool.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile("testdata/oldschool.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := indicator.LoadDir("../configs/indicators")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New([]site.Site{s}, "US", m, 1<<24)
+	a, err := e.Extract(&ad.Page{Site: "oldschool", URL: "http://old.example/post/98765", HTML: html, FetchedAt: time.Now(),
+		Images: []ad.ImageRef{{URL: "http://old.example/img/p/77.jpg", Error: "not fetched in this test"}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la, _ := time.LoadLocation("America/Los_Angeles")
+	for _, c := range []struct {
+		what      string
+		got, want any
+	}{
+		{"id", a.ID, "oldschool:98765"},
+		{"title", a.Title, "Sweet Mia, new in town - 24"},
+		{"city", a.City, "Oakland"},
+		{"posted", a.PostedAt.UTC(), time.Date(2020, 10, 2, 15, 4, 0, 0, la).UTC()},
+		{"ages", fmt.Sprint(a.Ages), "[24]"},
+		{"phones", fmt.Sprint(a.PhoneNumbers()), "[+15108730123]"},
+		{"handles", fmt.Sprint(a.Handles), "[instagram:mia.sweet_]"},
+		{"problems", fmt.Sprint(a.Problems), "[]"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
+	}
+	cats := map[string]bool{}
+	for _, in := range a.Indicators {
+		cats[in.Category] = true
+	}
+	if !cats["third_party"] || !cats["movement"] || len(a.Phones) != 1 || !a.Phones[0].Obfuscated {
+		t.Errorf("indicators %+v, phones %+v", a.Indicators, a.Phones)
+	}
+}
+
+func TestRelativeTimes(t *testing.T) {
+	fetched := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	yaml := "name: rel\nstart_urls: [\"http://r/\"]\nad_pages: [\"/\\\\d+$\"]\nfields:\n  id: {css: i}\n  posted_at: {css: span, layout: relative}\n"
+	s, err := site.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New([]site.Site{s}, "US", indicator.New(), 1<<24)
+	for _, tc := range []struct {
+		text string
+		want time.Duration
+		ok   bool
+	}{
+		{"Posted 3 hours ago", 3 * time.Hour, true},
+		{"an hour ago", time.Hour, true},
+		{"posted 45 mins ago", 45 * time.Minute, true},
+		{"2 days ago", 48 * time.Hour, true},
+		{"yesterday", 24 * time.Hour, true},
+		{"just now", 0, true},
+		{"sometime", 0, false},
+	} {
+		a, err := e.Extract(&ad.Page{Site: "rel", URL: "http://r/1", FetchedAt: fetched,
+			HTML: []byte("<i>1</i><span>" + tc.text + "</span>")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		timeProblem := strings.Contains(fmt.Sprint(a.Problems), "posted time")
+		if tc.ok && (!a.PostedAt.Equal(fetched.Add(-tc.want)) || timeProblem) {
+			t.Errorf("%q: posted %v (%v)", tc.text, a.PostedAt, a.Problems)
+		}
+		if !tc.ok && !timeProblem {
+			t.Errorf("%q: no problem reported: %v", tc.text, a.Problems)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -290,22 +291,61 @@ func (f *Selector) Value(doc *goquery.Document, pageURL string) string {
 	return ""
 }
 
-// Time parses the first value of f with its layout (RFC 3339 when none),
-// in the site's zone when the layout has none.
-func (s *Site) Time(doc *goquery.Document, pageURL string) (time.Time, error) {
-	v := s.Fields.PostedAt.Value(doc, pageURL)
+// Time parses the posted time: the first value of the posted_at field
+// with its layout (RFC 3339 when none), in the site's zone when the layout
+// has none. Runs of spaces are one space and "am"/"pm" are read in either
+// case. The layout "relative" reads "3 hours ago", "an hour ago",
+// "yesterday" or "just now" against the fetch time.
+func (s *Site) Time(doc *goquery.Document, pageURL string, fetched time.Time) (time.Time, error) {
+	v := strings.Join(strings.Fields(s.Fields.PostedAt.Value(doc, pageURL)), " ")
 	if v == "" {
 		return time.Time{}, errors.New("posted time not found")
 	}
 	layout := s.Fields.PostedAt.Layout
-	if layout == "" {
+	switch layout {
+	case "":
 		layout = time.RFC3339
+	case "relative":
+		return relative(v, fetched)
+	}
+	if strings.Contains(layout, "PM") {
+		v = ampm.ReplaceAllStringFunc(v, strings.ToUpper)
 	}
 	t, err := time.ParseInLocation(layout, v, s.Location())
 	if err != nil {
 		return time.Time{}, fmt.Errorf("parsing posted time %q: %w", v, err)
 	}
 	return t, nil
+}
+
+var (
+	ampm = regexp.MustCompile(`(?i)\b[ap]m\b`)
+	ago  = regexp.MustCompile(`(?i)\b(\d+|an?|one)\s*(sec|second|min|minute|hr|hour|day|week)s?\s+ago\b`)
+)
+
+// relative reads a posted time written relative to the fetch time.
+func relative(v string, fetched time.Time) (time.Time, error) {
+	if fetched.IsZero() {
+		return time.Time{}, errors.New("a relative posted time needs the fetch time")
+	}
+	low := strings.ToLower(v)
+	switch {
+	case strings.Contains(low, "just now"), strings.Contains(low, "moments ago"):
+		return fetched, nil
+	case strings.Contains(low, "yesterday"):
+		return fetched.Add(-24 * time.Hour), nil
+	}
+	m := ago.FindStringSubmatch(v)
+	if m == nil {
+		return time.Time{}, fmt.Errorf("parsing relative posted time %q: want \"N minutes/hours/days ago\"", v)
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		n = 1 // "an hour ago"
+	}
+	unit := map[string]time.Duration{"sec": time.Second, "second": time.Second, "min": time.Minute, "minute": time.Minute,
+		"hr": time.Hour, "hour": time.Hour, "day": 24 * time.Hour, "week": 7 * 24 * time.Hour}[strings.ToLower(m[2])]
+	return fetched.Add(-time.Duration(n) * unit), nil
 }
 
 // Text returns the text of sel with <br> and block elements as line breaks,
