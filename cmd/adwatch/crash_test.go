@@ -213,18 +213,20 @@ func firstProfile(t *testing.T, export []byte) string {
 // given NATS URL (empty: embedded), and returns its path.
 func writeConfig(t *testing.T, dir, base, natsURL string) string {
 	t.Helper()
-	site, err := os.ReadFile("../../configs/sites/simclassifieds.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := strings.TrimPrefix(base, "http://")
-	text := strings.ReplaceAll(string(site), `127\.0\.0\.1:8089`, strings.ReplaceAll(host, ".", `\.`))
-	text = strings.ReplaceAll(text, "127.0.0.1:8089", host)
 	if err := os.MkdirAll(filepath.Join(dir, "sites"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "sites", "sim.yaml"), []byte(text), 0o644); err != nil {
-		t.Fatal(err)
+	host := strings.TrimPrefix(base, "http://")
+	for _, name := range []string{"simclassifieds", "oldschool"} {
+		site, err := os.ReadFile("../../configs/sites/" + name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(site), `127\.0\.0\.1:8089`, strings.ReplaceAll(host, ".", `\.`))
+		text = strings.ReplaceAll(text, "127.0.0.1:8089", host)
+		if err := os.WriteFile(filepath.Join(dir, "sites", name+".yaml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	indicators, _ := filepath.Abs("../../configs/indicators")
 	alertsFile, _ := filepath.Abs("../../configs/alerts.yaml")

@@ -33,17 +33,21 @@ func testConfig(t *testing.T, base string) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile("../../configs/sites/simclassifieds.yaml")
-	if err != nil {
-		t.Fatal(err)
+	// Both sites the simulator serves: simclassifieds and oldschool.
+	cfg.Sites = nil
+	for _, name := range []string{"simclassifieds", "oldschool"} {
+		data, err := os.ReadFile("../../configs/sites/" + name + ".yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.ReplaceAll(string(data), "http://127.0.0.1:8089", base)
+		text = strings.ReplaceAll(text, `127\.0\.0\.1:8089`, strings.ReplaceAll(strings.TrimPrefix(base, "http://"), ".", `\.`))
+		s, err := site.Parse([]byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Sites = append(cfg.Sites, s)
 	}
-	text := strings.ReplaceAll(string(data), "http://127.0.0.1:8089", base)
-	text = strings.ReplaceAll(text, `127\.0\.0\.1:8089`, strings.ReplaceAll(strings.TrimPrefix(base, "http://"), ".", `\.`))
-	s, err := site.Parse([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Sites = []site.Site{s}
 	return cfg
 }
 
@@ -104,7 +108,7 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, a := range world.Ads {
-			if id := fmt.Sprintf("simclassifieds:%d", a.ID); seen[id] != 1 {
+			if id := sim.AdKey(a); seen[id] != 1 {
 				t.Errorf("ad %s indexed %d times, want once", id, seen[id])
 			}
 		}
@@ -173,7 +177,7 @@ func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) map[string
 	t.Helper()
 	predP, predN, trueP, trueN := map[string]string{}, map[string]string{}, map[string]string{}, map[string]string{}
 	for _, a := range world.Ads {
-		id := fmt.Sprintf("simclassifieds:%d", a.ID)
+		id := sim.AdKey(a)
 		p := idx.Linker.Profile(id)
 		predP[id], predN[id] = p, idx.Linker.Network(p)
 		person := world.Persons[a.Person]
@@ -245,7 +249,7 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 		t.Errorf("/api/snapshot: %+v", snap)
 	}
 	var prof indexer.ProfileView
-	getJSON(t, srv.URL+"/api/profiles/"+idx.Linker.Profile(fmt.Sprintf("simclassifieds:%d", a.ID)), &prof)
+	getJSON(t, srv.URL+"/api/profiles/"+idx.Linker.Profile(sim.AdKey(a)), &prof)
 	mine := 0
 	for _, b := range world.Ads {
 		if b.Person == a.Person {
@@ -317,7 +321,7 @@ func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, 
 	list := listAlerts(t, cfg, dir)
 	personOfProfile := map[string]int{}
 	for _, a := range world.Ads {
-		personOfProfile[profileOf[fmt.Sprintf("simclassifieds:%d", a.ID)]] = a.Person
+		personOfProfile[profileOf[sim.AdKey(a)]] = a.Person
 	}
 	want := map[string]map[string]bool{"possible_minor": {}, "shared_phone": {}, "circuit": {}, "third_party_language": {},
 		"profile_surge": {}, "phone_surge": {}, "city_surge": {}}
@@ -329,7 +333,7 @@ func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, 
 			byPhone[p] = append(byPhone[p], a)
 		}
 		if strings.Contains(a.Body, "Ask about my friends") || strings.Contains(a.Body, "My girls") {
-			want["third_party_language"][fmt.Sprintf("ad:simclassifieds:%d", a.ID)] = true
+			want["third_party_language"]["ad:"+sim.AdKey(a)] = true
 		}
 	}
 	inWindow := func(ads []sim.Ad, key func(sim.Ad) string) int {

@@ -57,7 +57,8 @@ var pageTmpl = template.Must(template.New("ad").Parse(`<!doctype html>
 
 // ServeHTTP serves the site: /, /robots.txt, /c/<city>/?page=N,
 // /c/<city>/calendar/<date> (a link trap), /ad/<id>.html,
-// /img/<photo>-q<quality>-c<crop percent>.jpg.
+// /img/<photo>-q<quality>-c<crop percent>.jpg, and the second layout's
+// /old/<city>/?p=N and /old/post/<id> (oldschool.go).
 func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	p := req.URL.Path
 	switch {
@@ -68,7 +69,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		var b strings.Builder
 		b.WriteString("<html><body><h1>Simulated classifieds</h1><ul>")
 		for _, c := range Cities {
-			fmt.Fprintf(&b, `<li><a href="/c/%s/">%s</a></li>`, Slug(c), c)
+			fmt.Fprintf(&b, `<li><a href="%s">%s</a></li>`, cityPath(c), c)
 		}
 		b.WriteString(`<li><a href="/c/archive/">Archive</a></li></ul></body></html>`)
 		fmt.Fprint(rw, b.String())
@@ -83,6 +84,10 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 		fmt.Fprintf(rw, `<html><body><a href="%s">next day</a></body></html>`, strings.TrimSuffix(p, day.Format("2006-01-02"))+day.AddDate(0, 0, 1).Format("2006-01-02"))
+	case strings.HasPrefix(p, "/old/post/"):
+		s.oldAd(rw, req)
+	case strings.HasPrefix(p, "/old/"):
+		s.oldListing(rw, req)
 	case strings.HasPrefix(p, "/c/"):
 		s.listing(rw, req)
 	case strings.HasPrefix(p, "/ad/"):
@@ -97,7 +102,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 func (s *Server) listing(rw http.ResponseWriter, req *http.Request) {
 	slug := strings.Trim(strings.TrimPrefix(req.URL.Path, "/c/"), "/")
 	ads, ok := s.byCity[slug]
-	if !ok {
+	if !ok || OldSchoolCities[ads[0].City] {
 		http.NotFound(rw, req)
 		return
 	}
@@ -120,7 +125,7 @@ func (s *Server) listing(rw http.ResponseWriter, req *http.Request) {
 func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 	id, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/ad/"), ".html"))
 	a, ok := s.byID[id]
-	if err != nil || !ok {
+	if err != nil || !ok || OldSchoolCities[a.City] {
 		http.NotFound(rw, req)
 		return
 	}
@@ -133,10 +138,7 @@ func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	var imgs []string
-	for _, ph := range a.Photos {
-		imgs = append(imgs, fmt.Sprintf("/img/%d-q%d-c%d.jpg", ph.ID, ph.Quality, ph.Crop))
-	}
+	imgs := s.imagePaths(a)
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
 	err = pageTmpl.Execute(rw, map[string]any{
 		"ID": a.ID, "Title": a.Title, "City": a.City, "Slug": Slug(a.City), "Day": a.PostedAt.Format("2006-01-02"),
@@ -146,6 +148,15 @@ func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		http.Error(rw, err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// imagePaths are the paths of an ad's photos.
+func (s *Server) imagePaths(a *Ad) []string {
+	var imgs []string
+	for _, ph := range a.Photos {
+		imgs = append(imgs, fmt.Sprintf("/img/%d-q%d-c%d.jpg", ph.ID, ph.Quality, ph.Crop))
+	}
+	return imgs
 }
 
 func (s *Server) image(rw http.ResponseWriter, req *http.Request) {

@@ -380,7 +380,7 @@ func (w *World) WriteTruth(out io.Writer, base string) error {
 	enc := json.NewEncoder(out)
 	for _, a := range w.Ads {
 		p := w.Persons[a.Person]
-		t := Truth{URL: fmt.Sprintf("%s/ad/%d.html", strings.TrimRight(base, "/"), a.ID), ID: a.ID,
+		t := Truth{URL: strings.TrimRight(base, "/") + AdPath(a), ID: a.ID,
 			Person: fmt.Sprintf("person-%d", p.ID), Network: w.NetworkID(p), Phones: a.Phones,
 			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Falling: p.Falling, Handles: a.Handles}
 		if err := enc.Encode(t); err != nil {
