@@ -131,7 +131,7 @@ func (a *App) Alerts() (*alerts.Stage, error) {
 func (a *App) Web(idx *indexer.Index) *web.Server {
 	s := &web.Server{Index: idx, Config: &a.Config, Gatherer: a.Registry, Log: a.Log.With("component", "web")}
 	if a.Bus != nil {
-		s.Alerts, s.Watch = a.Bus.AlertsKV, a.Bus.WatchKV
+		s.Alerts, s.Watch, s.Images = a.Bus.AlertsKV, a.Bus.WatchKV, a.Bus.Images
 	}
 	return s
 }

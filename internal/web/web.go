@@ -35,10 +35,13 @@ var indexHTML []byte
 
 // Server is the web UI and API.
 type Server struct {
-	Index    *indexer.Index
-	Config   *config.Config
-	Alerts   jetstream.KeyValue // nil when no bus is connected
-	Watch    jetstream.KeyValue // nil when no bus is connected
+	Index  *indexer.Index
+	Config *config.Config
+	Alerts jetstream.KeyValue // nil when no bus is connected
+	Watch  jetstream.KeyValue // nil when no bus is connected
+	// Images holds the ads' image bytes by SHA-256; nil when no bus is
+	// connected.
+	Images   jetstream.ObjectStore
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
 	phones   *phone.Extractor
@@ -58,6 +61,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
 	mux.HandleFunc("GET /api/export/ads", s.exportAds)
+	mux.HandleFunc("GET /api/images/{sha256}", s.image)
 	mux.HandleFunc("GET /api/alerts", s.alerts)
 	mux.HandleFunc("POST /api/alerts/{key}/status", s.alertStatus)
 	mux.HandleFunc("GET /api/watchlist", s.watchlist)
@@ -244,6 +248,39 @@ func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, snap)
+}
+
+// image serves one ad image by its SHA-256, only when its bytes are an
+// image: the store holds whatever sites served, and a page posing as a
+// photo must not run in an investigator's browser.
+func (s *Server) image(w http.ResponseWriter, r *http.Request) {
+	sha := r.PathValue("sha256")
+	if len(sha) != 64 || strings.Trim(sha, "0123456789abcdef") != "" {
+		writeErr(w, http.StatusBadRequest, "want the image's SHA-256 in lowercase hex")
+		return
+	}
+	if s.Images == nil {
+		writeErr(w, http.StatusServiceUnavailable, "images need the message bus; run adwatch run")
+		return
+	}
+	data, err := s.Images.GetBytes(r.Context(), sha)
+	if errors.Is(err, jetstream.ErrObjectNotFound) {
+		writeErr(w, http.StatusNotFound, "no such image")
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, "reading image: "+err.Error())
+		return
+	}
+	ct := http.DetectContentType(data)
+	if !strings.HasPrefix(ct, "image/") {
+		writeErr(w, http.StatusUnsupportedMediaType, "the stored file is not an image ("+ct+")")
+		return
+	}
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "private, max-age=3600")
+	_, _ = w.Write(data)
 }
 
 // ExportedAd is one ad as exported: the ad, its phones in E.164, and its

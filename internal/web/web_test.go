@@ -215,7 +215,7 @@ func TestSearchPageInChromium(t *testing.T) {
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible("#q", chromedp.ByID),
 		chromedp.SendKeys("#q", "510.873.0123", chromedp.ByID),
-		chromedp.Click("button", chromedp.ByQuery),
+		chromedp.Click("#f button", chromedp.ByQuery),
 		chromedp.WaitVisible("#count", chromedp.ByID),
 		chromedp.Text("#count", &count, chromedp.ByID),
 		chromedp.Text("#out", &list, chromedp.ByID),
@@ -267,12 +267,29 @@ func browser(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()))
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true))
+	// Not t.TempDir: Chromium's helper processes may still write to the
+	// profile for a moment after the browser exits, which fails the
+	// test's own cleanup. This one is removed after the browser, retried.
+	profile, err := os.MkdirTemp("", "adwatch-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts = append(opts, chromedp.UserDataDir(profile))
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(actx)
 	ctx, cancelTimeout := context.WithTimeout(ctx, 60*time.Second)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() {
+		cancelTimeout()
+		cancelCtx()
+		cancelAlloc()
+		for range 50 {
+			if os.RemoveAll(profile) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	return ctx
 }
 
@@ -362,5 +379,96 @@ func TestWatchPhotoInChromium(t *testing.T) {
 	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
 	if err != nil || len(list) != 1 || list[0].By != "det. lee" || list[0].Kind != alerts.WatchImage || len(list[0].Crops) != 9 {
 		t.Errorf("watchlist after the click: %+v %v (page said %q)", list, err, accepted)
+	}
+}
+
+// TestImagesServed: a stored photo is served as an image; a stored page
+// posing as a photo is refused; a bad or unknown hash is a clear error.
+func TestImagesServed(t *testing.T) {
+	b := bustest.New(t)
+	ctx := context.Background()
+	var photo bytes.Buffer
+	_ = jpeg.Encode(&photo, sim.Picture(1, 3), &jpeg.Options{Quality: 80})
+	photoSHA := ad.SHA256Hex(photo.Bytes())
+	page := []byte("<html><script>alert(1)</script></html>")
+	pageSHA := ad.SHA256Hex(page)
+	for sha, data := range map[string][]byte{photoSHA: photo.Bytes(), pageSHA: page} {
+		if _, err := b.Images.PutBytes(ctx, sha, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Images: b.Images, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+	for _, tc := range []struct {
+		name, sha string
+		status    int
+		ctype     string
+	}{
+		{"photo", photoSHA, 200, "image/jpeg"},
+		{"page posing as a photo", pageSHA, 415, "application/json"},
+		{"unknown", strings.Repeat("ab", 32), 404, "application/json"},
+		{"not a hash", "../../etc/passwd", 404, ""},
+		{"short hash", "abc123", 400, "application/json"},
+	} {
+		resp, err := http.Get(ts.URL + "/api/images/" + tc.sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.status || (tc.ctype != "" && !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.ctype)) {
+			t.Errorf("%s: %d %s, want %d %s", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), tc.status, tc.ctype)
+		}
+		if tc.status == 200 && !bytes.Equal(body, photo.Bytes()) {
+			t.Errorf("%s: served bytes differ", tc.name)
+		}
+	}
+}
+
+// TestProfilePhotosInChromium: the profile view shows the person's photo,
+// loaded from the image store.
+func TestProfilePhotosInChromium(t *testing.T) {
+	ctx := browser(t)
+	b := bustest.New(t)
+	var photo bytes.Buffer
+	_ = jpeg.Encode(&photo, sim.Picture(1, 4), &jpeg.Options{Quality: 80})
+	sha := ad.SHA256Hex(photo.Bytes())
+	if _, err := b.Images.PutBytes(context.Background(), sha, photo.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	if _, err := idx.Put([]ad.Ad{{ID: "s:1", City: "Oakland", Title: "Sweet company", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
+		Phones: []ad.Phone{{E164: "+15108730123"}}, Images: []ad.Image{{SHA256: sha}}}}); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Images: b.Images, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	defer ts.Close()
+	var width int
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(ts.URL+"/"),
+		chromedp.SendKeys("#q", "5108730123", chromedp.ByID),
+		chromedp.Click("#f button", chromedp.ByQuery),
+		chromedp.WaitVisible("#out a[data-profile]", chromedp.ByQuery),
+		chromedp.Click("#out a[data-profile]", chromedp.ByQuery),
+		chromedp.WaitVisible("#photos img", chromedp.ByQuery),
+		chromedp.Poll(`document.querySelector('#photos img').complete && document.querySelector('#photos img').naturalWidth`, &width),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if width != sim.Picture(1, 4).Bounds().Dx() {
+		t.Errorf("photo loaded %d pixels wide, want %d", width, sim.Picture(1, 4).Bounds().Dx())
 	}
 }
