@@ -73,21 +73,28 @@ type Crawler struct {
 }
 
 // Run crawls every site, then again every Interval, until ctx is done (or
-// after one pass when Once is set).
+// after one pass when Once is set). A site that cannot be crawled (down,
+// unreachable) does not stop the others: it is logged, counted as an
+// "unreachable" error and tried again at the next pass. With Once, Run
+// returns those failures together after crawling every other site.
 func (c *Crawler) Run(ctx context.Context) error {
 	for {
+		var failed []error
 		for i := range c.Sites {
 			st, err := c.Crawl(ctx, &c.Sites[i])
+			if ctx.Err() != nil {
+				return nil
+			}
 			if err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
-				return err
+				c.Metrics.Errors.WithLabelValues("unreachable").Inc()
+				c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
+				failed = append(failed, err)
+				continue
 			}
 			c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
 		}
 		if c.Once {
-			return nil
+			return errors.Join(failed...)
 		}
 		select {
 		case <-ctx.Done():

@@ -136,3 +136,65 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestRunOutlivesDownSite: a site that is down does not stop the crawl of
+// the others nor the monitor; with Once the failure is reported after the
+// others were crawled.
+func TestRunOutlivesDownSite(t *testing.T) {
+	up := httptest.NewServer(&hostile{})
+	defer up.Close()
+	down := httptest.NewServer(http.NotFoundHandler())
+	downURL := down.URL
+	down.Close() // nothing listens there any more
+	mk := func(name, base string) site.Site {
+		s, err := site.Parse([]byte(fmt.Sprintf("name: %s\nstart_urls: [\"%s/\"]\nallowed: ['^%s/($|ad/)']\nad_pages: ['/ad/']\nretries: 3\nfields: {id: {css: article, attr: data-id}}\n",
+			name, base, base)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, once := range []bool{true, false} {
+		b := bustest.New(t)
+		c := &Crawler{Sites: []site.Site{mk("down", downURL), mk("up", up.URL)}, Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Metrics: NewMetrics(nil), Once: once, Interval: 200 * time.Millisecond}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx) }()
+		published := func() uint64 {
+			st, err := b.JS.Stream(ctx, bus.StreamPages)
+			if err != nil {
+				return 0
+			}
+			info, err := st.Info(ctx)
+			if err != nil {
+				return 0
+			}
+			return info.State.Msgs
+		}
+		if once {
+			err := <-done
+			if err == nil || !strings.Contains(err.Error(), "down") {
+				t.Errorf("once: error %v, want the down site named", err)
+			}
+			if n := published(); n == 0 {
+				t.Error("once: the site that is up was not crawled")
+			}
+		} else {
+			for ctx.Err() == nil && published() == 0 {
+				time.Sleep(50 * time.Millisecond)
+			}
+			time.Sleep(500 * time.Millisecond) // a few more passes, each failing on the down site
+			select {
+			case err := <-done:
+				t.Fatalf("monitoring stopped on a down site: %v", err)
+			default:
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("monitoring ended with %v, want nil on cancel", err)
+			}
+		}
+		cancel()
+	}
+}

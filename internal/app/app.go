@@ -197,14 +197,17 @@ func (a *App) Run(ctx context.Context, once bool) error {
 	if once {
 		stages["crawler"] = func(ctx context.Context) error {
 			start := time.Now()
-			if err := crawl.Run(ctx); err != nil {
-				return err
-			}
+			// A site that could not be crawled fails the run, but only
+			// after what the other sites gave is processed.
+			crawlErr := crawl.Run(ctx)
 			if err := a.waitIdle(ctx, al); err != nil {
 				return err
 			}
 			n, _ := idx.Count()
 			a.Log.Info("run finished", "ads_indexed", n, "seconds", time.Since(start).Seconds())
+			if crawlErr != nil {
+				return fmt.Errorf("some sites could not be crawled (the others were): %w", crawlErr)
+			}
 			cancel()
 			return nil
 		}
