@@ -138,14 +138,18 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	return l
 }
 
-func (l *Linker) find(i int32) int32 {
+func (l *Linker) find(i int32) int32 { return findRoot(l.parent, i) }
+
+// findRoot returns the root of i in a union-find forest, compressing the
+// path on the way.
+func findRoot(parent []int32, i int32) int32 {
 	root := i
-	for l.parent[root] != root {
-		root = l.parent[root]
+	for parent[root] != root {
+		root = parent[root]
 	}
 	for i != root {
-		next := l.parent[i]
-		l.parent[i] = root
+		next := parent[i]
+		parent[i] = root
 		i = next
 	}
 	return root
@@ -202,18 +206,7 @@ func (l *Linker) singleNewest(root int32) bool {
 	return len(m) == 1 && m[0] == l.newest
 }
 
-func (l *Linker) nfind(i int32) int32 {
-	root := i
-	for l.nparent[root] != root {
-		root = l.nparent[root]
-	}
-	for i != root {
-		next := l.nparent[i]
-		l.nparent[i] = root
-		i = next
-	}
-	return root
-}
+func (l *Linker) nfind(i int32) int32 { return findRoot(l.nparent, i) }
 
 // nunion joins the networks of ads a and b.
 func (l *Linker) nunion(a, b int32) {

@@ -55,11 +55,7 @@ type local struct {
 }
 
 func (l *local) Snapshot(_ context.Context, city, date string) (indexer.Snapshot, error) {
-	from, to, err := web.Window(&l.cfg.Config, city, date)
-	if err != nil {
-		return indexer.Snapshot{}, err
-	}
-	return l.idx.Snapshot(city, from, to)
+	return web.Snapshot(&l.cfg.Config, l.idx, city, date)
 }
 
 func (l *local) Profile(_ context.Context, id string) (indexer.ProfileView, bool, error) {

@@ -644,13 +644,8 @@ func (e *Extractor) international(run []token) (Match, int, bool) {
 		if len(d) < 8 || len(d) > 15 {
 			continue
 		}
-		num, err := phonenumbers.Parse("+"+d, "ZZ")
-		if (err != nil || !phonenumbers.IsValidNumber(num)) && strings.HasPrefix(d, "521") {
-			// Mexico's mobile "1" after the country code, dropped in
-			// 2019 and still written in ads.
-			num, err = phonenumbers.Parse("+52"+d[3:], "ZZ")
-		}
-		if err != nil || !phonenumbers.IsValidNumber(num) {
+		num, ok := parseInternational(d)
+		if !ok {
 			continue
 		}
 		// Take the longest valid reading.
@@ -660,10 +655,7 @@ func (e *Extractor) international(run []token) (Match, int, bool) {
 			if len(d2) > 15 {
 				break
 			}
-			if strings.HasPrefix(d2, "521") {
-				d2 = "52" + d2[3:]
-			}
-			if n2, err := phonenumbers.Parse("+"+d2, "ZZ"); err == nil && phonenumbers.IsValidNumber(n2) {
+			if n2, ok := parseInternational(d2); ok {
 				num, best = n2, k
 			}
 		}
@@ -675,6 +667,17 @@ func (e *Extractor) international(run []token) (Match, int, bool) {
 		}, best + 1, true
 	}
 	return Match{}, 0, false
+}
+
+// parseInternational reads digits after a '+' (or 00) as a valid number.
+// Mexico's mobile "1" after the country code, dropped in 2019 and still
+// written in ads, is read without it.
+func parseInternational(d string) (*phonenumbers.PhoneNumber, bool) {
+	num, err := phonenumbers.Parse("+"+d, "ZZ")
+	if (err != nil || !phonenumbers.IsValidNumber(num)) && strings.HasPrefix(d, "521") {
+		num, err = phonenumbers.Parse("+52"+d[3:], "ZZ")
+	}
+	return num, err == nil && phonenumbers.IsValidNumber(num)
 }
 
 func joinDigits(ts []token) string {

@@ -242,11 +242,7 @@ func (a *App) addDigests(stages map[string]func(context.Context) error, idx *ind
 // Snapshotter counts a city's ads and profiles over one local day.
 func Snapshotter(cfg *config.Config, idx *indexer.Index) digest.Snapshotter {
 	return func(city string, day time.Time) (int, int, error) {
-		from, to, err := web.Window(cfg, city, day.Format("2006-01-02"))
-		if err != nil {
-			return 0, 0, err
-		}
-		s, err := idx.Snapshot(city, from, to)
+		s, err := web.Snapshot(cfg, idx, city, day.Format("2006-01-02"))
 		return s.Ads, s.Profiles, err
 	}
 }

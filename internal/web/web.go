@@ -440,6 +440,16 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, n)
 }
 
+// Snapshot counts what x holds for city over the 24 hours of date
+// (YYYY-MM-DD) in the city's time zone.
+func Snapshot(cfg *config.Config, x *indexer.Index, city, date string) (indexer.Snapshot, error) {
+	from, to, err := Window(cfg, city, date)
+	if err != nil {
+		return indexer.Snapshot{}, err
+	}
+	return x.Snapshot(city, from, to)
+}
+
 // Window is the 24 hours of date (YYYY-MM-DD) in city's time zone, from
 // local midnight to the next.
 func Window(cfg *config.Config, city, date string) (time.Time, time.Time, error) {
