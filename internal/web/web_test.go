@@ -24,10 +24,36 @@ import (
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/config"
 	"github.com/adwatch/adwatch/internal/sim"
 )
+
+// openIndex opens an empty index for one test.
+func openIndex(t *testing.T) *indexer.Index {
+	t.Helper()
+	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { idx.Close() })
+	return idx
+}
+
+// serve serves idx, with the alerts, watchlist and images of b when b is
+// not nil, for one test.
+func serve(t *testing.T, idx *indexer.Index, b *bus.Bus) *httptest.Server {
+	t.Helper()
+	cfg := config.Default()
+	s := &Server{Index: idx, Config: &cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if b != nil {
+		s.Alerts, s.Watch, s.Images = b.AlertsKV, b.WatchKV, b.Images
+	}
+	ts := httptest.NewServer(s.Handler())
+	t.Cleanup(ts.Close)
+	return ts
+}
 
 func testServer(t *testing.T) *httptest.Server {
 	t.Helper()
@@ -99,16 +125,10 @@ func TestAlertStatusInChromium(t *testing.T) {
 	if _, err := b.AlertsKV.Put(context.Background(), "possible_minor.p1", data); err != nil {
 		t.Fatal(err)
 	}
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Alerts: b.AlertsKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	idx := openIndex(t)
+	ts := serve(t, idx, b)
 	var refused, accepted string
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(`#alerts li button[data-status="acknowledged"]`, chromedp.ByQuery),
 		chromedp.Click(`#alerts li button[data-status="acknowledged"]`, chromedp.ByQuery),
@@ -129,11 +149,7 @@ func TestAlertStatusInChromium(t *testing.T) {
 }
 
 func TestSearchByImage(t *testing.T) {
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
+	idx := openIndex(t)
 	var photo bytes.Buffer
 	if err := jpeg.Encode(&photo, sim.Picture(1, 5), &jpeg.Options{Quality: 90}); err != nil {
 		t.Fatal(err)
@@ -149,9 +165,7 @@ func TestSearchByImage(t *testing.T) {
 	if _, err := idx.Put([]ad.Ad{{ID: "s:1", PageSHA256: "1", Images: []ad.Image{img}}}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	ts := serve(t, idx, nil)
 
 	// The same photo re-encoded finds the profile; another photo does not;
 	// a broken upload is a clear 400.
@@ -297,14 +311,8 @@ func browser(t *testing.T) context.Context {
 // entry keeps its perceptual hashes, and a broken upload is a clear 400.
 func TestWatchPhotoUpload(t *testing.T) {
 	b := bustest.New(t)
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Watch: b.WatchKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	idx := openIndex(t)
+	ts := serve(t, idx, b)
 	var photo bytes.Buffer
 	_ = jpeg.Encode(&photo, sim.Picture(1, 5), &jpeg.Options{Quality: 90})
 	upload := func(data []byte, by string) *http.Response {
@@ -344,14 +352,8 @@ func TestWatchPhotoUpload(t *testing.T) {
 func TestWatchPhotoInChromium(t *testing.T) {
 	ctx := browser(t)
 	b := bustest.New(t)
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Watch: b.WatchKV, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	idx := openIndex(t)
+	ts := serve(t, idx, b)
 	photo := filepath.Join(t.TempDir(), "photo.jpg")
 	var buf bytes.Buffer
 	_ = jpeg.Encode(&buf, sim.Picture(2, 9), &jpeg.Options{Quality: 85})
@@ -359,7 +361,7 @@ func TestWatchPhotoInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	var refused, accepted string
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.SetUploadFiles("#img", []string{photo}, chromedp.ByID),
 		chromedp.Click("#watchimg", chromedp.ByID),
@@ -397,14 +399,8 @@ func TestImagesServed(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Images: b.Images, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	idx := openIndex(t)
+	ts := serve(t, idx, b)
 	for _, tc := range []struct {
 		name, sha string
 		status    int
@@ -442,21 +438,15 @@ func TestProfilePhotosInChromium(t *testing.T) {
 	if _, err := b.Images.PutBytes(context.Background(), sha, photo.Bytes()); err != nil {
 		t.Fatal(err)
 	}
-	idx, err := indexer.Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
+	idx := openIndex(t)
 	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
 	if _, err := idx.Put([]ad.Ad{{ID: "s:1", City: "Oakland", Title: "Sweet company", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
 		Phones: []ad.Phone{{E164: "+15108730123"}}, Images: []ad.Image{{SHA256: sha}}}}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	ts := httptest.NewServer((&Server{Index: idx, Config: &cfg, Images: b.Images, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
-	defer ts.Close()
+	ts := serve(t, idx, b)
 	var width int
-	err = chromedp.Run(ctx,
+	err := chromedp.Run(ctx,
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.SendKeys("#q", "5108730123", chromedp.ByID),
 		chromedp.Click("#f button", chromedp.ByQuery),
