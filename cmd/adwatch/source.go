@@ -45,17 +45,17 @@ func openSource(g *globals, cmd *cobra.Command) (*app.App, source, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, &local{cfg: a, idx: idx}, nil
+	return a, &local{app: a, idx: idx}, nil
 }
 
 // local reads the index on disk.
 type local struct {
-	cfg *app.App
+	app *app.App
 	idx *indexer.Index
 }
 
 func (l *local) Snapshot(_ context.Context, city, date string) (indexer.Snapshot, error) {
-	return web.Snapshot(&l.cfg.Config, l.idx, city, date)
+	return web.Snapshot(&l.app.Config, l.idx, city, date)
 }
 
 func (l *local) Profile(_ context.Context, id string) (indexer.ProfileView, bool, error) {
