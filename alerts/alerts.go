@@ -24,66 +24,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 )
-
-// Status of an alert.
-const (
-	StatusNew          = "new"
-	StatusAcknowledged = "acknowledged"
-	StatusDismissed    = "dismissed"
-	StatusEscalated    = "escalated"
-	// StatusWithdrawn marks an alert whose rule stopped firing (profiles
-	// merged, say) after an investigator had acted on it.
-	StatusWithdrawn = "withdrawn"
-)
-
-// Statuses an investigator may set.
-var Statuses = []string{StatusNew, StatusAcknowledged, StatusDismissed, StatusEscalated}
-
-// TermHit is a matched indicator term in an ad of the evidence.
-type TermHit struct {
-	Ad       string `json:"ad"`
-	Category string `json:"category"`
-	Term     string `json:"term"`
-	Offset   int    `json:"offset"`
-}
-
-// Change is one status change.
-type Change struct {
-	Status string    `json:"status"`
-	By     string    `json:"by"`
-	At     time.Time `json:"at"`
-	Note   string    `json:"note,omitempty"`
-}
-
-// Alert is one rule firing on one entity, with its evidence.
-type Alert struct {
-	Key      string `json:"key"`
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	// Entity is "profile:<id>", "phone:<number>", "ad:<id>" or
-	// "city:<name>@<date>".
-	Entity  string `json:"entity"`
-	Summary string `json:"summary"`
-	Status  string `json:"status"`
-	// Evidence.
-	AdCount  int       `json:"ad_count"`
-	Ads      []string  `json:"ads"`
-	Profiles []string  `json:"profiles"`
-	Phones   []string  `json:"phones"`
-	Images   []string  `json:"images"`
-	Cities   []string  `json:"cities"`
-	Terms    []TermHit `json:"terms"`
-	// History of status changes, oldest first.
-	History   []Change  `json:"history,omitempty"`
-	FirstSeen time.Time `json:"first_seen"`
-	Updated   time.Time `json:"updated"`
-}
 
 // sameEvidence reports whether two alerts show the same evidence.
-func sameEvidence(a, b *Alert) bool {
+func sameEvidence(a, b *record.Alert) bool {
 	x, _ := json.Marshal([]any{a.Summary, a.AdCount, a.Ads, a.Profiles, a.Phones, a.Images, a.Cities, a.Terms})
 	y, _ := json.Marshal([]any{b.Summary, b.AdCount, b.Ads, b.Profiles, b.Phones, b.Images, b.Cities, b.Terms})
 	return string(x) == string(y)
@@ -208,7 +154,7 @@ func (s *Stage) Run(ctx context.Context) error {
 			if meta, err := m.Metadata(); err == nil {
 				last = meta.Sequence.Stream
 			}
-			var u indexer.ProfileUpdate
+			var u record.ProfileUpdate
 			if err := json.Unmarshal(m.Data(), &u); err != nil {
 				s.Log.Error("profile update does not decode", "err", err)
 				continue
@@ -245,7 +191,7 @@ func (s *Stage) Run(ctx context.Context) error {
 
 // Decision is one rule's verdict on one entity.
 type Decision struct {
-	Alert Alert
+	Alert record.Alert
 	Fires bool
 }
 
@@ -262,7 +208,7 @@ func (s *Stage) decide(touched map[string]bool) []Decision {
 			if r.Entity != kind {
 				continue
 			}
-			a := Alert{Key: alertKey(r.Name, key), Rule: r.Name, Severity: r.Severity, Entity: key}
+			a := record.Alert{Key: alertKey(r.Name, key), Rule: r.Name, Severity: r.Severity, Entity: key}
 			fires := false
 			if ok {
 				var err error
@@ -312,31 +258,31 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 	if err != nil || old == nil {
 		return err
 	}
-	if old.Status == StatusNew && len(old.History) == 0 {
+	if old.Status == record.StatusNew && len(old.History) == 0 {
 		if err := s.Bus.AlertsKV.Purge(ctx, key); err != nil {
 			return fmt.Errorf("deleting alert %s: %w", key, err)
 		}
 		return nil
 	}
-	if old.Status == StatusWithdrawn {
+	if old.Status == record.StatusWithdrawn {
 		return nil
 	}
-	old.Status, old.Updated = StatusWithdrawn, time.Now().UTC()
-	old.History = append(old.History, Change{Status: StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
+	old.Status, old.Updated = record.StatusWithdrawn, time.Now().UTC()
+	old.History = append(old.History, record.StatusChange{Status: record.StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
 	return put(ctx, s.Bus.AlertsKV, old, rev)
 }
 
 // upsert writes a, keeping its status, history and first-seen time, only
 // when the evidence changed. An acknowledged or withdrawn alert with new
 // evidence reopens.
-func (s *Stage) upsert(ctx context.Context, a Alert) error {
+func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	now := time.Now().UTC()
 	old, rev, err := get(ctx, s.Bus.AlertsKV, a.Key)
 	if err != nil {
 		return err
 	}
 	if old == nil {
-		a.Status, a.FirstSeen, a.Updated = StatusNew, now, now
+		a.Status, a.FirstSeen, a.Updated = record.StatusNew, now, now
 		s.Metrics.Raised.WithLabelValues(a.Rule).Inc()
 		return put(ctx, s.Bus.AlertsKV, &a, 0)
 	}
@@ -344,16 +290,16 @@ func (s *Stage) upsert(ctx context.Context, a Alert) error {
 		return nil
 	}
 	a.Status, a.FirstSeen, a.Updated, a.History = old.Status, old.FirstSeen, now, old.History
-	if old.Status == StatusAcknowledged || old.Status == StatusWithdrawn {
-		a.Status = StatusNew
-		a.History = append(a.History, Change{Status: StatusNew, By: "adwatch", At: now, Note: "new evidence"})
+	if old.Status == record.StatusAcknowledged || old.Status == record.StatusWithdrawn {
+		a.Status = record.StatusNew
+		a.History = append(a.History, record.StatusChange{Status: record.StatusNew, By: "adwatch", At: now, Note: "new evidence"})
 	}
 	s.Metrics.Updated.WithLabelValues(a.Rule).Inc()
 	return put(ctx, s.Bus.AlertsKV, &a, rev)
 }
 
 // get reads one alert; nil when absent.
-func get(ctx context.Context, kv jetstream.KeyValue, key string) (*Alert, uint64, error) {
+func get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert, uint64, error) {
 	e, err := kv.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, 0, nil
@@ -361,7 +307,7 @@ func get(ctx context.Context, kv jetstream.KeyValue, key string) (*Alert, uint64
 	if err != nil {
 		return nil, 0, fmt.Errorf("reading alert %s: %w", key, err)
 	}
-	var a Alert
+	var a record.Alert
 	if err := json.Unmarshal(e.Value(), &a); err != nil {
 		return nil, 0, fmt.Errorf("decoding alert %s: %w", key, err)
 	}
@@ -371,7 +317,7 @@ func get(ctx context.Context, kv jetstream.KeyValue, key string) (*Alert, uint64
 // put writes an alert; with rev > 0 only over that revision, so a status
 // an investigator set meanwhile is not overwritten (the write fails and
 // the next evaluation retries).
-func put(ctx context.Context, kv jetstream.KeyValue, a *Alert, rev uint64) error {
+func put(ctx context.Context, kv jetstream.KeyValue, a *record.Alert, rev uint64) error {
 	data, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding alert: %w", err)
@@ -415,13 +361,13 @@ func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string) ([
 var ErrBadStatus = errors.New("unknown status")
 
 // SetStatus records an investigator's status change on an alert.
-func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*Alert, error) {
+func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*record.Alert, error) {
 	ok := false
-	for _, s := range Statuses {
+	for _, s := range record.Statuses {
 		ok = ok || s == status
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(Statuses, ", "))
+		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(record.Statuses, ", "))
 	}
 	if strings.TrimSpace(by) == "" {
 		return nil, errors.New("a status change needs who made it")
@@ -435,7 +381,7 @@ func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note
 			return nil, fmt.Errorf("no alert %s", key)
 		}
 		a.Status = status
-		a.History = append(a.History, Change{Status: status, By: by, At: time.Now().UTC(), Note: note})
+		a.History = append(a.History, record.StatusChange{Status: status, By: by, At: time.Now().UTC(), Note: note})
 		if err := put(ctx, kv, a, rev); err == nil {
 			return a, nil
 		}
@@ -444,8 +390,8 @@ func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note
 }
 
 // List returns every alert in the bucket: most severe first, then newest.
-func List(ctx context.Context, kv jetstream.KeyValue) ([]Alert, error) {
-	out, err := listJSON[Alert](ctx, kv, "alerts")
+func List(ctx context.Context, kv jetstream.KeyValue) ([]record.Alert, error) {
+	out, err := listJSON[record.Alert](ctx, kv, "alerts")
 	if err != nil {
 		return nil, err
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 func TestSharedPhoneAlertLifecycle(t *testing.T) {
@@ -22,7 +22,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	defer cancel()
 	publish := func(ad, profile string) {
 		t.Helper()
-		data, _ := json.Marshal(indexer.ProfileUpdate{Ad: ad, Profile: profile, Phones: []string{"+15108730123"}})
+		data, _ := json.Marshal(record.ProfileUpdate{Ad: ad, Profile: profile, Phones: []string{"+15108730123"}})
 		if _, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data); err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	go func() { done <- st.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 
-	waitFor := func(what string, ok func([]Alert) bool) []Alert {
+	waitFor := func(what string, ok func([]record.Alert) bool) []record.Alert {
 		t.Helper()
 		for ctx.Err() == nil {
 			list, err := List(ctx, b.AlertsKV)
@@ -60,20 +60,22 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 		t.Fatalf("two profiles raised %+v", list)
 	}
 	publish("a3", "P3")
-	list := waitFor("the alert", func(l []Alert) bool { return len(l) == 1 })
-	if a := list[0]; a.Rule != "shared_phone" || a.Status != StatusNew || len(a.Profiles) != 3 || a.Entity != "phone:+15108730123" || len(a.Ads) != 3 {
+	list := waitFor("the alert", func(l []record.Alert) bool { return len(l) == 1 })
+	if a := list[0]; a.Rule != "shared_phone" || a.Status != record.StatusNew || len(a.Profiles) != 3 || a.Entity != "phone:+15108730123" || len(a.Ads) != 3 {
 		t.Fatalf("alert %+v", a)
 	}
 
 	// An investigator acknowledges it; new evidence reopens it.
-	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, StatusAcknowledged, "det. lee", "looked at it"); err != nil {
+	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, "solved", "det. lee", ""); err == nil {
 		t.Error("an unknown status was accepted")
 	}
 	publish("a4", "P4")
-	reopened := waitFor("reopening", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusNew && len(l[0].Profiles) == 4 })
+	reopened := waitFor("reopening", func(l []record.Alert) bool {
+		return len(l) == 1 && l[0].Status == record.StatusNew && len(l[0].Profiles) == 4
+	})
 	if h := reopened[0].History; len(h) != 2 || h[0].By != "det. lee" || h[1].Note != "new evidence" {
 		t.Errorf("history %+v", h)
 	}
@@ -82,7 +84,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	// alert was acted on, so it is kept, withdrawn.
 	publish("a3", "P1")
 	publish("a4", "P2")
-	waitFor("withdrawal", func(l []Alert) bool { return len(l) == 1 && l[0].Status == StatusWithdrawn })
+	waitFor("withdrawal", func(l []record.Alert) bool { return len(l) == 1 && l[0].Status == record.StatusWithdrawn })
 }
 
 func TestWatchlistRaisesAlert(t *testing.T) {
@@ -110,7 +112,7 @@ func TestWatchlistRaisesAlert(t *testing.T) {
 	go func() { done <- st.Run(runCtx) }()
 	defer func() { stop(); <-done }()
 	for i, ph := range []string{"+14155526789", "+15108730123"} {
-		data, _ := json.Marshal(indexer.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{ph}, City: "Oakland"})
+		data, _ := json.Marshal(record.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{ph}, City: "Oakland"})
 		if _, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data); err != nil {
 			t.Fatal(err)
 		}
@@ -136,8 +138,8 @@ func BenchmarkEvaluate(b *testing.B) {
 	s := &Stage{Rules: rules, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	s.st = newState(f.WindowDays, func(string) *time.Location { return time.UTC })
 	t0 := time.Date(2020, 10, 1, 0, 0, 0, 0, time.UTC)
-	mk := func(i int) indexer.ProfileUpdate {
-		return indexer.ProfileUpdate{Ad: fmt.Sprint(i), Profile: fmt.Sprint("P", i/3), Phones: []string{fmt.Sprintf("+1510%07d", i/7)},
+	mk := func(i int) record.ProfileUpdate {
+		return record.ProfileUpdate{Ad: fmt.Sprint(i), Profile: fmt.Sprint("P", i/3), Phones: []string{fmt.Sprintf("+1510%07d", i/7)},
 			City: []string{"Oakland", "San Jose", "Fresno"}[i%3], PostedAt: t0.Add(time.Duration(i) * time.Minute), Ages: []int{20 + i%10},
 			Scores: map[string]float64{"youth": float64(i % 3)}}
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/adwatch/adwatch/extractor/indicator"
-	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // state is what the alert stage knows, rebuilt from the profile updates:
@@ -17,7 +17,7 @@ type state struct {
 	windowDays int
 	location   func(city string) *time.Location
 
-	ads       map[string]*indexer.ProfileUpdate
+	ads       map[string]*record.ProfileUpdate
 	byProfile map[string]map[string]bool
 	byContact map[string]map[string]bool
 	cityDay   map[string]map[string]int // city -> local date -> ads
@@ -28,7 +28,7 @@ type state struct {
 
 func newState(windowDays int, location func(string) *time.Location) *state {
 	return &state{windowDays: windowDays, location: location, phashThreshold: 8,
-		ads: map[string]*indexer.ProfileUpdate{}, byProfile: map[string]map[string]bool{},
+		ads: map[string]*record.ProfileUpdate{}, byProfile: map[string]map[string]bool{},
 		byContact: map[string]map[string]bool{}, cityDay: map[string]map[string]int{}}
 }
 
@@ -38,7 +38,7 @@ func contactKey(c string) string       { return EntityPhone + ":" + c }
 func adKey(a string) string            { return EntityAd + ":" + a }
 func cityKey(city, date string) string { return EntityCity + ":" + city + "@" + date }
 
-func contacts(u *indexer.ProfileUpdate) []string {
+func contacts(u *record.ProfileUpdate) []string {
 	out := append([]string(nil), u.Phones...)
 	for _, h := range u.Handles {
 		if k, _, _ := strings.Cut(h, ":"); k == "email" || k == "cashapp" || k == "venmo" {
@@ -53,7 +53,7 @@ func (s *state) localDate(city string, t time.Time) string {
 }
 
 // apply records u and adds to touched the entities whose facts changed.
-func (s *state) apply(u indexer.ProfileUpdate, touched map[string]bool) {
+func (s *state) apply(u record.ProfileUpdate, touched map[string]bool) {
 	old, had := s.ads[u.Ad]
 	if had {
 		delete(s.byProfile[old.Profile], u.Ad)
@@ -97,8 +97,8 @@ func add(m map[string]map[string]bool, k, v string) {
 }
 
 // adsOf returns the updates of a set of ads in time order.
-func (s *state) adsOf(set map[string]bool) []*indexer.ProfileUpdate {
-	out := make([]*indexer.ProfileUpdate, 0, len(set))
+func (s *state) adsOf(set map[string]bool) []*record.ProfileUpdate {
+	out := make([]*record.ProfileUpdate, 0, len(set))
 	for id := range set {
 		if u, ok := s.ads[id]; ok {
 			out = append(out, u)
@@ -117,7 +117,7 @@ func (s *state) window() time.Duration { return time.Duration(s.windowDays) * 24
 
 // maxDistinctInWindow is the most distinct keys among ads within any
 // window ending at an ad.
-func (s *state) maxDistinctInWindow(ads []*indexer.ProfileUpdate, key func(*indexer.ProfileUpdate) string) int {
+func (s *state) maxDistinctInWindow(ads []*record.ProfileUpdate, key func(*record.ProfileUpdate) string) int {
 	best, lo := 0, 0
 	counts := map[string]int{}
 	for hi, a := range ads {
@@ -137,7 +137,7 @@ func (s *state) maxDistinctInWindow(ads []*indexer.ProfileUpdate, key func(*inde
 
 // lastDay counts the ads in the 24 hours before the latest one, and the
 // average per day of those before.
-func lastDay(ads []*indexer.ProfileUpdate) (int, float64) {
+func lastDay(ads []*record.ProfileUpdate) (int, float64) {
 	if len(ads) == 0 {
 		return 0, 0
 	}
@@ -198,7 +198,7 @@ func (s *state) profileFacts(p string) *ProfileFacts {
 		}
 	}
 	f.Cities = sortedSet(cities)
-	f.CitiesInWindow = s.maxDistinctInWindow(ads, func(u *indexer.ProfileUpdate) string { return u.City })
+	f.CitiesInWindow = s.maxDistinctInWindow(ads, func(u *record.ProfileUpdate) string { return u.City })
 	f.AdsLastDay, f.DailyBaseline = lastDay(ads)
 	return f
 }
@@ -211,7 +211,7 @@ func (s *state) phoneFacts(c string) *PhoneFacts {
 		profiles[a.Profile] = true
 	}
 	f.Profiles = len(profiles)
-	f.ProfilesInWindow = s.maxDistinctInWindow(ads, func(u *indexer.ProfileUpdate) string { return u.Profile })
+	f.ProfilesInWindow = s.maxDistinctInWindow(ads, func(u *record.ProfileUpdate) string { return u.Profile })
 	f.AdsLastDay, f.DailyBaseline = lastDay(ads)
 	return f
 }
@@ -265,7 +265,7 @@ func sortedSet(m map[string]bool) []string {
 // evidence gathers what an alert on the entity shows: its ads (latest
 // first, at most 50), profiles, matched terms with positions, contacts,
 // images and cities.
-func (s *state) evidence(a *Alert, ads []*indexer.ProfileUpdate) {
+func (s *state) evidence(a *record.Alert, ads []*record.ProfileUpdate) {
 	profiles, phones, images, cities := map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string]bool{}
 	a.Ads, a.Terms = nil, nil
 	for i := len(ads) - 1; i >= 0; i-- {
@@ -283,7 +283,7 @@ func (s *state) evidence(a *Alert, ads []*indexer.ProfileUpdate) {
 		}
 		for _, in := range u.Indicators {
 			if len(a.Terms) < 50 {
-				a.Terms = append(a.Terms, TermHit{Ad: u.Ad, Category: in.Category, Term: in.Term, Offset: in.Offset})
+				a.Terms = append(a.Terms, record.TermHit{Ad: u.Ad, Category: in.Category, Term: in.Term, Offset: in.Offset})
 			}
 		}
 	}
@@ -292,12 +292,12 @@ func (s *state) evidence(a *Alert, ads []*indexer.ProfileUpdate) {
 }
 
 // entityAds returns the ads behind an entity key.
-func (s *state) entityAds(key string) []*indexer.ProfileUpdate {
+func (s *state) entityAds(key string) []*record.ProfileUpdate {
 	kind, id, _ := strings.Cut(key, ":")
 	switch kind {
 	case EntityAd:
 		if u, ok := s.ads[id]; ok {
-			return []*indexer.ProfileUpdate{u}
+			return []*record.ProfileUpdate{u}
 		}
 	case EntityProfile:
 		return s.adsOf(s.byProfile[id])

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // Unit is a subscriber to digests: a vice or human-trafficking unit, its
@@ -77,7 +79,7 @@ func (u *Unit) NextRun(t time.Time) time.Time {
 }
 
 // Wants reports whether the unit's digest includes a.
-func (u *Unit) Wants(a *Alert) bool {
+func (u *Unit) Wants(a *record.Alert) bool {
 	if SeverityRank(a.Severity) > SeverityRank(u.MinSeverity) {
 		return false
 	}

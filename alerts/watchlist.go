@@ -15,8 +15,7 @@ import (
 	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/phone"
-	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // Kinds of watchlist entries.
@@ -111,7 +110,7 @@ func NormalizeWatch(e WatchEntry, region string) (WatchEntry, error) {
 	return e, nil
 }
 
-func watchKey(e WatchEntry) string { return e.Kind + "." + ad.SHA256Hex([]byte(e.Value))[:32] }
+func watchKey(e WatchEntry) string { return e.Kind + "." + record.SHA256Hex([]byte(e.Value))[:32] }
 
 // AddWatch stores a normalized entry.
 func AddWatch(ctx context.Context, kv jetstream.KeyValue, e WatchEntry) error {
@@ -150,7 +149,7 @@ func Watchlist(ctx context.Context, kv jetstream.KeyValue) ([]WatchEntry, error)
 }
 
 // watchHits lists the entries an ad matches.
-func (s *state) watchHits(u *indexer.ProfileUpdate) []string {
+func (s *state) watchHits(u *record.ProfileUpdate) []string {
 	var out []string
 	for _, w := range s.watch {
 		hit := false
@@ -176,7 +175,7 @@ func (s *state) watchHits(u *indexer.ProfileUpdate) []string {
 
 // nearPhoto reports whether any of an ad's photos is the watched photo
 // re-encoded, resized or cropped: imagehash.Near at the linking threshold.
-func (s *state) nearPhoto(w WatchEntry, photos []indexer.Photo) bool {
+func (s *state) nearPhoto(w WatchEntry, photos []record.Photo) bool {
 	plain, err := imagehash.ParseHex(w.PHash)
 	if w.PHash == "" || err != nil {
 		return false

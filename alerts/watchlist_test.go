@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/adwatch/adwatch/extractor/imagehash"
-	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 )
 
@@ -32,17 +32,17 @@ func cropped(img image.Image, frac float64) image.Image {
 }
 
 // photosOf is what the indexer puts in a profile update for one image.
-func photosOf(t *testing.T, data []byte) []indexer.Photo {
+func photosOf(t *testing.T, data []byte) []record.Photo {
 	t.Helper()
 	r, err := imagehash.Hash(data, 1<<24)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := indexer.Photo{PHash: imagehash.Hex(r.PHash)}
+	p := record.Photo{PHash: imagehash.Hex(r.PHash)}
 	for _, c := range r.Crops {
 		p.Crops = append(p.Crops, imagehash.Hex(c))
 	}
-	return []indexer.Photo{p}
+	return []record.Photo{p}
 }
 
 func TestWatchHits(t *testing.T) {
@@ -63,18 +63,18 @@ func TestWatchHits(t *testing.T) {
 	s.watch = []WatchEntry{photo, term}
 	for _, tc := range []struct {
 		name string
-		u    indexer.ProfileUpdate
+		u    record.ProfileUpdate
 		want int
 	}{
-		{"the same photo re-encoded", indexer.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, watched, 60))}, 1},
-		{"the same photo cropped 4%", indexer.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, cropped(watched, 0.04), 75))}, 1},
-		{"the same file", indexer.ProfileUpdate{Images: []string{photo.Value}}, 1},
-		{"another photo", indexer.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, sim.Picture(3, 12), 90))}, 0},
-		{"the term in the body", indexer.ProfileUpdate{Text: "new in town, ask for rosa bella tonight"}, 1},
-		{"the term at the end", indexer.ProfileUpdate{Text: "ask for rosa bella"}, 1},
-		{"the term inside a longer word", indexer.ProfileUpdate{Text: "ask for rosa bellamy"}, 0},
-		{"the words apart", indexer.ProfileUpdate{Text: "rosa and bella"}, 0},
-		{"the term in the title only", indexer.ProfileUpdate{Title: "Rosa Bella is back"}, 1},
+		{"the same photo re-encoded", record.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, watched, 60))}, 1},
+		{"the same photo cropped 4%", record.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, cropped(watched, 0.04), 75))}, 1},
+		{"the same file", record.ProfileUpdate{Images: []string{photo.Value}}, 1},
+		{"another photo", record.ProfileUpdate{Photos: photosOf(t, jpegBytes(t, sim.Picture(3, 12), 90))}, 0},
+		{"the term in the body", record.ProfileUpdate{Text: "new in town, ask for rosa bella tonight"}, 1},
+		{"the term at the end", record.ProfileUpdate{Text: "ask for rosa bella"}, 1},
+		{"the term inside a longer word", record.ProfileUpdate{Text: "ask for rosa bellamy"}, 0},
+		{"the words apart", record.ProfileUpdate{Text: "rosa and bella"}, 0},
+		{"the term in the title only", record.ProfileUpdate{Title: "Rosa Bella is back"}, 1},
 	} {
 		if got := len(s.watchHits(&tc.u)); got != tc.want {
 			t.Errorf("%s: %d hits, want %d", tc.name, got, tc.want)

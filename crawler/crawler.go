@@ -24,8 +24,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -143,7 +143,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		u := r.Request.URL.String()
 		if len(r.Body) > s.MaxBodyBytes {
 			c.Metrics.Errors.WithLabelValues("too_large").Inc()
-			c.Log.Warn("page over the size limit, not published", "page", ad.PageRef(u), "limit", s.MaxBodyBytes)
+			c.Log.Warn("page over the size limit, not published", "page", record.PageRef(u), "limit", s.MaxBodyBytes)
 			st.Lock()
 			st.Errors++
 			st.Unlock()
@@ -165,7 +165,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		case err != nil:
 			st.Errors++
 			c.Metrics.Errors.WithLabelValues("publish").Inc()
-			c.Log.Error("ad page not published", "page", ad.PageRef(u), "err", redactErr(err, u))
+			c.Log.Error("ad page not published", "page", record.PageRef(u), "err", redactErr(err, u))
 		case published:
 			st.Published++
 		default:
@@ -210,7 +210,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Lock()
 		st.Errors++
 		st.Unlock()
-		c.Log.Warn("fetch failed", "page", ad.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
+		c.Log.Warn("fetch failed", "page", record.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
 	})
 	for _, u := range s.StartURLs {
 		if err := col.Visit(u); err != nil && !isBenignVisitErr(err) {
@@ -250,19 +250,19 @@ func Backoff(attempt int, retryAfter string) time.Duration {
 // before. It reports whether it published.
 func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []byte) (bool, error) {
 	start := time.Now()
-	sum := ad.SHA256Hex(body)
-	key := ad.SHA256Hex([]byte(u))[:40]
+	sum := record.SHA256Hex(body)
+	key := record.SHA256Hex([]byte(u))[:40]
 	if e, err := c.Bus.Crawl.Get(ctx, key); err == nil && string(e.Value()) == sum {
 		c.Metrics.Unchanged.Inc()
 		return false, nil
 	}
-	page := ad.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
+	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
 	if err == nil {
 		for _, src := range s.Fields.Images.Values(doc, u) {
 			abs, err := resolve(u, src)
 			if err != nil {
-				page.Images = append(page.Images, ad.ImageRef{URL: src, Error: err.Error()})
+				page.Images = append(page.Images, record.ImageRef{URL: src, Error: err.Error()})
 				continue
 			}
 			page.Images = append(page.Images, c.fetchImage(ctx, s, abs))
@@ -287,8 +287,8 @@ func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []
 
 // fetchImage downloads one image into the object store; a failure is
 // recorded in the ref and the ad is kept.
-func (c *Crawler) fetchImage(ctx context.Context, s *site.Site, u string) ad.ImageRef {
-	ref := ad.ImageRef{URL: u}
+func (c *Crawler) fetchImage(ctx context.Context, s *site.Site, u string) record.ImageRef {
+	ref := record.ImageRef{URL: u}
 	data, err := c.get(ctx, s, u, s.MaxImageBytes)
 	if err != nil {
 		c.Metrics.Errors.WithLabelValues("image").Inc()
@@ -296,7 +296,7 @@ func (c *Crawler) fetchImage(ctx context.Context, s *site.Site, u string) ad.Ima
 		return ref
 	}
 	c.Metrics.Images.Inc()
-	ref.SHA256 = ad.SHA256Hex(data)
+	ref.SHA256 = record.SHA256Hex(data)
 	ref.Size = int64(len(data))
 	if _, err := c.Bus.Images.GetInfo(ctx, ref.SHA256); err == nil {
 		return ref

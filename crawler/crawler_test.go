@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -94,9 +94,9 @@ fields: {id: {css: article, attr: data-id}, images: {css: img, attr: src}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	var images []ad.ImageRef
+	var images []record.ImageRef
 	for m := range mb.Messages() {
-		var p ad.Page
+		var p record.Page
 		if err := json.Unmarshal(m.Data(), &p); err != nil {
 			t.Fatal(err)
 		}

@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // redactErr replaces the URL in an error's text with its PageRef.
@@ -14,7 +14,7 @@ func redactErr(err error, u string) error {
 	if err == nil {
 		return nil
 	}
-	return errors.New(strings.ReplaceAll(err.Error(), u, ad.PageRef(u)))
+	return errors.New(strings.ReplaceAll(err.Error(), u, record.PageRef(u)))
 }
 
 // resolve makes ref absolute against the page URL base.

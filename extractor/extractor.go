@@ -27,8 +27,8 @@ import (
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/indicator"
 	"github.com/adwatch/adwatch/extractor/phone"
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -63,10 +63,10 @@ var ErrUnknownSite = errors.New("unknown site")
 // Extract makes an ad of p. Image fingerprints come from hashImage, which
 // may be nil (images are then listed without hashes). A field that cannot be
 // read is recorded in Problems; the ad is kept.
-func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (ad.Ad, error) {
+func (e *Extractor) Extract(p *record.Page, hashImage func(record.ImageRef) record.Image) (record.Ad, error) {
 	s, ok := e.sites[p.Site]
 	if !ok {
-		return ad.Ad{}, fmt.Errorf("%w %q", ErrUnknownSite, p.Site)
+		return record.Ad{}, fmt.Errorf("%w %q", ErrUnknownSite, p.Site)
 	}
 	html := p.HTML
 	if !utf8.Valid(html) {
@@ -74,10 +74,10 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 	}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(html))
 	if err != nil {
-		return ad.Ad{}, fmt.Errorf("parsing html of %s: %w", ad.PageRef(p.URL), err)
+		return record.Ad{}, fmt.Errorf("parsing html of %s: %w", record.PageRef(p.URL), err)
 	}
 	f := &s.Fields
-	a := ad.Ad{
+	a := record.Ad{
 		Site:       p.Site,
 		URL:        p.URL,
 		FetchedAt:  p.FetchedAt,
@@ -86,15 +86,15 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 		City:       clean(f.City.Value(doc, p.URL)),
 		Poster:     clean(f.Poster.Value(doc, p.URL)),
 		PageSHA256: p.SHA256,
-		Phones:     []ad.Phone{},
+		Phones:     []record.Phone{},
 		Ages:       []int{},
-		Images:     []ad.Image{},
-		Indicators: []ad.Indicator{},
+		Images:     []record.Image{},
+		Indicators: []record.Indicator{},
 	}
 	id := f.ID.Value(doc, p.URL)
 	if id == "" {
 		a.Problems = append(a.Problems, "id not found; using the URL")
-		id = ad.SHA256Hex([]byte(p.URL))[:16]
+		id = record.SHA256Hex([]byte(p.URL))[:16]
 	}
 	a.ID = p.Site + ":" + id
 	if t, err := s.Time(doc, p.URL, p.FetchedAt); err != nil {
@@ -117,7 +117,7 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 		for _, m := range e.phones.Find(t) {
 			if !seen[m.E164] {
 				seen[m.E164] = true
-				a.Phones = append(a.Phones, ad.Phone{E164: m.E164, Obfuscated: m.Obfuscated})
+				a.Phones = append(a.Phones, record.Phone{E164: m.E164, Obfuscated: m.Obfuscated})
 			}
 		}
 	}
@@ -136,16 +136,16 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 	for _, ph := range a.Phones {
 		// An obscured phone number was predictive in the NIJ/JRSA study.
 		if ph.Obfuscated {
-			a.Indicators = indicator.Insert(a.Indicators, ad.Indicator{Category: "obfuscation", Term: "obfuscated phone number", Weight: 2, Offset: -1})
+			a.Indicators = indicator.Insert(a.Indicators, record.Indicator{Category: "obfuscation", Term: "obfuscated phone number", Weight: 2, Offset: -1})
 			a.Scores["obfuscation"] = 2
 			break
 		}
 	}
 	if a.Indicators == nil {
-		a.Indicators = []ad.Indicator{}
+		a.Indicators = []record.Indicator{}
 	}
 	for _, ref := range p.Images {
-		img := ad.Image{URL: ref.URL, SHA256: ref.SHA256, Error: ref.Error}
+		img := record.Image{URL: ref.URL, SHA256: ref.SHA256, Error: ref.Error}
 		if hashImage != nil && ref.Error == "" && ref.SHA256 != "" {
 			img = hashImage(ref)
 		}
@@ -154,7 +154,7 @@ func (e *Extractor) Extract(p *ad.Page, hashImage func(ad.ImageRef) ad.Image) (a
 	return a, nil
 }
 
-func addAges(a *ad.Ad, seen map[int]bool, ages []int) {
+func addAges(a *record.Ad, seen map[int]bool, ages []int) {
 	for _, n := range ages {
 		if !seen[n] {
 			seen[n] = true
@@ -168,8 +168,8 @@ func clean(s string) string {
 }
 
 // HashImage fingerprints the image ref from src.
-func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref ad.ImageRef) ad.Image {
-	img := ad.Image{URL: ref.URL, SHA256: ref.SHA256}
+func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref record.ImageRef) record.Image {
+	img := record.Image{URL: ref.URL, SHA256: ref.SHA256}
 	data, err := src.Image(ctx, ref.SHA256)
 	if err != nil {
 		img.Error = err.Error()
@@ -241,9 +241,9 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 
 // hashCached fingerprints ref once per distinct image: the result is kept in
 // the image-hash bucket by SHA-256, so a repost costs no decode.
-func (s *Stage) hashCached(ctx context.Context, ref ad.ImageRef) ad.Image {
+func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Image {
 	if e, err := s.Bus.ImageKV.Get(ctx, ref.SHA256); err == nil {
-		var img ad.Image
+		var img record.Image
 		if json.Unmarshal(e.Value(), &img) == nil {
 			img.URL = ref.URL
 			s.Metrics.Images.WithLabelValues("cached").Inc()
@@ -284,13 +284,13 @@ func (s *Stage) Run(ctx context.Context) error {
 
 func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 	start := time.Now()
-	var p ad.Page
+	var p record.Page
 	if err := json.Unmarshal(m.Data(), &p); err != nil {
 		s.Metrics.Errors.WithLabelValues("decode").Inc()
 		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
 		return fmt.Errorf("%w: decoding page: %v", bus.ErrPoison, err)
 	}
-	a, err := s.Extractor.Extract(&p, func(ref ad.ImageRef) ad.Image { return s.hashCached(ctx, ref) })
+	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image { return s.hashCached(ctx, ref) })
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("extract").Inc()
 		s.Log.Error("page not extracted", "site", p.Site, "err", err)

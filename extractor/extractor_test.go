@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/adwatch/adwatch/extractor/indicator"
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -38,8 +38,8 @@ const goodPage = `<html><body><article class="ad" data-id="42"><h1 class="title"
 func TestExtract(t *testing.T) {
 	e := testExtractor(t)
 	fetched := time.Date(2020, 10, 3, 12, 0, 0, 0, time.UTC)
-	a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", FetchedAt: fetched, HTML: []byte(goodPage),
-		Images: []ad.ImageRef{{URL: "http://x/img/1.jpg", Error: "status 404"}}}, nil)
+	a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", FetchedAt: fetched, HTML: []byte(goodPage),
+		Images: []record.ImageRef{{URL: "http://x/img/1.jpg", Error: "status 404"}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestExtractBadInput(t *testing.T) {
 		"invalid utf8": "<article class=\"ad\" data-id=\"8\"><div class=\"body\">\xff\xfe call 510-873-0123</div></article>",
 		"empty":        "",
 	} {
-		a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/9.html", FetchedAt: now, HTML: []byte(html)}, nil)
+		a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/9.html", FetchedAt: now, HTML: []byte(html)}, nil)
 		if err != nil {
 			t.Errorf("%s: %v", name, err)
 			continue
@@ -89,7 +89,7 @@ func TestExtractBadInput(t *testing.T) {
 			t.Errorf("%s: posted time should fall back to the fetch time", name)
 		}
 	}
-	if _, err := e.Extract(&ad.Page{Site: "nosuchsite"}, nil); err == nil {
+	if _, err := e.Extract(&record.Page{Site: "nosuchsite"}, nil); err == nil {
 		t.Error("unknown site: no error")
 	}
 }
@@ -99,7 +99,7 @@ func FuzzExtract(f *testing.F) {
 	f.Add([]byte(goodPage))
 	f.Add([]byte("<article class=ad data-id=1><time datetime=bad>"))
 	f.Fuzz(func(t *testing.T, html []byte) {
-		a, err := e.Extract(&ad.Page{Site: "simclassifieds", URL: "http://x/ad/1.html", HTML: html}, nil)
+		a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/1.html", HTML: html}, nil)
 		if err != nil {
 			t.Fatalf("Extract: %v", err)
 		}
@@ -111,7 +111,7 @@ func FuzzExtract(f *testing.F) {
 
 func BenchmarkExtract(b *testing.B) {
 	e := testExtractor(b)
-	p := &ad.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", HTML: []byte(goodPage)}
+	p := &record.Page{Site: "simclassifieds", URL: "http://x/ad/42.html", HTML: []byte(goodPage)}
 	b.SetBytes(int64(len(goodPage)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -143,8 +143,8 @@ func TestSecondLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := New([]site.Site{s}, "US", m, 1<<24)
-	a, err := e.Extract(&ad.Page{Site: "oldschool", URL: "http://old.example/post/98765", HTML: html, FetchedAt: time.Now(),
-		Images: []ad.ImageRef{{URL: "http://old.example/img/p/77.jpg", Error: "not fetched in this test"}}}, nil)
+	a, err := e.Extract(&record.Page{Site: "oldschool", URL: "http://old.example/post/98765", HTML: html, FetchedAt: time.Now(),
+		Images: []record.ImageRef{{URL: "http://old.example/img/p/77.jpg", Error: "not fetched in this test"}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestRelativeTimes(t *testing.T) {
 		{"just now", 0, true},
 		{"sometime", 0, false},
 	} {
-		a, err := e.Extract(&ad.Page{Site: "rel", URL: "http://r/1", FetchedAt: fetched,
+		a, err := e.Extract(&record.Page{Site: "rel", URL: "http://r/1", FetchedAt: fetched,
 			HTML: []byte("<i>1</i><span>" + tc.text + "</span>")}, nil)
 		if err != nil {
 			t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // doc is what bleve indexes for one ad.
@@ -77,7 +77,7 @@ func newMapping() mapping.IndexMapping {
 	return im
 }
 
-func toDoc(a *ad.Ad) (doc, error) {
+func toDoc(a *record.Ad) (doc, error) {
 	src, err := json.Marshal(a)
 	if err != nil {
 		return doc{}, fmt.Errorf("encoding ad %s: %w", a.ID, err)
@@ -149,8 +149,8 @@ func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*I
 
 // relink reads every indexed ad once to rebuild the links.
 func (x *Index) relink() error {
-	var ads []ad.Ad
-	err := x.each(bleve.NewMatchAllQuery(), func(a ad.Ad) error {
+	var ads []record.Ad
+	err := x.each(bleve.NewMatchAllQuery(), func(a record.Ad) error {
 		ads = append(ads, a)
 		return nil
 	})
@@ -236,11 +236,11 @@ func (x *Index) Close() error { return x.bleve.Close() }
 
 // Put indexes ads in one batch, skipping ads already indexed with the same
 // page, and links them. It returns the ads whose profile changed.
-func (x *Index) Put(ads []ad.Ad) ([]string, error) {
+func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	b := x.bleve.NewBatch()
-	var fresh []*ad.Ad
+	var fresh []*record.Ad
 	for i := range ads {
 		a := &ads[i]
 		if x.pages[a.ID] == a.PageSHA256 {
@@ -283,24 +283,24 @@ func (x *Index) Put(ads []ad.Ad) ([]string, error) {
 func (x *Index) Count() (uint64, error) { return x.bleve.DocCount() }
 
 // Get returns one ad by id.
-func (x *Index) Get(id string) (ad.Ad, bool, error) {
-	var out []ad.Ad
-	err := x.each(query.NewDocIDQuery([]string{id}), func(a ad.Ad) error {
+func (x *Index) Get(id string) (record.Ad, bool, error) {
+	var out []record.Ad
+	err := x.each(query.NewDocIDQuery([]string{id}), func(a record.Ad) error {
 		out = append(out, a)
 		return nil
 	})
 	if err != nil || len(out) == 0 {
-		return ad.Ad{}, false, err
+		return record.Ad{}, false, err
 	}
 	return out[0], true, nil
 }
 
 // GetMany returns the ads with the given ids, in time order.
-func (x *Index) GetMany(ids []string) ([]ad.Ad, error) {
-	var out []ad.Ad
+func (x *Index) GetMany(ids []string) ([]record.Ad, error) {
+	var out []record.Ad
 	for start := 0; start < len(ids); start += 1000 {
 		end := min(start+1000, len(ids))
-		err := x.each(query.NewDocIDQuery(ids[start:end]), func(a ad.Ad) error {
+		err := x.each(query.NewDocIDQuery(ids[start:end]), func(a record.Ad) error {
 			out = append(out, a)
 			return nil
 		})
@@ -312,7 +312,7 @@ func (x *Index) GetMany(ids []string) ([]ad.Ad, error) {
 	return out, nil
 }
 
-func sortAds(ads []ad.Ad) {
+func sortAds(ads []record.Ad) {
 	sort.Slice(ads, func(i, j int) bool {
 		if !ads[i].PostedAt.Equal(ads[j].PostedAt) {
 			return ads[i].PostedAt.Before(ads[j].PostedAt)
@@ -324,7 +324,7 @@ func sortAds(ads []ad.Ad) {
 const page = 1000
 
 // each calls f with every ad matching q, in id order.
-func (x *Index) each(q query.Query, f func(ad.Ad) error) error {
+func (x *Index) each(q query.Query, f func(record.Ad) error) error {
 	var after []string
 	for {
 		req := bleve.NewSearchRequestOptions(q, page, 0, false)
@@ -339,7 +339,7 @@ func (x *Index) each(q query.Query, f func(ad.Ad) error) error {
 		}
 		for _, h := range res.Hits {
 			s, _ := h.Fields["source"].(string)
-			var a ad.Ad
+			var a record.Ad
 			if err := json.Unmarshal([]byte(s), &a); err != nil {
 				return fmt.Errorf("decoding stored ad %s: %w", h.ID, err)
 			}
@@ -380,7 +380,7 @@ func (f Filter) query() query.Query {
 }
 
 // Ads calls fn with each ad matching f, in id order.
-func (x *Index) Ads(f Filter, fn func(ad.Ad) error) error { return x.each(f.query(), fn) }
+func (x *Index) Ads(f Filter, fn func(record.Ad) error) error { return x.each(f.query(), fn) }
 
 // Snapshot is the DA's 24-hour count for one city.
 type Snapshot struct {
@@ -397,7 +397,7 @@ type Snapshot struct {
 func (x *Index) Snapshot(city string, from, to time.Time) (Snapshot, error) {
 	s := Snapshot{City: city, From: from, To: to}
 	profiles, phones := map[string]bool{}, map[string]bool{}
-	err := x.Ads(Filter{City: city, Since: from, Until: to}, func(a ad.Ad) error {
+	err := x.Ads(Filter{City: city, Since: from, Until: to}, func(a record.Ad) error {
 		// bleve's date range has second precision; check the exact bound.
 		if a.PostedAt.Before(from) || !a.PostedAt.Before(to) {
 			return nil
@@ -467,7 +467,7 @@ func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
 	}
 	hits := make([]Hit, 0, len(res.Hits))
 	for _, h := range res.Hits {
-		var a ad.Ad
+		var a record.Ad
 		s, _ := h.Fields["source"].(string)
 		if err := json.Unmarshal([]byte(s), &a); err != nil {
 			return nil, fmt.Errorf("decoding stored ad %s: %w", h.ID, err)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/adwatch/adwatch/extractor/imagehash"
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // Linker links ads into profiles (one advertised person) and profiles into
@@ -333,7 +333,7 @@ func (l *Linker) conflict(a, b int32) bool {
 
 // Add links a and returns the ads whose profile id changed (a among them).
 // Adding an ad twice changes nothing.
-func (l *Linker) Add(a *ad.Ad) []string {
+func (l *Linker) Add(a *record.Ad) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
@@ -438,7 +438,7 @@ func (l *Linker) Add(a *ad.Ad) []string {
 	return out
 }
 
-func parsePhoto(img ad.Image) (photo, bool) {
+func parsePhoto(img record.Image) (photo, bool) {
 	if img.PHash == "" {
 		return photo{}, false
 	}

@@ -8,22 +8,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
-func testAds() []ad.Ad {
+func testAds() []record.Ad {
 	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
-	mk := func(id, phone, name, phash string, h int) ad.Ad {
-		a := ad.Ad{ID: id, Poster: name, PostedAt: t0.Add(time.Duration(h) * time.Hour)}
+	mk := func(id, phone, name, phash string, h int) record.Ad {
+		a := record.Ad{ID: id, Poster: name, PostedAt: t0.Add(time.Duration(h) * time.Hour)}
 		if phone != "" {
-			a.Phones = []ad.Phone{{E164: phone}}
+			a.Phones = []record.Phone{{E164: phone}}
 		}
 		if phash != "" {
-			a.Images = []ad.Image{{PHash: phash, SHA256: "sha-" + id}}
+			a.Images = []record.Image{{PHash: phash, SHA256: "sha-" + id}}
 		}
 		return a
 	}
-	return []ad.Ad{
+	return []record.Ad{
 		mk("a1", "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", 1),
 		mk("a2", "+15108730123", "Rosa", "", 2),                // same phone and name
 		mk("a3", "", "", "f0f0f0f0f0f0f0f3", 3),                // near photo (2 bits)
@@ -93,14 +93,14 @@ func BenchmarkLinkerAdd(b *testing.B) {
 			r := rand.New(rand.NewPCG(1, 2))
 			l := NewLinker(8, 25)
 			persons := n / 3
-			mk := func(i int) *ad.Ad {
+			mk := func(i int) *record.Ad {
 				p := r.IntN(persons)
-				img := ad.Image{PHash: fmt.Sprintf("%016x", uint64(p)*0x9e3779b97f4a7c15)}
+				img := record.Image{PHash: fmt.Sprintf("%016x", uint64(p)*0x9e3779b97f4a7c15)}
 				for k := range 9 {
 					img.PHashCrops = append(img.PHashCrops, fmt.Sprintf("%016x", uint64(p*16+k+1)*0x9e3779b97f4a7c15))
 				}
-				a := &ad.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", p%500), PostedAt: time.Unix(int64(i), 0),
-					Phones: []ad.Phone{{E164: fmt.Sprintf("+1510%07d", p)}}, Images: []ad.Image{img}}
+				a := &record.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", p%500), PostedAt: time.Unix(int64(i), 0),
+					Phones: []record.Phone{{E164: fmt.Sprintf("+1510%07d", p)}}, Images: []record.Image{img}}
 				if p%7 == 0 {
 					a.Handles = []string{fmt.Sprint("instagram:p", p)}
 				}
@@ -129,41 +129,41 @@ func BenchmarkLinkerAdd(b *testing.B) {
 
 func TestLinkerEvidenceRules(t *testing.T) {
 	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
-	mk := func(id string, h int, phone, name, phash, body string, handles ...string) *ad.Ad {
-		a := &ad.Ad{ID: id, Poster: name, Body: body, PostedAt: t0.Add(time.Duration(h) * time.Hour), Handles: handles}
+	mk := func(id string, h int, phone, name, phash, body string, handles ...string) *record.Ad {
+		a := &record.Ad{ID: id, Poster: name, Body: body, PostedAt: t0.Add(time.Duration(h) * time.Hour), Handles: handles}
 		if phone != "" {
-			a.Phones = []ad.Phone{{E164: phone}}
+			a.Phones = []record.Phone{{E164: phone}}
 		}
 		if phash != "" {
-			a.Images = []ad.Image{{PHash: phash}}
+			a.Images = []record.Image{{PHash: phash}}
 		}
 		return a
 	}
 	template := "Hi gentlemen, sweet and discreet company, upscale incall only, screening required, text me anytime"
 	for _, tc := range []struct {
 		name string
-		ads  []*ad.Ad
+		ads  []*record.Ad
 		same bool
 	}{
-		{"stolen photo: different phones and names", []*ad.Ad{
+		{"stolen photo: different phones and names", []*record.Ad{
 			mk("x1", 1, "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", ""),
 			mk("x2", 2, "+14155526789", "Mia", "f0f0f0f0f0f0f0f1", "")}, false},
-		{"same photos, new name, same phone", []*ad.Ad{
+		{"same photos, new name, same phone", []*record.Ad{
 			mk("x1", 1, "+15108730123", "Rosa", "f0f0f0f0f0f0f0f0", ""),
 			mk("x2", 2, "+15108730123", "Mia", "f0f0f0f0f0f0f0f1", "")}, true},
-		{"social handle", []*ad.Ad{
+		{"social handle", []*record.Ad{
 			mk("x1", 1, "+15108730123", "Rosa", "", "", "instagram:rosa.b"),
 			mk("x2", 2, "+14155526789", "Mia", "", "", "instagram:rosa.b")}, true},
-		{"payment handle alone", []*ad.Ad{
+		{"payment handle alone", []*record.Ad{
 			mk("x1", 1, "", "Rosa", "", "", "cashapp:$boss"),
 			mk("x2", 2, "", "Mia", "", "", "cashapp:$boss")}, false},
-		{"phone and template, no names", []*ad.Ad{
+		{"phone and template, no names", []*record.Ad{
 			mk("x1", 1, "+15108730123", "", "", template),
 			mk("x2", 2, "+15108730123", "", "", template+" tonight")}, true},
-		{"phone and template, different names", []*ad.Ad{
+		{"phone and template, different names", []*record.Ad{
 			mk("x1", 1, "+15108730123", "Rosa", "", template),
 			mk("x2", 2, "+15108730123", "Mia", "", template)}, false},
-		{"phone alone", []*ad.Ad{
+		{"phone alone", []*record.Ad{
 			mk("x1", 1, "+15108730123", "Rosa", "", "one text entirely different from the other"),
 			mk("x2", 2, "+15108730123", "", "", "nothing in common with the first ad at all here")}, false},
 	} {
@@ -184,8 +184,8 @@ func TestLinkerEvidenceRules(t *testing.T) {
 func TestLinkerRedirectsAndEvidence(t *testing.T) {
 	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
 	l := NewLinker(8, 25)
-	late := &ad.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), Phones: []ad.Phone{{E164: "+15108730123"}}}
-	early := &ad.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, Phones: []ad.Phone{{E164: "+15108730123"}}}
+	late := &record.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), Phones: []record.Phone{{E164: "+15108730123"}}}
+	early := &record.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, Phones: []record.Phone{{E164: "+15108730123"}}}
 	l.Add(late)
 	before := l.Profile("late")
 	l.Add(early)
@@ -208,7 +208,7 @@ func TestLinkerRedirectsAndEvidence(t *testing.T) {
 func TestCappedContacts(t *testing.T) {
 	l := NewLinker(8, 3)
 	for i := range 5 {
-		l.Add(&ad.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", i), Phones: []ad.Phone{{E164: "+18005550100"}}})
+		l.Add(&record.Ad{ID: fmt.Sprint(i), Poster: fmt.Sprint("name", i), Phones: []record.Phone{{E164: "+18005550100"}}})
 	}
 	if c := l.Capped(); len(c) != 1 || c[0] != "+18005550100" {
 		t.Errorf("capped = %v", c)
@@ -225,13 +225,13 @@ func TestRedirectsSurviveReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	late := ad.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), PageSHA256: "1", Phones: []ad.Phone{{E164: "+15108730123"}}}
-	if _, err := x.Put([]ad.Ad{late}); err != nil {
+	late := record.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), PageSHA256: "1", Phones: []record.Phone{{E164: "+15108730123"}}}
+	if _, err := x.Put([]record.Ad{late}); err != nil {
 		t.Fatal(err)
 	}
 	old := x.Linker.Profile("late")
-	early := ad.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, PageSHA256: "2", Phones: []ad.Phone{{E164: "+15108730123"}}}
-	if _, err := x.Put([]ad.Ad{early}); err != nil {
+	early := record.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, PageSHA256: "2", Phones: []record.Phone{{E164: "+15108730123"}}}
+	if _, err := x.Put([]record.Ad{early}); err != nil {
 		t.Fatal(err)
 	}
 	survivor := x.Linker.Profile("late")
@@ -251,7 +251,7 @@ func TestRedirectsSurviveReopen(t *testing.T) {
 
 // referenceNetworks is the definition of networks, computed from scratch:
 // profiles joined by every contact that links at most maxLink of them.
-func referenceNetworks(l *Linker, ads []ad.Ad, maxLink int) (map[string]string, []string) {
+func referenceNetworks(l *Linker, ads []record.Ad, maxLink int) (map[string]string, []string) {
 	profilesOf := map[string]map[string]bool{}
 	for _, a := range ads {
 		for _, c := range append(a.PhoneNumbers(), a.Handles...) {
@@ -306,17 +306,17 @@ func TestNetworksMatchDefinition(t *testing.T) {
 	const maxLink = 3
 	for world := range 30 {
 		r := rand.New(rand.NewPCG(uint64(world), 7))
-		var ads []ad.Ad
+		var ads []record.Ad
 		for i := range 40 + r.IntN(40) {
-			a := ad.Ad{ID: fmt.Sprintf("w%d-%d", world, i), Poster: fmt.Sprint("name", r.IntN(8)), PostedAt: t0.Add(time.Duration(r.IntN(500)) * time.Hour)}
+			a := record.Ad{ID: fmt.Sprintf("w%d-%d", world, i), Poster: fmt.Sprint("name", r.IntN(8)), PostedAt: t0.Add(time.Duration(r.IntN(500)) * time.Hour)}
 			for range 1 + r.IntN(2) {
-				a.Phones = append(a.Phones, ad.Phone{E164: fmt.Sprintf("+1510555%04d", r.IntN(14))})
+				a.Phones = append(a.Phones, record.Phone{E164: fmt.Sprintf("+1510555%04d", r.IntN(14))})
 			}
 			if r.IntN(3) == 0 {
 				a.Handles = append(a.Handles, fmt.Sprint("cashapp:$c", r.IntN(5)))
 			}
 			if r.IntN(2) == 0 {
-				a.Images = []ad.Image{{PHash: fmt.Sprintf("%016x", uint64(r.IntN(10))*0x9e3779b97f4a7c15)}}
+				a.Images = []record.Image{{PHash: fmt.Sprintf("%016x", uint64(r.IntN(10))*0x9e3779b97f4a7c15)}}
 			}
 			ads = append(ads, a)
 		}

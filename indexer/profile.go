@@ -4,21 +4,21 @@ import (
 	"sort"
 	"time"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // ProfileView is what an investigator sees of one profile.
 type ProfileView struct {
-	ID      string    `json:"id"`
-	Network string    `json:"network"`
-	Ads     []ad.Ad   `json:"ads"`
-	Cities  []string  `json:"cities"`
-	First   time.Time `json:"first"`
-	Last    time.Time `json:"last"`
-	Phones  []string  `json:"phones"`
-	Ages    []int     `json:"ages"`
-	Names   []string  `json:"names"`
-	Handles []string  `json:"handles"`
+	ID      string      `json:"id"`
+	Network string      `json:"network"`
+	Ads     []record.Ad `json:"ads"`
+	Cities  []string    `json:"cities"`
+	First   time.Time   `json:"first"`
+	Last    time.Time   `json:"last"`
+	Phones  []string    `json:"phones"`
+	Ages    []int       `json:"ages"`
+	Names   []string    `json:"names"`
+	Handles []string    `json:"handles"`
 	// AgeSpread is the oldest minus the youngest stated age.
 	AgeSpread int `json:"age_spread"`
 	// NetworkProfiles are the other profiles sharing a phone, email or

@@ -12,41 +12,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 )
-
-// ProfileUpdate tells the alert stage an ad's current profile, published on
-// bus.SubjectProfileUpdates whenever an ad is linked or its profile changes
-// through a merge.
-type ProfileUpdate struct {
-	Ad       string    `json:"ad"`
-	Profile  string    `json:"profile"`
-	Network  string    `json:"network"`
-	Phones   []string  `json:"phones"`
-	Handles  []string  `json:"handles,omitempty"`
-	City     string    `json:"city"`
-	PostedAt time.Time `json:"posted_at"`
-	Title    string    `json:"title"`
-	Ages     []int     `json:"ages,omitempty"`
-	// Indicators and Scores as extracted from the ad.
-	Indicators []ad.Indicator     `json:"indicators,omitempty"`
-	Scores     map[string]float64 `json:"scores,omitempty"`
-	// Images are the SHA-256 of the ad's images.
-	Images []string `json:"images,omitempty"`
-	// Photos are the perceptual hashes of the ad's images, for the
-	// watchlist's near-duplicate photo entries.
-	Photos []Photo `json:"photos,omitempty"`
-	// Text is the ad's title and body, lowercase, for watchlist terms.
-	Text string `json:"text,omitempty"`
-}
-
-// Photo is one image's perceptual hash and those of its crop variants, in
-// hex.
-type Photo struct {
-	PHash string   `json:"phash"`
-	Crops []string `json:"crops,omitempty"`
-}
 
 // Metrics are the indexer's Prometheus metrics.
 type Metrics struct {
@@ -97,9 +65,9 @@ func (s *Stage) Run(ctx context.Context) error {
 func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	start := time.Now()
 	errs := make([]error, len(msgs))
-	ads := make([]ad.Ad, 0, len(msgs))
+	ads := make([]record.Ad, 0, len(msgs))
 	for i, m := range msgs {
-		var a ad.Ad
+		var a record.Ad
 		if err := json.Unmarshal(m.Data(), &a); err != nil || a.ID == "" {
 			s.Metrics.Errors.WithLabelValues("decode").Inc()
 			s.Log.Error("ad does not decode", "subject", m.Subject(), "err", err)
@@ -140,14 +108,14 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 	}
 	for _, a := range ads {
 		p := s.Index.Linker.Profile(a.ID)
-		u := ProfileUpdate{Ad: a.ID, Profile: p, Network: s.Index.Linker.Network(p), Phones: a.PhoneNumbers(), Handles: a.Handles,
+		u := record.ProfileUpdate{Ad: a.ID, Profile: p, Network: s.Index.Linker.Network(p), Phones: a.PhoneNumbers(), Handles: a.Handles,
 			City: a.City, PostedAt: a.PostedAt, Title: a.Title, Ages: a.Ages, Indicators: a.Indicators, Scores: a.Scores}
 		for _, img := range a.Images {
 			if img.SHA256 != "" {
 				u.Images = append(u.Images, img.SHA256)
 			}
 			if img.PHash != "" && img.Error == "" {
-				u.Photos = append(u.Photos, Photo{PHash: img.PHash, Crops: img.PHashCrops})
+				u.Photos = append(u.Photos, record.Photo{PHash: img.PHash, Crops: img.PHashCrops})
 			}
 		}
 		u.Text = strings.ToLower(strings.Join(strings.Fields(a.Title+" "+a.Body), " "))
@@ -185,14 +153,14 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index) (int, error)
 		if err != nil {
 			return n, fmt.Errorf("reading ads stream: %w", err)
 		}
-		var ads []ad.Ad
+		var ads []record.Ad
 		var seq uint64
 		for m := range mb.Messages() {
 			meta, err := m.Metadata()
 			if err == nil {
 				seq = meta.Sequence.Stream
 			}
-			var a ad.Ad
+			var a record.Ad
 			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
 				ads = append(ads, a)
 			}

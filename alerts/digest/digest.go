@@ -27,44 +27,8 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 )
-
-// Digest is one unit's digest.
-type Digest struct {
-	ID     string         `json:"id"`
-	Unit   string         `json:"unit"`
-	Since  time.Time      `json:"since"`
-	Until  time.Time      `json:"until"`
-	Total  int            `json:"total"`
-	Counts []RuleCount    `json:"counts"`
-	Alerts []alerts.Alert `json:"alerts"`
-	// Snapshots are the DA's table for each of the unit's cities.
-	Snapshots  []Snapshot `json:"snapshots"`
-	WebURL     string     `json:"web_url"`
-	Recipients []string   `json:"recipients,omitempty"`
-	Webhook    string     `json:"webhook,omitempty"`
-	Format     string     `json:"webhook_format,omitempty"`
-}
-
-// RuleCount is how many new alerts one rule raised.
-type RuleCount struct {
-	Rule     string `json:"rule"`
-	Severity string `json:"severity"`
-	Count    int    `json:"count"`
-}
-
-// Snapshot is a city's 24 hours against the same weekday a year before.
-type Snapshot struct {
-	City         string  `json:"city"`
-	Date         string  `json:"date"`
-	LastYear     string  `json:"last_year"`
-	Ads          int     `json:"ads"`
-	AdsPrev      int     `json:"ads_prev"`
-	Profiles     int     `json:"profiles"`
-	ProfilesPrev int     `json:"profiles_prev"`
-	AdsPct       float64 `json:"ads_change_pct"`
-	ProfilesPct  float64 `json:"profiles_change_pct"`
-}
 
 // Snapshotter counts ads and profiles of a city over the local day date.
 type Snapshotter func(city string, date time.Time) (ads, profiles int, err error)
@@ -85,8 +49,8 @@ func keyPart(s string) string {
 }
 
 // Build makes the unit's digest of the alerts it has not been sent.
-func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*Digest, error) {
-	d := &Digest{Unit: u.Name, Until: now.UTC(), WebURL: strings.TrimRight(webURL, "/"),
+func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*record.Digest, error) {
+	d := &record.Digest{Unit: u.Name, Until: now.UTC(), WebURL: strings.TrimRight(webURL, "/"),
 		Recipients: u.Recipients, Webhook: u.Webhook, Format: u.WebhookFormat}
 	if e, err := b.DigestKV.Get(ctx, lastKey(u.Name)); err == nil {
 		_ = d.Since.UnmarshalText(e.Value())
@@ -96,9 +60,9 @@ func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap S
 	if err != nil {
 		return nil, err
 	}
-	counts := map[string]*RuleCount{}
+	counts := map[string]*record.RuleCount{}
 	for _, a := range list {
-		if !u.Wants(&a) || a.Status == alerts.StatusDismissed || a.Status == alerts.StatusWithdrawn {
+		if !u.Wants(&a) || a.Status == record.StatusDismissed || a.Status == record.StatusWithdrawn {
 			continue
 		}
 		if _, err := b.DigestKV.Get(ctx, sentKey(u.Name, a.Key)); err == nil {
@@ -108,7 +72,7 @@ func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap S
 		}
 		d.Total++
 		if counts[a.Rule] == nil {
-			counts[a.Rule] = &RuleCount{Rule: a.Rule, Severity: a.Severity}
+			counts[a.Rule] = &record.RuleCount{Rule: a.Rule, Severity: a.Severity}
 		}
 		counts[a.Rule].Count++
 		d.Alerts = append(d.Alerts, a)
@@ -131,7 +95,7 @@ func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap S
 		day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, -1)
 		prev := day.AddDate(0, 0, -364) // the same weekday a year before
 		for _, city := range u.Cities {
-			s := Snapshot{City: city, Date: day.Format("2006-01-02"), LastYear: prev.Format("2006-01-02")}
+			s := record.CityComparison{City: city, Date: day.Format("2006-01-02"), LastYear: prev.Format("2006-01-02")}
 			if s.Ads, s.Profiles, err = snap(city, day); err != nil {
 				return nil, err
 			}
@@ -152,11 +116,11 @@ func pct(cur, prev int) float64 {
 	return math.Round(float64(cur-prev)/float64(prev)*1000) / 10
 }
 
-// Shown are the alerts listed one by one.
-func (d *Digest) Shown() []alerts.Alert { return d.Alerts[:min(len(d.Alerts), TopAlerts)] }
+// Shown are the alerts of d listed one by one.
+func Shown(d *record.Digest) []record.Alert { return d.Alerts[:min(len(d.Alerts), TopAlerts)] }
 
 // Link is the web UI address of an alert's entity.
-func (d *Digest) Link(a alerts.Alert) string {
+func Link(d *record.Digest, a record.Alert) string {
 	kind, id, _ := strings.Cut(a.Entity, ":")
 	switch kind {
 	case alerts.EntityProfile:
@@ -167,13 +131,14 @@ func (d *Digest) Link(a alerts.Alert) string {
 	return d.WebURL + "/?q=" + url.QueryEscape(id)
 }
 
-// Subject is the email subject.
-func (d *Digest) Subject() string {
+// Subject is the email subject of d.
+func Subject(d *record.Digest) string {
 	return fmt.Sprintf("adwatch digest for %s: %d new alerts", d.Unit, d.Total)
 }
 
 var funcs = map[string]any{
-	"link":  func(d *Digest, a alerts.Alert) string { return d.Link(a) },
+	"shown": Shown,
+	"link":  func(d *record.Digest, a record.Alert) string { return Link(d, a) },
 	"minus": func(a, b int) int { return a - b },
 }
 
@@ -181,12 +146,12 @@ var textTmpl = template.Must(template.New("text").Funcs(funcs).Parse(`adwatch di
 {{if .Since.IsZero}}First digest{{else}}New since {{.Since.Format "2006-01-02 15:04 MST"}}{{end}}: {{.Total}} alerts.
 {{range .Counts}}
   {{printf "%-22s %-8s %4d" .Rule .Severity .Count}}{{end}}
-{{range .Shown}}
+{{range shown .}}
 [{{.Severity}}] {{.Rule}} {{.Entity}}
   {{.Summary}}
   {{link $ .}}
-{{end}}{{if gt .Total (len .Shown)}}
-... and {{minus .Total (len .Shown)}} more in the web UI.
+{{end}}{{if gt .Total (len (shown .))}}
+... and {{minus .Total (len (shown .))}} more in the web UI.
 {{end}}{{range .Snapshots}}
 {{.City}}, 24 hours:    {{.Date}}   {{.LastYear}}   change
   ads               {{printf "%8d %12d %+8.1f%%" .Ads .AdsPrev .AdsPct}}
@@ -198,15 +163,15 @@ var htmlTmpl = htmltemplate.Must(htmltemplate.New("html").Funcs(funcs).Parse(`<!
 <h2>adwatch digest for {{.Unit}}</h2>
 <p>{{if .Since.IsZero}}First digest{{else}}New since {{.Since.Format "2006-01-02 15:04 MST"}}{{end}}: <b>{{.Total}}</b> alerts.</p>
 <table>{{range .Counts}}<tr><td>{{.Rule}}</td><td>{{.Severity}}</td><td>{{.Count}}</td></tr>{{end}}</table>
-<ul>{{range .Shown}}<li><b>[{{.Severity}}] {{.Rule}}</b> {{.Summary}} <a href="{{link $ .}}">open</a></li>{{end}}</ul>
+<ul>{{range shown .}}<li><b>[{{.Severity}}] {{.Rule}}</b> {{.Summary}} <a href="{{link $ .}}">open</a></li>{{end}}</ul>
 {{range .Snapshots}}<h3>{{.City}}, 24 hours</h3>
 <table><tr><th></th><th>{{.Date}}</th><th>{{.LastYear}}</th><th>change</th></tr>
 <tr><td>ads</td><td>{{.Ads}}</td><td>{{.AdsPrev}}</td><td>{{printf "%+.1f%%" .AdsPct}}</td></tr>
 <tr><td>profiles</td><td>{{.Profiles}}</td><td>{{.ProfilesPrev}}</td><td>{{printf "%+.1f%%" .ProfilesPct}}</td></tr></table>{{end}}
 </body></html>`))
 
-// Text renders the plain-text digest.
-func (d *Digest) Text() string {
+// Text renders d as plain text.
+func Text(d *record.Digest) string {
 	var b bytes.Buffer
 	if err := textTmpl.Execute(&b, d); err != nil {
 		return "rendering digest: " + err.Error()
@@ -214,8 +179,8 @@ func (d *Digest) Text() string {
 	return b.String()
 }
 
-// HTML renders the HTML digest.
-func (d *Digest) HTML() string {
+// HTML renders d as an HTML page.
+func HTML(d *record.Digest) string {
 	var b bytes.Buffer
 	if err := htmlTmpl.Execute(&b, d); err != nil {
 		return "rendering digest: " + err.Error()
@@ -225,7 +190,7 @@ func (d *Digest) HTML() string {
 
 // Queue puts the digest on the durable outbox and records its alerts as
 // sent to the unit, and the digest time as the unit's last.
-func Queue(ctx context.Context, b *bus.Bus, d *Digest) error {
+func Queue(ctx context.Context, b *bus.Bus, d *record.Digest) error {
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encoding digest: %w", err)

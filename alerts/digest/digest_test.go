@@ -23,6 +23,7 @@ import (
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // mailbox is a real SMTP server on loopback that refuses the first
@@ -81,7 +82,7 @@ func startSMTP(t *testing.T, box *mailbox) (string, int) {
 	return "127.0.0.1", addr.Port
 }
 
-func putAlert(t *testing.T, b *bus.Bus, a alerts.Alert) {
+func putAlert(t *testing.T, b *bus.Bus, a record.Alert) {
 	t.Helper()
 	data, _ := json.Marshal(a)
 	if _, err := b.AlertsKV.Put(context.Background(), a.Key, data); err != nil {
@@ -91,14 +92,14 @@ func putAlert(t *testing.T, b *bus.Bus, a alerts.Alert) {
 
 func seed(t *testing.T, b *bus.Bus) {
 	now := time.Now().UTC()
-	putAlert(t, b, alerts.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical", Entity: "profile:P1",
-		Summary: "3 ads; stated ages 17 to 19", Status: alerts.StatusNew, Cities: []string{"Oakland"}, Updated: now})
-	putAlert(t, b, alerts.Alert{Key: "shared_phone.x", Rule: "shared_phone", Severity: "high", Entity: "phone:+15108730123",
-		Summary: "in the ads of 4 profiles", Status: alerts.StatusNew, Cities: []string{"Oakland", "San Jose"}, Updated: now})
-	putAlert(t, b, alerts.Alert{Key: "circuit.sf", Rule: "circuit", Severity: "medium", Entity: "profile:P9",
-		Summary: "elsewhere", Status: alerts.StatusNew, Cities: []string{"Sacramento"}, Updated: now})
-	putAlert(t, b, alerts.Alert{Key: "city_surge.low", Rule: "city_surge", Severity: "low", Entity: "city:Oakland@2020-10-02",
-		Summary: "too minor for this unit", Status: alerts.StatusNew, Cities: []string{"Oakland"}, Updated: now})
+	putAlert(t, b, record.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical", Entity: "profile:P1",
+		Summary: "3 ads; stated ages 17 to 19", Status: record.StatusNew, Cities: []string{"Oakland"}, Updated: now})
+	putAlert(t, b, record.Alert{Key: "shared_phone.x", Rule: "shared_phone", Severity: "high", Entity: "phone:+15108730123",
+		Summary: "in the ads of 4 profiles", Status: record.StatusNew, Cities: []string{"Oakland", "San Jose"}, Updated: now})
+	putAlert(t, b, record.Alert{Key: "circuit.sf", Rule: "circuit", Severity: "medium", Entity: "profile:P9",
+		Summary: "elsewhere", Status: record.StatusNew, Cities: []string{"Sacramento"}, Updated: now})
+	putAlert(t, b, record.Alert{Key: "city_surge.low", Rule: "city_surge", Severity: "low", Entity: "city:Oakland@2020-10-02",
+		Summary: "too minor for this unit", Status: record.StatusNew, Cities: []string{"Oakland"}, Updated: now})
 }
 
 func snapshotter(city string, day time.Time) (int, int, error) {

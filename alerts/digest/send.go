@@ -16,6 +16,7 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // Sender delivers queued digests: it is the outbox's consumer. A digest
@@ -88,7 +89,7 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 	n := 0
 	for m := range mb.Messages() {
 		n++
-		var d Digest
+		var d record.Digest
 		if err := json.Unmarshal(m.Data(), &d); err != nil {
 			s.Log.Error("digest does not decode; left in the outbox", "err", err)
 			_ = m.Term()
@@ -125,9 +126,9 @@ func (s *Sender) backoff(attempt uint64) time.Duration {
 func deliveredKey(id, channel string) string { return "delivered." + keyPart(id) + "." + channel }
 
 // Deliver sends d on each of its channels not yet done.
-func (s *Sender) Deliver(ctx context.Context, d *Digest) error {
+func (s *Sender) Deliver(ctx context.Context, d *record.Digest) error {
 	var errs []error
-	channels := map[string]func(context.Context, *Digest) error{}
+	channels := map[string]func(context.Context, *record.Digest) error{}
 	if len(d.Recipients) > 0 {
 		if s.SMTP.Host == "" {
 			errs = append(errs, errors.New("recipients set but no smtp host configured"))
@@ -155,7 +156,7 @@ func (s *Sender) Deliver(ctx context.Context, d *Digest) error {
 }
 
 // Message builds the email of d.
-func (s *Sender) Message(d *Digest) (*mail.Msg, error) {
+func (s *Sender) Message(d *record.Digest) (*mail.Msg, error) {
 	m := mail.NewMsg()
 	if err := m.From(s.SMTP.From); err != nil {
 		return nil, fmt.Errorf("from address: %w", err)
@@ -163,14 +164,14 @@ func (s *Sender) Message(d *Digest) (*mail.Msg, error) {
 	if err := m.To(d.Recipients...); err != nil {
 		return nil, fmt.Errorf("recipients: %w", err)
 	}
-	m.Subject(d.Subject())
+	m.Subject(Subject(d))
 	m.SetMessageIDWithValue(keyPart(d.ID) + "@adwatch")
-	m.SetBodyString(mail.TypeTextPlain, d.Text())
-	m.AddAlternativeString(mail.TypeTextHTML, d.HTML())
+	m.SetBodyString(mail.TypeTextPlain, Text(d))
+	m.AddAlternativeString(mail.TypeTextHTML, HTML(d))
 	return m, nil
 }
 
-func (s *Sender) email(ctx context.Context, d *Digest) error {
+func (s *Sender) email(ctx context.Context, d *record.Digest) error {
 	m, err := s.Message(d)
 	if err != nil {
 		return err
@@ -199,18 +200,18 @@ func (s *Sender) email(ctx context.Context, d *Digest) error {
 }
 
 // WebhookBody is the body posted for d in the unit's format.
-func WebhookBody(d *Digest) ([]byte, error) {
+func WebhookBody(d *record.Digest) ([]byte, error) {
 	switch d.Format {
 	case "slack":
-		return json.Marshal(map[string]string{"text": d.Text()})
+		return json.Marshal(map[string]string{"text": Text(d)})
 	case "teams":
 		return json.Marshal(map[string]any{"@type": "MessageCard", "@context": "https://schema.org/extensions",
-			"summary": d.Subject(), "title": d.Subject(), "text": "<pre>" + d.Text() + "</pre>"})
+			"summary": Subject(d), "title": Subject(d), "text": "<pre>" + Text(d) + "</pre>"})
 	}
 	return json.Marshal(d)
 }
 
-func (s *Sender) webhook(ctx context.Context, d *Digest) error {
+func (s *Sender) webhook(ctx context.Context, d *record.Digest) error {
 	body, err := WebhookBody(d)
 	if err != nil {
 		return fmt.Errorf("encoding webhook: %w", err)

@@ -54,7 +54,7 @@ func digestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			if dryRun {
-				fmt.Fprintf(cmd.OutOrStdout(), "To: %v\nSubject: %s\n\n%s", d.Recipients, d.Subject(), d.Text())
+				fmt.Fprintf(cmd.OutOrStdout(), "To: %v\nSubject: %s\n\n%s", d.Recipients, digest.Subject(d), digest.Text(d))
 				return nil
 			}
 			if err := digest.Queue(cmd.Context(), a.Bus, d); err != nil {

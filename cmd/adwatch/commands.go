@@ -19,9 +19,9 @@ import (
 	"github.com/adwatch/adwatch/extractor/age"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/app"
 	"github.com/adwatch/adwatch/internal/config"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 	"github.com/adwatch/adwatch/internal/web"
 )
@@ -223,7 +223,7 @@ func serveCmd(g *globals) *cobra.Command {
 				// so it does not take messages from the index stage's.
 				ix := a.Indexer(idx)
 				abs, _ := filepath.Abs(a.DataDir)
-				ix.Durable = "view-" + ad.SHA256Hex([]byte(abs))[:12]
+				ix.Durable = "view-" + record.SHA256Hex([]byte(abs))[:12]
 				stages["indexer"] = ix.Run
 			}
 			stages["web"] = func(ctx context.Context) error { return a.Web(idx).Run(ctx, a.Config.Serve.Addr) }

@@ -23,7 +23,7 @@ import (
 	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // WebP decoder
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // ErrTooLarge is returned for an image whose pixel count exceeds the limit.
@@ -74,7 +74,7 @@ func Hash(data []byte, maxPixels int) (Result, error) {
 		p := small.Pix[i*4 : i*4+3]
 		gray[i] = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
 	}
-	res := Result{SHA256: ad.SHA256Hex(data), Width: cfg.Width, Height: cfg.Height, Format: format}
+	res := Result{SHA256: record.SHA256Hex(data), Width: cfg.Width, Height: cfg.Height, Format: format}
 	res.PHash = phash(&gray, 0, 0, workSize, workSize)
 	v := int(math.Round(CropFraction * workSize))
 	h := v / 2

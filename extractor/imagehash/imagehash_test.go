@@ -12,7 +12,7 @@ import (
 	"image/png"
 	"testing"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 func picture(seed int) image.Image {
@@ -139,7 +139,7 @@ func FuzzHash(f *testing.F) {
 		if r.Width*r.Height > limit || r.Width <= 0 || r.Height <= 0 {
 			t.Fatalf("accepted a %dx%d image over the limit %d", r.Width, r.Height, limit)
 		}
-		if r.SHA256 != ad.SHA256Hex(data) {
+		if r.SHA256 != record.SHA256Hex(data) {
 			t.Fatal("sha256 is not of the bytes")
 		}
 		if len(r.Crops) != 9 {

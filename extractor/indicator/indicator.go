@@ -17,7 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/adwatch/adwatch/internal/ad"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 // Categories in the order reports list them: possible minors first.
@@ -106,10 +106,10 @@ func New(lists ...List) *Matcher {
 
 // Match returns the matched terms of text, youth first then by position,
 // and the summed weight per category.
-func (m *Matcher) Match(text string) ([]ad.Indicator, map[string]float64) {
+func (m *Matcher) Match(text string) ([]record.Indicator, map[string]float64) {
 	toks := tokens(text)
 	type hit struct {
-		in       ad.Indicator
+		in       record.Indicator
 		from, to int // token span
 	}
 	var hits []hit
@@ -132,12 +132,12 @@ func (m *Matcher) Match(text string) ([]ad.Indicator, map[string]float64) {
 				continue
 			}
 			seen[key] = true
-			hits = append(hits, hit{ad.Indicator{Category: c.category, Term: c.term, Weight: c.weight, Offset: toks[i].off}, i, i + len(c.toks)})
+			hits = append(hits, hit{record.Indicator{Category: c.category, Term: c.term, Weight: c.weight, Offset: toks[i].off}, i, i + len(c.toks)})
 		}
 	}
 	// A term inside a longer matched term ("girl" in "two girl special")
 	// is not counted on its own.
-	var out []ad.Indicator
+	var out []record.Indicator
 	for _, h := range hits {
 		inside := false
 		for _, o := range hits {
@@ -169,7 +169,7 @@ func rank(c string) int {
 }
 
 // Sort orders indicators by category (possible minors first), then position.
-func Sort(in []ad.Indicator) {
+func Sort(in []record.Indicator) {
 	sort.SliceStable(in, func(i, j int) bool {
 		if ri, rj := rank(in[i].Category), rank(in[j].Category); ri != rj {
 			return ri < rj
@@ -179,7 +179,7 @@ func Sort(in []ad.Indicator) {
 }
 
 // Insert adds x to a sorted list of indicators, keeping the order.
-func Insert(in []ad.Indicator, x ad.Indicator) []ad.Indicator {
+func Insert(in []record.Indicator, x record.Indicator) []record.Indicator {
 	out := append(in, x)
 	Sort(out)
 	return out

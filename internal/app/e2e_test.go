@@ -7,7 +7,6 @@ import (
 	"net/url"
 
 	"fmt"
-	"github.com/adwatch/adwatch/alerts"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -17,10 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adwatch/adwatch/alerts"
+
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/app"
 	"github.com/adwatch/adwatch/internal/config"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 	"github.com/adwatch/adwatch/internal/site"
 	"github.com/adwatch/adwatch/internal/web"
@@ -104,7 +105,7 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 			t.Errorf("indexed %d ads, the simulator has %d", n, len(world.Ads))
 		}
 		seen := map[string]int{}
-		if err := idx.Ads(indexer.Filter{}, func(a ad.Ad) error { seen[a.ID]++; return nil }); err != nil {
+		if err := idx.Ads(indexer.Filter{}, func(a record.Ad) error { seen[a.ID]++; return nil }); err != nil {
 			t.Fatal(err)
 		}
 		for _, a := range world.Ads {
@@ -291,7 +292,7 @@ func surge(ads []sim.Ad) (int, float64) {
 }
 
 // listAlerts reads the alerts bucket of the data dir.
-func listAlerts(t *testing.T, cfg config.Config, dir string) []alerts.Alert {
+func listAlerts(t *testing.T, cfg config.Config, dir string) []record.Alert {
 	t.Helper()
 	a := app.New(cfg, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.SyncAlways = false
@@ -316,7 +317,7 @@ func listAlerts(t *testing.T, cfg config.Config, dir string) []alerts.Alert {
 // daily baseline, a city day with at least 20 ads and one and a half times
 // its baseline (same weekday of the four weeks before, else the week
 // before).
-func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, profileOf map[string]string) []alerts.Alert {
+func checkAlerts(t *testing.T, cfg config.Config, dir string, world *sim.World, profileOf map[string]string) []record.Alert {
 	t.Helper()
 	list := listAlerts(t, cfg, dir)
 	personOfProfile := map[string]int{}

@@ -26,8 +26,8 @@ import (
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/config"
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 //go:embed index.html
@@ -286,12 +286,12 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 // ExportedAd is one ad as exported: the ad, its phones in E.164, and its
 // current profile and network.
 type ExportedAd struct {
-	ad.Ad
+	record.Ad
 	PhoneNumbers []string `json:"phones"`
 	// PhoneDetails says of each phone whether it was obfuscated.
-	PhoneDetails []ad.Phone `json:"phone_details"`
-	Profile      string     `json:"profile"`
-	Network      string     `json:"network"`
+	PhoneDetails []record.Phone `json:"phone_details"`
+	Profile      string         `json:"profile"`
+	Network      string         `json:"network"`
 }
 
 // ParseFilter reads an export filter: a city, and posted times since and
@@ -315,7 +315,7 @@ func ParseFilter(city, since, until string) (indexer.Filter, error) {
 
 // ExportAds calls fn with every ad x holds that f selects.
 func ExportAds(x *indexer.Index, f indexer.Filter, fn func(ExportedAd) error) error {
-	return x.Ads(f, func(a ad.Ad) error {
+	return x.Ads(f, func(a record.Ad) error {
 		p := x.Linker.Profile(a.ID)
 		return fn(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), PhoneDetails: a.Phones, Profile: p, Network: x.Linker.Network(p)})
 	})
@@ -343,7 +343,7 @@ func (s *Server) exportAds(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	if s.Alerts == nil {
-		writeJSON(w, http.StatusOK, []alerts.Alert{})
+		writeJSON(w, http.StatusOK, []record.Alert{})
 		return
 	}
 	list, err := alerts.List(r.Context(), s.Alerts)
@@ -352,7 +352,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if list == nil {
-		list = []alerts.Alert{}
+		list = []record.Alert{}
 	}
 	writeJSON(w, http.StatusOK, list)
 }

@@ -23,10 +23,10 @@ import (
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/ad"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/config"
+	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 )
 
@@ -63,14 +63,14 @@ func testServer(t *testing.T) *httptest.Server {
 	}
 	t.Cleanup(func() { idx.Close() })
 	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
-	ads := []ad.Ad{
+	ads := []record.Ad{
 		{ID: "s:1", City: "Oakland", Title: "Sweet company", Body: "friendly and discreet", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
 			Handles: []string{"instagram:rosa.b"},
-			Phones:  []ad.Phone{{E164: "+15108730123"}}},
+			Phones:  []record.Phone{{E164: "+15108730123"}}},
 		{ID: "s:2", City: "Oakland", Title: "Relaxing time", Body: "new in town", Poster: "Rosa", PostedAt: at.Add(time.Hour), PageSHA256: "2",
-			Phones: []ad.Phone{{E164: "+15108730123", Obfuscated: true}}},
+			Phones: []record.Phone{{E164: "+15108730123", Obfuscated: true}}},
 		{ID: "s:3", City: "San Jose", Title: "Kind smile", Body: "good conversation", Poster: "Mia", PostedAt: at, PageSHA256: "3",
-			Phones: []ad.Phone{{E164: "+14085550123"}}},
+			Phones: []record.Phone{{E164: "+14085550123"}}},
 	}
 	if _, err := idx.Put(ads); err != nil {
 		t.Fatal(err)
@@ -120,8 +120,8 @@ func TestSearchAPI(t *testing.T) {
 func TestAlertStatusInChromium(t *testing.T) {
 	ctx := browser(t)
 	b := bustest.New(t)
-	data, _ := json.Marshal(alerts.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical",
-		Entity: "profile:P1", Summary: "stated age 17", Status: alerts.StatusNew})
+	data, _ := json.Marshal(record.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical",
+		Entity: "profile:P1", Summary: "stated age 17", Status: record.StatusNew})
 	if _, err := b.AlertsKV.Put(context.Background(), "possible_minor.p1", data); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestAlertStatusInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	list, err := alerts.List(context.Background(), b.AlertsKV)
-	if err != nil || len(list) != 1 || list[0].Status != alerts.StatusAcknowledged || len(list[0].History) != 1 || list[0].History[0].By != "det. lee" {
+	if err != nil || len(list) != 1 || list[0].Status != record.StatusAcknowledged || len(list[0].History) != 1 || list[0].History[0].By != "det. lee" {
 		t.Errorf("alert after the click: %+v %v (page said %q then %q)", list, err, refused, accepted)
 	}
 }
@@ -158,11 +158,11 @@ func TestSearchByImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := ad.Image{SHA256: fp.SHA256, PHash: imagehash.Hex(fp.PHash)}
+	img := record.Image{SHA256: fp.SHA256, PHash: imagehash.Hex(fp.PHash)}
 	for _, c := range fp.Crops {
 		img.PHashCrops = append(img.PHashCrops, imagehash.Hex(c))
 	}
-	if _, err := idx.Put([]ad.Ad{{ID: "s:1", PageSHA256: "1", Images: []ad.Image{img}}}); err != nil {
+	if _, err := idx.Put([]record.Ad{{ID: "s:1", PageSHA256: "1", Images: []record.Image{img}}}); err != nil {
 		t.Fatal(err)
 	}
 	ts := serve(t, idx, nil)
@@ -391,9 +391,9 @@ func TestImagesServed(t *testing.T) {
 	ctx := context.Background()
 	var photo bytes.Buffer
 	_ = jpeg.Encode(&photo, sim.Picture(1, 3), &jpeg.Options{Quality: 80})
-	photoSHA := ad.SHA256Hex(photo.Bytes())
+	photoSHA := record.SHA256Hex(photo.Bytes())
 	page := []byte("<html><script>alert(1)</script></html>")
-	pageSHA := ad.SHA256Hex(page)
+	pageSHA := record.SHA256Hex(page)
 	for sha, data := range map[string][]byte{photoSHA: photo.Bytes(), pageSHA: page} {
 		if _, err := b.Images.PutBytes(ctx, sha, data); err != nil {
 			t.Fatal(err)
@@ -434,14 +434,14 @@ func TestProfilePhotosInChromium(t *testing.T) {
 	b := bustest.New(t)
 	var photo bytes.Buffer
 	_ = jpeg.Encode(&photo, sim.Picture(1, 4), &jpeg.Options{Quality: 80})
-	sha := ad.SHA256Hex(photo.Bytes())
+	sha := record.SHA256Hex(photo.Bytes())
 	if _, err := b.Images.PutBytes(context.Background(), sha, photo.Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	idx := openIndex(t)
 	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
-	if _, err := idx.Put([]ad.Ad{{ID: "s:1", City: "Oakland", Title: "Sweet company", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
-		Phones: []ad.Phone{{E164: "+15108730123"}}, Images: []ad.Image{{SHA256: sha}}}}); err != nil {
+	if _, err := idx.Put([]record.Ad{{ID: "s:1", City: "Oakland", Title: "Sweet company", Poster: "Rosa", PostedAt: at, PageSHA256: "1",
+		Phones: []record.Phone{{E164: "+15108730123"}}, Images: []record.Image{{SHA256: sha}}}}); err != nil {
 		t.Fatal(err)
 	}
 	ts := serve(t, idx, b)

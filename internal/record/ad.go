@@ -1,44 +1,6 @@
-// Package ad defines the records that travel between adwatch's stages: the
-// raw page a crawler fetched and the structured ad an extractor made of it.
-//
-// The records are plain JSON so that any stage, in any process, can read
-// them from the NATS subjects that carry them.
-package ad
+package record
 
-import (
-	"crypto/sha256"
-	"encoding/hex"
-	"net/url"
-	"time"
-)
-
-// Page is one ad page as fetched by the crawler, published on the pages
-// stream. The HTML is kept verbatim: the extractor re-parses it, so a better
-// extractor can be run again over old pages.
-type Page struct {
-	// Site is the name of the site configuration that fetched the page.
-	Site string `json:"site"`
-	// URL is the absolute URL of the ad page.
-	URL string `json:"url"`
-	// FetchedAt is when the crawler received the page.
-	FetchedAt time.Time `json:"fetched_at"`
-	// SHA256 is the hex SHA-256 of HTML.
-	SHA256 string `json:"sha256"`
-	// HTML is the page body, as bytes, so invalid UTF-8 survives.
-	HTML []byte `json:"html"`
-	// Images are the ad's images, downloaded by the crawler.
-	Images []ImageRef `json:"images,omitempty"`
-}
-
-// ImageRef points at one image of an ad. The bytes live in the image object
-// store under SHA256; Error is set instead when the download failed, so the
-// ad is kept and the failure is visible.
-type ImageRef struct {
-	URL    string `json:"url"`
-	SHA256 string `json:"sha256,omitempty"`
-	Size   int64  `json:"size,omitempty"`
-	Error  string `json:"error,omitempty"`
-}
+import "time"
 
 // Image is an ad image after extraction.
 type Image struct {
@@ -110,21 +72,4 @@ func (a *Ad) PhoneNumbers() []string {
 		out = append(out, p.E164)
 	}
 	return out
-}
-
-// SHA256Hex returns the hex SHA-256 of b.
-func SHA256Hex(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
-}
-
-// PageRef names a page in logs above debug level without its path: ad
-// URLs often carry a phone number or a name in their slug. It is the host
-// and a short hash of the URL, enough to find the page again.
-func PageRef(u string) string {
-	host := "?"
-	if p, err := url.Parse(u); err == nil {
-		host = p.Host
-	}
-	return host + "#" + SHA256Hex([]byte(u))[:12]
 }

@@ -1,0 +1,31 @@
+package record
+
+import "time"
+
+// Page is one ad page as fetched by the crawler, published on the pages
+// stream. The HTML is kept verbatim: the extractor re-parses it, so a better
+// extractor can be run again over old pages.
+type Page struct {
+	// Site is the name of the site configuration that fetched the page.
+	Site string `json:"site"`
+	// URL is the absolute URL of the ad page.
+	URL string `json:"url"`
+	// FetchedAt is when the crawler received the page.
+	FetchedAt time.Time `json:"fetched_at"`
+	// SHA256 is the hex SHA-256 of HTML.
+	SHA256 string `json:"sha256"`
+	// HTML is the page body, as bytes, so invalid UTF-8 survives.
+	HTML []byte `json:"html"`
+	// Images are the ad's images, downloaded by the crawler.
+	Images []ImageRef `json:"images,omitempty"`
+}
+
+// ImageRef points at one image of an ad. The bytes live in the image object
+// store under SHA256; Error is set instead when the download failed, so the
+// ad is kept and the failure is visible.
+type ImageRef struct {
+	URL    string `json:"url"`
+	SHA256 string `json:"sha256,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	Error  string `json:"error,omitempty"`
+}
