@@ -382,27 +382,25 @@ func (f Filter) query() query.Query {
 // Ads calls fn with each ad matching f, in id order.
 func (x *Index) Ads(f Filter, fn func(record.Ad) error) error { return x.each(f.query(), fn) }
 
-// Snapshot is the DA's 24-hour count for one city.
-type Snapshot struct {
-	City     string    `json:"city"`
-	From     time.Time `json:"from"`
-	To       time.Time `json:"to"`
-	Ads      int       `json:"ads"`
-	Profiles int       `json:"profiles"`
-	Phones   int       `json:"phones"`
+// Counts are the ads posted in one city over a time window, the distinct
+// profiles among them and their distinct phone numbers.
+type Counts struct {
+	Ads      int
+	Profiles int
+	Phones   int
 }
 
-// Snapshot counts the ads posted in [from, to) in city, the distinct
+// CountPosted counts the ads posted in [from, to) in city, the distinct
 // profiles among them and their distinct phone numbers.
-func (x *Index) Snapshot(city string, from, to time.Time) (Snapshot, error) {
-	s := Snapshot{City: city, From: from, To: to}
+func (x *Index) CountPosted(city string, from, to time.Time) (Counts, error) {
+	var c Counts
 	profiles, phones := map[string]bool{}, map[string]bool{}
 	err := x.Ads(Filter{City: city, Since: from, Until: to}, func(a record.Ad) error {
 		// bleve's date range has second precision; check the exact bound.
 		if a.PostedAt.Before(from) || !a.PostedAt.Before(to) {
 			return nil
 		}
-		s.Ads++
+		c.Ads++
 		profiles[x.Linker.Profile(a.ID)] = true
 		for _, p := range a.Phones {
 			phones[p.E164] = true
@@ -410,10 +408,10 @@ func (x *Index) Snapshot(city string, from, to time.Time) (Snapshot, error) {
 		return nil
 	})
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("counting %s: %w", city, err)
+		return Counts{}, fmt.Errorf("counting %s: %w", city, err)
 	}
-	s.Profiles, s.Phones = len(profiles), len(phones)
-	return s, nil
+	c.Profiles, c.Phones = len(profiles), len(phones)
+	return c, nil
 }
 
 // Hit is one ad found by Search.

@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
-	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -102,18 +101,11 @@ func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap S
 			if s.AdsPrev, s.ProfilesPrev, err = snap(city, prev); err != nil {
 				return nil, err
 			}
-			s.AdsPct, s.ProfilesPct = pct(s.Ads, s.AdsPrev), pct(s.Profiles, s.ProfilesPrev)
+			s.AdsPct, s.ProfilesPct = record.PercentChange(s.Ads, s.AdsPrev), record.PercentChange(s.Profiles, s.ProfilesPrev)
 			d.Snapshots = append(d.Snapshots, s)
 		}
 	}
 	return d, nil
-}
-
-func pct(cur, prev int) float64 {
-	if prev == 0 {
-		return 0
-	}
-	return math.Round(float64(cur-prev)/float64(prev)*1000) / 10
 }
 
 // Shown are the alerts of d listed one by one.

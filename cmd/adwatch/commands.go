@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"net/http"
 	"os"
@@ -23,7 +22,7 @@ import (
 	"github.com/adwatch/adwatch/internal/config"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
-	"github.com/adwatch/adwatch/internal/web"
+	"github.com/adwatch/adwatch/report"
 )
 
 type globals struct {
@@ -317,30 +316,6 @@ func snapshotCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// Change is one row of the year-over-year table.
-type Change struct {
-	Current   int     `json:"current"`
-	Previous  int     `json:"previous"`
-	ChangePct float64 `json:"change_pct"`
-}
-
-// Comparison is the DA's year-over-year table.
-type Comparison struct {
-	City     string           `json:"city"`
-	Ads      Change           `json:"ads"`
-	Profiles Change           `json:"profiles"`
-	Current  indexer.Snapshot `json:"current_window"`
-	Previous indexer.Snapshot `json:"previous_window"`
-}
-
-func change(cur, prev int) Change {
-	c := Change{Current: cur, Previous: prev}
-	if prev > 0 {
-		c.ChangePct = math.Round(float64(cur-prev)/float64(prev)*1000) / 10
-	}
-	return c
-}
-
 func compareCmd(g *globals) *cobra.Command {
 	var city, date, vs string
 	var asJSON bool
@@ -353,14 +328,13 @@ func compareCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer src.Close()
-			var snaps [2]indexer.Snapshot
+			var snaps [2]report.Snapshot
 			for i, d := range []string{date, vs} {
 				if snaps[i], err = src.Snapshot(cmd.Context(), city, d); err != nil {
 					return err
 				}
 			}
-			cmp := Comparison{City: city, Ads: change(snaps[0].Ads, snaps[1].Ads), Profiles: change(snaps[0].Profiles, snaps[1].Profiles),
-				Current: snaps[0], Previous: snaps[1]}
+			cmp := report.Compare(snaps[0], snaps[1])
 			if asJSON {
 				return json.NewEncoder(cmd.OutOrStdout()).Encode(cmp)
 			}
@@ -397,7 +371,7 @@ func exportCmd(g *globals) *cobra.Command {
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
 			enc := json.NewEncoder(w)
-			return src.ExportAds(cmd.Context(), city, since, until, func(a web.ExportedAd) error { return enc.Encode(a) })
+			return src.ExportAds(cmd.Context(), city, since, until, func(a report.ExportedAd) error { return enc.Encode(a) })
 		},
 	}
 	ads.Flags().StringVar(&city, "city", "", "only this city")

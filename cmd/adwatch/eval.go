@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adwatch/adwatch/indexer"
-	"github.com/adwatch/adwatch/internal/web"
+	"github.com/adwatch/adwatch/report"
 )
 
 // LinkingReport is what adwatch eval linking prints.
@@ -63,7 +63,7 @@ func evalCmd(g *globals) *cobra.Command {
 	return c
 }
 
-func evalLinking(ctx context.Context, src source, truthPath string) (LinkingReport, error) {
+func evalLinking(ctx context.Context, src report.Source, truthPath string) (LinkingReport, error) {
 	f, err := os.Open(truthPath)
 	if err != nil {
 		return LinkingReport{}, fmt.Errorf("opening truth: %w", err)
@@ -71,7 +71,7 @@ func evalLinking(ctx context.Context, src source, truthPath string) (LinkingRepo
 	defer f.Close()
 	type linked struct{ id, profile, network string }
 	byURL := map[string]linked{}
-	if err := src.ExportAds(ctx, "", "", "", func(a web.ExportedAd) error {
+	if err := src.ExportAds(ctx, "", "", "", func(a report.ExportedAd) error {
 		byURL[a.URL] = linked{a.ID, a.Profile, a.Network}
 		return nil
 	}); err != nil {

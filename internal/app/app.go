@@ -22,7 +22,8 @@ import (
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/config"
-	"github.com/adwatch/adwatch/internal/web"
+	"github.com/adwatch/adwatch/report"
+	"github.com/adwatch/adwatch/web"
 )
 
 // App holds what every command shares.
@@ -242,7 +243,7 @@ func (a *App) addDigests(stages map[string]func(context.Context) error, idx *ind
 // Snapshotter counts a city's ads and profiles over one local day.
 func Snapshotter(cfg *config.Config, idx *indexer.Index) digest.Snapshotter {
 	return func(city string, day time.Time) (int, int, error) {
-		s, err := web.Snapshot(cfg, idx, city, day.Format("2006-01-02"))
+		s, err := report.TakeSnapshot(cfg, idx, city, day.Format("2006-01-02"))
 		return s.Ads, s.Profiles, err
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/report"
 
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/app"
@@ -24,7 +25,7 @@ import (
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 	"github.com/adwatch/adwatch/internal/site"
-	"github.com/adwatch/adwatch/internal/web"
+	"github.com/adwatch/adwatch/web"
 )
 
 // testConfig points the repository's configuration at a simulator on base.
@@ -117,11 +118,11 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 			date          string
 			ads, profiles int
 		}{{"2019-10-04", 999, 666}, {"2020-10-02", 1165, 750}} {
-			from, to, err := web.Window(&cfg, "Oakland", tc.date)
+			from, to, err := report.Window(&cfg, "Oakland", tc.date)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := idx.Snapshot("Oakland", from, to)
+			s, err := idx.CountPosted("Oakland", from, to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +245,7 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 	if len(res.Ads) != want {
 		t.Errorf("search by phone found %d ads, the simulator has %d with it", len(res.Ads), want)
 	}
-	var snap indexer.Snapshot
+	var snap report.Snapshot
 	getJSON(t, srv.URL+"/api/snapshot?city=Oakland&date=2020-10-02", &snap)
 	if snap.Ads != 1165 || snap.Profiles != 750 {
 		t.Errorf("/api/snapshot: %+v", snap)

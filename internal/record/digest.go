@@ -1,6 +1,9 @@
 package record
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Digest is one unit's digest, queued on the outbox for delivery.
 type Digest struct {
@@ -37,4 +40,14 @@ type CityComparison struct {
 	ProfilesPrev int     `json:"profiles_prev"`
 	AdsPct       float64 `json:"ads_change_pct"`
 	ProfilesPct  float64 `json:"profiles_change_pct"`
+}
+
+// PercentChange is the change from prev to cur in percent, rounded to one
+// decimal, as every year-over-year table shows it (the DA's "16.6%
+// increase"); 0 when prev is 0.
+func PercentChange(cur, prev int) float64 {
+	if prev == 0 {
+		return 0
+	}
+	return math.Round(float64(cur-prev)/float64(prev)*1000) / 10
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/config"
 	"github.com/adwatch/adwatch/internal/record"
+	"github.com/adwatch/adwatch/report"
 )
 
 //go:embed index.html
@@ -219,9 +220,6 @@ func (s *Server) adByID(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"ad": a, "profile": p, "network": s.Index.Linker.Network(p)})
 }
 
-// Profile is the answer of /api/profiles/{id}.
-type Profile = indexer.ProfileView
-
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
 	v, ok, err := s.Index.Profile(r.PathValue("id"))
 	if err != nil {
@@ -237,12 +235,11 @@ func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) snapshot(w http.ResponseWriter, r *http.Request) {
 	city, date := r.URL.Query().Get("city"), r.URL.Query().Get("date")
-	from, to, err := Window(s.Config, city, date)
-	if err != nil {
+	if _, _, err := report.Window(s.Config, city, date); err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	snap, err := s.Index.Snapshot(city, from, to)
+	snap, err := report.TakeSnapshot(s.Config, s.Index, city, date)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
@@ -283,49 +280,11 @@ func (s *Server) image(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(data)
 }
 
-// ExportedAd is one ad as exported: the ad, its phones in E.164, and its
-// current profile and network.
-type ExportedAd struct {
-	record.Ad
-	PhoneNumbers []string `json:"phones"`
-	// PhoneDetails says of each phone whether it was obfuscated.
-	PhoneDetails []record.Phone `json:"phone_details"`
-	Profile      string         `json:"profile"`
-	Network      string         `json:"network"`
-}
-
-// ParseFilter reads an export filter: a city, and posted times since and
-// until in RFC 3339 (either may be empty).
-func ParseFilter(city, since, until string) (indexer.Filter, error) {
-	f := indexer.Filter{City: city}
-	for _, p := range []struct {
-		s string
-		t *time.Time
-	}{{since, &f.Since}, {until, &f.Until}} {
-		if p.s == "" {
-			continue
-		}
-		var err error
-		if *p.t, err = time.Parse(time.RFC3339, p.s); err != nil {
-			return f, fmt.Errorf("time %q: want RFC 3339: %w", p.s, err)
-		}
-	}
-	return f, nil
-}
-
-// ExportAds calls fn with every ad x holds that f selects.
-func ExportAds(x *indexer.Index, f indexer.Filter, fn func(ExportedAd) error) error {
-	return x.Ads(f, func(a record.Ad) error {
-		p := x.Linker.Profile(a.ID)
-		return fn(ExportedAd{Ad: a, PhoneNumbers: a.PhoneNumbers(), PhoneDetails: a.Phones, Profile: p, Network: x.Linker.Network(p)})
-	})
-}
-
 // exportAds streams the ads as JSON lines (?city=&since=&until=), what
 // adwatch export ads prints.
 func (s *Server) exportAds(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f, err := ParseFilter(q.Get("city"), q.Get("since"), q.Get("until"))
+	f, err := report.ParseFilter(q.Get("city"), q.Get("since"), q.Get("until"))
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -333,10 +292,10 @@ func (s *Server) exportAds(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
-	if err := ExportAds(s.Index, f, func(a ExportedAd) error { return enc.Encode(a) }); err != nil {
-		// Headers are gone: end the stream with an error line
-		// ({"export_error": ...}), which no ad line has.
-		_ = enc.Encode(map[string]string{"export_error": err.Error()})
+	if err := report.ExportAds(s.Index, f, func(a report.ExportedAd) error { return enc.Encode(a) }); err != nil {
+		// Headers are gone: end the stream with an error line, which no
+		// ad line has (see Client.ExportAds).
+		_ = enc.Encode(exportError{Err: err.Error()})
 	}
 	_ = bw.Flush()
 }
@@ -438,31 +397,4 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, n)
-}
-
-// Snapshot counts what x holds for city over the 24 hours of date
-// (YYYY-MM-DD) in the city's time zone.
-func Snapshot(cfg *config.Config, x *indexer.Index, city, date string) (indexer.Snapshot, error) {
-	from, to, err := Window(cfg, city, date)
-	if err != nil {
-		return indexer.Snapshot{}, err
-	}
-	return x.Snapshot(city, from, to)
-}
-
-// Window is the 24 hours of date (YYYY-MM-DD) in city's time zone, from
-// local midnight to the next.
-func Window(cfg *config.Config, city, date string) (time.Time, time.Time, error) {
-	if city == "" {
-		return time.Time{}, time.Time{}, errors.New("missing city")
-	}
-	loc, err := cfg.Location(city)
-	if err != nil {
-		return time.Time{}, time.Time{}, err
-	}
-	from, err := time.ParseInLocation("2006-01-02", date, loc)
-	if err != nil {
-		return time.Time{}, time.Time{}, fmt.Errorf("date %q: want YYYY-MM-DD", date)
-	}
-	return from, from.AddDate(0, 0, 1), nil
 }
