@@ -36,6 +36,8 @@ var indexHTML []byte
 
 // Server is the web UI and API.
 type Server struct {
+	// Addr is the listen address (host:port); loopback only.
+	Addr   string
 	Index  *indexer.Index
 	Config *config.Config
 	Alerts jetstream.KeyValue // nil when no bus is connected
@@ -73,8 +75,10 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// Run serves on addr until ctx is done. It refuses non-loopback addresses.
-func (s *Server) Run(ctx context.Context, addr string) error {
+// Run serves on s.Addr until ctx is done. It refuses non-loopback
+// addresses.
+func (s *Server) Run(ctx context.Context) error {
+	addr := s.Addr
 	if !config.IsLoopback(addr) {
 		return fmt.Errorf("serving on %s: only loopback addresses are allowed until accounts and an audit log exist", addr)
 	}

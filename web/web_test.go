@@ -213,8 +213,8 @@ func TestAPIErrors(t *testing.T) {
 }
 
 func TestRefusesPublicAddress(t *testing.T) {
-	s := &Server{Config: &config.Config{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	if err := s.Run(context.Background(), "0.0.0.0:0"); err == nil || !strings.Contains(err.Error(), "loopback") {
+	s := &Server{Addr: "0.0.0.0:0", Config: &config.Config{}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := s.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("Run on 0.0.0.0: %v, want a refusal", err)
 	}
 }

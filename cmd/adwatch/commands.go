@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,7 +19,6 @@ import (
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/app"
 	"github.com/adwatch/adwatch/internal/config"
-	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
 	"github.com/adwatch/adwatch/report"
 )
@@ -43,7 +41,13 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.data, "data", "./data", "data directory (JetStream store and index)")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "debug logging")
 	root.PersistentFlags().BoolVar(&g.noSync, "no-sync", false, "do not fsync every JetStream write (faster; loses the last writes on power loss)")
-	root.AddCommand(runCmd(g), stageCmd(g, "crawl"), extractCmd(g), stageCmd(g, "index"), serveCmd(g),
+	root.AddCommand(runCmd(g),
+		roleCmd(g, "crawl", app.RoleCrawl, "Run the crawler alone against nats.url"),
+		extractCmd(g),
+		roleCmd(g, "index", app.RoleIndex, "Run the indexer alone against nats.url (linking; run alerts beside it)"),
+		roleCmd(g, "alerts", app.RoleAlerts, "Run the alert rules and the watchlist alone against nats.url"),
+		roleCmd(g, "send", app.RoleSend, "Schedule and deliver the units' digests alone against nats.url"),
+		serveCmd(g),
 		simCmd(), snapshotCmd(g), compareCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g), digestCmd(g), watchCmd(g))
 	return root
 }
@@ -93,35 +97,17 @@ func runCmd(g *globals) *cobra.Command {
 	return c
 }
 
-// stageCmd runs one stage alone against the configured NATS URL.
-func stageCmd(g *globals, name string) *cobra.Command {
+// roleCmd runs one role alone against the configured NATS URL.
+func roleCmd(g *globals, name, role, short string) *cobra.Command {
 	return &cobra.Command{
 		Use:   name,
-		Short: "Run the " + name + " stage alone against nats.url",
+		Short: short,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.connected(cmd, false)
+			a, err := g.app(cmd)
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			switch name {
-			case "crawl":
-				return a.Crawler(false).Run(cmd.Context())
-			case "index":
-				idx, err := a.OpenIndex(false)
-				if err != nil {
-					return err
-				}
-				defer idx.Close()
-				al, err := a.Alerts()
-				if err != nil {
-					return err
-				}
-				return app.RunStages(cmd.Context(), map[string]func(ctx2 context.Context) error{
-					"indexer": a.Indexer(idx).Run, "alerts": al.Run,
-				})
-			}
-			return fmt.Errorf("unknown stage %s", name)
+			return a.RunRoles(cmd.Context(), []string{role}, false)
 		},
 	}
 }
@@ -131,16 +117,11 @@ func extractCmd(g *globals) *cobra.Command {
 		Use:   "extract",
 		Short: "Run the extractor stage alone against nats.url; or extract phones|ages from standard input",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := g.connected(cmd, false)
+			a, err := g.app(cmd)
 			if err != nil {
 				return err
 			}
-			defer a.Close()
-			st, err := a.Extractor()
-			if err != nil {
-				return err
-			}
-			return st.Run(cmd.Context())
+			return a.RunRoles(cmd.Context(), []string{app.RoleExtract}, false)
 		},
 	}
 	var region string
@@ -206,27 +187,16 @@ func serveCmd(g *globals) *cobra.Command {
 			if addr != "" {
 				a.Config.Serve.Addr = addr
 			}
-			live := a.Config.NATS.URL != ""
-			idx, err := a.OpenIndex(!live)
+			if a.Config.NATS.URL != "" {
+				// Kept current from NATS by an index view of its own.
+				return a.RunRoles(cmd.Context(), []string{app.RoleWeb}, false)
+			}
+			st, err := a.Build([]string{app.RoleWeb}, app.Options{})
 			if err != nil {
 				return err
 			}
-			defer idx.Close()
-			stages := map[string]func(context.Context) error{}
-			if live {
-				if err := a.Connect(cmd.Context(), false); err != nil {
-					return err
-				}
-				defer a.Close()
-				// This index is a view of its own: its own durable consumer,
-				// so it does not take messages from the index stage's.
-				ix := a.Indexer(idx)
-				abs, _ := filepath.Abs(a.DataDir)
-				ix.Durable = "view-" + record.SHA256Hex([]byte(abs))[:12]
-				stages["indexer"] = ix.Run
-			}
-			stages["web"] = func(ctx context.Context) error { return a.Web(idx).Run(ctx, a.Config.Serve.Addr) }
-			return app.RunStages(cmd.Context(), stages)
+			defer st.Close()
+			return app.RunStages(cmd.Context(), st.Named)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "", "listen address (loopback only); default serve.addr from the config")

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
-	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/app"
 	"github.com/adwatch/adwatch/report"
-	"github.com/adwatch/adwatch/web"
 )
 
 // openSource opens the index read-only, or, when a running adwatch has it
@@ -19,14 +16,12 @@ func openSource(g *globals, cmd *cobra.Command) (*app.App, report.Source, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	idx, err := a.OpenIndex(true)
-	if errors.Is(err, indexer.ErrLocked) {
-		base := "http://" + a.Config.Serve.Addr
-		fmt.Fprintf(cmd.ErrOrStderr(), "the index is in use by a running adwatch; reading through its API at %s\n", base)
-		return a, web.NewClient(base), nil
-	}
+	src, remote, err := a.OpenSource()
 	if err != nil {
 		return nil, nil, err
 	}
-	return a, &report.Local{Config: &a.Config, Index: idx}, nil
+	if remote {
+		fmt.Fprintf(cmd.ErrOrStderr(), "the index is in use by a running adwatch; reading through its API at %s\n", "http://"+a.Config.Serve.Addr)
+	}
+	return a, src, nil
 }

@@ -1,0 +1,207 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/alerts/digest"
+	"github.com/adwatch/adwatch/crawler"
+	"github.com/adwatch/adwatch/extractor"
+	"github.com/adwatch/adwatch/extractor/indicator"
+	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/record"
+	"github.com/adwatch/adwatch/report"
+	"github.com/adwatch/adwatch/web"
+)
+
+// The roles a process can take. adwatch run takes them all; each has its
+// own command (crawl, extract, index, alerts, send, serve) that runs it
+// alone against nats.url.
+const (
+	// RoleCrawl fetches the sites' ad pages and images.
+	RoleCrawl = "crawl"
+	// RoleExtract turns pages into ads: phones, ages, handles, photos,
+	// indicator terms.
+	RoleExtract = "extract"
+	// RoleIndex indexes ads and links them into profiles and networks.
+	RoleIndex = "index"
+	// RoleAlerts evaluates the alert rules and the watchlist.
+	RoleAlerts = "alerts"
+	// RoleSend schedules the units' digests and delivers them.
+	RoleSend = "send"
+	// RoleWeb serves the web UI, the API and the metrics.
+	RoleWeb = "web"
+)
+
+// AllRoles returns every role, in pipeline order.
+func AllRoles() []string {
+	return []string{RoleCrawl, RoleExtract, RoleIndex, RoleAlerts, RoleSend, RoleWeb}
+}
+
+// Stage is one part of the pipeline. Run returns when ctx is done, or
+// earlier with an error that stops the process.
+type Stage interface {
+	Run(ctx context.Context) error
+}
+
+// Options change how roles are built.
+type Options struct {
+	// Once makes the crawler crawl each site once and return.
+	Once bool
+}
+
+// Stages is a set of built stages and what they hold open.
+type Stages struct {
+	// Named are the stages by name (a role may give several: send gives
+	// the digest scheduler and the sender).
+	Named map[string]Stage
+	// Index is the index the stages share, or nil.
+	Index *indexer.Index
+	// Alerts is the alert stage, or nil.
+	Alerts *alerts.Stage
+	closers []func() error
+}
+
+// Close releases what the stages held open (the index, a report source).
+func (s *Stages) Close() {
+	for _, c := range slices.Backward(s.closers) {
+		_ = c()
+	}
+	s.closers = nil
+}
+
+// Build turns roles into stages. Every role but web needs a bus
+// (Connect first); web without a bus serves a read-only index.
+func (a *App) Build(roles []string, o Options) (*Stages, error) {
+	s := &Stages{Named: map[string]Stage{}}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+	has := func(r string) bool { return slices.Contains(roles, r) }
+	for _, r := range roles {
+		if !slices.Contains(AllRoles(), r) {
+			return nil, fmt.Errorf("unknown role %q (one of %v)", r, AllRoles())
+		}
+		if r != RoleWeb && a.Bus == nil {
+			return nil, fmt.Errorf("role %s needs NATS: connect first", r)
+		}
+	}
+	// The index and web roles share one index: one process owns it.
+	if has(RoleIndex) || has(RoleWeb) {
+		idx, err := a.OpenIndex(a.Bus == nil)
+		if err != nil {
+			return nil, err
+		}
+		s.Index = idx
+		s.closers = append(s.closers, idx.Close)
+	}
+	var rules *alerts.File
+	loadRules := func() (*alerts.File, []alerts.Rule, error) {
+		f, rs, bad, err := alerts.LoadRules(a.Config.AlertsFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		log := a.Log.With("component", "alerts")
+		for _, b := range bad {
+			log.Error("alert rule rejected", "rule", b.Rule, "line", b.Line, "reason", b.Reason)
+		}
+		return &f, rs, nil
+	}
+	for _, r := range roles {
+		switch r {
+		case RoleCrawl:
+			s.Named["crawler"] = &crawler.Crawler{Sites: a.Config.Sites, Bus: a.Bus, Log: a.Log.With("component", "crawler"),
+				Metrics: crawler.NewMetrics(a.Registry), Interval: a.Config.Crawl.Interval, Once: o.Once}
+		case RoleExtract:
+			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
+			if err != nil {
+				return nil, err
+			}
+			x := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
+			s.Named["extractor"] = &extractor.Stage{Extractor: x, Bus: a.Bus, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.Registry)}
+		case RoleIndex:
+			s.Named["indexer"] = a.indexer(s.Index)
+		case RoleAlerts:
+			f, rs, err := loadRules()
+			if err != nil {
+				return nil, err
+			}
+			rules = f
+			s.Alerts = &alerts.Stage{Bus: a.Bus, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.Registry),
+				Rules: rs, WindowDays: f.WindowDays, Location: a.Config.CityLocation, PHashThreshold: a.Config.Linking.PHashThreshold}
+			s.Named["alerts"] = s.Alerts
+		case RoleSend:
+			if rules == nil {
+				f, _, err := loadRules()
+				if err != nil {
+					return nil, err
+				}
+				rules = f
+			}
+			if len(rules.Units) == 0 {
+				continue
+			}
+			src := report.Source(nil)
+			if s.Index != nil {
+				src = &report.Local{Config: &a.Config, Index: s.Index}
+			} else {
+				var err error
+				if src, _, err = a.OpenSource(); err != nil {
+					return nil, err
+				}
+				s.closers = append(s.closers, src.Close)
+			}
+			log := a.Log.With("component", "digest")
+			s.Named["digest-scheduler"] = &digest.Scheduler{Bus: a.Bus, Units: rules.Units, WebURL: rules.WebURL, Snap: Snapshotter(src), Log: log}
+			s.Named["digest-sender"] = &digest.Sender{Bus: a.Bus, SMTP: rules.SMTP, Log: log}
+		case RoleWeb:
+			if a.Bus != nil && !has(RoleIndex) {
+				// This index is a view of its own, kept current by its own
+				// durable consumer, so it takes no messages from the index
+				// role's.
+				ix := a.indexer(s.Index)
+				abs, _ := filepath.Abs(a.DataDir)
+				ix.Durable = "view-" + record.SHA256Hex([]byte(abs))[:12]
+				s.Named["indexer"] = ix
+			}
+			w := &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Gatherer: a.Registry, Log: a.Log.With("component", "web")}
+			if a.Bus != nil {
+				w.Alerts, w.Watch, w.Images = a.Bus.AlertsKV, a.Bus.WatchKV, a.Bus.Images
+			}
+			s.Named["web"] = w
+		}
+	}
+	ok = true
+	return s, nil
+}
+
+func (a *App) indexer(idx *indexer.Index) *indexer.Stage {
+	return &indexer.Stage{Index: idx, Bus: a.Bus, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
+}
+
+// Snapshotter counts a city's ads and profiles over one local day, for
+// the digests.
+func Snapshotter(src report.Source) digest.Snapshotter {
+	return func(city string, day time.Time) (int, int, error) {
+		s, err := src.Snapshot(context.Background(), city, day.Format("2006-01-02"))
+		return s.Ads, s.Profiles, err
+	}
+}
+
+// Every stage type satisfies Stage.
+var (
+	_ Stage = (*crawler.Crawler)(nil)
+	_ Stage = (*extractor.Stage)(nil)
+	_ Stage = (*indexer.Stage)(nil)
+	_ Stage = (*alerts.Stage)(nil)
+	_ Stage = (*digest.Scheduler)(nil)
+	_ Stage = (*digest.Sender)(nil)
+	_ Stage = (*web.Server)(nil)
+)

@@ -1,0 +1,138 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/internal/bus"
+)
+
+// RunStages runs the stages until ctx is done or one fails; a failure
+// cancels the others. It waits for all of them.
+func RunStages(ctx context.Context, stages map[string]Stage) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	for name, st := range stages {
+		wg.Go(func() {
+			if err := st.Run(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+				mu.Unlock()
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// RunRoles connects, builds the roles' stages and runs them until ctx is
+// done. embedded allows starting the embedded NATS server when no URL is
+// configured.
+func (a *App) RunRoles(ctx context.Context, roles []string, embedded bool) error {
+	if err := a.Connect(ctx, embedded); err != nil {
+		return err
+	}
+	defer a.Close()
+	s, err := a.Build(roles, Options{})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return RunStages(ctx, s.Named)
+}
+
+// Run runs every role in-process. With once it crawls each site once,
+// waits until every stage has processed everything, and returns; otherwise
+// it monitors, sends digests and serves the web UI until ctx is done.
+func (a *App) Run(ctx context.Context, once bool) error {
+	if !once {
+		return a.RunRoles(ctx, AllRoles(), true)
+	}
+	if err := a.Connect(ctx, true); err != nil {
+		return err
+	}
+	defer a.Close()
+	s, err := a.Build([]string{RoleCrawl, RoleExtract, RoleIndex, RoleAlerts}, Options{Once: true})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	crawl := s.Named["crawler"]
+	s.Named["crawler"] = stageFunc(func(ctx context.Context) error {
+		start := time.Now()
+		// A site that could not be crawled fails the run, but only
+		// after what the other sites gave is processed.
+		crawlErr := crawl.Run(ctx)
+		if err := a.waitIdle(ctx, s.Alerts); err != nil {
+			return err
+		}
+		n, _ := s.Index.Count()
+		a.Log.Info("run finished", "ads_indexed", n, "seconds", time.Since(start).Seconds())
+		if crawlErr != nil {
+			return fmt.Errorf("some sites could not be crawled (the others were): %w", crawlErr)
+		}
+		cancel()
+		return nil
+	})
+	return RunStages(ctx, s.Named)
+}
+
+// stageFunc adapts a function to a Stage.
+type stageFunc func(ctx context.Context) error
+
+func (f stageFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// waitIdle returns when the extractor and indexer have acknowledged every
+// message and the alert stage has evaluated every profile update, twice in
+// a row.
+func (a *App) waitIdle(ctx context.Context, al *alerts.Stage) error {
+	calm := 0
+	for calm < 2 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		busy, err := a.busy(ctx, al)
+		if err != nil {
+			return err
+		}
+		if busy {
+			calm = 0
+		} else {
+			calm++
+		}
+	}
+	return nil
+}
+
+func (a *App) busy(ctx context.Context, al *alerts.Stage) (bool, error) {
+	for _, c := range []struct{ stream, durable string }{{bus.StreamPages, "extractor"}, {bus.StreamAds, "indexer"}} {
+		n, err := bus.Pending(ctx, a.Bus.JS, c.stream, c.durable)
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return true, nil
+		}
+	}
+	st, err := a.Bus.JS.Stream(ctx, bus.StreamProfiles)
+	if err != nil {
+		return false, fmt.Errorf("reading profile stream: %w", err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading profile stream: %w", err)
+	}
+	return al.Processed() < info.State.LastSeq, nil
+}
