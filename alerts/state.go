@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/extractor/indicator"
 	"github.com/adwatch/adwatch/internal/record"
 )
@@ -38,10 +39,11 @@ func contactKey(c string) string       { return EntityPhone + ":" + c }
 func adKey(a string) string            { return EntityAd + ":" + a }
 func cityKey(city, date string) string { return EntityCity + ":" + city + "@" + date }
 
+// contacts are the phones and contact handles of u (see handle.Personal).
 func contacts(u *record.ProfileUpdate) []string {
 	out := append([]string(nil), u.Phones...)
 	for _, h := range u.Handles {
-		if k, _, _ := strings.Cut(h, ":"); k == "email" || k == "cashapp" || k == "venmo" {
+		if !handle.Personal(h) {
 			out = append(out, h)
 		}
 	}

@@ -211,3 +211,19 @@ func allDigits(s string) bool {
 	}
 	return s != ""
 }
+
+// Personal reports whether the normalized handle h is one person's own
+// social or messaging account (Instagram, Snapchat, Twitter/X, OnlyFans,
+// Kik, Telegram). Every other handle (email, Cash App, Venmo, WhatsApp, a
+// website domain) is a contact: like a phone, it may be held by someone
+// who advertises several people. Linking joins ads of one profile on a
+// personal handle and profiles into networks on a contact; the alert rules
+// count contacts the same way.
+func Personal(h string) bool {
+	kind, _, _ := strings.Cut(h, ":")
+	switch kind {
+	case "instagram", "snapchat", "twitter", "onlyfans", "kik", "telegram":
+		return true
+	}
+	return false
+}

@@ -76,3 +76,18 @@ func BenchmarkFind(b *testing.B) {
 		Find(s)
 	}
 }
+
+func TestPersonal(t *testing.T) {
+	for _, tc := range []struct {
+		h    string
+		want bool
+	}{
+		{"instagram:rosa.b", true}, {"snapchat:rosab", true}, {"telegram:rosab", true}, {"onlyfans:rosab", true},
+		{"email:rosa@example.com", false}, {"cashapp:$rosab", false}, {"venmo:@rosab", false},
+		{"whatsapp:15108730123", false}, {"domain:rosa.example", false}, {"", false},
+	} {
+		if got := Personal(tc.h); got != tc.want {
+			t.Errorf("Personal(%q) = %v, want %v", tc.h, got, tc.want)
+		}
+	}
+}
