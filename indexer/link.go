@@ -549,14 +549,6 @@ func forEachWithin(v uint32, width, r int, f func(uint32)) {
 	rec(v, 0, r)
 }
 
-// Has reports whether the ad id was linked.
-func (l *Linker) Has(id string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, ok := l.index[id]
-	return ok
-}
-
 // Profile returns the profile id of an ad, or "" for an unknown ad.
 func (l *Linker) Profile(adID string) string {
 	l.mu.Lock()
@@ -736,16 +728,4 @@ func (l *Linker) profilesOf(contact string) []string {
 		set[l.profile(i)] = true
 	}
 	return sortedKeys(set)
-}
-
-// Stats counts profiles and networks.
-func (l *Linker) Stats() (ads, profiles, networks int) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.settleNetworks()
-	nets := map[int32]bool{}
-	for r := range l.label {
-		nets[l.nfind(r)] = true
-	}
-	return len(l.ids), len(l.label), len(nets)
 }
