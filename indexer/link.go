@@ -678,12 +678,11 @@ func (l *Linker) SimilarPhotos(plain uint64, crops []uint64) []string {
 	return sortedKeys(set)
 }
 
+// sortedKeys returns the keys of a set in order, never nil: an empty set
+// is [] in JSON, not null.
 func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
+	out := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
+	slices.Sort(out)
 	return out
 }
 
