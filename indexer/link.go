@@ -3,14 +3,16 @@ package indexer
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"maps"
+	"math/bits"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/adwatch/adwatch/extractor/imagehash"
 	"github.com/adwatch/adwatch/internal/ad"
 )
 
@@ -389,7 +391,7 @@ func (l *Linker) Add(a *ad.Ad) []string {
 			case f.name != "" && f.name == of.name:
 				l.union(i, o, "contact and name", c, changed)
 			case f.hasText && of.hasText && (f.name == "" || of.name == "" || f.name == of.name) &&
-				imagehash.Distance(f.text, of.text) <= textThreshold:
+				hamming(f.text, of.text) <= textThreshold:
 				l.union(i, o, "contact and text", c, changed)
 			}
 		}
@@ -410,7 +412,7 @@ func (l *Linker) Add(a *ad.Ad) []string {
 	for _, p := range f.photos {
 		for _, o := range l.nearPhotos(p) {
 			if o != i && !l.conflict(i, o) {
-				l.union(i, o, "near-duplicate photo", imagehash.Hex(p.plain), changed)
+				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
 			}
 		}
 		addBands(&l.plainBands, p.plain, i)
@@ -442,13 +444,13 @@ func parsePhoto(img ad.Image) (photo, bool) {
 	if img.PHash == "" {
 		return photo{}, false
 	}
-	h, err := imagehash.ParseHex(img.PHash)
+	h, err := parseHash(img.PHash)
 	if err != nil {
 		return photo{}, false
 	}
 	p := photo{plain: h}
 	for _, c := range img.PHashCrops {
-		if v, err := imagehash.ParseHex(c); err == nil {
+		if v, err := parseHash(c); err == nil {
 			p.crops = append(p.crops, v)
 		}
 	}
@@ -515,7 +517,7 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 					l.work.candidates++
 					// The probe's own pair (query hash, stored hash) decides:
 					// this is the distance imagehash.Near would find for it.
-					if imagehash.Distance(h, e.hash) > bound || seen[e.ad] {
+					if hamming(h, e.hash) > bound || seen[e.ad] {
 						continue
 					}
 					seen[e.ad] = true
@@ -524,7 +526,7 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 			})
 		}
 	}
-	variantBound := l.threshold - imagehash.VariantMargin
+	variantBound := l.threshold - variantMargin
 	probe(&l.plainBands, p.plain, l.threshold)
 	probe(&l.variantBands, p.plain, variantBound)
 	for _, c := range p.crops {
@@ -532,6 +534,22 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 	}
 	return out
 }
+
+// The hash helpers below are extractor/imagehash's, kept here so that the
+// indexer does not import the image decoders; a test holds them equal.
+
+// variantMargin tightens the threshold for matches through crop variants
+// (imagehash.VariantMargin).
+const variantMargin = 2
+
+// hamming is the Hamming distance between two hashes (imagehash.Distance).
+func hamming(a, b uint64) int { return bits.OnesCount64(a ^ b) }
+
+// hexHash formats a hash as 16 hex digits (imagehash.Hex).
+func hexHash(h uint64) string { return fmt.Sprintf("%016x", h) }
+
+// parseHash reads a hash written by hexHash (imagehash.ParseHex).
+func parseHash(s string) (uint64, error) { return strconv.ParseUint(s, 16, 64) }
 
 // forEachWithin calls f with every value of width bits within Hamming
 // radius r of v.
@@ -655,7 +673,7 @@ func (l *Linker) Templates(profile string) []string {
 			for b := range l.textBands {
 				forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
 					for _, o := range l.textBands[b][uint16(v)] {
-						if l.find(o) != r && imagehash.Distance(f.text, l.facts[o].text) <= textThreshold {
+						if l.find(o) != r && hamming(f.text, l.facts[o].text) <= textThreshold {
 							set[l.profile(o)] = true
 						}
 					}
