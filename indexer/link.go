@@ -46,10 +46,10 @@ type Linker struct {
 	threshold int
 	maxLink   int
 
-	ids    []string         // ad index -> ad id
-	index  map[string]int32 // ad id -> ad index
-	facts  []facts          // ad index -> what links it
-	parent []int32
+	ids   []string         // ad index -> ad id
+	index map[string]int32 // ad id -> ad index
+	facts []facts          // ad index -> what links it
+	sets  unionFind        // ad index -> profile
 	// Per component root.
 	members map[int32][]int32
 	label   map[int32]int32 // root -> earliest ad
@@ -72,9 +72,9 @@ type Linker struct {
 
 	// Networks: a second union-find over ads, joined by every profile
 	// union and by the contacts that link at most maxLink profiles.
-	nparent []int32
-	nsize   []int32
-	nlabel  map[int32]int32 // network root -> earliest ad
+	nsets  unionFind
+	nsize  []int32
+	nlabel map[int32]int32 // network root -> earliest ad
 	// reps holds, per contact, one ad of each distinct profile carrying
 	// it (compacted on use, as merges make some of them one profile).
 	reps   map[string][]int32
@@ -140,22 +140,7 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	return l
 }
 
-func (l *Linker) find(i int32) int32 { return findRoot(l.parent, i) }
-
-// findRoot returns the root of i in a union-find forest, compressing the
-// path on the way.
-func findRoot(parent []int32, i int32) int32 {
-	root := i
-	for parent[root] != root {
-		root = parent[root]
-	}
-	for i != root {
-		next := parent[i]
-		parent[i] = root
-		i = next
-	}
-	return root
-}
+func (l *Linker) find(i int32) int32 { return l.sets.find(i) }
 
 func (l *Linker) earlier(a, b int32) bool {
 	fa, fb := l.facts[a].posted, l.facts[b].posted
@@ -192,7 +177,7 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	l.byProfile[profileID(l.ids[winner])] = ra
 	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
-	l.parent[rb] = ra
+	l.sets.attach(rb, ra)
 	l.members[ra] = append(l.members[ra], l.members[rb]...)
 	l.links[ra] = append(append(l.links[ra], l.links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
 	delete(l.members, rb)
@@ -208,7 +193,7 @@ func (l *Linker) singleNewest(root int32) bool {
 	return len(m) == 1 && m[0] == l.newest
 }
 
-func (l *Linker) nfind(i int32) int32 { return findRoot(l.nparent, i) }
+func (l *Linker) nfind(i int32) int32 { return l.nsets.find(i) }
 
 // nunion joins the networks of ads a and b.
 func (l *Linker) nunion(a, b int32) {
@@ -219,7 +204,7 @@ func (l *Linker) nunion(a, b int32) {
 	if l.nsize[ra] < l.nsize[rb] {
 		ra, rb = rb, ra
 	}
-	l.nparent[rb] = ra
+	l.nsets.attach(rb, ra)
 	l.nsize[ra] += l.nsize[rb]
 	if l.earlier(l.nlabel[rb], l.nlabel[ra]) {
 		l.nlabel[ra] = l.nlabel[rb]
@@ -282,8 +267,9 @@ func (l *Linker) settleNetworks() {
 	}
 	l.netStale = false
 	clear(l.nlabel)
-	for i := range l.nparent {
-		l.nparent[i], l.nsize[i] = int32(i), 1
+	l.nsets.reset()
+	for i := range l.nsize {
+		l.nsize[i] = 1
 		l.nlabel[int32(i)] = int32(i)
 	}
 	for _, ms := range l.members {
@@ -365,11 +351,11 @@ func (l *Linker) Add(a *ad.Ad) []string {
 		}
 	}
 	l.facts = append(l.facts, f)
-	l.parent = append(l.parent, i)
+	l.sets.add(i)
 	l.members[i] = []int32{i}
 	l.label[i] = i
 	l.byProfile[profileID(a.ID)] = i
-	l.nparent = append(l.nparent, i)
+	l.nsets.add(i)
 	l.nsize = append(l.nsize, 1)
 	l.nlabel[i] = i
 	l.newest = i
