@@ -435,43 +435,6 @@ func profileID(labelAd string) string {
 	return "P" + hex.EncodeToString(s[:6])
 }
 
-// TakeRedirects returns the redirects made since the last call, for the
-// index to persist.
-func (l *Linker) TakeRedirects() map[string]string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	out := l.fresh
-	l.fresh = map[string]string{}
-	return out
-}
-
-// AddRedirect records a redirect made before a restart, unless the old id
-// is a current profile again.
-func (l *Linker) AddRedirect(from, to string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.redirects[from]; !ok {
-		if _, current := l.root(from); !current {
-			l.redirects[from] = to
-		}
-	}
-}
-
-// Resolve follows redirects: the current id of a profile that was merged
-// into another, or id itself.
-func (l *Linker) Resolve(id string) string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for range 64 {
-		next, ok := l.redirects[id]
-		if !ok {
-			return id
-		}
-		id = next
-	}
-	return id
-}
-
 // root returns the component of a current profile id.
 func (l *Linker) root(profile string) (int32, bool) {
 	r, ok := l.byProfile[profile]
