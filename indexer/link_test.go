@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/internal/record"
 )
 
@@ -255,7 +256,7 @@ func referenceNetworks(l *Linker, ads []record.Ad, maxLink int) (map[string]stri
 	profilesOf := map[string]map[string]bool{}
 	for _, a := range ads {
 		for _, c := range append(a.PhoneNumbers(), a.Handles...) {
-			if personal(c) {
+			if handle.Personal(c) {
 				continue
 			}
 			if profilesOf[c] == nil {

@@ -61,7 +61,7 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 	if len(ads) > 0 {
 		v.First, v.Last = ads[0].PostedAt, ads[len(ads)-1].PostedAt
 	}
-	v.Cities, v.Phones, v.Names, v.Handles = keys(cities), keys(phones), keys(names), keys(handles)
+	v.Cities, v.Phones, v.Names, v.Handles = sortedKeys(cities), sortedKeys(phones), sortedKeys(names), sortedKeys(handles)
 	for n := range ages {
 		v.Ages = append(v.Ages, n)
 	}
@@ -77,17 +77,8 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 			}
 		}
 	}
-	v.NetworkProfiles = keys(others)
+	v.NetworkProfiles = sortedKeys(others)
 	v.Templates = x.Linker.Templates(id)
 	v.Links = x.Linker.Links(id)
 	return v, true, nil
-}
-
-func keys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,0 +1,220 @@
+package phone
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// word is a number word and the digits it stands for.
+type word struct {
+	text   string
+	digits string
+	tens   bool // twenty..ninety: may combine with a following unit
+	weak   bool
+}
+
+var words = []word{
+	{"zero", "0", false, false}, {"oh", "0", false, true}, {"o", "0", false, true},
+	{"one", "1", false, false}, {"won", "1", false, false}, {"two", "2", false, false},
+	{"too", "2", false, true}, {"three", "3", false, false}, {"four", "4", false, false},
+	{"for", "4", false, true}, {"five", "5", false, false}, {"six", "6", false, false},
+	{"seven", "7", false, false}, {"eight", "8", false, false}, {"nine", "9", false, false},
+	{"ten", "10", false, false}, {"eleven", "11", false, false}, {"twelve", "12", false, false},
+	{"thirteen", "13", false, false}, {"fourteen", "14", false, false}, {"fifteen", "15", false, false},
+	{"sixteen", "16", false, false}, {"seventeen", "17", false, false}, {"eighteen", "18", false, false},
+	{"nineteen", "19", false, false}, {"twenty", "20", true, false}, {"thirty", "30", true, false},
+	{"forty", "40", true, false}, {"fourty", "40", true, false}, {"fifty", "50", true, false},
+	{"sixty", "60", true, false}, {"seventy", "70", true, false}, {"eighty", "80", true, false},
+	{"ninety", "90", true, false}, {"hundred", "00", false, false}, {"thousand", "000", false, false},
+	{"l", "1", false, true}, {"i", "1", false, true},
+}
+
+// byFirst indexes words by their (ASCII) first letter.
+var byFirst = func() (m [128][]word) {
+	for _, w := range words {
+		m[w.text[0]] = append(m[w.text[0]], w)
+	}
+	return m
+}()
+
+// wordsStarting returns the number words that may start with r (folded).
+func wordsStarting(r rune) []word {
+	if r < 0 || r >= 128 {
+		return nil
+	}
+	return byFirst[r]
+}
+
+// startsWithWord reports whether s begins with a number word.
+func startsWithWord(s string) bool {
+	first, _ := utf8.DecodeRuneInString(s)
+	for _, w := range wordsStarting(fold(first)) {
+		if len(s) < len(w.text) {
+			continue
+		}
+		k, ok := 0, true
+		for _, r := range s {
+			if k == len(w.text) {
+				break
+			}
+			if fold(r) != rune(w.text[k]) {
+				ok = false
+				break
+			}
+			k++
+		}
+		if ok && k == len(w.text) {
+			return true
+		}
+	}
+	return false
+}
+
+// fold lowercases r and reads leetspeak digits inside words as letters.
+func fold(r rune) rune {
+	switch r {
+	case '0':
+		return 'o'
+	case '1':
+		return 'l'
+	case '3':
+		return 'e'
+	}
+	return unicode.ToLower(r)
+}
+
+// chunkTokens reads text[i:j] as a sequence of digits and number words.
+// It reports false when some part of it is neither.
+func chunkTokens(text string, i, j int) ([]token, bool) {
+	if allASCIIDigits(text[i:j]) {
+		return []token{{digits: text[i:j], start: i, end: j}}, true
+	}
+	first, _ := utf8.DecodeRuneInString(text[i:j])
+	if !unicode.IsDigit(first) && !startsWithWord(text[i:j]) {
+		return nil, false
+	}
+	// Small chunks, nearly all of them, work in stack arrays.
+	var rsA [32]rune
+	var offsA, bestA, choiceA [33]int
+	rs := rsA[:0]
+	for _, r := range text[i:j] {
+		rs = append(rs, r)
+	}
+	offs := offsA[:0]
+	if len(rs) >= len(offsA) {
+		offs = make([]int, 0, len(rs)+1)
+	}
+	offs = offs[:len(rs)+1]
+	o := i
+	for k, r := range rs {
+		offs[k] = o
+		o += utf8.RuneLen(r)
+		if r == utf8.RuneError {
+			o = offs[k] + 1
+		}
+	}
+	offs[len(rs)] = j
+	n := len(rs)
+	// best[k]: fewest pieces covering rs[k:], -1 when impossible.
+	const inf = 1 << 30
+	best, choice := bestA[:0], choiceA[:0] // choice: length of the first piece; 0 = digit
+	if n+1 > len(bestA) {
+		best, choice = make([]int, 0, n+1), make([]int, 0, n+1)
+	}
+	best, choice = best[:n+1], choice[:n+1]
+	best[n] = 0
+	for k := n - 1; k >= 0; k-- {
+		best[k] = inf
+		if unicode.IsDigit(rs[k]) && best[k+1] < inf {
+			best[k] = best[k+1] + 1
+			choice[k] = 0
+		}
+		for _, w := range wordsStarting(fold(rs[k])) {
+			l := len(w.text)
+			if k+l > n || best[k+l] >= inf {
+				continue
+			}
+			if matchWord(rs[k:k+l], w.text) && best[k+l]+1 < best[k] {
+				best[k] = best[k+l] + 1
+				choice[k] = l
+			}
+		}
+	}
+	if best[0] >= inf {
+		return nil, false
+	}
+	var out []token
+	for k := 0; k < n; {
+		if choice[k] == 0 {
+			t := token{digits: string(rune('0' + digitValue(rs[k]))), start: offs[k], end: offs[k+1], spelled: rs[k] > unicode.MaxASCII}
+			out = append(out, t)
+			k++
+			continue
+		}
+		l := choice[k]
+		w := lookup(rs[k : k+l])
+		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens, hundred: w.text == "hundred"}
+		k += l
+		// twenty + six = 26
+		if w.tens && k < n && choice[k] != 0 {
+			if u := lookup(rs[k : k+choice[k]]); len(u.digits) == 1 && u.digits != "0" && !u.weak {
+				t.digits = w.digits[:1] + u.digits
+				t.tens = false
+				t.end = offs[k+choice[k]]
+				k += choice[k]
+			}
+		} else if w.tens && k < n && choice[k] == 0 && rs[k] != '0' && unicode.IsDigit(rs[k]) &&
+			(k+1 == n || !unicode.IsDigit(rs[k+1])) {
+			// twenty3 = 23: a tens word and one digit glued to it.
+			t.digits = w.digits[:1] + string(rune('0'+digitValue(rs[k])))
+			t.tens = false
+			t.end = offs[k+1]
+			k++
+		}
+		out = append(out, t)
+	}
+	// Merge adjacent plain digits into one token so groups keep their shape.
+	var merged []token
+	for _, t := range out {
+		if len(merged) > 0 && !t.spelled && !merged[len(merged)-1].spelled && merged[len(merged)-1].end == t.start {
+			merged[len(merged)-1].digits += t.digits
+			merged[len(merged)-1].end = t.end
+			continue
+		}
+		merged = append(merged, t)
+	}
+	// Weak words glued to digits ("5lO", "569l") are digits; a chunk of
+	// only weak words ("I", "o", "for") stays weak.
+	if !allWeak(merged) {
+		for k := range merged {
+			merged[k].weak = false
+		}
+	}
+	return merged, true
+}
+
+func matchWord(rs []rune, w string) bool {
+	k := 0
+	for _, c := range w {
+		if fold(rs[k]) != c {
+			return false
+		}
+		k++
+	}
+	// A word must contain at least one letter: "0" alone is a digit.
+	for _, r := range rs {
+		if unicode.IsLetter(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func lookup(rs []rune) word {
+	for _, w := range words {
+		if len(w.text) == len(rs) && matchWord(rs, w.text) {
+			return w
+		}
+	}
+	return word{}
+}

@@ -1,0 +1,142 @@
+package indexer
+
+import (
+	"maps"
+	"slices"
+)
+
+func (l *Linker) nfind(i int32) int32 { return l.nsets.find(i) }
+
+// nunion joins the networks of ads a and b.
+func (l *Linker) nunion(a, b int32) {
+	ra, rb := l.nfind(a), l.nfind(b)
+	if ra == rb {
+		return
+	}
+	if l.nsize[ra] < l.nsize[rb] {
+		ra, rb = rb, ra
+	}
+	l.nsets.attach(rb, ra)
+	l.nsize[ra] += l.nsize[rb]
+	if l.earlier(l.nlabel[rb], l.nlabel[ra]) {
+		l.nlabel[ra] = l.nlabel[rb]
+	}
+	delete(l.nlabel, rb)
+}
+
+// profilesWith compacts the representatives of contact c to one ad per
+// distinct profile and returns them.
+func (l *Linker) profilesWith(c string) []int32 {
+	rs := l.reps[c]
+	seen := make(map[int32]bool, len(rs))
+	out := rs[:0]
+	for _, r := range rs {
+		root := l.find(r)
+		if !seen[root] {
+			seen[root] = true
+			out = append(out, r)
+		}
+	}
+	l.reps[c] = out
+	return out
+}
+
+// linkContact records that ad i carries contact c, and joins the profiles
+// with c into one network while they are at most maxLink.
+func (l *Linker) linkContact(c string, i int32) {
+	l.reps[c] = append(l.reps[c], i)
+	rs := l.profilesWith(c)
+	if len(rs) > l.maxLink {
+		if !l.capped[c] {
+			l.capped[c] = true
+			l.netStale = true
+		}
+		return
+	}
+	delete(l.capped, c)
+	for _, r := range rs[1:] {
+		l.nunion(rs[0], r)
+	}
+}
+
+// settleNetworks brings the network union-find up to date: capped
+// contacts recounted after merges, and a rebuild when a contact became
+// capped.
+func (l *Linker) settleNetworks() {
+	if l.bridged {
+		l.bridged = false
+		for c := range l.capped {
+			if rs := l.profilesWith(c); len(rs) <= l.maxLink {
+				delete(l.capped, c)
+				for _, r := range rs[1:] {
+					l.nunion(rs[0], r)
+				}
+			}
+		}
+	}
+	if !l.netStale {
+		return
+	}
+	l.netStale = false
+	clear(l.nlabel)
+	l.nsets.reset()
+	for i := range l.nsize {
+		l.nsize[i] = 1
+		l.nlabel[int32(i)] = int32(i)
+	}
+	for _, ms := range l.members {
+		for _, m := range ms[1:] {
+			l.nunion(ms[0], m)
+		}
+	}
+	for c, rs := range l.reps {
+		if !l.capped[c] {
+			for _, r := range rs[1:] {
+				l.nunion(rs[0], r)
+			}
+		}
+	}
+}
+
+// Network returns the network id of a profile: "N" and the id of the
+// network's earliest profile; "" for an unknown profile.
+func (l *Linker) Network(profile string) string {
+	profile = l.Resolve(profile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.byProfile[profile]
+	if !ok {
+		return ""
+	}
+	l.settleNetworks()
+	return l.networkOf(r)
+}
+
+func (l *Linker) networkOf(i int32) string {
+	return "N" + profileID(l.ids[l.nlabel[l.nfind(i)]])[1:]
+}
+
+// Capped lists the phones and handles that link too many profiles to join
+// networks (agency lines, generic numbers).
+func (l *Linker) Capped() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleNetworks()
+	return slices.Sorted(maps.Keys(l.capped))
+}
+
+// ProfilesOfPhone returns the distinct profiles whose ads carry the phone
+// (or email or payment handle).
+func (l *Linker) ProfilesOfPhone(phone string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.profilesOf(phone)
+}
+
+func (l *Linker) profilesOf(contact string) []string {
+	set := map[string]bool{}
+	for _, i := range l.byContact[contact] {
+		set[l.profile(i)] = true
+	}
+	return sortedKeys(set)
+}

@@ -1,0 +1,158 @@
+package indexer
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Link is one piece of evidence that joined two ads into one profile.
+type Link struct {
+	A        string `json:"a"`
+	B        string `json:"b"`
+	Evidence string `json:"evidence"`
+	Detail   string `json:"detail,omitempty"`
+}
+
+func (l *Linker) find(i int32) int32 { return l.sets.find(i) }
+
+func (l *Linker) earlier(a, b int32) bool {
+	fa, fb := l.facts[a].posted, l.facts[b].posted
+	if !fa.Equal(fb) {
+		return fa.Before(fb)
+	}
+	return l.ids[a] < l.ids[b]
+}
+
+// union joins the components of a and b on the given evidence, records in
+// changed every ad whose profile id changed, and the redirect of the id
+// that disappears.
+func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bool) {
+	ra, rb := l.find(a), l.find(b)
+	if ra == rb {
+		return
+	}
+	if len(l.members[ra]) < len(l.members[rb]) {
+		ra, rb = rb, ra
+	}
+	la, lb := l.label[ra], l.label[rb]
+	winner, loser, moved := la, lb, l.members[rb]
+	if l.earlier(lb, la) {
+		winner, loser, moved = lb, la, l.members[ra]
+	}
+	for _, m := range moved {
+		changed[m] = true
+	}
+	if !l.singleNewest(ra) && !l.singleNewest(rb) {
+		l.bridged = true
+	}
+	l.nunion(a, b)
+	delete(l.byProfile, profileID(l.ids[loser]))
+	l.byProfile[profileID(l.ids[winner])] = ra
+	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
+	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
+	l.sets.attach(rb, ra)
+	l.members[ra] = append(l.members[ra], l.members[rb]...)
+	l.links[ra] = append(append(l.links[ra], l.links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
+	delete(l.members, rb)
+	delete(l.label, rb)
+	delete(l.links, rb)
+	l.label[ra] = winner
+}
+
+// singleNewest reports whether the component of root is only the ad
+// being added.
+func (l *Linker) singleNewest(root int32) bool {
+	m := l.members[root]
+	return len(m) == 1 && m[0] == l.newest
+}
+
+// Profile returns the profile id of an ad, or "" for an unknown ad.
+func (l *Linker) Profile(adID string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i, ok := l.index[adID]
+	if !ok {
+		return ""
+	}
+	return l.profile(i)
+}
+
+func (l *Linker) profile(i int32) string { return profileID(l.ids[l.label[l.find(i)]]) }
+
+func profileID(labelAd string) string {
+	s := sha256.Sum256([]byte(labelAd))
+	return "P" + hex.EncodeToString(s[:6])
+}
+
+// root returns the component of a current profile id.
+func (l *Linker) root(profile string) (int32, bool) {
+	r, ok := l.byProfile[profile]
+	return r, ok
+}
+
+// withProfile calls f, under the lock, with the component of a profile id
+// (after redirects); it reports false for an unknown profile.
+func (l *Linker) withProfile(profile string, f func(root int32)) bool {
+	profile = l.Resolve(profile)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r, ok := l.root(profile)
+	if ok {
+		f(r)
+	}
+	return ok
+}
+
+// Members returns the ad ids of a profile (after redirects).
+func (l *Linker) Members(profile string) []string {
+	var out []string
+	l.withProfile(profile, func(r int32) {
+		for _, m := range l.members[r] {
+			out = append(out, l.ids[m])
+		}
+	})
+	sort.Strings(out)
+	return out
+}
+
+// Links returns the evidence that joined a profile's ads.
+func (l *Linker) Links(profile string) []Link {
+	var out []Link
+	l.withProfile(profile, func(r int32) { out = append(out, l.links[r]...) })
+	return out
+}
+
+// Templates returns the other profiles whose ads share a near-duplicate
+// body text with this profile's: the "same template" relation.
+func (l *Linker) Templates(profile string) []string {
+	set := map[string]bool{}
+	l.withProfile(profile, func(r int32) {
+		for _, m := range l.members[r] {
+			f := l.facts[m]
+			if !f.hasText {
+				continue
+			}
+			for b := range l.textBands {
+				forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
+					for _, o := range l.textBands[b][uint16(v)] {
+						if l.find(o) != r && hamming(f.text, l.facts[o].text) <= textThreshold {
+							set[l.profile(o)] = true
+						}
+					}
+				})
+			}
+		}
+	})
+	return sortedKeys(set)
+}
+
+// sortedKeys returns the keys of a set in order, never nil: an empty set
+// is [] in JSON, not null.
+func sortedKeys(m map[string]bool) []string {
+	out := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,107 @@
+package indexer
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// TakeRedirects returns the redirects made since the last call, for the
+// index to persist.
+func (l *Linker) TakeRedirects() map[string]string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.fresh
+	l.fresh = map[string]string{}
+	return out
+}
+
+// AddRedirect records a redirect made before a restart, unless the old id
+// is a current profile again.
+func (l *Linker) AddRedirect(from, to string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.redirects[from]; !ok {
+		if _, current := l.root(from); !current {
+			l.redirects[from] = to
+		}
+	}
+}
+
+// Resolve follows redirects: the current id of a profile that was merged
+// into another, or id itself.
+func (l *Linker) Resolve(id string) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for range 64 {
+		next, ok := l.redirects[id]
+		if !ok {
+			return id
+		}
+		id = next
+	}
+	return id
+}
+
+// Redirects (merged-away profile ids) are kept in the index's internal
+// store, so that an id an investigator saw still resolves after a restart:
+// each batch's new redirects under adwatch/redirects/<n>, and the count of
+// such records under adwatch/redirects/n. Writing is append-only.
+const redirectsPrefix = "adwatch/redirects/"
+
+func (x *Index) redirectCount() (int, error) {
+	data, err := x.bleve.GetInternal([]byte(redirectsPrefix + "n"))
+	if err != nil {
+		return 0, fmt.Errorf("reading redirects: %w", err)
+	}
+	n := 0
+	if data != nil {
+		if err := json.Unmarshal(data, &n); err != nil {
+			return 0, fmt.Errorf("decoding redirects: %w", err)
+		}
+	}
+	return n, nil
+}
+
+func (x *Index) saveRedirects() error {
+	fresh := x.Linker.TakeRedirects()
+	if len(fresh) == 0 {
+		return nil
+	}
+	n, err := x.redirectCount()
+	if err != nil {
+		return err
+	}
+	data, err := json.Marshal(fresh)
+	if err != nil {
+		return fmt.Errorf("encoding redirects: %w", err)
+	}
+	count, _ := json.Marshal(n + 1)
+	b := x.bleve.NewBatch()
+	b.SetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, n)), data)
+	b.SetInternal([]byte(redirectsPrefix+"n"), count)
+	if err := x.bleve.Batch(b); err != nil {
+		return fmt.Errorf("saving redirects: %w", err)
+	}
+	return nil
+}
+
+func (x *Index) loadRedirects() error {
+	n, err := x.redirectCount()
+	if err != nil {
+		return err
+	}
+	for i := range n {
+		data, err := x.bleve.GetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, i)))
+		if err != nil {
+			return fmt.Errorf("reading redirects: %w", err)
+		}
+		saved := map[string]string{}
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return fmt.Errorf("decoding redirects %d: %w", i, err)
+		}
+		for k, v := range saved {
+			x.Linker.AddRedirect(k, v)
+		}
+	}
+	return nil
+}
