@@ -62,7 +62,7 @@ type Stages struct {
 	// Index is the index the stages share, or nil.
 	Index *indexer.Index
 	// Alerts is the alert stage, or nil.
-	Alerts *alerts.Stage
+	Alerts  *alerts.Stage
 	closers []func() error
 }
 
