@@ -4,10 +4,13 @@ BIN     := bin/adwatch
 DATA    ?= ./data
 SIMADDR ?= 127.0.0.1:8089
 
-.PHONY: help build demo test test-short bench vet tools clean
+.PHONY: help build demo test test-short bench vet staticcheck tools clean
 
-GOBIN := $(shell $(GO) env GOPATH)/bin
+GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 export PATH := $(PATH):$(GOBIN)
+
+STATICCHECK_VERSION := 0.8.2
+STATICCHECK := $(GOBIN)/staticcheck
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -26,7 +29,7 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 echo "monitoring; web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) --no-sync run
 
-tools: ## Install the real parts the tests use: nats-server (cluster test), Debian's chromium (browser test)
+tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-server (cluster test), Debian's chromium (browser test)
 	@command -v nats-server >/dev/null || $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || echo "could not install chromium: the browser test will be skipped outside CI"
@@ -50,9 +53,14 @@ test-short: ## Unit tests only, no end-to-end crawl
 bench: ## Benchmarks of the hot paths (the 1M-ad linking case alone takes about 15 minutes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./extractor/... ./indexer/... ./alerts/...
 
-vet: ## go vet and gofmt
+vet: staticcheck ## go vet, gofmt, go mod tidy -diff and staticcheck
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+	$(GO) mod tidy -diff
+	$(STATICCHECK) ./...
+
+staticcheck: ## Install staticcheck (pinned) if it is missing or another version
+	@$(STATICCHECK) -version 2>/dev/null | grep -qF '($(STATICCHECK_VERSION))' || $(GO) install honnef.co/go/tools/cmd/staticcheck@v$(STATICCHECK_VERSION)
 
 clean: ## Remove the binary and the demo data
 	rm -rf bin $(DATA)

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -272,7 +273,10 @@ func (s *Stage) Run(ctx context.Context) error {
 		durable = "extractor"
 	}
 	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32}
-	go bus.TrackLag(ctx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag.Set)
+	lagCtx, stopLag := context.WithCancel(ctx)
+	var lag sync.WaitGroup
+	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
+	defer func() { stopLag(); lag.Wait() }()
 	return c.Run(ctx, s.Bus.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
 		errs := make([]error, len(msgs))
 		for i, m := range msgs {

@@ -149,11 +149,10 @@ func (l *Linker) Add(a *record.Ad) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
-	i, known := l.index[a.ID]
-	if known {
+	if _, known := l.index[a.ID]; known {
 		return nil
 	}
-	i = int32(len(l.ids))
+	i := int32(len(l.ids))
 	l.ids = append(l.ids, a.ID)
 	l.index[a.ID] = i
 	f := facts{posted: a.PostedAt, name: normName(a.Poster)}

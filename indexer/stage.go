@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,7 +58,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "indexer"
 	}
-	go bus.TrackLag(ctx, s.Bus.JS, bus.StreamAds, durable, s.Metrics.Lag.Set)
+	lagCtx, stopLag := context.WithCancel(ctx)
+	var lag sync.WaitGroup
+	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
+	defer func() { stopLag(); lag.Wait() }()
 	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256}
 	return c.Run(ctx, s.Bus.JS, s.handle)
 }
