@@ -89,22 +89,8 @@ func sameEvidence(a, b *Alert) bool {
 	return string(x) == string(y)
 }
 
-// alertKey is the bucket key of a rule on an entity (keys allow letters,
-// digits and -_=.).
-func alertKey(rule, entity string) string {
-	var b strings.Builder
-	b.WriteString(rule)
-	b.WriteByte('.')
-	for _, r := range entity {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			fmt.Fprintf(&b, "=%x", r)
-		}
-	}
-	return b.String()
-}
+// alertKey is the bucket key of a rule on an entity.
+func alertKey(rule, entity string) string { return rule + "." + bus.KeyToken(entity) }
 
 // Metrics are the alert stage's Prometheus metrics.
 type Metrics struct {

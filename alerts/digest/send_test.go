@@ -28,3 +28,20 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyPart pins the digest bucket's keys: stored "sent." and "last."
+// keys must keep their names.
+func TestKeyPart(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"vice-unit_2", "vice-unit_2"},
+		{"Vice Unit", "Vice_Unit"},
+		{"a.b:c/é", "a_b_c__"},
+	} {
+		if got := keyPart(tc.in); got != tc.want {
+			t.Errorf("keyPart(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got, want := lastKey("Vice Unit"), "last.Vice_Unit"; got != want {
+		t.Errorf("lastKey = %q, want %q", got, want)
+	}
+}
