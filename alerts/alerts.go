@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -402,11 +403,7 @@ var ErrBadStatus = errors.New("unknown status")
 
 // SetStatus records an investigator's status change on an alert.
 func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*Alert, error) {
-	ok := false
-	for _, s := range Statuses {
-		ok = ok || s == status
-	}
-	if !ok {
+	if !slices.Contains(Statuses, status) {
 		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(Statuses, ", "))
 	}
 	if strings.TrimSpace(by) == "" {
