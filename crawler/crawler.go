@@ -212,7 +212,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Unlock()
 		c.Log.Warn("fetch failed", "page", ad.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
 	})
-	for _, u := range s.StartURLs {
+	for _, u := range s.Starts() {
 		if err := col.Visit(u); err != nil && !isBenignVisitErr(err) {
 			return Stats{}, fmt.Errorf("starting crawl of %s at %s: %w", s.Name, u, err)
 		}
