@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -35,22 +36,8 @@ func sameEvidence(a, b *record.Alert) bool {
 	return string(x) == string(y)
 }
 
-// alertKey is the bucket key of a rule on an entity (keys allow letters,
-// digits and -_=.).
-func alertKey(rule, entity string) string {
-	var b strings.Builder
-	b.WriteString(rule)
-	b.WriteByte('.')
-	for _, r := range entity {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
-			b.WriteRune(r)
-		default:
-			fmt.Fprintf(&b, "=%x", r)
-		}
-	}
-	return b.String()
-}
+// alertKey is the bucket key of a rule on an entity.
+func alertKey(rule, entity string) string { return rule + "." + bus.KeyToken(entity) }
 
 // Metrics are the alert stage's Prometheus metrics.
 type Metrics struct {
@@ -362,11 +349,7 @@ var ErrBadStatus = errors.New("unknown status")
 
 // SetStatus records an investigator's status change on an alert.
 func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*record.Alert, error) {
-	ok := false
-	for _, s := range record.Statuses {
-		ok = ok || s == status
-	}
-	if !ok {
+	if !slices.Contains(record.Statuses, status) {
 		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(record.Statuses, ", "))
 	}
 	if strings.TrimSpace(by) == "" {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -25,10 +26,8 @@ var Severities = []string{"critical", "high", "medium", "low"}
 
 // SeverityRank orders severities: 0 is the most severe; unknown is last.
 func SeverityRank(s string) int {
-	for i, x := range Severities {
-		if x == s {
-			return i
-		}
+	if i := slices.Index(Severities, s); i >= 0 {
+		return i
 	}
 	return len(Severities)
 }

@@ -3,6 +3,8 @@ package alerts
 import (
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/adwatch/adwatch/internal/record"
@@ -83,7 +85,7 @@ func (u *Unit) Wants(a *record.Alert) bool {
 	if SeverityRank(a.Severity) > SeverityRank(u.MinSeverity) {
 		return false
 	}
-	if len(u.Rules) > 0 && !contains(u.Rules, a.Rule) {
+	if len(u.Rules) > 0 && !slices.Contains(u.Rules, a.Rule) {
 		return false
 	}
 	if len(u.Cities) == 0 {
@@ -91,31 +93,12 @@ func (u *Unit) Wants(a *record.Alert) bool {
 	}
 	for _, c := range a.Cities {
 		for _, uc := range u.Cities {
-			if equalFold(c, uc) {
+			if strings.EqualFold(c, uc) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-func equalFold(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // SMTP is the mail server digests go through. The password is never in

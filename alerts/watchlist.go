@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -155,11 +156,11 @@ func (s *state) watchHits(u *record.ProfileUpdate) []string {
 		hit := false
 		switch w.Kind {
 		case WatchPhone:
-			hit = contains(u.Phones, w.Value)
+			hit = slices.Contains(u.Phones, w.Value)
 		case WatchHandle:
-			hit = contains(u.Handles, w.Value)
+			hit = slices.Contains(u.Handles, w.Value)
 		case WatchImage:
-			hit = contains(u.Images, w.Value) || s.nearPhoto(w, u.Photos)
+			hit = slices.Contains(u.Images, w.Value) || s.nearPhoto(w, u.Photos)
 		case WatchTerm:
 			hit = containsTerm(u.Text, w.Value) || containsTerm(strings.ToLower(u.Title), w.Value)
 			for _, in := range u.Indicators {
@@ -220,12 +221,3 @@ func containsTerm(text, term string) bool {
 }
 
 func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}

@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/record"
+	"github.com/adwatch/adwatch/internal/retry"
 	"github.com/adwatch/adwatch/internal/site"
 )
 
@@ -180,7 +180,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			attempt, _ := r.Ctx.GetAny("attempt " + u).(int)
 			if attempt < s.Retries {
 				r.Ctx.Put("attempt "+u, attempt+1)
-				wait := Backoff(attempt, r.Headers.Get("Retry-After"))
+				wait := pageBackoff.Wait(attempt, r.Headers.Get("Retry-After"))
 				c.Metrics.Retries.Inc()
 				c.Log.Debug("retrying", "url", u, "status", r.StatusCode, "wait", wait)
 				select {
@@ -212,7 +212,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Unlock()
 		c.Log.Warn("fetch failed", "page", record.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
 	})
-	for _, u := range s.StartURLs {
+	for _, u := range s.Starts() {
 		if err := col.Visit(u); err != nil && !isBenignVisitErr(err) {
 			return Stats{}, fmt.Errorf("starting crawl of %s at %s: %w", s.Name, u, err)
 		}
@@ -231,20 +231,10 @@ func isBenignVisitErr(err error) bool {
 		errors.Is(err, colly.ErrMaxDepth)
 }
 
-// Backoff is the wait before retry attempt n (0-based): the server's
-// Retry-After (seconds or an HTTP date) when given, else exponential from
-// 500ms, capped at 30s.
-func Backoff(attempt int, retryAfter string) time.Duration {
-	if retryAfter != "" {
-		if secs, err := strconv.Atoi(retryAfter); err == nil && secs >= 0 {
-			return min(time.Duration(secs)*time.Second, 5*time.Minute)
-		}
-		if t, err := http.ParseTime(retryAfter); err == nil {
-			return min(max(time.Until(t), 0), 5*time.Minute)
-		}
-	}
-	return min(500*time.Millisecond<<attempt, 30*time.Second)
-}
+// pageBackoff is the wait before retrying a page or image answered 429 or
+// 5xx: the server's Retry-After when given, else exponential from 500ms,
+// capped at 30s.
+var pageBackoff = retry.Backoff{Base: 500 * time.Millisecond, Max: 30 * time.Second}
 
 // publishAd publishes an ad page unless the same content was published
 // before. It reports whether it published.
@@ -332,7 +322,7 @@ func (c *Crawler) get(ctx context.Context, s *site.Site, u string, limit int) ([
 			select {
 			case <-ctx.Done():
 				return nil, ctx.Err()
-			case <-time.After(Backoff(attempt, resp.Header.Get("Retry-After"))):
+			case <-time.After(pageBackoff.Wait(attempt, resp.Header.Get("Retry-After"))):
 			}
 			continue
 		}

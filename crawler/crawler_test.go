@@ -131,8 +131,8 @@ func TestBackoff(t *testing.T) {
 		{0, "99999", 5 * time.Minute},
 		{1, "garbage", time.Second},
 	} {
-		if got := Backoff(tc.attempt, tc.header); got != tc.want {
-			t.Errorf("Backoff(%d, %q) = %s, want %s", tc.attempt, tc.header, got, tc.want)
+		if got := pageBackoff.Wait(tc.attempt, tc.header); got != tc.want {
+			t.Errorf("pageBackoff.Wait(%d, %q) = %s, want %s", tc.attempt, tc.header, got, tc.want)
 		}
 	}
 }

@@ -8,8 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -207,11 +209,8 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	if err := x.saveRedirects(); err != nil {
 		return nil, err
 	}
-	out := make([]string, 0, len(changed))
-	for id := range changed {
-		out = append(out, id)
-	}
-	sort.Strings(out)
+	out := slices.AppendSeq(make([]string, 0, len(changed)), maps.Keys(changed))
+	slices.Sort(out)
 	return out, nil
 }
 

@@ -38,9 +38,14 @@ const TopAlerts = 25
 func sentKey(unit, alert string) string { return "sent." + keyPart(unit) + "." + alert }
 func lastKey(unit string) string        { return "last." + keyPart(unit) }
 
+// keyPart makes s one token of a key or subject by writing '_' for each
+// rune bus.KeyRune does not allow. Unlike bus.KeyToken it can map two unit
+// names to one token; it stays because the digest bucket's keys ("sent.",
+// "last.") and the outbox subjects and digest ids of units whose names have
+// spaces were written with it.
 func keyPart(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+		if bus.KeyRune(r) {
 			return r
 		}
 		return '_'

@@ -17,6 +17,7 @@ import (
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/record"
+	"github.com/adwatch/adwatch/internal/retry"
 )
 
 // Sender delivers queued digests: it is the outbox's consumer. A digest
@@ -114,13 +115,14 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 	return n, nil
 }
 
+// backoff is the wait before redelivering a digest on its delivery
+// attempt (1-based): 500ms doubled per attempt, capped at MaxBackoff.
 func (s *Sender) backoff(attempt uint64) time.Duration {
 	limit := s.MaxBackoff
 	if limit == 0 {
 		limit = 5 * time.Minute
 	}
-	d := 500 * time.Millisecond << min(attempt-1, 20)
-	return min(d, limit)
+	return retry.Backoff{Base: 500 * time.Millisecond, Max: limit}.Wait(int(min(attempt-1, 64)), "")
 }
 
 func deliveredKey(id, channel string) string { return "delivered." + keyPart(id) + "." + channel }

@@ -213,21 +213,7 @@ func firstProfile(t *testing.T, export []byte) string {
 // given NATS URL (empty: embedded), and returns its path.
 func writeConfig(t *testing.T, dir, base, natsURL string) string {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Join(dir, "sites"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	host := strings.TrimPrefix(base, "http://")
-	for _, name := range []string{"simclassifieds", "oldschool"} {
-		site, err := os.ReadFile("../../configs/sites/" + name + ".yaml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := strings.ReplaceAll(string(site), `127\.0\.0\.1:8089`, strings.ReplaceAll(host, ".", `\.`))
-		text = strings.ReplaceAll(text, "127.0.0.1:8089", host)
-		if err := os.WriteFile(filepath.Join(dir, "sites", name+".yaml"), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	sites, _ := filepath.Abs("../../configs/sites")
 	indicators, _ := filepath.Abs("../../configs/indicators")
 	alertsFile, _ := filepath.Abs("../../configs/alerts.yaml")
 	cfgPath := filepath.Join(dir, "adwatch.yaml")
@@ -235,7 +221,9 @@ func writeConfig(t *testing.T, dir, base, natsURL string) string {
 	if strings.Count(natsURL, ",") > 0 {
 		replicas = 3
 	}
-	cfg := "nats: {url: \"" + natsURL + "\", replicas: " + string(rune('0'+replicas)) + "}\nsites_dir: sites\nindicators_dir: " + indicators +
+	cfg := "nats: {url: \"" + natsURL + "\", replicas: " + string(rune('0'+replicas)) + "}\nsites_dir: " + sites +
+		"\nsite_base_urls: {simclassifieds: \"" + base + "\", oldschool: \"" + base + "\"}" +
+		"\nindicators_dir: " + indicators +
 		"\nalerts_file: " + alertsFile +
 		"\ncities: [{name: Oakland, timezone: America/Los_Angeles}]\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {

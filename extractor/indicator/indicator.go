@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"unicode"
@@ -160,10 +161,8 @@ func (m *Matcher) Match(text string) ([]record.Indicator, map[string]float64) {
 
 // rank orders categories as reports list them.
 func rank(c string) int {
-	for i, x := range Categories {
-		if x == c {
-			return i
-		}
+	if i := slices.Index(Categories, c); i >= 0 {
+		return i
 	}
 	return len(Categories)
 }

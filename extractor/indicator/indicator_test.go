@@ -1,6 +1,8 @@
 package indicator
 
 import (
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -58,11 +60,7 @@ func TestCorpus(t *testing.T) {
 	m := testMatcher(t)
 	r := corpus.Score(t, corpus.Load(t, "testdata/cases.tsv"), func(s string) []string {
 		_, scores := m.Match(s)
-		var out []string
-		for c := range scores {
-			out = append(out, c)
-		}
-		return out
+		return slices.Collect(maps.Keys(scores))
 	})
 	corpus.Require(t, r, 30, 0.9, 0.9)
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -30,6 +32,11 @@ type Config struct {
 	DefaultTimezone string `yaml:"default_timezone"`
 	// SitesDir holds one YAML file per site, relative to the config file.
 	SitesDir string `yaml:"sites_dir"`
+	// SiteBaseURLs moves sites to another address, by site name: each
+	// replaces the base_url of that site's description (a mirror, a
+	// staging copy, a simulator on another port). Empty: every site is
+	// crawled where its description says.
+	SiteBaseURLs map[string]string `yaml:"site_base_urls"`
 	// IndicatorsDir holds the indicator term lists, relative to the config file.
 	IndicatorsDir string `yaml:"indicators_dir"`
 	// AlertsFile holds the alert rules and digest subscriptions, relative
@@ -240,8 +247,27 @@ func Load(path string) (Config, error) {
 		return Config{}, err
 	}
 	sort.Slice(sites, func(i, j int) bool { return sites[i].Name < sites[j].Name })
+	if err := moveSites(sites, c.SiteBaseURLs); err != nil {
+		return Config{}, fmt.Errorf("%s: site_base_urls: %w", path, err)
+	}
 	c.Sites = sites
 	return c, nil
+}
+
+// moveSites gives each site named in baseURLs its new base URL.
+func moveSites(sites []site.Site, baseURLs map[string]string) error {
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(baseURLs)) {
+		i := slices.IndexFunc(sites, func(s site.Site) bool { return s.Name == name })
+		if i < 0 {
+			errs = append(errs, fmt.Errorf("no site named %q", name))
+			continue
+		}
+		if err := sites[i].SetBaseURL(baseURLs[name]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func (c *Config) resolve(p string) string {

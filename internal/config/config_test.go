@@ -1,6 +1,9 @@
 package config
 
 import (
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -34,5 +37,56 @@ func TestParseBad(t *testing.T) {
 	}
 	if _, err := Parse(nil); err != nil {
 		t.Errorf("empty config: %v", err)
+	}
+}
+
+// TestSiteBaseURLs: site_base_urls moves the shipped sites to another
+// address without editing their descriptions; a name that is no site is an
+// error.
+func TestSiteBaseURLs(t *testing.T) {
+	shipped, err := Load("../../configs/adwatch.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range shipped.Sites {
+		if got := strings.Join(s.Starts(), " "); got != "http://127.0.0.1:8089/" {
+			t.Errorf("shipped site %s starts at %q, want http://127.0.0.1:8089/", s.Name, got)
+		}
+	}
+	sites, err := filepath.Abs("../../configs/sites")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(extra string) string {
+		p := filepath.Join(t.TempDir(), "adwatch.yaml")
+		if err := os.WriteFile(p, []byte("sites_dir: "+sites+"\n"+extra), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	c, err := Load(write("site_base_urls: {oldschool: \"http://127.0.0.1:9001\"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range c.Sites {
+		got[s.Name] = strings.Join(s.Starts(), " ")
+	}
+	want := map[string]string{"oldschool": "http://127.0.0.1:9001/", "simclassifieds": "http://127.0.0.1:8089/"}
+	if !maps.Equal(got, want) {
+		t.Errorf("start URLs %v, want %v", got, want)
+	}
+	for _, s := range c.Sites {
+		if s.Name == "oldschool" && (!s.IsAdPage("http://127.0.0.1:9001/old/post/12") || s.Allowed("http://127.0.0.1:8089/old/post/12")) {
+			t.Error("oldschool's patterns did not move to the new base URL")
+		}
+	}
+	for _, tc := range []struct{ yaml, want string }{
+		{"site_base_urls: {nosuchsite: \"http://127.0.0.1:9001\"}\n", `no site named "nosuchsite"`},
+		{"site_base_urls: {oldschool: \"127.0.0.1:9001\"}\n", "want an http or https URL"},
+	} {
+		if _, err := Load(write(tc.yaml)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.yaml, err, tc.want)
+		}
 	}
 }

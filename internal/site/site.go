@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,7 +24,14 @@ import (
 type Site struct {
 	// Name identifies the site in ad ids and metrics.
 	Name string `yaml:"name"`
-	// StartURLs are where each crawl begins.
+	// BaseURL, when set, is the address the site is crawled at
+	// ("http://127.0.0.1:8089"), and StartURLs and the URL patterns below
+	// are written relative to it: a start URL is appended to it and a
+	// pattern matches what follows it, from its first character. Without
+	// it they are absolute URLs and patterns over whole URLs. The config's
+	// site_base_urls replaces it (see SetBaseURL).
+	BaseURL string `yaml:"base_url"`
+	// StartURLs are where each crawl begins (see Starts).
 	StartURLs []string `yaml:"start_urls"`
 	// Allowed: the crawler visits only URLs matching one of these
 	// regular expressions (this is what keeps it out of calendar traps).
@@ -50,6 +58,7 @@ type Site struct {
 	// Fields are the selectors of an ad page.
 	Fields Fields `yaml:"fields"`
 
+	starts                      []string
 	allowed, listPages, adPages []*regexp.Regexp
 	loc                         *time.Location
 }
@@ -151,10 +160,28 @@ func (s *Site) compile() error {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))
 	}
 	s.loc = loc
+	base, err := baseURL(s.BaseURL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	s.starts = nil
+	for _, u := range s.StartURLs {
+		if base != "" && strings.Contains(u, "://") {
+			errs = append(errs, fmt.Errorf("start_urls %q: with base_url, start URLs are paths after it", u))
+		}
+		s.starts = append(s.starts, base+u)
+	}
 	compileAll := func(name string, exprs []string) []*regexp.Regexp {
 		var out []*regexp.Regexp
 		for _, e := range exprs {
+			if base != "" && strings.HasPrefix(e, "^") {
+				errs = append(errs, fmt.Errorf("%s %q: with base_url, a pattern matches from the end of it; drop the leading ^", name, e))
+				continue
+			}
 			re, err := regexp.Compile(e)
+			if err == nil && base != "" {
+				re, err = regexp.Compile("^" + regexp.QuoteMeta(base) + "(?:" + e + ")")
+			}
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s %q: %w", name, e, err))
 				continue
@@ -180,6 +207,39 @@ func (s *Site) compile() error {
 	}
 	return errors.Join(errs...)
 }
+
+// baseURL checks a base_url and returns it without a trailing slash ("" for
+// none).
+func baseURL(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("base_url %q: want an http or https URL such as http://127.0.0.1:8089", raw)
+	}
+	return strings.TrimRight(raw, "/"), nil
+}
+
+// SetBaseURL moves a site described with base_url to another base URL;
+// its start URLs and patterns then apply under the new one. A site
+// described with absolute URLs has no base to replace, which is an error.
+func (s *Site) SetBaseURL(base string) error {
+	if s.BaseURL == "" {
+		return fmt.Errorf("site %s: no base_url in its description, so its URLs cannot be moved to %s", s.Name, base)
+	}
+	moved := *s
+	moved.BaseURL = base
+	if err := moved.compile(); err != nil {
+		return fmt.Errorf("site %s: %w", s.Name, err)
+	}
+	*s = moved
+	return nil
+}
+
+// Starts returns the URLs each crawl begins at: StartURLs, under BaseURL
+// when the site has one.
+func (s *Site) Starts() []string { return s.starts }
 
 func (f *Selector) compile() error {
 	if f.From != "" && f.From != "url" {

@@ -1,0 +1,105 @@
+package site
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
+
+const underBase = `name: rel
+base_url: http://127.0.0.1:8089/
+start_urls: ["/"]
+allowed: ['/$', '/c/[a-z]+/$', '/ad/\d+$']
+list_pages: ['/$', '/c/[a-z]+/$']
+ad_pages: ['/ad/\d+$']
+fields: {id: {css: article, attr: data-id}}
+`
+
+// TestBaseURL: with base_url, start URLs and patterns apply under it, and
+// SetBaseURL moves them all.
+func TestBaseURL(t *testing.T) {
+	s, err := Parse([]byte(underBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(base string) {
+		t.Helper()
+		if got, want := strings.Join(s.Starts(), " "), base+"/"; got != want {
+			t.Errorf("Starts() = %q, want %q", got, want)
+		}
+		for _, tc := range []struct {
+			url               string
+			allowed, list, ad bool
+		}{
+			{base + "/", true, true, false},
+			{base + "/c/oakland/", true, true, false},
+			{base + "/ad/42", true, false, true},
+			{base + "/ad/42/calendar", false, false, false},
+			{base + "/x/ad/42", false, false, false},
+			{"http://elsewhere.example/ad/42", false, false, false},
+		} {
+			if got := [3]bool{s.Allowed(tc.url), s.IsListPage(tc.url), s.IsAdPage(tc.url)}; got != [3]bool{tc.allowed, tc.list, tc.ad} {
+				t.Errorf("%s: allowed, list, ad = %v, want %v", tc.url, got, [3]bool{tc.allowed, tc.list, tc.ad})
+			}
+		}
+		for _, re := range s.AllowedPatterns() {
+			if !strings.HasPrefix(re.String(), "^"+regexp.QuoteMeta(base)) {
+				t.Errorf("allowed pattern %s is not anchored at the base URL (colly filters whole URLs)", re)
+			}
+		}
+	}
+	check("http://127.0.0.1:8089")
+	if err := s.SetBaseURL("https://mirror.example/classifieds"); err != nil {
+		t.Fatal(err)
+	}
+	if s.BaseURL != "https://mirror.example/classifieds" {
+		t.Errorf("BaseURL = %q", s.BaseURL)
+	}
+	check("https://mirror.example/classifieds")
+}
+
+// TestAbsoluteURLs: a description without base_url keeps absolute start
+// URLs and patterns over whole URLs, and cannot be moved.
+func TestAbsoluteURLs(t *testing.T) {
+	s, err := Parse([]byte(`name: abs
+start_urls: ["http://old.example/escorts/"]
+allowed: ['^http://old\.example/']
+list_pages: ['/escorts/(\?p=\d+)?$']
+ad_pages: ['/post/\d+$']
+fields: {id: {from: url, regexp: '/post/(\d+)$'}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Starts(), " "); got != "http://old.example/escorts/" {
+		t.Errorf("Starts() = %q", got)
+	}
+	if !s.Allowed("http://old.example/post/7") || !s.IsAdPage("http://old.example/post/7") || s.Allowed("http://new.example/post/7") {
+		t.Error("absolute patterns do not match whole URLs")
+	}
+	if err := s.SetBaseURL("http://127.0.0.1:1"); err == nil || !strings.Contains(err.Error(), "no base_url") {
+		t.Errorf("SetBaseURL on a site without base_url: %v, want an error", err)
+	}
+}
+
+func TestParseBadBaseURL(t *testing.T) {
+	for _, tc := range []struct{ replace, with, want string }{
+		{"base_url: http://127.0.0.1:8089/", "base_url: 127.0.0.1:8089", "want an http or https URL"},
+		{"base_url: http://127.0.0.1:8089/", "base_url: ftp://h/", "want an http or https URL"},
+		{`start_urls: ["/"]`, `start_urls: ["http://127.0.0.1:8089/"]`, "start URLs are paths after it"},
+		{`ad_pages: ['/ad/\d+$']`, `ad_pages: ['^/ad/\d+$']`, "drop the leading ^"},
+		{`ad_pages: ['/ad/\d+$']`, `ad_pages: ['/ad/(\d+$']`, "missing closing )"},
+	} {
+		_, err := Parse([]byte(strings.Replace(underBase, tc.replace, tc.with, 1)))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", tc.with, err, tc.want)
+		}
+	}
+	s, err := Parse([]byte(underBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBaseURL("not a url"); err == nil || s.BaseURL != "http://127.0.0.1:8089/" {
+		t.Errorf("SetBaseURL(bad) = %v, base %q; want an error and the site unchanged", err, s.BaseURL)
+	}
+}
