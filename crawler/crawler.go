@@ -288,13 +288,50 @@ func (c *Crawler) fetchImage(ctx context.Context, s *site.Site, u string) record
 	c.Metrics.Images.Inc()
 	ref.SHA256 = record.SHA256Hex(data)
 	ref.Size = int64(len(data))
-	if _, err := c.Bus.Images.GetInfo(ctx, ref.SHA256); err == nil {
-		return ref
-	}
-	if _, err := c.Bus.Images.PutBytes(ctx, ref.SHA256, data); err != nil {
+	if err := c.storeImage(ctx, ref.SHA256, data); err != nil {
+		c.Metrics.Errors.WithLabelValues("image_store").Inc()
 		ref.Error = fmt.Sprintf("storing image: %v", err)
 	}
 	return ref
+}
+
+// Storing an image: each attempt may take storeTimeout, and a failed one
+// is tried again storeAttempts times in all. Without a deadline of its own
+// the object store gives up on a chunk after the client's default 5-second
+// ack wait, which a busy server (fsyncing every write, or recovering after
+// a crash) can exceed; a photo lost that way would never link its ad.
+const (
+	storeTimeout  = 2 * time.Minute
+	storeAttempts = 3
+)
+
+var storeBackoff = retry.Backoff{Base: time.Second, Max: 10 * time.Second}
+
+// storeImage puts data in the image store under sha unless it is there.
+func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error {
+	var err error
+	for attempt := 0; attempt < storeAttempts; attempt++ {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return err
+			case <-time.After(storeBackoff.Wait(attempt-1, "")):
+			}
+		}
+		err = func() error {
+			actx, cancel := context.WithTimeout(ctx, storeTimeout)
+			defer cancel()
+			if _, err := c.Bus.Images.GetInfo(actx, sha); err == nil {
+				return nil
+			}
+			_, err := c.Bus.Images.PutBytes(actx, sha, data)
+			return err
+		}()
+		if err == nil || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // ErrTooLarge is returned for a download over its size limit.
