@@ -272,7 +272,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "extractor"
 	}
-	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32}
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Log: s.Log}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
@@ -292,13 +292,13 @@ func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 	if err := json.Unmarshal(m.Data(), &p); err != nil {
 		s.Metrics.Errors.WithLabelValues("decode").Inc()
 		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
-		return fmt.Errorf("%w: decoding page: %v", bus.ErrPoison, err)
+		return fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
 	}
 	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image { return s.hashCached(ctx, ref) })
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("extract").Inc()
 		s.Log.Error("page not extracted", "site", p.Site, "err", err)
-		return fmt.Errorf("%w: %v", bus.ErrPoison, err)
+		return fmt.Errorf("%w: %w", bus.ErrPoison, err)
 	}
 	for _, ph := range a.Phones {
 		s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()

@@ -3,6 +3,7 @@ package indexer
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -62,7 +63,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256}
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Log: s.Log}
 	return c.Run(ctx, s.Bus.JS, s.handle)
 }
 
@@ -73,9 +74,12 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	for i, m := range msgs {
 		var a record.Ad
 		if err := json.Unmarshal(m.Data(), &a); err != nil || a.ID == "" {
+			if err == nil {
+				err = errors.New("no ad id")
+			}
 			s.Metrics.Errors.WithLabelValues("decode").Inc()
 			s.Log.Error("ad does not decode", "subject", m.Subject(), "err", err)
-			errs[i] = fmt.Errorf("%w: decoding ad", bus.ErrPoison)
+			errs[i] = fmt.Errorf("%w: decoding ad: %w", bus.ErrPoison, err)
 			continue
 		}
 		ads = append(ads, a)

@@ -85,6 +85,11 @@ func (s *Sender) consumer(ctx context.Context) (jetstream.Consumer, error) {
 func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int, error) {
 	mb, err := cons.Fetch(10, jetstream.FetchMaxWait(500*time.Millisecond))
 	if err != nil {
+		if ctx.Err() == nil {
+			// The next batch tries again; say why this one failed.
+			s.Log.Warn("fetching digests from the outbox failed; trying again", "err", err)
+			time.Sleep(200 * time.Millisecond)
+		}
 		return 0, nil
 	}
 	n := 0

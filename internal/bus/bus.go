@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -198,6 +199,9 @@ type Consumer struct {
 	Durable string
 	// Batch is the most messages handed to the handler at once.
 	Batch int
+	// Log receives what the loop cannot hand to the handler (a failed
+	// fetch); nil discards it.
+	Log *slog.Logger
 }
 
 // Open creates (or finds) the durable consumer.
@@ -229,6 +233,9 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
+			}
+			if c.Log != nil {
+				c.Log.Warn("fetching from the stream failed; trying again", "stream", c.Stream, "consumer", c.Durable, "err", err)
 			}
 			time.Sleep(200 * time.Millisecond)
 			continue
