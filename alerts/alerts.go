@@ -64,10 +64,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Stage evaluates the rules on the profile updates of the indexer.
 type Stage struct {
-	Bus     *bus.Bus
-	Log     *slog.Logger
-	Metrics *Metrics
-	Rules   []Rule
+	// JS reads the profile updates.
+	JS jetstream.JetStream
+	// Alerts stores the alerts; Watchlist is what investigators watch for.
+	Alerts, Watchlist jetstream.KeyValue
+	Log               *slog.Logger
+	Metrics           *Metrics
+	Rules             []Rule
 	// WindowDays is the D of "within D days".
 	WindowDays int
 	// Location returns a city's time zone.
@@ -101,7 +104,7 @@ func (s *Stage) Run(ctx context.Context) error {
 		s.st.phashThreshold = s.PHashThreshold
 	}
 	s.mu.Unlock()
-	st, err := s.Bus.JS.Stream(ctx, bus.StreamProfiles)
+	st, err := s.JS.Stream(ctx, bus.StreamProfiles)
 	if err != nil {
 		return fmt.Errorf("opening profile updates: %w", err)
 	}
@@ -119,7 +122,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	touched := map[string]bool{}
 	watchRev := uint64(0)
 	for ctx.Err() == nil {
-		if rev, entries, err := loadWatchlist(ctx, s.Bus.WatchKV); err == nil && rev != watchRev {
+		if rev, entries, err := loadWatchlist(ctx, s.Watchlist); err == nil && rev != watchRev {
 			watchRev = rev
 			s.mu.Lock()
 			s.st.watch = entries
@@ -241,12 +244,12 @@ func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
 // acted on is deleted; one with a status an investigator set is kept and
 // marked withdrawn, so their work is not lost.
 func (s *Stage) retract(ctx context.Context, key string) error {
-	old, rev, err := get(ctx, s.Bus.AlertsKV, key)
+	old, rev, err := get(ctx, s.Alerts, key)
 	if err != nil || old == nil {
 		return err
 	}
 	if old.Status == record.StatusNew && len(old.History) == 0 {
-		if err := s.Bus.AlertsKV.Purge(ctx, key); err != nil {
+		if err := s.Alerts.Purge(ctx, key); err != nil {
 			return fmt.Errorf("deleting alert %s: %w", key, err)
 		}
 		return nil
@@ -256,7 +259,7 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 	}
 	old.Status, old.Updated = record.StatusWithdrawn, time.Now().UTC()
 	old.History = append(old.History, record.StatusChange{Status: record.StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
-	return put(ctx, s.Bus.AlertsKV, old, rev)
+	return put(ctx, s.Alerts, old, rev)
 }
 
 // upsert writes a, keeping its status, history and first-seen time, only
@@ -264,14 +267,14 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 // evidence reopens.
 func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	now := time.Now().UTC()
-	old, rev, err := get(ctx, s.Bus.AlertsKV, a.Key)
+	old, rev, err := get(ctx, s.Alerts, a.Key)
 	if err != nil {
 		return err
 	}
 	if old == nil {
 		a.Status, a.FirstSeen, a.Updated = record.StatusNew, now, now
 		s.Metrics.Raised.WithLabelValues(a.Rule).Inc()
-		return put(ctx, s.Bus.AlertsKV, &a, 0)
+		return put(ctx, s.Alerts, &a, 0)
 	}
 	if sameEvidence(old, &a) {
 		return nil
@@ -282,7 +285,7 @@ func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 		a.History = append(a.History, record.StatusChange{Status: record.StatusNew, By: "adwatch", At: now, Note: "new evidence"})
 	}
 	s.Metrics.Updated.WithLabelValues(a.Rule).Inc()
-	return put(ctx, s.Bus.AlertsKV, &a, rev)
+	return put(ctx, s.Alerts, &a, rev)
 }
 
 // get reads one alert; nil when absent.

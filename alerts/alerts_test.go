@@ -31,7 +31,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	if err != nil || len(bad) > 0 {
 		t.Fatal(err, bad)
 	}
-	st := &Stage{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
+	st := &Stage{JS: b.JS, Alerts: b.Alerts, Watchlist: b.Watchlist, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(runCtx) }()
@@ -40,7 +40,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	waitFor := func(what string, ok func([]record.Alert) bool) []record.Alert {
 		t.Helper()
 		for ctx.Err() == nil {
-			list, err := List(ctx, b.AlertsKV)
+			list, err := List(ctx, b.Alerts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +56,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	publish("a1", "P1")
 	publish("a2", "P2")
 	time.Sleep(700 * time.Millisecond)
-	if list, _ := List(ctx, b.AlertsKV); len(list) != 0 {
+	if list, _ := List(ctx, b.Alerts); len(list) != 0 {
 		t.Fatalf("two profiles raised %+v", list)
 	}
 	publish("a3", "P3")
@@ -66,10 +66,10 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	}
 
 	// An investigator acknowledges it; new evidence reopens it.
-	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
+	if _, err := SetStatus(ctx, b.Alerts, list[0].Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SetStatus(ctx, b.AlertsKV, list[0].Key, "solved", "det. lee", ""); err == nil {
+	if _, err := SetStatus(ctx, b.Alerts, list[0].Key, "solved", "det. lee", ""); err == nil {
 		t.Error("an unknown status was accepted")
 	}
 	publish("a4", "P4")
@@ -100,13 +100,13 @@ func TestWatchlistRaisesAlert(t *testing.T) {
 	if err != nil || e.Value != "+15108730123" {
 		t.Fatalf("normalized %+v %v", e, err)
 	}
-	if err := AddWatch(ctx, b.WatchKV, e); err != nil {
+	if err := AddWatch(ctx, b.Watchlist, e); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := NormalizeWatch(WatchEntry{Kind: WatchPhone, Value: "call me", By: "x"}, "US"); err == nil {
 		t.Error("a watch on no phone was accepted")
 	}
-	st := &Stage{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: f.WindowDays}
+	st := &Stage{JS: b.JS, Alerts: b.Alerts, Watchlist: b.Watchlist, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil), Rules: rules, WindowDays: f.WindowDays}
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- st.Run(runCtx) }()
@@ -118,7 +118,7 @@ func TestWatchlistRaisesAlert(t *testing.T) {
 		}
 	}
 	for ctx.Err() == nil {
-		list, _ := List(ctx, b.AlertsKV)
+		list, _ := List(ctx, b.Alerts)
 		if len(list) == 1 && list[0].Rule == "watchlist" && list[0].Entity == "ad:a1" && strings.Contains(list[0].Summary, "+15108730123") {
 			return
 		}

@@ -60,10 +60,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Crawler crawls sites and publishes what it finds.
 type Crawler struct {
-	Sites   []site.Site
-	Bus     *bus.Bus
-	Log     *slog.Logger
-	Metrics *Metrics
+	Sites []site.Site
+	// JS publishes the ad pages.
+	JS jetstream.JetStream
+	// Images stores the ads' image bytes.
+	Images jetstream.ObjectStore
+	// PageSums records the checksum of each page published, by URL.
+	PageSums jetstream.KeyValue
+	Log      *slog.Logger
+	Metrics  *Metrics
 	// Interval between crawls in Run.
 	Interval time.Duration
 	// Once makes Run crawl every site once and return.
@@ -242,7 +247,7 @@ func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []
 	start := time.Now()
 	sum := record.SHA256Hex(body)
 	key := record.SHA256Hex([]byte(u))[:40]
-	if e, err := c.Bus.Crawl.Get(ctx, key); err == nil && string(e.Value()) == sum {
+	if e, err := c.PageSums.Get(ctx, key); err == nil && string(e.Value()) == sum {
 		c.Metrics.Unchanged.Inc()
 		return false, nil
 	}
@@ -264,10 +269,10 @@ func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []
 	}
 	msg := &nats.Msg{Subject: bus.SubjectPages + "." + s.Name, Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum)
-	if _, err := c.Bus.JS.PublishMsg(ctx, msg); err != nil {
+	if _, err := c.JS.PublishMsg(ctx, msg); err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
 	}
-	if _, err := c.Bus.Crawl.Put(ctx, key, []byte(sum)); err != nil {
+	if _, err := c.PageSums.Put(ctx, key, []byte(sum)); err != nil {
 		return false, fmt.Errorf("recording page: %w", err)
 	}
 	c.Metrics.Published.Inc()
@@ -321,10 +326,10 @@ func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error
 		err = func() error {
 			actx, cancel := context.WithTimeout(ctx, storeTimeout)
 			defer cancel()
-			if _, err := c.Bus.Images.GetInfo(actx, sha); err == nil {
+			if _, err := c.Images.GetInfo(actx, sha); err == nil {
 				return nil
 			}
-			_, err := c.Bus.Images.PutBytes(actx, sha, data)
+			_, err := c.Images.PutBytes(actx, sha, data)
 			return err
 		}()
 		if err == nil || ctx.Err() != nil {

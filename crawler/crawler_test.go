@@ -70,7 +70,7 @@ fields: {id: {css: article, attr: data-id}, images: {css: img, attr: src}}
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Crawler{Sites: []site.Site{s}, Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil)}
+	c := &Crawler{Sites: []site.Site{s}, JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil)}
 	st, err := c.Crawl(ctx, &s)
 	if err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestRunOutlivesDownSite(t *testing.T) {
 	}
 	for _, once := range []bool{true, false} {
 		b := bustest.New(t)
-		c := &Crawler{Sites: []site.Site{mk("down", downURL), mk("up", up.URL)}, Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		c := &Crawler{Sites: []site.Site{mk("down", downURL), mk("up", up.URL)}, JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			Metrics: NewMetrics(nil), Once: once, Interval: 200 * time.Millisecond}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		done := make(chan error, 1)

@@ -219,16 +219,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Stage is the extractor stage: pages stream in, ads stream out.
 type Stage struct {
 	Extractor *Extractor
-	Bus       *bus.Bus
-	Log       *slog.Logger
-	Metrics   *Metrics
+	// JS reads the pages and publishes the ads.
+	JS jetstream.JetStream
+	// Images holds the image bytes the crawler stored.
+	Images jetstream.ObjectStore
+	// ImageHashes caches each image's hashes by SHA-256.
+	ImageHashes jetstream.KeyValue
+	Log         *slog.Logger
+	Metrics     *Metrics
 	// Durable is the consumer name, "extractor" by default.
 	Durable string
 }
 
 // Image reads image bytes from the object store.
 func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
-	r, err := s.Bus.Images.Get(ctx, sha)
+	r, err := s.Images.Get(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("getting image %s: %w", sha, err)
 	}
@@ -243,7 +248,7 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 // hashCached fingerprints ref once per distinct image: the result is kept in
 // the image-hash bucket by SHA-256, so a repost costs no decode.
 func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Image {
-	if e, err := s.Bus.ImageKV.Get(ctx, ref.SHA256); err == nil {
+	if e, err := s.ImageHashes.Get(ctx, ref.SHA256); err == nil {
 		var img record.Image
 		if json.Unmarshal(e.Value(), &img) == nil {
 			img.URL = ref.URL
@@ -261,7 +266,7 @@ func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Imag
 		s.Metrics.Images.WithLabelValues("hashed").Inc()
 	}
 	if b, err := json.Marshal(img); err == nil {
-		_, _ = s.Bus.ImageKV.Put(ctx, ref.SHA256, b)
+		_, _ = s.ImageHashes.Put(ctx, ref.SHA256, b)
 	}
 	return img
 }
@@ -275,9 +280,9 @@ func (s *Stage) Run(ctx context.Context) error {
 	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Log: s.Log}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
-	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
+	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	return c.Run(ctx, s.Bus.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
+	return c.Run(ctx, s.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
 		errs := make([]error, len(msgs))
 		for i, m := range msgs {
 			errs[i] = s.handle(ctx, m)
@@ -309,7 +314,7 @@ func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 	}
 	msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
 	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.PageSHA256)
-	if _, err := s.Bus.JS.PublishMsg(ctx, msg); err != nil {
+	if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
 		return fmt.Errorf("publishing ad %s: %w", a.ID, err)
 	}

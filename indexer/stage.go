@@ -43,8 +43,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Stage is the indexer stage: ads stream in, profile updates out.
 type Stage struct {
-	Index   *Index
-	Bus     *bus.Bus
+	Index *Index
+	// JS reads the ads and publishes the profile updates.
+	JS      jetstream.JetStream
 	Log     *slog.Logger
 	Metrics *Metrics
 	// Durable is the consumer name, "indexer" by default. Each index (each
@@ -61,10 +62,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
-	lag.Go(func() { bus.TrackLag(lagCtx, s.Bus.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
+	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
 	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Log: s.Log}
-	return c.Run(ctx, s.Bus.JS, s.handle)
+	return c.Run(ctx, s.JS, s.handle)
 }
 
 func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
@@ -133,7 +134,7 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 		}
 		msg := &nats.Msg{Subject: bus.SubjectProfileUpdates, Data: data, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, u.Ad+"/"+u.Profile)
-		if _, err := s.Bus.JS.PublishMsg(ctx, msg); err != nil {
+		if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
 			return fmt.Errorf("publishing profile update: %w", err)
 		}
 	}

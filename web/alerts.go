@@ -48,11 +48,11 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {
-	if s.Watch == nil {
+	if s.Watchlist == nil {
 		writeJSON(w, http.StatusOK, []alerts.WatchEntry{})
 		return
 	}
-	list, err := alerts.Watchlist(r.Context(), s.Watch)
+	list, err := alerts.Watchlist(r.Context(), s.Watchlist)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
@@ -64,7 +64,7 @@ func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
-	if s.Watch == nil {
+	if s.Watchlist == nil {
 		writeErr(w, http.StatusServiceUnavailable, "the watchlist needs the message bus; run adwatch run")
 		return
 	}
@@ -89,7 +89,7 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if err := alerts.AddWatch(r.Context(), s.Watch, n); err != nil {
+	if err := alerts.AddWatch(r.Context(), s.Watchlist, n); err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}

@@ -29,11 +29,11 @@ var indexHTML []byte
 // Server is the web UI and API.
 type Server struct {
 	// Addr is the listen address (host:port); loopback only.
-	Addr   string
-	Index  *indexer.Index
-	Config *config.Config
-	Alerts jetstream.KeyValue // nil when no bus is connected
-	Watch  jetstream.KeyValue // nil when no bus is connected
+	Addr      string
+	Index     *indexer.Index
+	Config    *config.Config
+	Alerts    jetstream.KeyValue // nil when no bus is connected
+	Watchlist jetstream.KeyValue // nil when no bus is connected
 	// Images holds the ads' image bytes by SHA-256; nil when no bus is
 	// connected.
 	Images   jetstream.ObjectStore

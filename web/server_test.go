@@ -48,7 +48,7 @@ func serve(t *testing.T, idx *indexer.Index, b *bus.Bus) *httptest.Server {
 	cfg := config.Default()
 	s := &Server{Index: idx, Config: &cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	if b != nil {
-		s.Alerts, s.Watch, s.Images = b.AlertsKV, b.WatchKV, b.Images
+		s.Alerts, s.Watchlist, s.Images = b.Alerts, b.Watchlist, b.Images
 	}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
@@ -122,7 +122,7 @@ func TestAlertStatusInChromium(t *testing.T) {
 	b := bustest.New(t)
 	data, _ := json.Marshal(record.Alert{Key: "possible_minor.p1", Rule: "possible_minor", Severity: "critical",
 		Entity: "profile:P1", Summary: "stated age 17", Status: record.StatusNew})
-	if _, err := b.AlertsKV.Put(context.Background(), "possible_minor.p1", data); err != nil {
+	if _, err := b.Alerts.Put(context.Background(), "possible_minor.p1", data); err != nil {
 		t.Fatal(err)
 	}
 	idx := openIndex(t)
@@ -142,7 +142,7 @@ func TestAlertStatusInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := alerts.List(context.Background(), b.AlertsKV)
+	list, err := alerts.List(context.Background(), b.Alerts)
 	if err != nil || len(list) != 1 || list[0].Status != record.StatusAcknowledged || len(list[0].History) != 1 || list[0].History[0].By != "det. lee" {
 		t.Errorf("alert after the click: %+v %v (page said %q then %q)", list, err, refused, accepted)
 	}
@@ -341,7 +341,7 @@ func TestWatchPhotoUpload(t *testing.T) {
 			t.Errorf("%s: status %d, want 400", name, r.StatusCode)
 		}
 	}
-	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
+	list, err := alerts.Watchlist(context.Background(), b.Watchlist)
 	if err != nil || len(list) != 1 {
 		t.Errorf("watchlist %+v %v", list, err)
 	}
@@ -378,7 +378,7 @@ func TestWatchPhotoInChromium(t *testing.T) {
 	if !strings.Contains(refused, "name") {
 		t.Errorf("without a name the page said %q", refused)
 	}
-	list, err := alerts.Watchlist(context.Background(), b.WatchKV)
+	list, err := alerts.Watchlist(context.Background(), b.Watchlist)
 	if err != nil || len(list) != 1 || list[0].By != "det. lee" || list[0].Kind != alerts.WatchImage || len(list[0].Crops) != 9 {
 		t.Errorf("watchlist after the click: %+v %v (page said %q)", list, err, accepted)
 	}

@@ -29,6 +29,16 @@ import (
 	"github.com/adwatch/adwatch/internal/record"
 )
 
+// Outbox is what building and queueing digests use: the alerts, the
+// record of what each unit was sent, and the stream digests are queued on.
+type Outbox struct {
+	JS     jetstream.JetStream
+	Alerts jetstream.KeyValue
+	// Sent records, per unit, the alerts already sent and the last digest
+	// time (the digests bucket).
+	Sent jetstream.KeyValue
+}
+
 // Snapshotter counts ads and profiles of a city over the local day date.
 type Snapshotter func(city string, date time.Time) (ads, profiles int, err error)
 
@@ -53,14 +63,14 @@ func keyPart(s string) string {
 }
 
 // Build makes the unit's digest of the alerts it has not been sent.
-func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*record.Digest, error) {
+func Build(ctx context.Context, b Outbox, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*record.Digest, error) {
 	d := &record.Digest{Unit: u.Name, Until: now.UTC(), WebURL: strings.TrimRight(webURL, "/"),
 		Recipients: u.Recipients, Webhook: u.Webhook, Format: u.WebhookFormat}
-	if e, err := b.DigestKV.Get(ctx, lastKey(u.Name)); err == nil {
+	if e, err := b.Sent.Get(ctx, lastKey(u.Name)); err == nil {
 		_ = d.Since.UnmarshalText(e.Value())
 	}
 	d.ID = fmt.Sprintf("%s-%d", keyPart(u.Name), now.UnixNano())
-	list, err := alerts.List(ctx, b.AlertsKV)
+	list, err := alerts.List(ctx, b.Alerts)
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +79,7 @@ func Build(ctx context.Context, b *bus.Bus, u alerts.Unit, webURL string, snap S
 		if !u.Wants(&a) || a.Status == record.StatusDismissed || a.Status == record.StatusWithdrawn {
 			continue
 		}
-		if _, err := b.DigestKV.Get(ctx, sentKey(u.Name, a.Key)); err == nil {
+		if _, err := b.Sent.Get(ctx, sentKey(u.Name, a.Key)); err == nil {
 			continue
 		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, fmt.Errorf("reading what %s was sent: %w", u.Name, err)
@@ -187,7 +197,7 @@ func HTML(d *record.Digest) string {
 
 // Queue puts the digest on the durable outbox and records its alerts as
 // sent to the unit, and the digest time as the unit's last.
-func Queue(ctx context.Context, b *bus.Bus, d *record.Digest) error {
+func Queue(ctx context.Context, b Outbox, d *record.Digest) error {
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("encoding digest: %w", err)
@@ -198,12 +208,12 @@ func Queue(ctx context.Context, b *bus.Bus, d *record.Digest) error {
 		return fmt.Errorf("queueing digest %s: %w", d.ID, err)
 	}
 	for _, a := range d.Alerts {
-		if _, err := b.DigestKV.Put(ctx, sentKey(d.Unit, a.Key), []byte(d.ID)); err != nil {
+		if _, err := b.Sent.Put(ctx, sentKey(d.Unit, a.Key), []byte(d.ID)); err != nil {
 			return fmt.Errorf("recording alert %s as sent: %w", a.Key, err)
 		}
 	}
 	until, _ := d.Until.MarshalText()
-	if _, err := b.DigestKV.Put(ctx, lastKey(d.Unit), until); err != nil {
+	if _, err := b.Sent.Put(ctx, lastKey(d.Unit), until); err != nil {
 		return fmt.Errorf("recording digest time: %w", err)
 	}
 	return nil

@@ -85,10 +85,13 @@ func startSMTP(t *testing.T, box *mailbox) (string, int) {
 func putAlert(t *testing.T, b *bus.Bus, a record.Alert) {
 	t.Helper()
 	data, _ := json.Marshal(a)
-	if _, err := b.AlertsKV.Put(context.Background(), a.Key, data); err != nil {
+	if _, err := b.Alerts.Put(context.Background(), a.Key, data); err != nil {
 		t.Fatal(err)
 	}
 }
+
+// outbox is the part of b that building and queueing digests use.
+func outbox(b *bus.Bus) Outbox { return Outbox{JS: b.JS, Alerts: b.Alerts, Sent: b.Digests} }
 
 func seed(t *testing.T, b *bus.Bus) {
 	now := time.Now().UTC()
@@ -120,17 +123,17 @@ func TestEmailDigestSurvivesServerFailure(t *testing.T) {
 	defer cancel()
 	// The morning after 2020-10-02 in Oakland.
 	now := time.Date(2020, 10, 3, 14, 0, 0, 0, time.UTC)
-	d, err := Build(ctx, b, unit, "http://127.0.0.1:8080", snapshotter, now)
+	d, err := Build(ctx, outbox(b), unit, "http://127.0.0.1:8080", snapshotter, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d.Total != 2 || d.Counts[0].Rule != "possible_minor" {
 		t.Fatalf("digest: %d alerts, counts %+v; want the two Oakland alerts of medium or more, minors first", d.Total, d.Counts)
 	}
-	if err := Queue(ctx, b, d); err != nil {
+	if err := Queue(ctx, outbox(b), d); err != nil {
 		t.Fatal(err)
 	}
-	s := &Sender{Bus: b, SMTP: alerts.SMTP{Host: host, Port: port, From: "adwatch@localhost", StartTLS: "none"},
+	s := &Sender{JS: b.JS, Delivered: b.Digests, SMTP: alerts.SMTP{Host: host, Port: port, From: "adwatch@localhost", StartTLS: "none"},
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 200 * time.Millisecond}
 	if err := s.Drain(ctx); err != nil {
 		t.Fatal(err)
@@ -185,7 +188,7 @@ func TestEmailDigestSurvivesServerFailure(t *testing.T) {
 		t.Errorf("html part:\n%s", html)
 	}
 	// The next digest never repeats an alert.
-	again, err := Build(ctx, b, unit, "http://127.0.0.1:8080", snapshotter, now.Add(24*time.Hour))
+	again, err := Build(ctx, outbox(b), unit, "http://127.0.0.1:8080", snapshotter, now.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,14 +214,14 @@ func TestWebhookDigestRetried(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	unit := alerts.Unit{Name: "state-task-force", Webhook: hook.URL, WebhookFormat: "slack", MinSeverity: "low", Timezone: "UTC", Schedule: "07:00"}
-	d, err := Build(ctx, b, unit, "http://127.0.0.1:8080", nil, time.Now())
+	d, err := Build(ctx, outbox(b), unit, "http://127.0.0.1:8080", nil, time.Now())
 	if err != nil || d.Total != 4 {
 		t.Fatalf("digest %v %v", d, err)
 	}
-	if err := Queue(ctx, b, d); err != nil {
+	if err := Queue(ctx, outbox(b), d); err != nil {
 		t.Fatal(err)
 	}
-	s := &Sender{Bus: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 100 * time.Millisecond}
+	s := &Sender{JS: b.JS, Delivered: b.Digests, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 100 * time.Millisecond}
 	if err := s.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}

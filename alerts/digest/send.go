@@ -25,9 +25,13 @@ import (
 // channel that accepted is recorded, so a retry after another channel
 // failed does not send it twice.
 type Sender struct {
-	Bus  *bus.Bus
-	SMTP alerts.SMTP
-	Log  *slog.Logger
+	// JS reads the outbox.
+	JS jetstream.JetStream
+	// Delivered records each digest delivered on each channel (the
+	// digests bucket).
+	Delivered jetstream.KeyValue
+	SMTP      alerts.SMTP
+	Log       *slog.Logger
 	// HTTP posts webhooks; nil means a client with a 30s timeout.
 	HTTP *http.Client
 	// MaxBackoff caps the wait before a retry (5 minutes by default).
@@ -62,7 +66,7 @@ func (s *Sender) Drain(ctx context.Context) error {
 		if _, err := s.deliverBatch(ctx, cons); err != nil {
 			return err
 		}
-		n, err := bus.Pending(ctx, s.Bus.JS, bus.StreamOutbox, "sender")
+		n, err := bus.Pending(ctx, s.JS, bus.StreamOutbox, "sender")
 		if err != nil {
 			return err
 		}
@@ -73,7 +77,7 @@ func (s *Sender) Drain(ctx context.Context) error {
 }
 
 func (s *Sender) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	cons, err := s.Bus.JS.CreateOrUpdateConsumer(ctx, bus.StreamOutbox, jetstream.ConsumerConfig{
+	cons, err := s.JS.CreateOrUpdateConsumer(ctx, bus.StreamOutbox, jetstream.ConsumerConfig{
 		Durable: "sender", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute, MaxDeliver: -1,
 	})
 	if err != nil {
@@ -148,14 +152,14 @@ func (s *Sender) Deliver(ctx context.Context, d *record.Digest) error {
 	}
 	for name, send := range channels {
 		key := deliveredKey(d.ID, name)
-		if _, err := s.Bus.DigestKV.Get(ctx, key); err == nil {
+		if _, err := s.Delivered.Get(ctx, key); err == nil {
 			continue
 		}
 		if err := send(ctx, d); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 			continue
 		}
-		if _, err := s.Bus.DigestKV.Put(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
+		if _, err := s.Delivered.Put(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
 			errs = append(errs, fmt.Errorf("recording %s delivery: %w", name, err))
 		}
 	}
@@ -246,7 +250,7 @@ func (s *Sender) webhook(ctx context.Context, d *record.Digest) error {
 
 // Scheduler queues each unit's digest at its scheduled time.
 type Scheduler struct {
-	Bus    *bus.Bus
+	Outbox Outbox
 	Units  []alerts.Unit
 	WebURL string
 	Snap   Snapshotter
@@ -279,9 +283,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 				continue
 			}
 			next[u.Name] = u.NextRun(now())
-			d, err := Build(ctx, s.Bus, *u, s.WebURL, s.Snap, now())
+			d, err := Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, now())
 			if err == nil {
-				err = Queue(ctx, s.Bus, d)
+				err = Queue(ctx, s.Outbox, d)
 			}
 			if err != nil {
 				s.Log.Error("digest not queued", "unit", u.Name, "err", err)

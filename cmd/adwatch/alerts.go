@@ -49,7 +49,7 @@ func digestCmd(g *globals) *cobra.Command {
 				s, err := src.Snapshot(cmd.Context(), city, day.Format("2006-01-02"))
 				return s.Ads, s.Profiles, err
 			}
-			d, err := digest.Build(cmd.Context(), a.Bus, *unit, f.WebURL, snap, time.Now())
+			d, err := digest.Build(cmd.Context(), a.Outbox(), *unit, f.WebURL, snap, time.Now())
 			if err != nil {
 				return err
 			}
@@ -57,10 +57,10 @@ func digestCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "To: %v\nSubject: %s\n\n%s", d.Recipients, digest.Subject(d), digest.Text(d))
 				return nil
 			}
-			if err := digest.Queue(cmd.Context(), a.Bus, d); err != nil {
+			if err := digest.Queue(cmd.Context(), a.Outbox(), d); err != nil {
 				return err
 			}
-			s := &digest.Sender{Bus: a.Bus, SMTP: f.SMTP, Log: a.Log.With("component", "digest")}
+			s := &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: f.SMTP, Log: a.Log.With("component", "digest")}
 			if err := s.Drain(cmd.Context()); err != nil {
 				return err
 			}
@@ -101,7 +101,7 @@ func watchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := alerts.AddWatch(cmd.Context(), a.Bus.WatchKV, n); err != nil {
+			if err := alerts.AddWatch(cmd.Context(), a.Bus.Watchlist, n); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "watching %s %s\n", n.Kind, n.Value)
@@ -122,7 +122,7 @@ func watchCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			entries, err := alerts.Watchlist(cmd.Context(), a.Bus.WatchKV)
+			entries, err := alerts.Watchlist(cmd.Context(), a.Bus.Watchlist)
 			if err != nil {
 				return err
 			}

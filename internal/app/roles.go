@@ -117,7 +117,7 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 	for _, r := range roles {
 		switch r {
 		case RoleCrawl:
-			s.Named["crawler"] = &crawler.Crawler{Sites: a.Config.Sites, Bus: a.Bus, Log: a.Log.With("component", "crawler"),
+			s.Named["crawler"] = &crawler.Crawler{Sites: a.Config.Sites, JS: a.Bus.JS, Images: a.Bus.Images, PageSums: a.Bus.PageSums, Log: a.Log.With("component", "crawler"),
 				Metrics: crawler.NewMetrics(a.Registry), Interval: a.Config.Crawl.Interval, Once: o.Once}
 		case RoleExtract:
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
@@ -125,7 +125,7 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				return nil, err
 			}
 			x := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
-			s.Named["extractor"] = &extractor.Stage{Extractor: x, Bus: a.Bus, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.Registry)}
+			s.Named["extractor"] = &extractor.Stage{Extractor: x, JS: a.Bus.JS, Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.Registry)}
 		case RoleIndex:
 			s.Named["indexer"] = a.indexer(s.Index)
 		case RoleAlerts:
@@ -134,7 +134,7 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				return nil, err
 			}
 			rules = f
-			s.Alerts = &alerts.Stage{Bus: a.Bus, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.Registry),
+			s.Alerts = &alerts.Stage{JS: a.Bus.JS, Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.Registry),
 				Rules: rs, WindowDays: f.WindowDays, Location: a.Config.CityLocation, PHashThreshold: a.Config.Linking.PHashThreshold}
 			s.Named["alerts"] = s.Alerts
 		case RoleSend:
@@ -159,8 +159,8 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				s.closers = append(s.closers, src.Close)
 			}
 			log := a.Log.With("component", "digest")
-			s.Named["digest-scheduler"] = &digest.Scheduler{Bus: a.Bus, Units: rules.Units, WebURL: rules.WebURL, Snap: Snapshotter(src), Log: log}
-			s.Named["digest-sender"] = &digest.Sender{Bus: a.Bus, SMTP: rules.SMTP, Log: log}
+			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: rules.WebURL, Snap: Snapshotter(src), Log: log}
+			s.Named["digest-sender"] = &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: rules.SMTP, Log: log}
 		case RoleWeb:
 			if a.Bus != nil && !has(RoleIndex) {
 				// This index is a view of its own, kept current by its own
@@ -173,7 +173,7 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 			}
 			w := &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Gatherer: a.Registry, Log: a.Log.With("component", "web")}
 			if a.Bus != nil {
-				w.Alerts, w.Watch, w.Images = a.Bus.AlertsKV, a.Bus.WatchKV, a.Bus.Images
+				w.Alerts, w.Watchlist, w.Images = a.Bus.Alerts, a.Bus.Watchlist, a.Bus.Images
 			}
 			s.Named["web"] = w
 		}
@@ -183,7 +183,12 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 }
 
 func (a *App) indexer(idx *indexer.Index) *indexer.Stage {
-	return &indexer.Stage{Index: idx, Bus: a.Bus, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
+	return &indexer.Stage{Index: idx, JS: a.Bus.JS, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
+}
+
+// Outbox is what building and queueing digests use.
+func (a *App) Outbox() digest.Outbox {
+	return digest.Outbox{JS: a.Bus.JS, Alerts: a.Bus.Alerts, Sent: a.Bus.Digests}
 }
 
 // Snapshotter counts a city's ads and profiles over one local day, for

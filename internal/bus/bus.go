@@ -80,19 +80,25 @@ func Embedded(dir string, syncAlways bool) (*server.Server, error) {
 	return ns, nil
 }
 
-// Bus is a connection to JetStream with the shared streams and buckets.
+// Bus is a connection to JetStream with the shared streams and buckets,
+// each named for what it holds. The composition root hands each stage only
+// the ones it uses.
 type Bus struct {
-	NC       *nats.Conn
-	JS       jetstream.JetStream
-	Images   jetstream.ObjectStore
-	Crawl    jetstream.KeyValue
-	ImageKV  jetstream.KeyValue
-	AlertsKV jetstream.KeyValue
-	// WatchKV holds the investigators' watchlist.
-	WatchKV jetstream.KeyValue
-	// DigestKV records, per unit, the alerts already sent and the last
+	NC *nats.Conn
+	JS jetstream.JetStream
+	// Images holds the ads' image bytes by SHA-256 (object store).
+	Images jetstream.ObjectStore
+	// PageSums holds the SHA-256 of each ad page last published, by URL.
+	PageSums jetstream.KeyValue
+	// ImageHashes caches each image's perceptual hashes by SHA-256.
+	ImageHashes jetstream.KeyValue
+	// Alerts holds the alerts, one per rule and entity.
+	Alerts jetstream.KeyValue
+	// Watchlist holds what investigators watch for.
+	Watchlist jetstream.KeyValue
+	// Digests records, per unit, the alerts already sent and the last
 	// digest time.
-	DigestKV jetstream.KeyValue
+	Digests jetstream.KeyValue
 }
 
 // Connect connects to url and makes sure every stream and bucket exists
@@ -158,19 +164,19 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		}
 		return k, nil
 	}
-	if b.Crawl, err = kv(BucketCrawl); err != nil {
+	if b.PageSums, err = kv(BucketCrawl); err != nil {
 		return nil, err
 	}
-	if b.ImageKV, err = kv(BucketImageHash); err != nil {
+	if b.ImageHashes, err = kv(BucketImageHash); err != nil {
 		return nil, err
 	}
-	if b.AlertsKV, err = kv(BucketAlerts); err != nil {
+	if b.Alerts, err = kv(BucketAlerts); err != nil {
 		return nil, err
 	}
-	if b.WatchKV, err = kv(BucketWatchlist); err != nil {
+	if b.Watchlist, err = kv(BucketWatchlist); err != nil {
 		return nil, err
 	}
-	if b.DigestKV, err = kv(BucketDigests); err != nil {
+	if b.Digests, err = kv(BucketDigests); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -25,7 +25,7 @@ func TestOneOwnerPerDataDir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connecting to the owner's server: %v", err)
 	}
-	if _, err := b.WatchKV.Put(ctx, "k", []byte("v")); err != nil {
+	if _, err := b.Watchlist.Put(ctx, "k", []byte("v")); err != nil {
 		t.Fatal(err)
 	}
 	b.Close()
@@ -40,7 +40,7 @@ func TestOneOwnerPerDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if e, err := b.WatchKV.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
+	if e, err := b.Watchlist.Get(ctx, "k"); err != nil || string(e.Value()) != "v" {
 		t.Errorf("what was written through the owner is gone: %v", err)
 	}
 }
