@@ -16,9 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,16 +25,6 @@ import (
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/record"
 )
-
-// sameEvidence reports whether two alerts show the same evidence.
-func sameEvidence(a, b *record.Alert) bool {
-	x, _ := json.Marshal([]any{a.Summary, a.AdCount, a.Ads, a.Profiles, a.Phones, a.Images, a.Cities, a.Terms})
-	y, _ := json.Marshal([]any{b.Summary, b.AdCount, b.Ads, b.Profiles, b.Phones, b.Images, b.Cities, b.Terms})
-	return string(x) == string(y)
-}
-
-// alertKey is the bucket key of a rule on an entity.
-func alertKey(rule, entity string) string { return rule + "." + bus.KeyToken(entity) }
 
 // Metrics are the alert stage's Prometheus metrics.
 type Metrics struct {
@@ -238,157 +225,4 @@ func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
 		}
 	}
 	return nil
-}
-
-// retract removes an alert whose rule no longer fires. An alert nobody has
-// acted on is deleted; one with a status an investigator set is kept and
-// marked withdrawn, so their work is not lost.
-func (s *Stage) retract(ctx context.Context, key string) error {
-	old, rev, err := get(ctx, s.Alerts, key)
-	if err != nil || old == nil {
-		return err
-	}
-	if old.Status == record.StatusNew && len(old.History) == 0 {
-		if err := s.Alerts.Purge(ctx, key); err != nil {
-			return fmt.Errorf("deleting alert %s: %w", key, err)
-		}
-		return nil
-	}
-	if old.Status == record.StatusWithdrawn {
-		return nil
-	}
-	old.Status, old.Updated = record.StatusWithdrawn, time.Now().UTC()
-	old.History = append(old.History, record.StatusChange{Status: record.StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
-	return put(ctx, s.Alerts, old, rev)
-}
-
-// upsert writes a, keeping its status, history and first-seen time, only
-// when the evidence changed. An acknowledged or withdrawn alert with new
-// evidence reopens.
-func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
-	now := time.Now().UTC()
-	old, rev, err := get(ctx, s.Alerts, a.Key)
-	if err != nil {
-		return err
-	}
-	if old == nil {
-		a.Status, a.FirstSeen, a.Updated = record.StatusNew, now, now
-		s.Metrics.Raised.WithLabelValues(a.Rule).Inc()
-		return put(ctx, s.Alerts, &a, 0)
-	}
-	if sameEvidence(old, &a) {
-		return nil
-	}
-	a.Status, a.FirstSeen, a.Updated, a.History = old.Status, old.FirstSeen, now, old.History
-	if old.Status == record.StatusAcknowledged || old.Status == record.StatusWithdrawn {
-		a.Status = record.StatusNew
-		a.History = append(a.History, record.StatusChange{Status: record.StatusNew, By: "adwatch", At: now, Note: "new evidence"})
-	}
-	s.Metrics.Updated.WithLabelValues(a.Rule).Inc()
-	return put(ctx, s.Alerts, &a, rev)
-}
-
-// get reads one alert; nil when absent.
-func get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert, uint64, error) {
-	e, err := kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("reading alert %s: %w", key, err)
-	}
-	var a record.Alert
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
-		return nil, 0, fmt.Errorf("decoding alert %s: %w", key, err)
-	}
-	return &a, e.Revision(), nil
-}
-
-// put writes an alert; with rev > 0 only over that revision, so a status
-// an investigator set meanwhile is not overwritten (the write fails and
-// the next evaluation retries).
-func put(ctx context.Context, kv jetstream.KeyValue, a *record.Alert, rev uint64) error {
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encoding alert: %w", err)
-	}
-	if rev > 0 {
-		_, err = kv.Update(ctx, a.Key, data, rev)
-	} else {
-		_, err = kv.Put(ctx, a.Key, data)
-	}
-	if err != nil {
-		return fmt.Errorf("writing alert %s: %w", a.Key, err)
-	}
-	return nil
-}
-
-// listJSON decodes every value of a bucket; values that do not decode
-// are skipped.
-func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string) ([]T, error) {
-	keys, err := kv.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("listing %s: %w", what, err)
-	}
-	var out []T
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
-			continue
-		}
-		var v T
-		if json.Unmarshal(e.Value(), &v) == nil {
-			out = append(out, v)
-		}
-	}
-	return out, nil
-}
-
-// ErrBadStatus is returned for a status an investigator cannot set.
-var ErrBadStatus = errors.New("unknown status")
-
-// SetStatus records an investigator's status change on an alert.
-func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*record.Alert, error) {
-	if !slices.Contains(record.Statuses, status) {
-		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(record.Statuses, ", "))
-	}
-	if strings.TrimSpace(by) == "" {
-		return nil, errors.New("a status change needs who made it")
-	}
-	for range 5 {
-		a, rev, err := get(ctx, kv, key)
-		if err != nil {
-			return nil, err
-		}
-		if a == nil {
-			return nil, fmt.Errorf("no alert %s", key)
-		}
-		a.Status = status
-		a.History = append(a.History, record.StatusChange{Status: status, By: by, At: time.Now().UTC(), Note: note})
-		if err := put(ctx, kv, a, rev); err == nil {
-			return a, nil
-		}
-	}
-	return nil, fmt.Errorf("alert %s kept changing; try again", key)
-}
-
-// List returns every alert in the bucket: most severe first, then newest.
-func List(ctx context.Context, kv jetstream.KeyValue) ([]record.Alert, error) {
-	out, err := listJSON[record.Alert](ctx, kv, "alerts")
-	if err != nil {
-		return nil, err
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if ri, rj := SeverityRank(out[i].Severity), SeverityRank(out[j].Severity); ri != rj {
-			return ri < rj
-		}
-		if !out[i].Updated.Equal(out[j].Updated) {
-			return out[i].Updated.After(out[j].Updated)
-		}
-		return out[i].Key < out[j].Key
-	})
-	return out, nil
 }
