@@ -2,11 +2,13 @@ package indexer
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/adwatch/adwatch/extractor/handle"
 	"github.com/adwatch/adwatch/internal/record"
@@ -332,8 +334,8 @@ func TestNetworksMatchDefinition(t *testing.T) {
 				}
 			}
 			ref, refCapped := referenceNetworks(l, ads, maxLink)
-			if got := l.Capped(); !slices.Equal(got, refCapped) {
-				t.Fatalf("world %d order %d: capped %v, want %v", world, order, got, refCapped)
+			if diff := cmp.Diff(refCapped, l.Capped(), cmpopts.EquateEmpty()); diff != "" {
+				t.Fatalf("world %d order %d: capped (-want +got):\n%s", world, order, diff)
 			}
 			ids := map[string]string{}
 			for _, a := range ads {
@@ -349,8 +351,8 @@ func TestNetworksMatchDefinition(t *testing.T) {
 			}
 			if wantIDs == nil {
 				wantIDs = ids
-			} else if !maps.Equal(ids, wantIDs) {
-				t.Fatalf("world %d: network ids depend on the order", world)
+			} else if diff := cmp.Diff(wantIDs, ids); diff != "" {
+				t.Fatalf("world %d: network ids depend on the order (-first order +this one):\n%s", world, diff)
 			}
 		}
 	}

@@ -1,9 +1,11 @@
 package age
 
 import (
-	"fmt"
 	"strconv"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/adwatch/adwatch/internal/corpus"
 )
@@ -32,8 +34,8 @@ func TestFind(t *testing.T) {
 		{"I'm 25 years old and I'm 25", []int{25}},
 	} {
 		got := Find(tc.in)
-		if fmt.Sprint(got) != fmt.Sprint(tc.want) && !(len(got) == 0 && len(tc.want) == 0) {
-			t.Errorf("Find(%q) = %v, want %v", tc.in, got, tc.want)
+		if diff := cmp.Diff(tc.want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Find(%q) = %v, want %v (-want +got):\n%s", tc.in, got, tc.want, diff)
 		}
 	}
 }

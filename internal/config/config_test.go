@@ -1,11 +1,12 @@
 package config
 
 import (
-	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestLoadShippedConfig(t *testing.T) {
@@ -73,8 +74,8 @@ func TestSiteBaseURLs(t *testing.T) {
 		got[s.Name] = strings.Join(s.Starts(), " ")
 	}
 	want := map[string]string{"oldschool": "http://127.0.0.1:9001/", "simclassifieds": "http://127.0.0.1:8089/"}
-	if !maps.Equal(got, want) {
-		t.Errorf("start URLs %v, want %v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("start URLs (-want +got):\n%s", diff)
 	}
 	for _, s := range c.Sites {
 		if s.Name == "oldschool" && (!s.IsAdPage("http://127.0.0.1:9001/old/post/12") || s.Allowed("http://127.0.0.1:8089/old/post/12")) {
