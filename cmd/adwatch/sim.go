@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -47,11 +49,15 @@ func simCmd() *cobra.Command {
 			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "simulated site with %d ads on %s\n", len(w.Ads), base)
 			srv := &http.Server{Handler: sim.NewServer(w), ReadHeaderTimeout: 10 * time.Second}
+			// The server closes when the command's context ends; the
+			// goroutine ends with Serve either way.
+			ctx, cancel := context.WithCancel(cmd.Context())
+			defer cancel()
 			go func() {
-				<-cmd.Context().Done()
+				<-ctx.Done()
 				_ = srv.Close()
 			}()
-			if err := srv.Serve(ln); err != nil && err != http.ErrServerClosed {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return fmt.Errorf("serving: %w", err)
 			}
 			return nil
