@@ -52,8 +52,9 @@ type ProfileFacts struct {
 	DailyBaseline float64 `expr:"daily_baseline"`
 }
 
-// PhoneFacts are the documented fields of a phone number (or an email or
-// payment handle: any contact that may be a controller's).
+// PhoneFacts are the documented fields of a phone number or another
+// contact (email, Cash App, Venmo, WhatsApp, a website domain: any handle
+// that handle.Personal says may be a controller's).
 type PhoneFacts struct {
 	Number string `expr:"number"`
 	// Profiles in all its ads; ProfilesInWindow, the most within any

@@ -40,7 +40,7 @@ type Outbox struct {
 }
 
 // Snapshotter counts ads and profiles of a city over the local day date.
-type Snapshotter func(city string, date time.Time) (ads, profiles int, err error)
+type Snapshotter func(ctx context.Context, city string, date time.Time) (ads, profiles int, err error)
 
 // TopAlerts is how many alerts a digest lists one by one.
 const TopAlerts = 25
@@ -110,10 +110,10 @@ func Build(ctx context.Context, b Outbox, u alerts.Unit, webURL string, snap Sna
 		prev := day.AddDate(0, 0, -364) // the same weekday a year before
 		for _, city := range u.Cities {
 			s := record.CityComparison{City: city, Date: day.Format("2006-01-02"), LastYear: prev.Format("2006-01-02")}
-			if s.Ads, s.Profiles, err = snap(city, day); err != nil {
+			if s.Ads, s.Profiles, err = snap(ctx, city, day); err != nil {
 				return nil, err
 			}
-			if s.AdsPrev, s.ProfilesPrev, err = snap(city, prev); err != nil {
+			if s.AdsPrev, s.ProfilesPrev, err = snap(ctx, city, prev); err != nil {
 				return nil, err
 			}
 			s.AdsPct, s.ProfilesPct = record.PercentChange(s.Ads, s.AdsPrev), record.PercentChange(s.Profiles, s.ProfilesPrev)

@@ -105,7 +105,7 @@ func seed(t *testing.T, b *bus.Bus) {
 		Summary: "too minor for this unit", Status: record.StatusNew, Cities: []string{"Oakland"}, Updated: now})
 }
 
-func snapshotter(city string, day time.Time) (int, int, error) {
+func snapshotter(_ context.Context, city string, day time.Time) (int, int, error) {
 	if day.Year() == 2020 {
 		return 1165, 750, nil
 	}

@@ -92,7 +92,10 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 		if ctx.Err() == nil {
 			// The next batch tries again; say why this one failed.
 			s.Log.Warn("fetching digests from the outbox failed; trying again", "err", err)
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 		return 0, nil
 	}

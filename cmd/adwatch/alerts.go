@@ -10,6 +10,7 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/alerts/digest"
+	"github.com/adwatch/adwatch/internal/app"
 )
 
 func digestCmd(g *globals) *cobra.Command {
@@ -45,11 +46,7 @@ func digestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer src.Close()
-			snap := func(city string, day time.Time) (int, int, error) {
-				s, err := src.Snapshot(cmd.Context(), city, day.Format("2006-01-02"))
-				return s.Ads, s.Profiles, err
-			}
-			d, err := digest.Build(cmd.Context(), a.Outbox(), *unit, f.WebURL, snap, time.Now())
+			d, err := digest.Build(cmd.Context(), a.Outbox(), *unit, f.WebURL, app.Snapshotter(src), time.Now())
 			if err != nil {
 				return err
 			}

@@ -1,5 +1,5 @@
-// Package app is adwatch's composition root: it loads nothing itself but
-// turns a typed config and a data directory into running stages. It starts
+// Package app is adwatch's composition root: it turns a typed config and a
+// data directory into running stages. It starts
 // the embedded NATS server (unless the config names an external one), opens
 // the index once for the roles that share it, builds each named role's
 // stage with only the streams and buckets it uses, and runs them in one

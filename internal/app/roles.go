@@ -146,20 +146,15 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				rules = f
 			}
 			if len(rules.Units) == 0 {
+				a.Log.Info("no units in the alerts file: no digests to send", "file", a.Config.AlertsFile)
 				continue
 			}
-			src := report.Source(nil)
+			snap := a.freshSnapshotter()
 			if s.Index != nil {
-				src = &report.Local{Config: &a.Config, Index: s.Index}
-			} else {
-				var err error
-				if src, _, err = a.OpenSource(); err != nil {
-					return nil, err
-				}
-				s.closers = append(s.closers, src.Close)
+				snap = Snapshotter(&report.Local{Config: &a.Config, Index: s.Index})
 			}
 			log := a.Log.With("component", "digest")
-			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: rules.WebURL, Snap: Snapshotter(src), Log: log}
+			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: rules.WebURL, Snap: snap, Log: log}
 			s.Named["digest-sender"] = &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: rules.SMTP, Log: log}
 		case RoleWeb:
 			if a.Bus != nil && !has(RoleIndex) {
@@ -194,9 +189,24 @@ func (a *App) Outbox() digest.Outbox {
 // Snapshotter counts a city's ads and profiles over one local day, for
 // the digests.
 func Snapshotter(src report.Source) digest.Snapshotter {
-	return func(city string, day time.Time) (int, int, error) {
-		s, err := src.Snapshot(context.Background(), city, day.Format("2006-01-02"))
+	return func(ctx context.Context, city string, day time.Time) (int, int, error) {
+		s, err := src.Snapshot(ctx, city, day.Format("2006-01-02"))
 		return s.Ads, s.Profiles, err
+	}
+}
+
+// freshSnapshotter is the digests' Snapshotter of a process that does not
+// hold the index: each count opens the index (or the running adwatch's
+// API) and closes it again, so the figures are current and the index stays
+// free for the process that writes it.
+func (a *App) freshSnapshotter() digest.Snapshotter {
+	return func(ctx context.Context, city string, day time.Time) (int, int, error) {
+		src, _, err := a.OpenSource()
+		if err != nil {
+			return 0, 0, err
+		}
+		defer src.Close()
+		return Snapshotter(src)(ctx, city, day)
 	}
 }
 

@@ -46,6 +46,9 @@ func (a *App) RunRoles(ctx context.Context, roles []string, embedded bool) error
 		return err
 	}
 	defer s.Close()
+	if len(s.Named) == 0 {
+		return fmt.Errorf("nothing to run for %v (a send role needs units in %s)", roles, a.Config.AlertsFile)
+	}
 	return RunStages(ctx, s.Named)
 }
 

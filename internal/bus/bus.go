@@ -243,7 +243,11 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 			if c.Log != nil {
 				c.Log.Warn("fetching from the stream failed; trying again", "stream", c.Stream, "consumer", c.Durable, "err", err)
 			}
-			time.Sleep(200 * time.Millisecond)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
 			continue
 		}
 		var msgs []jetstream.Msg
