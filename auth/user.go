@@ -87,7 +87,16 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketUsers, err)
 	}
-	s := &Store{users: users, params: defaultParams}
+	// The bucket's TTL removes the sessions nobody looks up again; Lookup
+	// enforces the limits exactly.
+	sessions, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: BucketSessions, Description: "adwatch sessions by SHA-256 of their token", Storage: jetstream.FileStorage,
+		Replicas: replicas, TTL: MaxLifetime,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketSessions, err)
+	}
+	s := &Store{users: users, sessions: sessions, params: defaultParams}
 	s.dummy = sync.OnceValue(func() string { return hashPassword("no such user: a dummy password", s.params) })
 	return s, nil
 }
