@@ -78,6 +78,8 @@ var allowed = map[string][]string{
 	"alerts/digest":        {"alerts", "internal/bus", "internal/record", "internal/retry"},
 	"report":               {"indexer", "internal/config", "internal/record"},
 	"web":                  append([]string{"alerts", "indexer", "internal/config", "internal/record", "report"}, parsers...),
+	"auth":                 {},
+	"audit":                {},
 	"internal/app":         {"*"},
 	"cmd/adwatch":          {"*"},
 }

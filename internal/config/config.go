@@ -51,6 +51,8 @@ type Config struct {
 
 	// Serve sets the web UI and API.
 	Serve Serve `yaml:"serve"`
+	// Audit sets the audit trail of what investigators do.
+	Audit Audit `yaml:"audit"`
 
 	// Sites are the loaded site descriptions from SitesDir.
 	Sites []site.Site `yaml:"-"`
@@ -102,6 +104,17 @@ type Serve struct {
 	Addr string `yaml:"addr"`
 }
 
+// MinAuditRetention is the shortest audit.retention allowed: one year
+// (audit.MinRetention; config does not import the audit package).
+const MinAuditRetention = 365 * 24 * time.Hour
+
+// Audit sets the audit trail (stream ADWATCH_AUDIT).
+type Audit struct {
+	// Retention is how long audit entries are kept: one year by default,
+	// never less.
+	Retention time.Duration `yaml:"retention"`
+}
+
 // Default returns a configuration with every default applied and no sites.
 func Default() Config {
 	c := Config{}
@@ -143,6 +156,9 @@ func (c *Config) applyDefaults() {
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
+	if c.Audit.Retention == 0 {
+		c.Audit.Retention = MinAuditRetention
+	}
 }
 
 // Validate reports every problem of c at once.
@@ -169,6 +185,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Crawl.Interval < time.Minute {
 		errs = append(errs, fmt.Errorf("crawl.interval: %s is shorter than a minute", c.Crawl.Interval))
+	}
+	if c.Audit.Retention < MinAuditRetention {
+		errs = append(errs, fmt.Errorf("audit.retention: %s is shorter than a year (%s)", c.Audit.Retention, MinAuditRetention))
 	}
 	if !IsLoopback(c.Serve.Addr) {
 		errs = append(errs, fmt.Errorf("serve.addr: %q is not a loopback address; until accounts and an audit log exist adwatch serves 127.0.0.1 only", c.Serve.Addr))

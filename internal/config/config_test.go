@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -30,6 +31,8 @@ func TestParseBad(t *testing.T) {
 		{"cities: [{name: Oakland, timezone: Mars/Base}]", "not a valid IANA zone"},
 		{"linking: {phash_threshold: 40}", "outside 0..32"},
 		{"crawl: {interval: 1s}", "shorter than a minute"},
+		{"audit: {retention: 720h}", "audit.retention: 720h0m0s is shorter than a year"},
+		{"audit: {retention: -8760h}", "shorter than a year"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -38,6 +41,30 @@ func TestParseBad(t *testing.T) {
 	}
 	if _, err := Parse(nil); err != nil {
 		t.Errorf("empty config: %v", err)
+	}
+}
+
+// TestAuditRetention: a config without an audit section keeps a year of
+// audit entries; a longer retention is kept as written.
+func TestAuditRetention(t *testing.T) {
+	for _, tc := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", 8760 * time.Hour},
+		{"region: US", 8760 * time.Hour},
+		{"audit: {}", 8760 * time.Hour},
+		{"audit: {retention: 8760h}", 8760 * time.Hour},
+		{"audit: {retention: 61320h}", 7 * 8760 * time.Hour},
+	} {
+		c, err := Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.yaml, err)
+			continue
+		}
+		if got := c.Audit.Retention; got != tc.want {
+			t.Errorf("Parse(%q): audit.retention = %s, want %s", tc.yaml, got, tc.want)
+		}
 	}
 }
 
