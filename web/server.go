@@ -26,6 +26,9 @@ import (
 //go:embed index.html
 var indexHTML []byte
 
+//go:embed app.js
+var appJS []byte
+
 // Server is the web UI and API.
 type Server struct {
 	// Addr is the listen address (host:port); loopback only.
@@ -50,6 +53,10 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write(indexHTML)
 	})
+	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+		_, _ = w.Write(appJS)
+	})
 	mux.HandleFunc("GET /api/search", s.search)
 	mux.HandleFunc("POST /api/search/image", s.searchImage)
 	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
@@ -64,7 +71,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	}
-	return mux
+	return guard(mux)
 }
 
 // Run serves on s.Addr until ctx is done. It refuses non-loopback
@@ -107,9 +114,14 @@ func writeErr(w http.ResponseWriter, code int, msg string) {
 	writeJSON(w, code, map[string]string{"error": msg})
 }
 
-// decodeBody reads a JSON body of at most 64 KiB into v, answering 400
-// when it does not decode.
+// decodeBody reads a JSON body of at most 64 KiB into v, answering 415
+// when the request does not say it is JSON (a form posted by another site
+// cannot) and 400 when it does not decode.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if !isJSON(r) {
+		writeErr(w, http.StatusUnsupportedMediaType, "body: want Content-Type: application/json")
+		return false
+	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(v); err != nil {
 		writeErr(w, http.StatusBadRequest, "body: "+err.Error())
 		return false

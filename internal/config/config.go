@@ -4,10 +4,12 @@ package config
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -195,14 +197,34 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// IsLoopback reports whether addr (host:port) binds only to loopback.
+// IsLoopback reports whether addr (host:port) binds only to loopback: a
+// loopback address, or a name that resolves to loopback addresses only
+// (localhost). A name is resolved, not read as text: "127.example" is
+// not loopback because it begins with 127.
 func IsLoopback(addr string) bool {
-	host := addr
-	if i := strings.LastIndex(addr, ":"); i >= 0 {
-		host = addr[:i]
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
 	}
 	host = strings.Trim(host, "[]")
-	return host == "127.0.0.1" || host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.")
+	if host == "" {
+		return false // ":8080" listens on every interface
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil || len(ips) == 0 {
+		return false
+	}
+	for _, ip := range ips {
+		if !ip.IP.IsLoopback() {
+			return false
+		}
+	}
+	return true
 }
 
 // CityLocation is Location without the error: the default zone when the

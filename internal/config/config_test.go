@@ -118,3 +118,26 @@ func TestSiteBaseURLs(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopback(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:8080", true},
+		{"127.0.0.2:8080", true},
+		{"localhost:8080", true},
+		{"[::1]:8080", true},
+		{"0.0.0.0:8080", false},
+		{":8080", false},
+		{"10.0.0.1:8080", false},
+		{"[::]:8080", false},
+		// A name is resolved, not read as text.
+		{"127.0.0.1.invalid:8080", false},
+		{"127.attacker.invalid:8080", false},
+	} {
+		if got := IsLoopback(tc.addr); got != tc.want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
