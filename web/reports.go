@@ -41,3 +41,25 @@ func (s *Server) exportAds(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = bw.Flush()
 }
+
+// trends answers /api/trends?city=C[&city=C2]&from=D&to=D[&format=csv]:
+// ads, profiles and phones per local day of each city, as JSON or as CSV
+// (header date,city,ads,profiles,phones).
+func (s *Server) trends(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	rows, err := report.Trends(r.Context(), &report.Local{Config: s.Config, Index: s.Index}, q["city"], q.Get("from"), q.Get("to"))
+	if err != nil {
+		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	switch q.Get("format") {
+	case "", "json":
+		writeJSON(w, http.StatusOK, rows)
+	case "csv":
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="adwatch-trends.csv"`)
+		_ = report.WriteTrendCSV(w, rows)
+	default:
+		writeErr(w, http.StatusBadRequest, "format: want json or csv")
+	}
+}

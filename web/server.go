@@ -62,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
 	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
 	mux.HandleFunc("GET /api/snapshot", s.snapshot)
+	mux.HandleFunc("GET /api/trends", s.trends)
 	mux.HandleFunc("GET /api/export/ads", s.exportAds)
 	mux.HandleFunc("GET /api/images/{sha256}", s.image)
 	mux.HandleFunc("GET /api/alerts", s.alerts)

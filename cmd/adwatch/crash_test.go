@@ -186,6 +186,13 @@ func readWhileRunning(t *testing.T, bin, cfgPath, data string, snap, prof []byte
 	if out, _ := cli("export", "ads"); bytes.Count(out, []byte("\n")) != ads {
 		t.Errorf("export through the running adwatch: %d lines, want %d", bytes.Count(out, []byte("\n")), ads)
 	}
+	// The analysts' trend, day by day, with the DA's two days in it.
+	if out, _ := cli("trends", "--city", "Oakland", "--from", "2019-10-04", "--to", "2019-10-04", "--csv"); !strings.HasPrefix(string(out), "date,city,ads,profiles,phones\n2019-10-04,Oakland,999,666,") {
+		t.Errorf("trends through the running adwatch: %q", out)
+	}
+	if out, _ := cli("trends", "--city", "Oakland", "--from", "2020-10-01", "--to", "2020-10-03", "--json"); !strings.Contains(string(out), `{"date":"2020-10-02","city":"Oakland","ads":1165,"profiles":750,`) {
+		t.Errorf("trends --json through the running adwatch: %s", out)
+	}
 	// The watchlist goes through the running adwatch's NATS server, not a
 	// second server on the same store.
 	cli("watch", "add", "--kind", "term", "--value", "Rosa Bella", "--by", "det. lee")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -123,4 +124,48 @@ func openSource(g *globals, cmd *cobra.Command) (*app.App, report.Source, error)
 		fmt.Fprintf(cmd.ErrOrStderr(), "the index is in use by a running adwatch; reading through its API at %s\n", "http://"+a.Config.Serve.Addr)
 	}
 	return a, src, nil
+}
+
+func trendsCmd(g *globals) *cobra.Command {
+	var cities []string
+	var from, to string
+	var asCSV, asJSON bool
+	c := &cobra.Command{
+		Use:   "trends",
+		Short: "Ads, profiles and phones per local day of one or more cities (a table, --csv or --json)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, src, err := openSource(g, cmd)
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			rows, err := report.Trends(cmd.Context(), src, cities, from, to)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case asCSV:
+				return report.WriteTrendCSV(out, rows)
+			case asJSON:
+				return json.NewEncoder(out).Encode(rows)
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "date\tcity\tads\tprofiles\tphones\t")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t\n", r.Date, r.City, r.Ads, r.Profiles, r.Phones)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().StringArrayVar(&cities, "city", nil, "city name (repeat for several)")
+	c.Flags().StringVar(&from, "from", "", "first local day, YYYY-MM-DD")
+	c.Flags().StringVar(&to, "to", "", "last local day, YYYY-MM-DD (included)")
+	c.Flags().BoolVar(&asCSV, "csv", false, "print CSV: date,city,ads,profiles,phones")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	for _, f := range []string{"city", "from", "to"} {
+		_ = c.MarkFlagRequired(f)
+	}
+	c.MarkFlagsMutuallyExclusive("csv", "json")
+	return c
 }
