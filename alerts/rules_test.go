@@ -1,9 +1,15 @@
 package alerts
 
 import (
+	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/record"
 )
 
 func TestShippedRulesCompile(t *testing.T) {
@@ -98,6 +104,49 @@ func TestRulesOnFacts(t *testing.T) {
 		got, err := byName[tc.rule].Eval(tc.env)
 		if err != nil || got != tc.want {
 			t.Errorf("%s on %+v: %v %v, want %v", tc.rule, tc.env, got, err, tc.want)
+		}
+	}
+}
+
+// TestNetworkMonthsApart: one phone behind five profiles that post 40 days
+// apart never has three within the window, so shared_phone stays silent;
+// shared_phone_all_time raises it. The same five within a week raise
+// shared_phone and not the all-time rule.
+func TestNetworkMonthsApart(t *testing.T) {
+	data, err := os.ReadFile("../configs/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, rules, bad, err := ParseRules(data)
+	if err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	t0 := time.Date(2020, 1, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		apart time.Duration
+		want  map[string]bool
+	}{
+		{"months apart", 40 * 24 * time.Hour, map[string]bool{"shared_phone": false, "shared_phone_all_time": true}},
+		{"within a week", 24 * time.Hour, map[string]bool{"shared_phone": true, "shared_phone_all_time": false}},
+	} {
+		s := &Stage{Rules: rules, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		s.st = newState(f.WindowDays, func(string) *time.Location { return time.UTC })
+		touched := map[string]bool{}
+		for i := range 5 {
+			s.st.apply(record.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{"+15108730123"},
+				City: "Oakland", PostedAt: t0.Add(time.Duration(i) * tc.apart)}, touched)
+		}
+		got := map[string]bool{}
+		for _, d := range s.decide(touched) {
+			if d.Alert.Entity == "phone:+15108730123" {
+				got[d.Alert.Rule] = d.Fires
+			}
+		}
+		for rule, want := range tc.want {
+			if got[rule] != want {
+				t.Errorf("%s: %s fires %v, want %v", tc.name, rule, got[rule], want)
+			}
 		}
 	}
 }
