@@ -106,6 +106,10 @@ func (s *Stage) Run(ctx context.Context) error {
 		return fmt.Errorf("reading profile updates: %w", err)
 	}
 	replayTo := info.State.LastSeq
+	// replayed turns true once every update up to replayTo is applied; a
+	// fetch that comes back empty meanwhile (a slow server) must not
+	// evaluate a half-built state.
+	replayed := replayTo == 0
 	touched := map[string]bool{}
 	watchRev := uint64(0)
 	for ctx.Err() == nil {
@@ -143,7 +147,10 @@ func (s *Stage) Run(ctx context.Context) error {
 		if err := mb.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
 			s.Log.Warn("fetching profile updates", "err", err)
 		}
-		if last > 0 && last < replayTo {
+		if last >= replayTo {
+			replayed = true
+		}
+		if !replayed {
 			continue
 		}
 		start := time.Now()
