@@ -17,6 +17,7 @@ import (
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // hostile is a site that rate-limits, fails, and serves an oversized page.
@@ -196,5 +197,52 @@ func TestRunOutlivesDownSite(t *testing.T) {
 			}
 		}
 		cancel()
+	}
+}
+
+// TestCrawlLargePage crawls an ad page of 3 MiB, which travels base64 in
+// JSON at about 4 MiB: over NATS's default 1 MiB payload, so the embedded
+// server must allow it, and it reaches the pages stream whole.
+func TestCrawlLargePage(t *testing.T) {
+	big := "<article data-id=\"9\">" + strings.Repeat("call me, sweet and new in town. ", 3<<20/32) + "</article>"
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			fmt.Fprint(w, `<a href="/ad/9.html">9</a>`)
+		case "/ad/9.html":
+			fmt.Fprint(w, big)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer ts.Close()
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := site.Parse([]byte(fmt.Sprintf(`name: big
+start_urls: ["%s/"]
+allowed: ['^%s/($|ad/)']
+ad_pages: ['/ad/']
+fields: {id: {css: article, attr: data-id}}
+`, ts.URL, ts.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Crawler{Sites: []site.Site{s}, JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(nil)}
+	st, err := c.Crawl(ctx, &s)
+	if err != nil || st.Published != 1 || st.Errors != 0 {
+		t.Fatalf("crawl of a 3 MiB page: %+v %v, want it published", st, err)
+	}
+	cons, err := b.JS.OrderedConsumer(ctx, bus.StreamPages, jsOrdered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p record.Page
+	if err := json.Unmarshal(m.Data(), &p); err != nil || string(p.HTML) != big {
+		t.Errorf("the page on the stream: %d bytes, want %d (%v)", len(p.HTML), len(big), err)
 	}
 }

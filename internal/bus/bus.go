@@ -50,6 +50,12 @@ const (
 	SubjectOutbox = "adwatch.outbox"
 )
 
+// MaxMessageBytes is the largest message the embedded server takes, and
+// the largest page on the pages stream: an ad page of up to 5 MiB travels
+// base64 in JSON, about 7 MiB, far over NATS's default 1 MiB payload. An
+// external NATS server needs max_payload set as high (docs/architecture.md).
+const MaxMessageBytes = 16 << 20
+
 // DedupWindow is how long JetStream remembers a message ID; a page published
 // twice within it is stored once. Beyond it the crawler's own record of
 // published pages (BucketCrawl) prevents duplicates.
@@ -65,6 +71,7 @@ func Embedded(dir string, syncAlways bool) (*server.Server, error) {
 		JetStream:  true,
 		StoreDir:   filepath.Join(dir, "nats"),
 		NoSigs:     true,
+		MaxPayload: MaxMessageBytes,
 		NoLog:      true,
 		SyncAlways: syncAlways,
 	}
@@ -137,7 +144,7 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		return nil, fmt.Errorf("opening jetstream: %w", err)
 	}
 	for _, sc := range []jetstream.StreamConfig{
-		{Name: StreamPages, Subjects: []string{SubjectPages + ".>"}, MaxMsgSize: 16 << 20},
+		{Name: StreamPages, Subjects: []string{SubjectPages + ".>"}, MaxMsgSize: MaxMessageBytes},
 		{Name: StreamAds, Subjects: []string{SubjectAds + ".>"}, MaxMsgSize: 8 << 20},
 		{Name: StreamProfiles, Subjects: []string{"adwatch.profiles.>"}},
 		{Name: StreamOutbox, Subjects: []string{SubjectOutbox + ".>"}, Retention: jetstream.WorkQueuePolicy},
