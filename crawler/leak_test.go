@@ -3,16 +3,8 @@ package crawler
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/adwatch/adwatch/internal/leaktest"
 )
 
 // TestMain fails the package's tests when a goroutine outlives them.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// nats.go v1.55.0 race: ObjectStore.Put publishes through its own
-		// JetStream context and cleans it up on return; when the cleanup
-		// runs before resetPendingAcksOnReconnect has read its status
-		// channel, that goroutine waits on a nil channel forever.
-		goleak.IgnoreTopFunction("github.com/nats-io/nats.go/jetstream.(*jetStream).resetPendingAcksOnReconnect"),
-	)
-}
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }

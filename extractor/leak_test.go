@@ -3,10 +3,8 @@ package extractor
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	"github.com/adwatch/adwatch/internal/leaktest"
 )
 
 // TestMain fails the package's tests when a goroutine outlives them.
-func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
-}
+func TestMain(m *testing.M) { leaktest.VerifyTestMain(m) }

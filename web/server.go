@@ -49,14 +49,8 @@ type Server struct {
 func (s *Server) Handler() http.Handler {
 	s.phones = phone.New(s.Config.Region)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write(indexHTML)
-	})
-	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		_, _ = w.Write(appJS)
-	})
+	mux.HandleFunc("GET /{$}", static("text/html; charset=utf-8", indexHTML))
+	mux.HandleFunc("GET /app.js", static("text/javascript; charset=utf-8", appJS))
 	mux.HandleFunc("GET /api/search", s.search)
 	mux.HandleFunc("POST /api/search/image", s.searchImage)
 	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
@@ -73,6 +67,14 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
 	}
 	return guard(mux)
+}
+
+// static serves one file embedded in the binary.
+func static(contentType string, body []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		_, _ = w.Write(body)
+	}
 }
 
 // Run serves on s.Addr until ctx is done. It refuses non-loopback

@@ -64,6 +64,7 @@ var allowed = map[string][]string{
 	"internal/site":        {},
 	"internal/sim":         {},
 	"internal/corpus":      {},
+	"internal/leaktest":    {},
 	"internal/bus/bustest": {"internal/bus"},
 	"internal/config":      {"internal/site"},
 	"extractor/age":        {"internal/record"},
