@@ -128,6 +128,24 @@ func AddWatch(ctx context.Context, kv jetstream.KeyValue, e WatchEntry) error {
 	return nil
 }
 
+// ErrNoWatch is returned by RemoveWatch for an entry not on the list.
+var ErrNoWatch = errors.New("no such watchlist entry")
+
+// RemoveWatch removes the entry of e's kind and value (as listed).
+func RemoveWatch(ctx context.Context, kv jetstream.KeyValue, e WatchEntry) error {
+	key := watchKey(e)
+	if _, err := kv.Get(ctx, key); err != nil {
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return ErrNoWatch
+		}
+		return fmt.Errorf("reading watchlist entry: %w", err)
+	}
+	if err := kv.Delete(ctx, key); err != nil {
+		return fmt.Errorf("removing watchlist entry: %w", err)
+	}
+	return nil
+}
+
 // loadWatchlist returns the bucket's revision and entries.
 func loadWatchlist(ctx context.Context, kv jetstream.KeyValue) (uint64, []WatchEntry, error) {
 	if kv == nil {

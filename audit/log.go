@@ -188,3 +188,9 @@ func wrongLastSeq(err error) bool {
 		(apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
+
+// List returns the entries that match f, in the order they were appended
+// (the package's List on this Log's stream).
+func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
+	return List(ctx, l.js, f)
+}

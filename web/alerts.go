@@ -1,20 +1,36 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/audit"
+	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/internal/record"
 )
 
+// AlertSummary is what a role without alert triage sees of the alerts:
+// how many of each rule, city and status, never who.
+type AlertSummary struct {
+	Rule     string `json:"rule"`
+	Severity string `json:"severity"`
+	// City is the first city of the alert's evidence.
+	City   string `json:"city,omitempty"`
+	Status string `json:"status"`
+	Count  int    `json:"count"`
+}
+
+// alerts lists the alerts in full for a role that triages them, and as
+// counts (AlertSummary) for one that does not.
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	if s.Alerts == nil {
-		writeJSON(w, http.StatusOK, []record.Alert{})
-		return
-	}
 	list, err := alerts.List(r.Context(), s.Alerts)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if !who(r).can(auth.PermAlertTriage) {
+		writeJSON(w, http.StatusOK, summarize(list))
 		return
 	}
 	if list == nil {
@@ -23,23 +39,47 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
-// StatusChange is the body of POST /api/alerts/{key}/status.
+// summarize counts alerts by rule, severity, city and status.
+func summarize(list []record.Alert) []AlertSummary {
+	idx := map[AlertSummary]int{}
+	out := []AlertSummary{}
+	for _, a := range list {
+		k := AlertSummary{Rule: a.Rule, Severity: a.Severity, Status: a.Status}
+		if len(a.Cities) > 0 {
+			k.City = a.Cities[0]
+		}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, k)
+		}
+		out[i].Count++
+	}
+	return out
+}
+
+// StatusChange is the body of POST /api/alerts/{key}/status. The change
+// is recorded under the logged-in user's name.
 type StatusChange struct {
 	Status string `json:"status"`
-	By     string `json:"by"`
 	Note   string `json:"note"`
 }
 
 func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
-	if s.Alerts == nil {
-		writeErr(w, http.StatusServiceUnavailable, "alerts need the message bus; run adwatch run")
-		return
-	}
 	var c StatusChange
 	if !decodeBody(w, r, &c) {
 		return
 	}
-	a, err := alerts.SetStatus(r.Context(), s.Alerts, r.PathValue("key"), c.Status, c.By, c.Note)
+	key := r.PathValue("key")
+	a, err := alerts.SetStatus(r.Context(), s.Alerts, key, c.Status, who(r).User, c.Note)
+	outcome := audit.OutcomeOK
+	if err != nil {
+		outcome = audit.OutcomeFailed
+	}
+	if aerr := s.audit(r, audit.ActionAlertStatus, outcome, key, c.Status); aerr != nil {
+		s.Log.Error("writing the audit log", "err", aerr)
+	}
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
 		return
@@ -48,10 +88,6 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {
-	if s.Watchlist == nil {
-		writeJSON(w, http.StatusOK, []alerts.WatchEntry{})
-		return
-	}
 	list, err := alerts.Watchlist(r.Context(), s.Watchlist)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
@@ -63,11 +99,9 @@ func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, list)
 }
 
+// addWatch adds a watchlist entry under the logged-in user's name.
 func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
-	if s.Watchlist == nil {
-		writeErr(w, http.StatusServiceUnavailable, "the watchlist needs the message bus; run adwatch run")
-		return
-	}
+	by := who(r).User
 	var e alerts.WatchEntry
 	if isMultipart(r) {
 		// A photo to watch: the "image" field, with "by" and "note".
@@ -76,7 +110,7 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		var err error
-		e, err = alerts.WatchPhoto(data, s.Config.Extract.MaxImagePixels, r.FormValue("by"), r.FormValue("note"))
+		e, err = alerts.WatchPhoto(data, s.Config.Extract.MaxImagePixels, by, r.FormValue("note"))
 		if err != nil {
 			writeErr(w, http.StatusBadRequest, err.Error())
 			return
@@ -84,9 +118,15 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 	} else if !decodeBody(w, r, &e) {
 		return
 	}
+	e.By = by
 	n, err := alerts.NormalizeWatch(e, s.Config.Region)
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if err := s.audit(r, audit.ActionWatchlistAdd, audit.OutcomeOK, n.Kind, n.Value); err != nil {
+		s.Log.Error("writing the audit log; watchlist entry refused", "err", err)
+		writeErr(w, http.StatusServiceUnavailable, "the audit log cannot be written; no change until it can")
 		return
 	}
 	if err := alerts.AddWatch(r.Context(), s.Watchlist, n); err != nil {
@@ -94,4 +134,28 @@ func (s *Server) addWatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, n)
+}
+
+// removeWatch removes a watchlist entry (?kind=&value=, as listed).
+func (s *Server) removeWatch(w http.ResponseWriter, r *http.Request) {
+	e := alerts.WatchEntry{Kind: r.URL.Query().Get("kind"), Value: r.URL.Query().Get("value")}
+	if e.Kind == "" || e.Value == "" {
+		writeErr(w, http.StatusBadRequest, "want ?kind=&value= of the entry")
+		return
+	}
+	if err := s.audit(r, audit.ActionWatchlistRemove, audit.OutcomeOK, e.Kind, e.Value); err != nil {
+		s.Log.Error("writing the audit log; watchlist change refused", "err", err)
+		writeErr(w, http.StatusServiceUnavailable, "the audit log cannot be written; no change until it can")
+		return
+	}
+	err := alerts.RemoveWatch(r.Context(), s.Watchlist, e)
+	if errors.Is(err, alerts.ErrNoWatch) {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "removed"})
 }

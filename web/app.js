@@ -28,11 +28,9 @@ $('watchimg').onclick = async () => {
   if (!f) return;
   const fd = new FormData();
   fd.append('image', f);
-  fd.append('by', $('who').value);
   const r = await fetch('/api/watchlist', {method: 'POST', body: fd});
   const j = await r.json();
-  $('out').innerHTML = '<p id="watched">' + (r.ok ? 'watching for this photo (perceptual hash ' + esc(j.phash) + ')'
-    : esc(j.error) + (j.error.includes('who') ? ': write your name in the Alerts section' : '')) + '</p>';
+  $('out').innerHTML = '<p id="watched">' + (r.ok ? 'watching for this photo (perceptual hash ' + esc(j.phash) + ')' : esc(j.error)) + '</p>';
 };
 document.addEventListener('click', async e => {
   const p = e.target.dataset && e.target.dataset.profile;
@@ -72,7 +70,7 @@ $('alerts').addEventListener('click', async e => {
   if (!status) return;
   const li = e.target.closest('li');
   const r = await fetch('/api/alerts/' + encodeURIComponent(li.dataset.key) + '/status', {method: 'POST',
-    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({status: status, by: $('who').value})});
+    headers: {'Content-Type': 'application/json'}, body: JSON.stringify({status: status})});
   const j = await r.json();
   li.querySelector('.status').textContent = r.ok ? j.status : j.error;
 });

@@ -26,17 +26,24 @@ type exportError struct {
 type Client struct {
 	// Base is the server's address, for example http://127.0.0.1:8080.
 	Base string
-	HTTP *http.Client
+	// Token is sent as a bearer token: the command-line token the server
+	// wrote to its data dir, or a session token.
+	Token string
+	HTTP  *http.Client
 }
 
-// NewClient returns a client of the API at base.
-func NewClient(base string) *Client {
-	return &Client{Base: base, HTTP: &http.Client{Timeout: 10 * time.Minute}}
+// NewClient returns a client of the API at base that authenticates with
+// token.
+func NewClient(base, token string) *Client {
+	return &Client{Base: base, Token: token, HTTP: &http.Client{Timeout: 10 * time.Minute}}
 }
 
 // get fetches path; a non-200 answer is an error with the server's message.
 func (c *Client) get(ctx context.Context, path string, q url.Values) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.Base+path+"?"+q.Encode(), nil)
+	if err == nil && c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
 	if err != nil {
 		return nil, err
 	}

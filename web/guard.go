@@ -21,12 +21,12 @@ const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 
 //     so a page elsewhere cannot change an alert or the watchlist;
 //   - every answer says not to be framed, sniffed or referred, and pages
 //     run no inline script.
-func guard(next http.Handler) http.Handler {
+func guard(next http.Handler, names []string) http.Handler {
 	cop := http.NewCrossOriginProtection()
 	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !localHost(r.Host) {
-			http.Error(w, "this server answers only to its own names (loopback)", http.StatusMisdirectedRequest)
+		if !ownHost(r.Host, names) {
+			http.Error(w, "this server answers only to its own names", http.StatusMisdirectedRequest)
 			return
 		}
 		h := w.Header()
@@ -38,10 +38,10 @@ func guard(next http.Handler) http.Handler {
 	})
 }
 
-// localHost reports whether the Host header names this loopback server:
-// localhost or a loopback address, with any port. Until adwatch serves
-// beyond loopback (accounts and an audit log), no other name is its own.
-func localHost(hostport string) bool {
+// ownHost reports whether the Host header names this server: localhost, a
+// loopback address, or one of names (serve.public_url's host and
+// serve.names), with any port.
+func ownHost(hostport string, names []string) bool {
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
@@ -49,6 +49,11 @@ func localHost(hostport string) bool {
 	host = strings.Trim(host, "[]")
 	if strings.EqualFold(host, "localhost") {
 		return true
+	}
+	for _, n := range names {
+		if strings.EqualFold(host, n) {
+			return true
+		}
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -53,6 +54,11 @@ func TestGuard(t *testing.T) {
 		for k, v := range tc.header {
 			req.Header.Set(k, v)
 		}
+		// The session cookie, whatever the Host says.
+		u, _ := url.Parse(ts.URL)
+		for _, ck := range ts.c.Jar.Cookies(u) {
+			req.AddCookie(ck)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +75,7 @@ func TestGuard(t *testing.T) {
 // send no referrer, and that the page itself has no inline script.
 func TestPageHeaders(t *testing.T) {
 	ts := serve(t, openIndex(t), nil)
-	resp, err := http.Get(ts.URL + "/")
+	resp, err := ts.c.Get(ts.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +93,7 @@ func TestPageHeaders(t *testing.T) {
 	if strings.Contains(string(page), "<script>") || !strings.Contains(string(page), `<script src="/app.js">`) {
 		t.Errorf("the page has inline script or no /app.js")
 	}
-	js, err := http.Get(ts.URL + "/app.js")
+	js, err := ts.c.Get(ts.URL + "/app.js")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,23 +1,31 @@
-// Package web serves adwatch's JSON API and a minimal search page over the
-// index, and the Prometheus metrics. It binds to loopback only until
-// accounts and an audit log exist.
+// Package web serves adwatch's workspace: the pages and JSON API over the
+// index, behind accounts, roles and the audit log, and the Prometheus
+// metrics. It binds beyond loopback only with TLS or a trusted proxy
+// configured and accounts in place.
 package web
 
 import (
 	"context"
+	"crypto/rand"
 	_ "embed"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/adwatch/adwatch/audit"
+	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/config"
@@ -29,44 +37,113 @@ var indexHTML []byte
 //go:embed app.js
 var appJS []byte
 
-// Server is the web UI and API.
+// Server is the web UI and API. Every route but the login, its page
+// assets and the metrics needs a login, and each the permission of its
+// role (see Routes); what a user sees, searches, exports and changes is
+// written to the audit log before it is answered.
 type Server struct {
-	// Addr is the listen address (host:port); loopback only.
-	Addr      string
-	Index     *indexer.Index
-	Config    *config.Config
-	Alerts    jetstream.KeyValue // nil when no bus is connected
-	Watchlist jetstream.KeyValue // nil when no bus is connected
-	// Images holds the ads' image bytes by SHA-256; nil when no bus is
-	// connected.
+	// Addr is the listen address (host:port). Beyond loopback only with
+	// TLS or a trusted proxy configured, and accounts in Users.
+	Addr   string
+	Index  *indexer.Index
+	Config *config.Config
+	// Users holds the accounts and sessions.
+	Users *auth.Store
+	// Audit is the audit log every view and change is written to.
+	Audit     *audit.Log
+	Alerts    jetstream.KeyValue
+	Watchlist jetstream.KeyValue
+	// Images holds the ads' image bytes by SHA-256.
 	Images   jetstream.ObjectStore
 	Gatherer prometheus.Gatherer
 	Log      *slog.Logger
+	// TokenFile, when set, is where Run writes the command-line token
+	// (owner-only): the read commands on this machine send it to read
+	// through the API while this process holds the index.
+	TokenFile string
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+
 	phones   *phone.Extractor
+	cliToken string
 }
 
-// Handler returns the routes.
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// page routes serve the workspace's one page shell; its script draws
+// the page the URL names.
+func (s *Server) shell(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(indexHTML)
+}
+
+// routes is the one table of every route and who may use it. A route
+// added anywhere else is not served.
+func (s *Server) routes() []route {
+	any := func(p ...auth.Permission) []auth.Permission { return p }
+	rt := []route{
+		// Public: the login and what its page loads.
+		{"GET /login", any(public), "", func(w http.ResponseWriter, _ *http.Request) { s.loginPage(w, http.StatusOK) }},
+		{"GET /login.js", any(public), "", static("text/javascript; charset=utf-8", loginJS)},
+		{"GET /style.css", any(public), "", static("text/css; charset=utf-8", styleCSS)},
+		{"POST /api/login", any(public), "", s.login},
+
+		{"POST /api/logout", any(signedIn), "", s.logout},
+		{"GET /api/me", any(signedIn), "", s.me},
+		{"GET /{$}", any(signedIn), "", s.shell},
+		{"GET /app.js", any(signedIn), "", static("text/javascript; charset=utf-8", appJS)},
+
+		// The workspace's pages: one shell, drawn by its script from the URL.
+		{"GET /search", any(auth.PermSearch), "", s.shell},
+		{"GET /profiles/{id}", any(auth.PermProfiles), "", s.shell},
+		{"GET /ads/{id}", any(auth.PermAds), "", s.shell},
+		{"GET /networks/{id}", any(auth.PermNetworks), "", s.shell},
+		{"GET /alerts", any(auth.PermAlertSummaries), "", s.shell},
+		{"GET /alerts/{key}", any(auth.PermAlertTriage), "", s.shell},
+		{"GET /watchlist", any(auth.PermWatchlist), "", s.shell},
+		{"GET /trends", any(auth.PermTrends), "", s.shell},
+		{"GET /audit", any(auth.PermAuditUnit, auth.PermAuditAll), "", s.shell},
+
+		{"GET /api/search", any(auth.PermSearch), audit.ActionSearch, s.search},
+		{"POST /api/search/image", any(auth.PermSearch), audit.ActionSearch, s.searchImage},
+		{"GET /api/ads/{id}", any(auth.PermAds), audit.ActionViewAd, s.adByID},
+		{"GET /api/profiles/{id}", any(auth.PermProfiles), audit.ActionViewProfile, s.profile},
+		{"GET /api/images/{sha256}", any(auth.PermPhotos), audit.ActionViewImage, s.image},
+		{"GET /api/export/ads", any(auth.PermExport), audit.ActionExport, s.exportAds},
+
+		{"GET /api/snapshot", any(auth.PermTrends), "", s.snapshot},
+		{"GET /api/trends", any(auth.PermTrends), "", s.trends},
+
+		{"GET /api/alerts", any(auth.PermAlertSummaries), "", s.alerts},
+		{"POST /api/alerts/{key}/status", any(auth.PermAlertTriage), "", s.alertStatus},
+		{"GET /api/watchlist", any(auth.PermWatchlist), "", s.watchlist},
+		{"POST /api/watchlist", any(auth.PermWatchlist), "", s.addWatch},
+		{"DELETE /api/watchlist", any(auth.PermWatchlist), "", s.removeWatch},
+
+		{"GET /api/audit", any(auth.PermAuditUnit, auth.PermAuditAll), "", s.auditLog},
+	}
+	if s.Gatherer != nil {
+		h := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})
+		rt = append(rt, route{"GET /metrics", any(public), "", h.ServeHTTP})
+	}
+	return rt
+}
+
+// Handler returns the routes, each behind its access rule, behind the
+// guard.
 func (s *Server) Handler() http.Handler {
 	s.phones = phone.New(s.Config.Region)
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /{$}", static("text/html; charset=utf-8", indexHTML))
-	mux.HandleFunc("GET /app.js", static("text/javascript; charset=utf-8", appJS))
-	mux.HandleFunc("GET /api/search", s.search)
-	mux.HandleFunc("POST /api/search/image", s.searchImage)
-	mux.HandleFunc("GET /api/ads/{id}", s.adByID)
-	mux.HandleFunc("GET /api/profiles/{id}", s.profile)
-	mux.HandleFunc("GET /api/snapshot", s.snapshot)
-	mux.HandleFunc("GET /api/trends", s.trends)
-	mux.HandleFunc("GET /api/export/ads", s.exportAds)
-	mux.HandleFunc("GET /api/images/{sha256}", s.image)
-	mux.HandleFunc("GET /api/alerts", s.alerts)
-	mux.HandleFunc("POST /api/alerts/{key}/status", s.alertStatus)
-	mux.HandleFunc("GET /api/watchlist", s.watchlist)
-	mux.HandleFunc("POST /api/watchlist", s.addWatch)
-	if s.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{}))
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.pattern, s.allow(rt))
 	}
-	return guard(mux)
+	return guard(mux, s.names())
 }
 
 // static serves one file embedded in the binary.
@@ -77,21 +154,65 @@ func static(contentType string, body []byte) http.HandlerFunc {
 	}
 }
 
-// Run serves on s.Addr until ctx is done. It refuses non-loopback
-// addresses.
+// names are the host names the server answers to besides loopback and
+// localhost: the public URL's host and serve.names.
+func (s *Server) names() []string {
+	names := slices.Clone(s.Config.Serve.Names)
+	if u, err := url.Parse(s.Config.Serve.PublicURL); err == nil && u.Hostname() != "" {
+		names = append(names, u.Hostname())
+	}
+	return names
+}
+
+// ErrNoAccounts is returned by Run for an address beyond loopback while
+// no account exists.
+var ErrNoAccounts = errors.New("no accounts yet: add one with adwatch user add")
+
+// Run serves on s.Addr until ctx is done. An address beyond loopback needs
+// TLS or a trusted proxy in the config and at least one account.
 func (s *Server) Run(ctx context.Context) error {
 	addr := s.Addr
+	if s.Users == nil || s.Audit == nil {
+		return errors.New("the web server needs the accounts and the audit log (the message bus)")
+	}
 	if !config.IsLoopback(addr) {
-		return fmt.Errorf("serving on %s: only loopback addresses are allowed until accounts and an audit log exist", addr)
+		if !s.Config.Serve.BeyondLoopback() {
+			return fmt.Errorf("serving on %s: beyond loopback adwatch needs serve.tls_cert and serve.tls_key, or serve.behind_proxy", addr)
+		}
+		users, err := s.Users.List(ctx)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(users, func(u auth.User) bool { return !u.Disabled }) {
+			return fmt.Errorf("serving on %s: %w", addr, ErrNoAccounts)
+		}
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	if s.TokenFile != "" {
+		if err := s.writeToken(); err != nil {
+			ln.Close()
+			return err
+		}
+		defer os.Remove(s.TokenFile)
+	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	s.Log.Info("web UI and API listening", "url", "http://"+ln.Addr().String())
+	tlsOn := s.Config.Serve.TLSCert != ""
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	s.Log.Info("web UI and API listening", "url", scheme+"://"+ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsOn {
+			errc <- srv.ServeTLS(ln, s.Config.Serve.TLSCert, s.Config.Serve.TLSKey)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case <-ctx.Done():
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -105,6 +226,23 @@ func (s *Server) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("serving http: %w", err)
 	}
+}
+
+// writeToken makes a fresh command-line token and writes it to
+// s.TokenFile, readable by the owner only.
+func (s *Server) writeToken() error {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := base64.RawURLEncoding.EncodeToString(b)
+	tmp := s.TokenFile + ".tmp"
+	if err := os.WriteFile(tmp, []byte(token+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing the command-line token: %w", err)
+	}
+	if err := os.Rename(tmp, s.TokenFile); err != nil {
+		return fmt.Errorf("writing the command-line token: %w", err)
+	}
+	s.cliToken = token
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -14,7 +14,7 @@ func TestTrendsAPI(t *testing.T) {
 	ts := testServer(t)
 	get := func(path string) (*http.Response, string) {
 		t.Helper()
-		resp, err := http.Get(ts.URL + path)
+		resp, err := ts.c.Get(ts.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -126,16 +126,20 @@ func Build(ctx context.Context, b Outbox, u alerts.Unit, webURL string, snap Sna
 // Shown are the alerts of d listed one by one.
 func Shown(d *record.Digest) []record.Alert { return d.Alerts[:min(len(d.Alerts), TopAlerts)] }
 
-// Link is the web UI address of an alert's entity.
+// Link is the web page of an alert: its profile or ad, its city's trends,
+// or the alert itself (behind the login).
 func Link(d *record.Digest, a record.Alert) string {
 	kind, id, _ := strings.Cut(a.Entity, ":")
 	switch kind {
 	case alerts.EntityProfile:
-		return d.WebURL + "/api/profiles/" + url.PathEscape(id)
+		return d.WebURL + "/profiles/" + url.PathEscape(id)
 	case alerts.EntityAd:
-		return d.WebURL + "/api/ads/" + url.PathEscape(id)
+		return d.WebURL + "/ads/" + url.PathEscape(id)
+	case alerts.EntityCity:
+		city, _, _ := strings.Cut(id, "@")
+		return d.WebURL + "/trends?city=" + url.QueryEscape(city)
 	}
-	return d.WebURL + "/?q=" + url.QueryEscape(id)
+	return d.WebURL + "/alerts/" + url.PathEscape(a.Key)
 }
 
 // Subject is the email subject of d.

@@ -176,7 +176,7 @@ func TestEmailDigestSurvivesServerFailure(t *testing.T) {
 		parts[ct] = string(body)
 	}
 	text, html := parts["text/plain"], parts["text/html"]
-	for _, want := range []string{"stated ages 17 to 19", "in the ads of 4 profiles", "1165", "999", "+16.6%", "+12.6%", "http://127.0.0.1:8080/api/profiles/P1"} {
+	for _, want := range []string{"stated ages 17 to 19", "in the ads of 4 profiles", "1165", "999", "+16.6%", "+12.6%", "http://127.0.0.1:8080/profiles/P1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("text part lacks %q:\n%s", want, text)
 		}

@@ -46,7 +46,7 @@ func digestCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer src.Close()
-			d, err := digest.Build(cmd.Context(), a.Outbox(), *unit, f.WebURL, app.Snapshotter(src), time.Now())
+			d, err := digest.Build(cmd.Context(), a.Outbox(), *unit, a.DigestURL(&f), app.Snapshotter(src), time.Now())
 			if err != nil {
 				return err
 			}

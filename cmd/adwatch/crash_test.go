@@ -155,9 +155,11 @@ func readWhileRunning(t *testing.T, bin, cfgPath, data string, snap, prof []byte
 		_ = run.Wait()
 	}()
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get("http://" + addr + "/api/snapshot?city=Oakland&date=2020-10-02"); err == nil {
+		// Serving once the login page answers and the command-line token
+		// is written.
+		if resp, err := http.Get("http://" + addr + "/login"); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if _, err := os.Stat(filepath.Join(data, "api.token")); err == nil && resp.StatusCode == http.StatusOK {
 				break
 			}
 		}

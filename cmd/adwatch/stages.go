@@ -51,18 +51,12 @@ func serveCmd(g *globals) *cobra.Command {
 			if addr != "" {
 				a.Config.Serve.Addr = addr
 			}
-			if a.Config.NATS.URL != "" {
-				// Kept current from NATS by an index view of its own.
-				return a.RunRoles(cmd.Context(), []string{app.RoleWeb}, false)
-			}
-			st, err := a.Build([]string{app.RoleWeb}, app.Options{})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return app.RunStages(cmd.Context(), st.Named)
+			// With nats.url the index is kept current by a view of its
+			// own; without, the embedded server holds the accounts, the
+			// audit log and the alerts.
+			return a.RunRoles(cmd.Context(), []string{app.RoleWeb}, true)
 		},
 	}
-	c.Flags().StringVar(&addr, "addr", "", "listen address (loopback only); default serve.addr from the config")
+	c.Flags().StringVar(&addr, "addr", "", "listen address; default serve.addr from the config (beyond loopback only with TLS or a trusted proxy, and accounts)")
 	return c
 }

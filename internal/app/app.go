@@ -9,8 +9,16 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -94,10 +102,41 @@ func (a *App) OpenIndex(readOnly bool) (*indexer.Index, error) {
 func (a *App) OpenSource() (src report.Source, remote bool, err error) {
 	idx, err := a.OpenIndex(true)
 	if errors.Is(err, indexer.ErrLocked) {
-		return web.NewClient("http://" + a.Config.Serve.Addr), true, nil
+		return a.apiClient()
 	}
 	if err != nil {
 		return nil, false, err
 	}
 	return &report.Local{Config: &a.Config, Index: idx}, false, nil
+}
+
+// TokenFile is where a serving adwatch writes the command-line token, in
+// its data dir (owner-only).
+func (a *App) TokenFile() string { return filepath.Join(a.DataDir, "api.token") }
+
+// apiClient is a client of the API of the adwatch that holds the data
+// dir, authenticated with the token it wrote there. Over TLS it trusts the
+// configured certificate.
+func (a *App) apiClient() (report.Source, bool, error) {
+	data, err := os.ReadFile(a.TokenFile())
+	if err != nil {
+		return nil, false, fmt.Errorf("the index is held by a running adwatch, and its command-line token cannot be read (%w); is it serving?", err)
+	}
+	s := a.Config.Serve
+	if s.TLSCert == "" {
+		return web.NewClient("http://"+s.Addr, strings.TrimSpace(string(data))), true, nil
+	}
+	pem, err := os.ReadFile(s.TLSCert)
+	if err != nil {
+		return nil, false, fmt.Errorf("reading serve.tls_cert: %w", err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tc := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if u, err := url.Parse(s.PublicURL); err == nil && u.Hostname() != "" {
+		tc.ServerName = u.Hostname()
+	}
+	c := web.NewClient("https://"+s.Addr, strings.TrimSpace(string(data)))
+	c.HTTP.Transport = &http.Transport{TLSClientConfig: tc}
+	return c, true, nil
 }

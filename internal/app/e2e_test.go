@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -17,10 +18,13 @@ import (
 	"time"
 
 	"github.com/adwatch/adwatch/alerts"
+	"github.com/adwatch/adwatch/audit"
+	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/report"
 
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/app"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/config"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/sim"
@@ -207,9 +211,9 @@ func checkLinking(t *testing.T, world *sim.World, idx *indexer.Index) map[string
 	return predP
 }
 
-func getJSON(t *testing.T, url string, v any) {
+func getJSON(t *testing.T, c *http.Client, url string, v any) {
 	t.Helper()
-	resp, err := http.Get(url)
+	resp, err := c.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,12 +229,32 @@ func getJSON(t *testing.T, url string, v any) {
 // checkAPI searches by phone in another format and reads a profile.
 func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.Index) {
 	t.Helper()
-	srv := httptest.NewServer((&web.Server{Index: idx, Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
+	b := bustest.New(t)
+	users, err := auth.Open(t.Context(), b.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := users.Add(t.Context(), "ivy", auth.Investigator, "correct horse battery staple"); err != nil {
+		t.Fatal(err)
+	}
+	trail, err := audit.Open(t.Context(), b.JS, audit.MinRetention, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer((&web.Server{Index: idx, Config: cfg, Users: users, Audit: trail, Alerts: b.Alerts, Watchlist: b.Watchlist,
+		Images: b.Images, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Handler())
 	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Post(srv.URL+"/api/login", "application/json", strings.NewReader(`{"username":"ivy","password":"correct horse battery staple"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	a := world.Ads[len(world.Ads)/2]
 	d := strings.TrimPrefix(a.Phones[0], "+1")
 	var res web.SearchResult
-	getJSON(t, srv.URL+"/api/search?q="+url.QueryEscape(fmt.Sprintf("(%s) %s-%s", d[:3], d[3:6], d[6:])), &res)
+	getJSON(t, c, srv.URL+"/api/search?q="+url.QueryEscape(fmt.Sprintf("(%s) %s-%s", d[:3], d[3:6], d[6:])), &res)
 	want := 0
 	for _, b := range world.Ads {
 		if b.Phones[0] == a.Phones[0] {
@@ -241,12 +265,12 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 		t.Errorf("search by phone found %d ads, the simulator has %d with it", len(res.Ads), want)
 	}
 	var snap report.Snapshot
-	getJSON(t, srv.URL+"/api/snapshot?city=Oakland&date=2020-10-02", &snap)
+	getJSON(t, c, srv.URL+"/api/snapshot?city=Oakland&date=2020-10-02", &snap)
 	if snap.Ads != 1165 || snap.Profiles != 750 {
 		t.Errorf("/api/snapshot: %+v", snap)
 	}
 	var prof indexer.ProfileView
-	getJSON(t, srv.URL+"/api/profiles/"+idx.Linker.Profile(sim.AdKey(a)), &prof)
+	getJSON(t, c, srv.URL+"/api/profiles/"+idx.Linker.Profile(sim.AdKey(a)), &prof)
 	mine := 0
 	for _, b := range world.Ads {
 		if b.Person == a.Person {
@@ -262,7 +286,7 @@ func checkAPI(t *testing.T, cfg *config.Config, world *sim.World, idx *indexer.I
 		}
 	}
 	var text web.SearchResult
-	getJSON(t, srv.URL+"/api/search?q="+url.QueryEscape(a.Poster), &text)
+	getJSON(t, c, srv.URL+"/api/search?q="+url.QueryEscape(a.Poster), &text)
 	if len(text.Ads) == 0 {
 		t.Errorf("search by name %q found nothing", a.Poster)
 	}

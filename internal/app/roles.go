@@ -9,6 +9,8 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/alerts/digest"
+	"github.com/adwatch/adwatch/audit"
+	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/crawler"
 	"github.com/adwatch/adwatch/extractor"
 	"github.com/adwatch/adwatch/extractor/indicator"
@@ -74,9 +76,8 @@ func (s *Stages) Close() {
 	s.closers = nil
 }
 
-// Build turns roles into stages. Every role but web needs a bus
-// (Connect first); web without a bus serves a read-only index.
-func (a *App) Build(roles []string, o Options) (*Stages, error) {
+// Build turns roles into stages. Every role needs a bus (Connect first).
+func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, error) {
 	s := &Stages{Named: map[string]Stage{}}
 	ok := false
 	defer func() {
@@ -89,13 +90,13 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 		if !slices.Contains(AllRoles(), r) {
 			return nil, fmt.Errorf("unknown role %q (one of %v)", r, AllRoles())
 		}
-		if r != RoleWeb && a.Bus == nil {
+		if a.Bus == nil {
 			return nil, fmt.Errorf("role %s needs NATS: connect first", r)
 		}
 	}
 	// The index and web roles share one index: one process owns it.
 	if has(RoleIndex) || has(RoleWeb) {
-		idx, err := a.OpenIndex(a.Bus == nil)
+		idx, err := a.OpenIndex(false)
 		if err != nil {
 			return nil, err
 		}
@@ -154,10 +155,10 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				snap = Snapshotter(&report.Local{Config: &a.Config, Index: s.Index})
 			}
 			log := a.Log.With("component", "digest")
-			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: rules.WebURL, Snap: snap, Log: log}
+			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: a.DigestURL(rules), Snap: snap, Log: log}
 			s.Named["digest-sender"] = &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: rules.SMTP, Log: log}
 		case RoleWeb:
-			if a.Bus != nil && !has(RoleIndex) {
+			if a.Config.NATS.URL != "" && !has(RoleIndex) {
 				// This index is a view of its own, kept current by its own
 				// durable consumer, so it takes no messages from the index
 				// role's.
@@ -166,11 +167,18 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 				ix.Durable = "view-" + record.SHA256Hex([]byte(abs))[:12]
 				s.Named["indexer"] = ix
 			}
-			w := &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Gatherer: a.Registry, Log: a.Log.With("component", "web")}
-			if a.Bus != nil {
-				w.Alerts, w.Watchlist, w.Images = a.Bus.Alerts, a.Bus.Watchlist, a.Bus.Images
+			log := a.Log.With("component", "web")
+			users, err := auth.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas)
+			if err != nil {
+				return nil, err
 			}
-			s.Named["web"] = w
+			users.Log = log
+			trail, err := audit.Open(ctx, a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas, audit.WithLogger(log))
+			if err != nil {
+				return nil, err
+			}
+			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail,
+				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
 		}
 	}
 	ok = true
@@ -179,6 +187,15 @@ func (a *App) Build(roles []string, o Options) (*Stages, error) {
 
 func (a *App) indexer(idx *indexer.Index) *indexer.Stage {
 	return &indexer.Stage{Index: idx, JS: a.Bus.JS, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
+}
+
+// DigestURL is where digest links point: serve.public_url when set, else
+// the alerts file's web_url.
+func (a *App) DigestURL(f *alerts.File) string {
+	if a.Config.Serve.PublicURL != "" {
+		return a.Config.WebURL()
+	}
+	return f.WebURL
 }
 
 // Outbox is what building and queueing digests use.

@@ -26,8 +26,10 @@ func TestRolesBuildTheirStages(t *testing.T) {
 		{[]string{app.RoleIndex}, []string{"indexer"}},
 		{[]string{app.RoleAlerts}, []string{"alerts"}},
 		{[]string{app.RoleSend}, []string{"digest-scheduler", "digest-sender"}},
-		// web alone keeps an index view of its own.
-		{[]string{app.RoleWeb}, []string{"indexer", "web"}},
+		// web alone on the embedded server serves the index the data dir
+		// holds (with nats.url it keeps a view of its own: the
+		// multi-process test).
+		{[]string{app.RoleWeb}, []string{"web"}},
 		{app.AllRoles(), []string{"alerts", "crawler", "digest-scheduler", "digest-sender", "extractor", "indexer", "web"}},
 	} {
 		t.Run(strings.Join(tc.roles, "+"), func(t *testing.T) {
@@ -37,7 +39,7 @@ func TestRolesBuildTheirStages(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			s, err := a.Build(tc.roles, app.Options{})
+			s, err := a.Build(t.Context(), tc.roles, app.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,10 +62,10 @@ func TestRolesBuildTheirStages(t *testing.T) {
 func TestBuildRefusesWhatCannotRun(t *testing.T) {
 	cfg := testConfig(t, "http://127.0.0.1:1")
 	a := app.New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if _, err := a.Build([]string{"bake"}, app.Options{}); err == nil || !strings.Contains(err.Error(), "unknown role") {
+	if _, err := a.Build(t.Context(), []string{"bake"}, app.Options{}); err == nil || !strings.Contains(err.Error(), "unknown role") {
 		t.Errorf("unknown role: %v", err)
 	}
-	if _, err := a.Build([]string{app.RoleCrawl}, app.Options{}); err == nil || !strings.Contains(err.Error(), "needs NATS") {
+	if _, err := a.Build(t.Context(), []string{app.RoleCrawl}, app.Options{}); err == nil || !strings.Contains(err.Error(), "needs NATS") {
 		t.Errorf("crawl without a bus: %v", err)
 	}
 	// A lone send role with no units has nothing to do: it says so.

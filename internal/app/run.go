@@ -41,7 +41,7 @@ func (a *App) RunRoles(ctx context.Context, roles []string, embedded bool) error
 		return err
 	}
 	defer a.Close()
-	s, err := a.Build(roles, Options{})
+	s, err := a.Build(ctx, roles, Options{})
 	if err != nil {
 		return err
 	}
@@ -63,7 +63,7 @@ func (a *App) Run(ctx context.Context, once bool) error {
 		return err
 	}
 	defer a.Close()
-	s, err := a.Build([]string{RoleCrawl, RoleExtract, RoleIndex, RoleAlerts}, Options{Once: true})
+	s, err := a.Build(ctx, []string{RoleCrawl, RoleExtract, RoleIndex, RoleAlerts}, Options{Once: true})
 	if err != nil {
 		return err
 	}

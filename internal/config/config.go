@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -101,9 +102,39 @@ type Linking struct {
 
 // Serve sets the web UI and API.
 type Serve struct {
-	// Addr to listen on. Until accounts and an audit log exist it must be a
-	// loopback address.
+	// Addr to listen on. A loopback address unless TLS or a trusted proxy
+	// is configured (and, when serving, accounts exist).
 	Addr string `yaml:"addr"`
+	// PublicURL is the address users open (https://adwatch.unit.example):
+	// digests link to it and its host is one of the server's names.
+	// Default: http:// and Addr.
+	PublicURL string `yaml:"public_url"`
+	// Names are further host names the server answers to, besides
+	// loopback, localhost and PublicURL's host. A request naming any other
+	// host is refused (a page elsewhere rebinding its name to this server).
+	Names []string `yaml:"names"`
+	// TLSCert and TLSKey are PEM files; with both set adwatch serves HTTPS
+	// and may bind beyond loopback.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// BehindProxy is the address (IP) of the trusted reverse proxy that
+	// terminates TLS in front of adwatch; with it set adwatch may bind
+	// beyond loopback and reads the client's address from that proxy's
+	// X-Forwarded-For.
+	BehindProxy string `yaml:"behind_proxy"`
+	// Banner is the use notice shown at login.
+	Banner string `yaml:"banner"`
+}
+
+// DefaultBanner is the use notice shown at login when serve.banner is
+// empty.
+const DefaultBanner = "This system holds investigative data about people who may be victims of trafficking. " +
+	"Use it only for authorised casework. Every search, view, export and change is recorded with your name."
+
+// BeyondLoopback reports whether the configuration allows binding to a
+// non-loopback address: TLS is configured or a trusted proxy is named.
+func (s Serve) BeyondLoopback() bool {
+	return (s.TLSCert != "" && s.TLSKey != "") || s.BehindProxy != ""
 }
 
 // MinAuditRetention is the shortest audit.retention allowed: one year
@@ -158,6 +189,9 @@ func (c *Config) applyDefaults() {
 	if c.Serve.Addr == "" {
 		c.Serve.Addr = "127.0.0.1:8080"
 	}
+	if c.Serve.Banner == "" {
+		c.Serve.Banner = DefaultBanner
+	}
 	if c.Audit.Retention == 0 {
 		c.Audit.Retention = MinAuditRetention
 	}
@@ -191,8 +225,19 @@ func (c *Config) Validate() error {
 	if c.Audit.Retention < MinAuditRetention {
 		errs = append(errs, fmt.Errorf("audit.retention: %s is shorter than a year (%s)", c.Audit.Retention, MinAuditRetention))
 	}
-	if !IsLoopback(c.Serve.Addr) {
-		errs = append(errs, fmt.Errorf("serve.addr: %q is not a loopback address; until accounts and an audit log exist adwatch serves 127.0.0.1 only", c.Serve.Addr))
+	if (c.Serve.TLSCert == "") != (c.Serve.TLSKey == "") {
+		errs = append(errs, errors.New("serve: tls_cert and tls_key go together"))
+	}
+	if p := c.Serve.BehindProxy; p != "" && net.ParseIP(p) == nil {
+		errs = append(errs, fmt.Errorf("serve.behind_proxy: %q is not an IP address", p))
+	}
+	if u := c.Serve.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("serve.public_url: %q is not an http(s) URL", u))
+		}
+	}
+	if !c.Serve.BeyondLoopback() && !IsLoopback(c.Serve.Addr) {
+		errs = append(errs, fmt.Errorf("serve.addr: %q is not a loopback address; serving beyond loopback needs serve.tls_cert and serve.tls_key, or serve.behind_proxy", c.Serve.Addr))
 	}
 	return errors.Join(errs...)
 }
@@ -316,4 +361,13 @@ func (c *Config) resolve(p string) string {
 		return p
 	}
 	return filepath.Join(c.Dir, p)
+}
+
+// WebURL is the address users open: serve.public_url, else http:// and
+// serve.addr. It never ends in a slash.
+func (c *Config) WebURL() string {
+	if c.Serve.PublicURL != "" {
+		return strings.TrimRight(c.Serve.PublicURL, "/")
+	}
+	return "http://" + c.Serve.Addr
 }

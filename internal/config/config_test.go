@@ -33,6 +33,10 @@ func TestParseBad(t *testing.T) {
 		{"crawl: {interval: 1s}", "shorter than a minute"},
 		{"audit: {retention: 720h}", "audit.retention: 720h0m0s is shorter than a year"},
 		{"audit: {retention: -8760h}", "shorter than a year"},
+		{"serve: {addr: 0.0.0.0:8080, tls_cert: c.pem}", "tls_cert and tls_key go together"},
+		{"serve: {addr: 0.0.0.0:8080, behind_proxy: proxy.example}", "not an IP address"},
+		{"serve: {public_url: ftp://x.example}", "not an http(s) URL"},
+		{"serve: {addr: 127.example:8080}", "not a loopback"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -41,6 +45,28 @@ func TestParseBad(t *testing.T) {
 	}
 	if _, err := Parse(nil); err != nil {
 		t.Errorf("empty config: %v", err)
+	}
+}
+
+// TestServeBeyondLoopback: a public address loads with TLS or a trusted
+// proxy; the digests' address is the public URL, else the listen address.
+func TestServeBeyondLoopback(t *testing.T) {
+	for _, tc := range []struct{ yaml, url string }{
+		{"serve: {addr: 0.0.0.0:8443, tls_cert: c.pem, tls_key: k.pem, public_url: https://adwatch.unit.example/}", "https://adwatch.unit.example"},
+		{"serve: {addr: 10.0.0.5:8080, behind_proxy: 10.0.0.1}", "http://10.0.0.5:8080"},
+		{"", "http://127.0.0.1:8080"},
+	} {
+		c, err := Parse([]byte(tc.yaml))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", tc.yaml, err)
+			continue
+		}
+		if got := c.WebURL(); got != tc.url {
+			t.Errorf("Parse(%q).WebURL() = %q, want %q", tc.yaml, got, tc.url)
+		}
+		if c.Serve.Banner == "" {
+			t.Errorf("Parse(%q): no default banner", tc.yaml)
+		}
 	}
 }
 
