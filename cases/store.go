@@ -422,7 +422,7 @@ func (s *Store) SetTitle(ctx context.Context, number, title string) (Case, error
 	})
 }
 
-// Close closes the case.
+// Close marks the case closed; the store itself needs no closing.
 func (s *Store) Close(ctx context.Context, number string) (Case, error) {
 	return s.setClosed(ctx, number, true)
 }

@@ -71,6 +71,9 @@ func TestCheckNumber(t *testing.T) {
 func TestCreateGetList(t *testing.T) {
 	s := newStore(t)
 	ctx := t.Context()
+	if list, err := s.List(ctx); err != nil || list == nil || len(list) != 0 {
+		t.Errorf("List of no cases = %v, %v; want [], nil", list, err)
+	}
 	// Numbers that escape to keys must neither collide nor be refused by
 	// the bucket, whatever the position of '/' and '.'.
 	numbers := []string{"2026-0042", "OPD/24.117", ".", "..", "/", "a.", ".a", "a/", "a2eb", "a.b", "A.B"}
