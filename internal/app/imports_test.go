@@ -81,6 +81,7 @@ var allowed = map[string][]string{
 	"web":                  append([]string{"alerts", "audit", "auth", "indexer", "internal/config", "internal/record", "report"}, parsers...),
 	"auth":                 {},
 	"audit":                {},
+	"cases":                {"indexer", "internal/bus", "internal/record", "report"},
 	"internal/app":         {"*"},
 	"cmd/adwatch":          {"*"},
 }
