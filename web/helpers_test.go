@@ -14,6 +14,7 @@ import (
 
 	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
+	"github.com/adwatch/adwatch/cases"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
@@ -63,7 +64,11 @@ func serveConfig(t *testing.T, idx *indexer.Index, b *bus.Bus, cfg config.Config
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Index: idx, Config: &cfg, Users: users, Audit: trail, Alerts: b.Alerts, Watchlist: b.Watchlist, Images: b.Images,
+	cs, err := cases.Open(ctx, b.JS, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Index: idx, Config: &cfg, Users: users, Audit: trail, Cases: cs, Alerts: b.Alerts, Watchlist: b.Watchlist, Images: b.Images,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)

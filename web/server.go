@@ -26,6 +26,7 @@ import (
 
 	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
+	"github.com/adwatch/adwatch/cases"
 	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/indexer"
 	"github.com/adwatch/adwatch/internal/config"
@@ -50,7 +51,9 @@ type Server struct {
 	// Users holds the accounts and sessions.
 	Users *auth.Store
 	// Audit is the audit log every view and change is written to.
-	Audit     *audit.Log
+	Audit *audit.Log
+	// Cases holds the investigators' cases.
+	Cases     *cases.Store
 	Alerts    jetstream.KeyValue
 	Watchlist jetstream.KeyValue
 	// Images holds the ads' image bytes by SHA-256.
@@ -109,6 +112,8 @@ func (s *Server) routes() []route {
 		{"GET /watchlist", any(auth.PermWatchlist), "", s.shell},
 		{"GET /trends", any(auth.PermTrends), "", s.shell},
 		{"GET /audit", any(auth.PermAuditUnit, auth.PermAuditAll), "", s.shell},
+		{"GET /cases", any(auth.PermCases), "", s.shell},
+		{"GET /cases/{number}", any(auth.PermCases), "", s.shell},
 
 		{"GET /api/search", any(auth.PermSearch), audit.ActionSearch, s.search},
 		{"POST /api/search/image", any(auth.PermSearch), audit.ActionSearch, s.searchImage},
@@ -127,6 +132,12 @@ func (s *Server) routes() []route {
 		{"DELETE /api/watchlist", any(auth.PermWatchlist), "", s.removeWatch},
 
 		{"GET /api/audit", any(auth.PermAuditUnit, auth.PermAuditAll), "", s.auditLog},
+
+		{"GET /api/cases", any(auth.PermCases), "", s.listCases},
+		{"POST /api/cases", any(auth.PermCases), "", s.createCase},
+		{"GET /api/cases/{number}", any(auth.PermCases), "", s.getCase},
+		{"POST /api/cases/{number}", any(auth.PermCases), "", s.changeCase},
+		{"GET /api/cases/{number}/export", any(auth.PermExport), audit.ActionExport, s.exportCase},
 	}
 	if s.Gatherer != nil {
 		h := promhttp.HandlerFor(s.Gatherer, promhttp.HandlerOpts{})

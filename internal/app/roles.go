@@ -11,6 +11,7 @@ import (
 	"github.com/adwatch/adwatch/alerts/digest"
 	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
+	"github.com/adwatch/adwatch/cases"
 	"github.com/adwatch/adwatch/crawler"
 	"github.com/adwatch/adwatch/extractor"
 	"github.com/adwatch/adwatch/extractor/indicator"
@@ -177,7 +178,11 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 			if err != nil {
 				return nil, err
 			}
-			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail,
+			cs, err := cases.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas)
+			if err != nil {
+				return nil, err
+			}
+			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs,
 				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
 		}
 	}
