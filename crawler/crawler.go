@@ -129,29 +129,38 @@ const pageTimeout = 30 * time.Second
 
 // crawl is what one crawl of a site fetches with.
 type crawl struct {
-	site   *site.Site
-	images *http.Client
-	robots *robots
+	site          *site.Site
+	pages         fetch.Policy
+	pageTransport *fetch.Transport
+	images        *http.Client
+	robots        *robots
+}
+
+// newCrawl makes the clients of one crawl of s: pages, robots.txt and
+// images share one per-host limiter. Call close when done.
+func newCrawl(s *site.Site) *crawl {
+	limiter := fetch.NewLimiter(s.Delay)
+	pages := fetch.Policy{Hosts: s.Hosts(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxBodyBytes),
+		What: "page", Limiter: limiter, Timeout: pageTimeout}
+	robotsPolicy := pages
+	robotsPolicy.MaxBytes, robotsPolicy.What = robotsMaxBytes, "robots.txt"
+	images := fetch.Policy{Hosts: s.ImageHostList(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxImageBytes),
+		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
+	return &crawl{site: s, pages: pages, pageTransport: pages.Transport(), images: images.Client(),
+		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
+}
+
+func (cr *crawl) close() {
+	cr.pageTransport.CloseIdleConnections()
+	cr.images.CloseIdleConnections()
+	cr.robots.client.CloseIdleConnections()
 }
 
 // Crawl walks one site once.
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	var st statsMu
-	limiter := fetch.NewLimiter(s.Delay)
-	pages := fetch.Policy{Hosts: s.Hosts(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxBodyBytes),
-		What: "page", Limiter: limiter, Timeout: pageTimeout}
-	pageTransport := pages.Transport()
-	defer pageTransport.CloseIdleConnections()
-	robotsPolicy := pages
-	robotsPolicy.MaxBytes, robotsPolicy.What = robotsMaxBytes, "robots.txt"
-	robotsClient := robotsPolicy.Client()
-	defer robotsClient.CloseIdleConnections()
-	images := fetch.Policy{Hosts: s.ImageHostList(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxImageBytes),
-		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
-	imageClient := images.Client()
-	defer imageClient.CloseIdleConnections()
-	cr := &crawl{site: s, images: imageClient,
-		robots: &robots{client: robotsClient, agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
+	cr := newCrawl(s)
+	defer cr.close()
 
 	col := colly.NewCollector(
 		colly.Async(true),
@@ -163,8 +172,8 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	// ignores Crawl-delay.
 	col.IgnoreRobotsTxt = true
 	col.URLFilters = s.AllowedPatterns()
-	col.WithTransport(pageTransport)
-	col.SetRedirectHandler(pages.CheckRedirect)
+	col.WithTransport(cr.pageTransport)
+	col.SetRedirectHandler(cr.pages.CheckRedirect)
 	col.SetRequestTimeout(0) // the transport's pageTimeout, which leaves out the wait for the host's turn
 	// The limiter spaces requests by the delay; colly only bounds how
 	// many are in flight.
@@ -271,6 +280,9 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		}
 		if err != nil && !isBenignVisitErr(err) {
 			col.Wait()
+			if kind := errKind(err, ""); kind != "" {
+				c.Metrics.Errors.WithLabelValues(kind).Inc()
+			}
 			return Stats{}, fmt.Errorf("starting crawl of %s at %s: %w", s.Name, u, redactErr(err, u))
 		}
 	}
