@@ -1,8 +1,11 @@
 // Package crawler walks classifieds sites described in configs/sites (no
 // code per site) with gocolly/colly, downloads each ad page and its images,
-// and publishes them to JetStream. It respects robots.txt, a per-host rate
-// limit, retries 429 and 5xx answers with backoff honouring Retry-After,
-// and visits only URLs the site's allowed patterns admit.
+// and publishes them to JetStream. It respects robots.txt (its Crawl-delay
+// too), a per-host rate limit, retries 429 and 5xx answers with backoff
+// honouring Retry-After, and visits only URLs the site's allowed patterns
+// admit. Every request goes through internal/fetch: only to the site's
+// hosts (images: its image hosts), never to a private address unless the
+// site allows it, with bodies capped after decompression.
 package crawler
 
 import (
@@ -14,6 +17,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/fetch"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/retry"
 	"github.com/adwatch/adwatch/internal/site"
@@ -73,8 +79,6 @@ type Crawler struct {
 	Interval time.Duration
 	// Once makes Run crawl every site once and return.
 	Once bool
-	// HTTP is the client for images; nil means a default with a timeout.
-	HTTP *http.Client
 }
 
 // Run crawls every site, then again every Interval, until ctx is done (or
@@ -119,29 +123,84 @@ type statsMu struct {
 	Stats
 }
 
+// pageTimeout bounds one page request (each hop of a redirect), from its
+// turn at the host to the last byte of its body.
+const pageTimeout = 30 * time.Second
+
+// crawl is what one crawl of a site fetches with.
+type crawl struct {
+	site          *site.Site
+	pages         fetch.Policy
+	pageTransport *fetch.Transport
+	images        *http.Client
+	robots        *robots
+}
+
+// newCrawl makes the clients of one crawl of s: pages, robots.txt and
+// images share one per-host limiter. Call close when done.
+func newCrawl(s *site.Site) *crawl {
+	limiter := fetch.NewLimiter(s.Delay)
+	pages := fetch.Policy{Hosts: s.Hosts(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxBodyBytes),
+		What: "page", Limiter: limiter, Timeout: pageTimeout}
+	robotsPolicy := pages
+	robotsPolicy.MaxBytes, robotsPolicy.What = robotsMaxBytes, "robots.txt"
+	images := fetch.Policy{Hosts: s.ImageHostList(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxImageBytes),
+		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
+	return &crawl{site: s, pages: pages, pageTransport: pages.Transport(), images: images.Client(),
+		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
+}
+
+func (cr *crawl) close() {
+	cr.pageTransport.CloseIdleConnections()
+	cr.images.CloseIdleConnections()
+	cr.robots.client.CloseIdleConnections()
+}
+
 // Crawl walks one site once.
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	var st statsMu
+	cr := newCrawl(s)
+	defer cr.close()
+
 	col := colly.NewCollector(
 		colly.Async(true),
 		colly.UserAgent(s.UserAgent),
 		colly.MaxBodySize(s.MaxBodyBytes+1),
 		colly.StdlibContext(ctx),
 	)
-	col.IgnoreRobotsTxt = false
+	// robots.txt is read by cr.robots: colly's reads it whole and
+	// ignores Crawl-delay.
+	col.IgnoreRobotsTxt = true
 	col.URLFilters = s.AllowedPatterns()
-	col.SetRequestTimeout(30 * time.Second)
-	if err := col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: s.Parallelism, Delay: s.Delay}); err != nil {
+	col.WithTransport(cr.pageTransport)
+	col.SetRedirectHandler(cr.pages.CheckRedirect)
+	col.SetRequestTimeout(0) // the transport's pageTimeout, which leaves out the wait for the host's turn
+	// The limiter spaces requests by the delay; colly only bounds how
+	// many are in flight.
+	if err := col.Limit(&colly.LimitRule{DomainGlob: "*", Parallelism: s.Parallelism}); err != nil {
 		return Stats{}, fmt.Errorf("setting rate limit of %s: %w", s.Name, err)
+	}
+	countErr := func(kind string) {
+		c.Metrics.Errors.WithLabelValues(kind).Inc()
+		st.Lock()
+		st.Errors++
+		st.Unlock()
 	}
 	col.OnHTML("a[href]", func(e *colly.HTMLElement) {
 		link := e.Request.AbsoluteURL(e.Attr("href"))
 		if link == "" || !s.Allowed(link) || !(s.IsListPage(link) || s.IsAdPage(link)) {
 			return
 		}
-		if err := e.Request.Visit(link); err != nil && !isBenignVisitErr(err) {
-			c.Metrics.Errors.WithLabelValues("visit").Inc()
-			c.Log.Debug("link not visited", "url", link, "err", err)
+		err := cr.robots.check(ctx, link)
+		if err == nil {
+			err = e.Request.Visit(link)
+		}
+		switch {
+		case err == nil, isBenignVisitErr(err):
+		case ctx.Err() != nil:
+		default:
+			countErr(errKind(err, "visit"))
+			c.Log.Warn("link not visited", "page", record.PageRef(link), "err", redactErr(err, link))
 		}
 	})
 	col.OnResponse(func(r *colly.Response) {
@@ -162,7 +221,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			return
 		}
 		c.Metrics.Pages.WithLabelValues("ad").Inc()
-		published, err := c.publishAd(ctx, s, u, r.Body)
+		published, err := c.publishAd(ctx, cr, u, r.Body)
 		st.Lock()
 		defer st.Unlock()
 		st.Ads++
@@ -208,18 +267,23 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			kind = "server"
 		case r.StatusCode >= 400:
 			kind = "client"
-		case errors.Is(err, colly.ErrRobotsTxtBlocked):
-			kind = "robots"
+		default:
+			kind = errKind(err, kind)
 		}
-		c.Metrics.Errors.WithLabelValues(kind).Inc()
-		st.Lock()
-		st.Errors++
-		st.Unlock()
+		countErr(kind)
 		c.Log.Warn("fetch failed", "page", record.PageRef(u), "status", r.StatusCode, "err", redactErr(err, u))
 	})
 	for _, u := range s.Starts() {
-		if err := col.Visit(u); err != nil && !isBenignVisitErr(err) {
-			return Stats{}, fmt.Errorf("starting crawl of %s at %s: %w", s.Name, u, err)
+		err := cr.robots.check(ctx, u)
+		if err == nil {
+			err = col.Visit(u)
+		}
+		if err != nil && !isBenignVisitErr(err) {
+			col.Wait()
+			if kind := errKind(err, ""); kind != "" {
+				c.Metrics.Errors.WithLabelValues(kind).Inc()
+			}
+			return Stats{}, fmt.Errorf("starting crawl of %s at %s: %w", s.Name, u, redactErr(err, u))
 		}
 	}
 	col.Wait()
@@ -227,6 +291,29 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		return st.Stats, fmt.Errorf("crawling %s: %w", s.Name, err)
 	}
 	return st.Stats, nil
+}
+
+// errKind is the kind an error is counted under in
+// adwatch_crawler_errors_total: the reason internal/fetch refused a
+// request, else fallback.
+func errKind(err error, fallback string) string {
+	switch {
+	case errors.Is(err, fetch.ErrBlockedAddress):
+		return "blocked_address"
+	case errors.Is(err, fetch.ErrRedirect):
+		return "redirect"
+	case errors.Is(err, fetch.ErrHostNotAllowed), errors.Is(err, fetch.ErrScheme):
+		return "blocked_host"
+	case errors.Is(err, fetch.ErrTooLarge):
+		return "too_large"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	case errors.Is(err, errNotImage):
+		return "not_image"
+	case errors.Is(err, colly.ErrRobotsTxtBlocked):
+		return "robots"
+	}
+	return fallback
 }
 
 func isBenignVisitErr(err error) bool {
@@ -243,7 +330,8 @@ var pageBackoff = retry.Backoff{Base: 500 * time.Millisecond, Max: 30 * time.Sec
 
 // publishAd publishes an ad page unless the same content was published
 // before. It reports whether it published.
-func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []byte) (bool, error) {
+func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte) (bool, error) {
+	s := cr.site
 	start := time.Now()
 	sum := record.SHA256Hex(body)
 	key := record.SHA256Hex([]byte(u))[:40]
@@ -254,13 +342,19 @@ func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []
 	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
 	if err == nil {
-		for _, src := range s.Fields.Images.Values(doc, u) {
+		srcs := s.Fields.Images.Values(doc, u)
+		if len(srcs) > s.MaxImages {
+			c.Metrics.Errors.WithLabelValues("too_many_images").Inc()
+			c.Log.Warn("ad with more images than max_images; the rest not downloaded", "page", record.PageRef(u), "images", len(srcs), "max_images", s.MaxImages)
+			srcs = srcs[:s.MaxImages]
+		}
+		for _, src := range srcs {
 			abs, err := resolve(u, src)
 			if err != nil {
 				page.Images = append(page.Images, record.ImageRef{URL: src, Error: err.Error()})
 				continue
 			}
-			page.Images = append(page.Images, c.fetchImage(ctx, s, abs))
+			page.Images = append(page.Images, c.fetchImage(ctx, cr, abs))
 		}
 	}
 	data, err := json.Marshal(page)
@@ -282,11 +376,15 @@ func (c *Crawler) publishAd(ctx context.Context, s *site.Site, u string, body []
 
 // fetchImage downloads one image into the object store; a failure is
 // recorded in the ref and the ad is kept.
-func (c *Crawler) fetchImage(ctx context.Context, s *site.Site, u string) record.ImageRef {
+func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) record.ImageRef {
 	ref := record.ImageRef{URL: u}
-	data, err := c.get(ctx, s, u, s.MaxImageBytes)
+	data, err := c.get(ctx, cr, u)
+	if err == nil {
+		err = checkImage(u, data)
+	}
 	if err != nil {
-		c.Metrics.Errors.WithLabelValues("image").Inc()
+		c.Metrics.Errors.WithLabelValues(errKind(err, "image")).Inc()
+		c.Log.Debug("image not downloaded", "image", record.PageRef(u), "err", redactErr(err, u))
 		ref.Error = err.Error()
 		return ref
 	}
@@ -340,23 +438,33 @@ func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error
 }
 
 // ErrTooLarge is returned for a download over its size limit.
-var ErrTooLarge = errors.New("download over the size limit")
+var ErrTooLarge = fetch.ErrTooLarge
 
-// get downloads u with retries on 429 and 5xx, refusing more than limit bytes.
-func (c *Crawler) get(ctx context.Context, s *site.Site, u string, limit int) ([]byte, error) {
-	client := c.HTTP
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
+var errNotImage = errors.New("not an image")
+
+// checkImage refuses a body that is not an image by its first bytes (an
+// HTML page served at an image URL: a login wall, a soft 404).
+func checkImage(u string, data []byte) error {
+	if typ := http.DetectContentType(data); !strings.HasPrefix(typ, "image/") {
+		return fmt.Errorf("fetching %s: %w: its content is %s", u, errNotImage, typ)
 	}
+	return nil
+}
+
+// get downloads the image u with retries on 429 and 5xx; cr.images
+// enforces the image hosts, the addresses, the size limit and the
+// deadline of each attempt.
+func (c *Crawler) get(ctx context.Context, cr *crawl, u string) ([]byte, error) {
+	s := cr.site
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
 			return nil, fmt.Errorf("requesting %s: %w", u, err)
 		}
 		req.Header.Set("User-Agent", s.UserAgent)
-		resp, err := client.Do(req)
+		resp, err := cr.images.Do(req)
 		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", u, err)
+			return nil, fmt.Errorf("fetching %s: %w", u, unwrapURLError(err))
 		}
 		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && attempt < s.Retries {
 			resp.Body.Close()
@@ -372,13 +480,20 @@ func (c *Crawler) get(ctx context.Context, s *site.Site, u string, limit int) ([
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("fetching %s: status %d", u, resp.StatusCode)
 		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
+		data, err := io.ReadAll(resp.Body)
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", u, err)
 		}
-		if len(data) > limit {
-			return nil, fmt.Errorf("fetching %s: %w (%d bytes)", u, ErrTooLarge, limit)
-		}
 		return data, nil
 	}
+}
+
+// unwrapURLError drops the *url.Error around a client's error: it repeats
+// the URL the caller names already.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }

@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // hostile is a site that rate-limits, fails, and serves an oversized page.
@@ -47,7 +48,7 @@ func (h *hostile) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/ad/4.html":
 		fmt.Fprint(w, "<article data-id=\"4\">"+strings.Repeat("x", 3000)+"</article>")
 	case "/img/a.jpg":
-		fmt.Fprint(w, "not really a jpeg")
+		fmt.Fprint(w, "\xff\xd8\xff\xe0 not really a jpeg")
 	default:
 		http.NotFound(w, r)
 	}
@@ -66,6 +67,7 @@ allowed: ['^%s/($|ad/)']
 ad_pages: ['/ad/']
 max_body_bytes: 2000
 retries: 3
+allow_private_addresses: true
 fields: {id: {css: article, attr: data-id}, images: {css: img, attr: src}}
 `, ts.URL, ts.URL)))
 	if err != nil {
@@ -148,7 +150,7 @@ func TestRunOutlivesDownSite(t *testing.T) {
 	downURL := down.URL
 	down.Close() // nothing listens there any more
 	mk := func(name, base string) site.Site {
-		s, err := site.Parse([]byte(fmt.Sprintf("name: %s\nstart_urls: [\"%s/\"]\nallowed: ['^%s/($|ad/)']\nad_pages: ['/ad/']\nretries: 3\nfields: {id: {css: article, attr: data-id}}\n",
+		s, err := site.Parse([]byte(fmt.Sprintf("name: %s\nstart_urls: [\"%s/\"]\nallowed: ['^%s/($|ad/)']\nad_pages: ['/ad/']\nretries: 3\nallow_private_addresses: true\nfields: {id: {css: article, attr: data-id}}\n",
 			name, base, base)))
 		if err != nil {
 			t.Fatal(err)
@@ -223,6 +225,7 @@ func TestCrawlLargePage(t *testing.T) {
 start_urls: ["%s/"]
 allowed: ['^%s/($|ad/)']
 ad_pages: ['/ad/']
+allow_private_addresses: true
 fields: {id: {css: article, attr: data-id}}
 `, ts.URL, ts.URL)))
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -115,7 +117,7 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 				attempt = meta.NumDelivered
 			}
 			wait := s.backoff(attempt)
-			s.Log.Warn("digest not delivered; will retry", "unit", d.Unit, "attempt", attempt, "wait", wait, "err", err)
+			s.Log.Warn("digest not delivered; will retry", "unit", d.Unit, "attempt", attempt, "wait", wait, "err", s.redact(err, &d))
 			_ = m.NakWithDelay(wait)
 			continue
 		}
@@ -125,6 +127,28 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 		s.Log.Info("digest delivered", "unit", d.Unit, "alerts", d.Total)
 	}
 	return n, nil
+}
+
+// redact returns err's text safe for the log: the digest's webhook URL
+// (whose path or query is often its token) cut to scheme and host, and the
+// SMTP password, should an error quote it, replaced.
+func (s *Sender) redact(err error, d *record.Digest) string {
+	text := err.Error()
+	if u, perr := url.Parse(d.Webhook); perr == nil && d.Webhook != "" {
+		short := u.Scheme + "://" + u.Host + "/…"
+		forms := []string{d.Webhook, short, u.String(), short, u.Redacted(), short}
+		if u.User != nil { // net/http's errors show the password as ***
+			forms = append(forms, "//"+u.User.String()+"@", "//", "//"+u.User.Username()+":***@", "//")
+		}
+		text = strings.NewReplacer(forms...).Replace(text)
+		if rest := u.RequestURI(); rest != "/" { // the path and query in any other spelling
+			text = strings.ReplaceAll(text, rest, "/…")
+		}
+	}
+	if pw := os.Getenv(s.SMTP.PasswordEnv); s.SMTP.PasswordEnv != "" && pw != "" {
+		text = strings.ReplaceAll(text, pw, "***")
+	}
+	return text
 }
 
 // backoff is the wait before redelivering a digest on its delivery

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -55,10 +56,25 @@ type Site struct {
 	MaxImageBytes int `yaml:"max_image_bytes"`
 	// Retries of a request answered 429 or 5xx.
 	Retries int `yaml:"retries"`
+	// ImageHosts are the hosts images may be downloaded from
+	// ("*.cdn.example" admits its subdomains); none means the site's own
+	// hosts (see Hosts).
+	ImageHosts []string `yaml:"image_hosts"`
+	// MaxImages is the most images downloaded for one ad (default 20).
+	MaxImages int `yaml:"max_images"`
+	// ImageTimeout bounds each image download from its turn at the host
+	// to its last byte (default 30s).
+	ImageTimeout time.Duration `yaml:"image_timeout"`
+	// AllowPrivateAddresses lets the crawler connect to loopback,
+	// private, link-local and other non-public addresses: a simulator
+	// or test server on 127.0.0.1. Without it such an address is refused
+	// after DNS resolution, for pages, redirects and images.
+	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
 	// Fields are the selectors of an ad page.
 	Fields Fields `yaml:"fields"`
 
 	starts                      []string
+	hosts                       []string
 	allowed, listPages, adPages []*regexp.Regexp
 	loc                         *time.Location
 }
@@ -149,6 +165,20 @@ func (s *Site) compile() error {
 	if s.Retries == 0 {
 		s.Retries = 4
 	}
+	if s.MaxImages == 0 {
+		s.MaxImages = 20
+	}
+	if s.MaxImages < 0 {
+		errs = append(errs, fmt.Errorf("max_images %d: want 0 (the default, 20) or more", s.MaxImages))
+	}
+	if s.ImageTimeout == 0 {
+		s.ImageTimeout = 30 * time.Second
+	}
+	for _, h := range s.ImageHosts {
+		if h == "" || strings.ContainsAny(h, "/: ") || strings.Contains(strings.TrimPrefix(h, "*."), "*") {
+			errs = append(errs, fmt.Errorf("image_hosts %q: want a host name such as img.example or *.cdn.example", h))
+		}
+	}
 	if s.UserAgent == "" {
 		s.UserAgent = "adwatch/0.1 (research crawler; respects robots.txt)"
 	}
@@ -170,6 +200,12 @@ func (s *Site) compile() error {
 			errs = append(errs, fmt.Errorf("start_urls %q: with base_url, start URLs are paths after it", u))
 		}
 		s.starts = append(s.starts, base+u)
+	}
+	s.hosts = nil
+	for _, u := range append([]string{base}, s.starts...) {
+		if p, err := url.Parse(u); err == nil && p.Hostname() != "" && !slices.Contains(s.hosts, strings.ToLower(p.Hostname())) {
+			s.hosts = append(s.hosts, strings.ToLower(p.Hostname()))
+		}
 	}
 	compileAll := func(name string, exprs []string) []*regexp.Regexp {
 		var out []*regexp.Regexp
@@ -240,6 +276,19 @@ func (s *Site) SetBaseURL(base string) error {
 // Starts returns the URLs each crawl begins at: StartURLs, under BaseURL
 // when the site has one.
 func (s *Site) Starts() []string { return s.starts }
+
+// Hosts returns the site's own hosts (without port): those of BaseURL and
+// of its start URLs. Pages are fetched only from them.
+func (s *Site) Hosts() []string { return s.hosts }
+
+// ImageHostList returns the hosts images may come from: ImageHosts, or the
+// site's own hosts when it lists none.
+func (s *Site) ImageHostList() []string {
+	if len(s.ImageHosts) > 0 {
+		return s.ImageHosts
+	}
+	return s.hosts
+}
 
 func (f *Selector) compile() error {
 	if f.From != "" && f.From != "url" {

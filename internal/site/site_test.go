@@ -103,3 +103,46 @@ func TestParseBadBaseURL(t *testing.T) {
 		t.Errorf("SetBaseURL(bad) = %v, base %q; want an error and the site unchanged", err, s.BaseURL)
 	}
 }
+
+// TestFetchLimits: the fields that bound fetching, with their defaults.
+func TestFetchLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra     string
+		hosts, imgHosts string
+		maxImages       int
+		timeout         string
+		private         bool
+	}{
+		{"defaults", "", "127.0.0.1", "127.0.0.1", 20, "30s", false},
+		{"set", "image_hosts: [img.example, '*.cdn.example']\nmax_images: 5\nimage_timeout: 2s\nallow_private_addresses: true\n",
+			"127.0.0.1", "img.example *.cdn.example", 5, "2s", true},
+	} {
+		s, err := Parse([]byte(underBase + tc.extra))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := []string{strings.Join(s.Hosts(), " "), strings.Join(s.ImageHostList(), " "), s.ImageTimeout.String()}
+		if want := []string{tc.hosts, tc.imgHosts, tc.timeout}; strings.Join(got, "|") != strings.Join(want, "|") || s.MaxImages != tc.maxImages || s.AllowPrivateAddresses != tc.private {
+			t.Errorf("%s: hosts, image hosts, timeout = %q, max_images %d, private %v; want %q, %d, %v", tc.name, got, s.MaxImages, s.AllowPrivateAddresses, want, tc.maxImages, tc.private)
+		}
+	}
+	s, err := Parse([]byte(underBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetBaseURL("https://Mirror.example:8443/x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.ImageHostList(), " "); got != "mirror.example" {
+		t.Errorf("image hosts after SetBaseURL: %q, want mirror.example", got)
+	}
+	for _, tc := range []struct{ extra, want string }{
+		{"image_hosts: ['http://img.example/']\n", "want a host name"},
+		{"image_hosts: ['img.*.example']\n", "want a host name"},
+		{"max_images: -1\n", "max_images -1"},
+	} {
+		if _, err := Parse([]byte(underBase + tc.extra)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want an error containing %q", tc.extra, err, tc.want)
+		}
+	}
+}
