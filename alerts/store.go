@@ -52,9 +52,28 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 	return put(ctx, s.Alerts, old, rev)
 }
 
-// upsert writes a, keeping its status, history and first-seen time, only
-// when the evidence changed. An acknowledged or withdrawn alert with new
-// evidence reopens.
+// newEvidence reports whether b shows an ad, profile, phone, image or
+// term that a did not.
+func newEvidence(a, b *record.Alert) bool {
+	for _, l := range [][2][]string{{a.Ads, b.Ads}, {a.Profiles, b.Profiles}, {a.Phones, b.Phones}, {a.Images, b.Images}} {
+		for _, v := range l[1] {
+			if !slices.Contains(l[0], v) {
+				return true
+			}
+		}
+	}
+	for _, t := range b.Terms {
+		if !slices.Contains(a.Terms, t) {
+			return true
+		}
+	}
+	return false
+}
+
+// upsert writes a, keeping its status, assignee, history and first-seen
+// time, only when the evidence changed. An acknowledged or withdrawn alert
+// with changed evidence reopens; a dismissed one reopens when the evidence
+// holds something new (an ad, profile, phone, photo or term it did not).
 func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	now := time.Now().UTC()
 	old, rev, err := get(ctx, s.Alerts, a.Key)
@@ -69,8 +88,9 @@ func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	if sameEvidence(old, &a) {
 		return nil
 	}
-	a.Status, a.FirstSeen, a.Updated, a.History = old.Status, old.FirstSeen, now, old.History
-	if old.Status == record.StatusAcknowledged || old.Status == record.StatusWithdrawn {
+	a.Status, a.FirstSeen, a.Updated, a.History, a.Assignee = old.Status, old.FirstSeen, now, old.History, old.Assignee
+	if old.Status == record.StatusAcknowledged || old.Status == record.StatusWithdrawn ||
+		(old.Status == record.StatusDismissed && newEvidence(old, &a)) {
 		a.Status = record.StatusNew
 		a.History = append(a.History, record.StatusChange{Status: record.StatusNew, By: "adwatch", At: now, Note: "new evidence"})
 	}
@@ -148,21 +168,53 @@ func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note
 	if strings.TrimSpace(by) == "" {
 		return nil, errors.New("a status change needs who made it")
 	}
+	return change(ctx, kv, key, func(a *record.Alert) {
+		a.Status = status
+		a.History = append(a.History, record.StatusChange{Status: status, By: by, At: time.Now().UTC(), Note: note})
+	})
+}
+
+// ErrNoAlert is returned for a key that names no alert.
+var ErrNoAlert = errors.New("no such alert")
+
+// change applies fn to the alert at key, at the revision read, retrying
+// when the alert changed meanwhile.
+func change(ctx context.Context, kv jetstream.KeyValue, key string, fn func(a *record.Alert)) (*record.Alert, error) {
 	for range 5 {
 		a, rev, err := get(ctx, kv, key)
 		if err != nil {
 			return nil, err
 		}
 		if a == nil {
-			return nil, fmt.Errorf("no alert %s", key)
+			return nil, fmt.Errorf("%w: %s", ErrNoAlert, key)
 		}
-		a.Status = status
-		a.History = append(a.History, record.StatusChange{Status: status, By: by, At: time.Now().UTC(), Note: note})
+		fn(a)
 		if err := put(ctx, kv, a, rev); err == nil {
 			return a, nil
 		}
 	}
 	return nil, fmt.Errorf("alert %s kept changing; try again", key)
+}
+
+// Assign gives the alert at key to assignee (empty: nobody), recorded in
+// its history as a change by by with note; the status stays.
+func Assign(ctx context.Context, kv jetstream.KeyValue, key, assignee, by, note string) (*record.Alert, error) {
+	if strings.TrimSpace(by) == "" {
+		return nil, errors.New("an assignment needs who made it")
+	}
+	return change(ctx, kv, key, func(a *record.Alert) {
+		a.Assignee = assignee
+		a.History = append(a.History, record.StatusChange{Status: a.Status, By: by, At: time.Now().UTC(), Note: note, Assigned: assignee})
+	})
+}
+
+// Get returns the alert at key; ErrNoAlert when there is none.
+func Get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert, error) {
+	a, _, err := get(ctx, kv, key)
+	if err == nil && a == nil {
+		err = fmt.Errorf("%w: %s", ErrNoAlert, key)
+	}
+	return a, err
 }
 
 // List returns every alert in the bucket: most severe first, then newest.

@@ -52,6 +52,8 @@ var routeAccess = map[string]string{
 	"GET /api/trends":                "ais",
 	"GET /api/alerts":                "ais",
 	"POST /api/alerts/{key}/status":  "is",
+	"GET /api/alerts/{key}":          "is",
+	"POST /api/alerts/{key}/assign":  "s",
 	"GET /api/watchlist":             "is",
 	"POST /api/watchlist":            "is",
 	"DELETE /api/watchlist":          "is",

@@ -3,6 +3,9 @@ package web
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/audit"
@@ -22,21 +25,101 @@ type AlertSummary struct {
 }
 
 // alerts lists the alerts in full for a role that triages them, and as
-// counts (AlertSummary) for one that does not.
+// counts (AlertSummary) for one that does not. Filters: ?status=, rule=,
+// city=, unit= (the unit's cities, rules and severity), assignee=,
+// profile=; paging: ?offset=&limit= (the total before paging is in the
+// X-Total-Count header).
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	list, err := alerts.List(r.Context(), s.Alerts)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
 	}
+	q := r.URL.Query()
+	var unit *alerts.Unit
+	if name := q.Get("unit"); name != "" {
+		for i := range s.Units {
+			if strings.EqualFold(s.Units[i].Name, name) {
+				unit = &s.Units[i]
+			}
+		}
+		if unit == nil {
+			writeErr(w, http.StatusBadRequest, "unit: no unit called "+name+" in the alerts file")
+			return
+		}
+	}
+	list = slices.DeleteFunc(list, func(a record.Alert) bool {
+		return (q.Has("status") && a.Status != q.Get("status")) ||
+			(q.Has("rule") && a.Rule != q.Get("rule")) ||
+			(q.Has("city") && !slices.ContainsFunc(a.Cities, func(c string) bool { return strings.EqualFold(c, q.Get("city")) })) ||
+			(q.Has("assignee") && a.Assignee != q.Get("assignee")) ||
+			(q.Has("profile") && !slices.Contains(a.Profiles, q.Get("profile"))) ||
+			(unit != nil && !unit.Wants(&a))
+	})
 	if !who(r).can(auth.PermAlertTriage) {
 		writeJSON(w, http.StatusOK, summarize(list))
 		return
 	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(list)))
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	limit, err := strconv.Atoi(q.Get("limit"))
+	if err != nil || limit <= 0 {
+		limit = len(list)
+	}
+	offset = min(max(offset, 0), len(list))
+	list = list[offset:min(offset+limit, len(list))]
 	if list == nil {
 		list = []record.Alert{}
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// alert answers one alert with its evidence and history.
+func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
+	a, err := alerts.Get(r.Context(), s.Alerts, r.PathValue("key"))
+	if errors.Is(err, alerts.ErrNoAlert) {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+// Assignment is the body of POST /api/alerts/{key}/assign.
+type Assignment struct {
+	// Assignee is the investigator's user name; empty unassigns.
+	Assignee string `json:"assignee"`
+	Note     string `json:"note"`
+}
+
+// assignAlert gives an alert to an investigator (supervisors; audited).
+func (s *Server) assignAlert(w http.ResponseWriter, r *http.Request) {
+	var as Assignment
+	if !decodeBody(w, r, &as) {
+		return
+	}
+	key := r.PathValue("key")
+	if as.Assignee != "" {
+		u, err := s.Users.Get(r.Context(), as.Assignee)
+		if err != nil || u.Disabled || !u.Role.Can(auth.PermAlertTriage) {
+			writeErr(w, http.StatusBadRequest, "assignee: no active investigator called "+as.Assignee)
+			return
+		}
+	}
+	a, err := alerts.Assign(r.Context(), s.Alerts, key, as.Assignee, who(r).User, as.Note)
+	s.auditChange(r, audit.ActionAlertStatus, key, "assign "+as.Assignee, err)
+	if errors.Is(err, alerts.ErrNoAlert) {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
+	}
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
 }
 
 // summarize counts alerts by rule, severity, city and status.
@@ -73,12 +156,10 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	key := r.PathValue("key")
 	a, err := alerts.SetStatus(r.Context(), s.Alerts, key, c.Status, who(r).User, c.Note)
-	outcome := audit.OutcomeOK
-	if err != nil {
-		outcome = audit.OutcomeFailed
-	}
-	if aerr := s.audit(r, audit.ActionAlertStatus, outcome, key, c.Status); aerr != nil {
-		s.Log.Error("writing the audit log", "err", aerr)
+	s.auditChange(r, audit.ActionAlertStatus, key, c.Status, err)
+	if errors.Is(err, alerts.ErrNoAlert) {
+		writeErr(w, http.StatusNotFound, err.Error())
+		return
 	}
 	if err != nil {
 		writeErr(w, http.StatusBadRequest, err.Error())

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/cases"
@@ -53,8 +54,10 @@ type Server struct {
 	// Audit is the audit log every view and change is written to.
 	Audit *audit.Log
 	// Cases holds the investigators' cases.
-	Cases     *cases.Store
-	Alerts    jetstream.KeyValue
+	Cases  *cases.Store
+	Alerts jetstream.KeyValue
+	// Units are the units of the alerts file, for the inbox's unit filter.
+	Units     []alerts.Unit
 	Watchlist jetstream.KeyValue
 	// Images holds the ads' image bytes by SHA-256.
 	Images   jetstream.ObjectStore
@@ -126,7 +129,9 @@ func (s *Server) routes() []route {
 		{"GET /api/trends", any(auth.PermTrends), "", s.trends},
 
 		{"GET /api/alerts", any(auth.PermAlertSummaries), "", s.alerts},
+		{"GET /api/alerts/{key}", any(auth.PermAlertTriage), "", s.alert},
 		{"POST /api/alerts/{key}/status", any(auth.PermAlertTriage), "", s.alertStatus},
+		{"POST /api/alerts/{key}/assign", any(auth.PermAssign), "", s.assignAlert},
 		{"GET /api/watchlist", any(auth.PermWatchlist), "", s.watchlist},
 		{"POST /api/watchlist", any(auth.PermWatchlist), "", s.addWatch},
 		{"DELETE /api/watchlist", any(auth.PermWatchlist), "", s.removeWatch},

@@ -182,7 +182,13 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 			if err != nil {
 				return nil, err
 			}
-			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs,
+			// The units, for the alert inbox's filter (the alert role
+			// reports rejected rules).
+			units, _, _, err := alerts.LoadRules(a.Config.AlertsFile)
+			if err != nil {
+				return nil, err
+			}
+			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs, Units: units.Units,
 				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
 		}
 	}

@@ -31,6 +31,9 @@ type StatusChange struct {
 	By     string    `json:"by"`
 	At     time.Time `json:"at"`
 	Note   string    `json:"note,omitempty"`
+	// Assigned is who the alert was assigned to by this change, if it
+	// was an assignment.
+	Assigned string `json:"assigned,omitempty"`
 }
 
 // Alert is one rule firing on one entity, with its evidence.
@@ -51,6 +54,8 @@ type Alert struct {
 	Images   []string  `json:"images"`
 	Cities   []string  `json:"cities"`
 	Terms    []TermHit `json:"terms"`
+	// Assignee is the investigator the alert is assigned to, if any.
+	Assignee string `json:"assignee,omitempty"`
 	// History of status changes, oldest first.
 	History   []StatusChange `json:"history,omitempty"`
 	FirstSeen time.Time      `json:"first_seen"`
