@@ -18,7 +18,7 @@ help: ## List the targets
 build: ## Build bin/adwatch
 	$(GO) build -o $(BIN) ./cmd/adwatch
 
-demo: build ## Start the simulated site, crawl it, run every stage, then serve http://127.0.0.1:8080
+demo: build ## Start the simulated site, crawl it, run every stage, add a demo investigator (password printed), then serve http://127.0.0.1:8080
 	@rm -rf $(DATA)
 	@$(BIN) sim --addr $(SIMADDR) --truth $(DATA)/truth.jsonl & echo $$! > /tmp/adwatch-sim.pid; \
 	 trap 'kill $$(cat /tmp/adwatch-sim.pid) 2>/dev/null' EXIT INT TERM; \
@@ -26,7 +26,8 @@ demo: build ## Start the simulated site, crawl it, run every stage, then serve h
 	 $(BIN) --data $(DATA) --no-sync run --once && \
 	 $(BIN) --data $(DATA) compare --city Oakland --date 2020-10-02 --vs 2019-10-04 && \
 	 $(BIN) --data $(DATA) eval linking --truth $(DATA)/truth.jsonl && \
-	 echo "monitoring; web UI on http://127.0.0.1:8080 (Ctrl-C to stop)" && \
+	 $(BIN) --data $(DATA) --no-sync user add demo --role investigator --generate-password && \
+	 echo "monitoring; web UI on http://127.0.0.1:8080: log in as demo with the password above (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) --no-sync run
 
 tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-server (cluster test), Debian's chromium (browser test)

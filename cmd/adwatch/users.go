@@ -2,10 +2,13 @@ package main
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"os"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,19 +16,26 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
 	"github.com/adwatch/adwatch/internal/app"
 )
 
 func userCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "user", Short: "Accounts: add, list, disable, set a password (there is no default account)"}
-	// store connects and opens the accounts; close the app after.
+	// trail is the audit log the account changes are written to.
+	var trail *audit.Log
+	// store connects and opens the accounts and the audit log; close the
+	// app after.
 	store := func(cmd *cobra.Command) (*app.App, *auth.Store, error) {
 		a, err := g.connected(cmd, true)
 		if err != nil {
 			return nil, nil, err
 		}
 		s, err := auth.Open(cmd.Context(), a.Bus.JS, a.Config.NATS.Replicas)
+		if err == nil {
+			trail, err = audit.Open(cmd.Context(), a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas)
+		}
 		if err != nil {
 			a.Close()
 			return nil, nil, err
@@ -33,9 +43,24 @@ func userCmd(g *globals) *cobra.Command {
 		s.Log = a.Log.With("component", "auth")
 		return a, s, nil
 	}
+	// record writes an account change to the audit log, under the
+	// operating-system user who ran the command; a change whose entry
+	// cannot be written is reported as an error.
+	record := func(cmd *cobra.Command, name, what string, err error) error {
+		outcome := audit.OutcomeOK
+		if err != nil {
+			outcome = audit.OutcomeFailed
+		}
+		_, aerr := trail.Append(cmd.Context(), audit.Entry{At: time.Now().UTC(), User: cliOperator(), Role: "operator", From: "cli",
+			Action: audit.ActionUserChange, Object: name, Query: what, Outcome: outcome})
+		if aerr != nil {
+			return errors.Join(err, fmt.Errorf("writing the audit log: %w", aerr))
+		}
+		return err
+	}
 
 	var roleName string
-	var addStdin bool
+	var addStdin, generate bool
 	add := &cobra.Command{
 		Use:   "add NAME --role analyst|investigator|supervisor|admin",
 		Short: "Add an account; the password is asked on the terminal, or read from standard input with --password-stdin",
@@ -49,8 +74,10 @@ func userCmd(g *globals) *cobra.Command {
 			if err := auth.CheckName(name); err != nil {
 				return err
 			}
-			password, err := readPassword(cmd, name, addStdin)
-			if err != nil {
+			var password string
+			if generate {
+				password = generatePassword()
+			} else if password, err = readPassword(cmd, name, addStdin); err != nil {
 				return err
 			}
 			a, s, err := store(cmd)
@@ -58,15 +85,20 @@ func userCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if err := s.Add(cmd.Context(), name, role, password); err != nil {
+			if err := record(cmd, name, "add "+string(role), s.Add(cmd.Context(), name, role, password)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "added %s (%s)\n", name, role)
+			if generate {
+				fmt.Fprintf(cmd.OutOrStdout(), "password: %s (shown once; change it with adwatch user passwd %s)\n", password, name)
+			}
 			return nil
 		},
 	}
 	add.Flags().StringVar(&roleName, "role", "", "analyst, investigator, supervisor or admin")
 	add.Flags().BoolVar(&addStdin, "password-stdin", false, "read the password from the first line of standard input")
+	add.Flags().BoolVar(&generate, "generate-password", false, "generate a random password and print it once")
+	add.MarkFlagsMutuallyExclusive("password-stdin", "generate-password")
 	_ = add.MarkFlagRequired("role")
 
 	list := &cobra.Command{
@@ -107,7 +139,7 @@ func userCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if err := s.Disable(cmd.Context(), args[0]); err != nil {
+			if err := record(cmd, args[0], "disable", s.Disable(cmd.Context(), args[0])); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "disabled %s\n", args[0])
@@ -134,7 +166,7 @@ func userCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if err := s.SetPassword(cmd.Context(), name, password); err != nil {
+			if err := record(cmd, name, "passwd", s.SetPassword(cmd.Context(), name, password)); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "set the password of %s\n", name)
@@ -145,6 +177,27 @@ func userCmd(g *globals) *cobra.Command {
 
 	c.AddCommand(add, list, disable, passwd)
 	return c
+}
+
+// generatePassword returns 20 random characters from an alphabet without
+// look-alikes (about 100 bits).
+func generatePassword() string {
+	const alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 20)
+	for i := range b {
+		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b[i] = alphabet[n.Int64()]
+	}
+	return string(b)
+}
+
+// cliOperator names who runs a command in the audit log: "os:" and the
+// operating-system user.
+func cliOperator() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "os:" + u.Username
+	}
+	return "os:unknown"
 }
 
 func yesNo(b bool) string {

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/adwatch/adwatch/audit"
 )
 
 // TestUserCommands runs the user commands through cobra on one data dir
@@ -29,12 +32,14 @@ func TestUserCommands(t *testing.T) {
 		{args: "user add bob --role analyst --password-stdin", in: "too short\n", wantErr: "at least 12"},
 		{args: "user add bob --role analyst --password-stdin", in: "", wantErr: "no password on standard input"},
 		{args: "user add bob --role analyst", in: password + "\n", wantErr: "--password-stdin"},
-		{args: "user list", want: "NAME   ROLE          DISABLED  LOCKED\nana    analyst       no        no\nlee.k  investigator  no        no\n"},
+		{args: "user add demo --role investigator --generate-password", want: "added demo (investigator)\npassword: "},
+		{args: "user add demo2 --role investigator --generate-password --password-stdin", in: password + "\n", wantErr: "none of the others can be"},
+		{args: "user list", want: "NAME   ROLE          DISABLED  LOCKED\nana    analyst       no        no\ndemo   investigator  no        no\nlee.k  investigator  no        no\n"},
 		{args: "user disable ana", want: "disabled ana\n"},
 		{args: "user disable nobody", wantErr: "no such user"},
 		{args: "user passwd lee.k --password-stdin", in: "another long passphrase\n", want: "set the password of lee.k\n"},
 		{args: "user passwd nobody --password-stdin", in: "another long passphrase\n", wantErr: "no such user"},
-		{args: "user list", want: "ana    analyst       yes       no\nlee.k  investigator  no        no\n"},
+		{args: "user list", want: "ana    analyst       yes       no\ndemo   investigator  no        no\nlee.k  investigator  no        no\n"},
 	} {
 		root := newRoot()
 		var out, errOut bytes.Buffer
@@ -57,5 +62,33 @@ func TestUserCommands(t *testing.T) {
 				t.Errorf("%s: a password was printed:\n%s%s", tc.args, out.String(), errOut.String())
 			}
 		}
+	}
+	// Every account change that reached the store is in the audit log,
+	// with its outcome.
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs([]string{"--config", cfg, "--data", data, "--no-sync", "audit", "--json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var ok, failed int
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var e audit.Entry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit --json line %q: %v", line, err)
+		}
+		if e.Action != audit.ActionUserChange || e.From != "cli" || !strings.HasPrefix(e.User, "os:") {
+			t.Errorf("entry %+v", e)
+		}
+		switch e.Outcome {
+		case audit.OutcomeOK:
+			ok++
+		case audit.OutcomeFailed:
+			failed++
+		}
+	}
+	if ok != 5 || failed != 4 {
+		t.Errorf("audit: %d changes and %d failed ones, want 5 and 4:\n%s", ok, failed, out.String())
 	}
 }
