@@ -109,18 +109,28 @@ func (e *Extractor) Extract(p *record.Page, hashImage func(record.ImageRef) reco
 	}
 
 	// Phones from the dedicated fields first, then title, body and URL.
+	// Numbers without a country code are read in the ad's country (its
+	// city's, its site's or the config's region), or in that of a "+CC"
+	// number the ad writes.
 	seen := map[string]bool{}
-	texts := append(f.Phones.Values(doc, p.URL), a.Title, a.Body, a.Poster)
-	if u, err := url.PathUnescape(p.URL); err == nil {
-		texts = append(texts, u)
-	}
-	for _, t := range texts {
-		for _, m := range e.phones.Find(t) {
+	add := func(ms []phone.Match) {
+		for _, m := range ms {
 			if !seen[m.E164] {
 				seen[m.E164] = true
 				a.Phones = append(a.Phones, record.Phone{E164: m.E164, Obfuscated: m.Obfuscated})
 			}
 		}
+	}
+	texts := append(f.Phones.Values(doc, p.URL), a.Title, a.Body, a.Poster)
+	country := s.CountryOf(a.City, e.phones.Region())
+	also := e.phones.Regions(strings.Join(texts, "\n"))
+	for _, t := range texts {
+		add(e.phones.FindIn(t, country, also...))
+	}
+	if u, err := url.PathUnescape(p.URL); err == nil {
+		// The URL's digits are the site's: what the ad writes says nothing
+		// of them.
+		add(e.phones.FindIn(u, country))
 	}
 	ageSeen := map[int]bool{}
 	for _, v := range f.Age.Values(doc, p.URL) {

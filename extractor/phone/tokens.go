@@ -24,6 +24,25 @@ type token struct {
 	plus bool
 	// gap is the separator text before the token.
 	gap string
+	// homophone is true for a word that sounds like its digit ("to" for 2,
+	// "ate" for 8), read only glued to digits.
+	homophone bool
+}
+
+// homophonesOK reports a window whose homophones are outnumbered: a
+// number with "to" or "ate" in it must be written mostly in digits.
+func homophonesOK(ts []token) bool {
+	homo, plain, all := 0, 0, 0
+	for _, t := range ts {
+		all += len(t.digits)
+		switch {
+		case t.homophone:
+			homo++
+		case !t.spelled:
+			plain += len(t.digits)
+		}
+	}
+	return homo == 0 || 2*plain >= all
 }
 
 // maxGap is the most separator runes between two groups of one number.
