@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -65,9 +66,21 @@ func runs(text string) [][]token {
 	}
 	gapStart, gapRunes := 0, 0
 	plus := false
+	var last rune
 	i := 0
 	for i < len(text) {
 		r, w := utf8.DecodeRuneInString(text[i:])
+		if r == '\\' || r == '&' {
+			// A literal escape scraped with the text (\u2022, &#8226;,
+			// &amp;bull;) is one separator.
+			if n, isPlus := escapeAt(text, i); n > 0 {
+				plus = plus || isPlus
+				gapRunes++
+				last = 0
+				i += n
+				continue
+			}
+		}
 		if !isAlnum(r) || (r == utf8.RuneError && w == 1) {
 			if r == '+' {
 				plus = true
@@ -76,10 +89,16 @@ func runs(text string) [][]token {
 				// A price, a percentage or a post number follows or ends here.
 				flush()
 			}
-			gapRunes++
+			// A run of one punctuation mark or symbol ("*****", "~~~")
+			// counts once; spaces and newlines each count.
+			if r != last || unicode.IsSpace(r) {
+				gapRunes++
+			}
+			last = r
 			i += w
 			continue
 		}
+		last = 0
 		// An alphanumeric chunk.
 		j := i
 		for j < len(text) {
@@ -267,4 +286,105 @@ func allASCIIDigits(s string) bool {
 		}
 	}
 	return len(s) > 0
+}
+
+// escapeAt returns the length of a literal escape at text[i:] that stands
+// for a separator, and whether it stands for a '+': \u2022, \\u2022,
+// \U0001F48B, \x95, &#8226;, &#x2022;, &bull;, &amp;bull;, &amp;#8226;.
+// It returns 0 for anything else, and for an escape of a letter or a digit.
+func escapeAt(text string, i int) (int, bool) {
+	j := i
+	if text[j] == '\\' {
+		for j < len(text) && text[j] == '\\' {
+			j++
+		}
+		if j >= len(text) {
+			return 0, false
+		}
+		hex := map[byte]int{'u': 4, 'U': 8, 'x': 2}[text[j]]
+		if hex == 0 || j+1+hex > len(text) {
+			return 0, false
+		}
+		v, ok := parseHex(text[j+1 : j+1+hex])
+		if !ok || (hex > 2 && isAlnum(rune(v))) {
+			return 0, false
+		}
+		return j + 1 + hex - i, v == '+'
+	}
+	// &amp; repeated: an entity escaped once or more on the way.
+	j++
+	for strings.HasPrefix(text[j:], "amp;") {
+		j += len("amp;")
+	}
+	end := strings.IndexByte(text[j:min(len(text), j+12)], ';')
+	if end < 0 {
+		if j > i+1 {
+			return j - i, false // a lone "&amp;": an ampersand
+		}
+		return 0, false
+	}
+	name := text[j : j+end]
+	var v int
+	switch {
+	case strings.HasPrefix(name, "#x") || strings.HasPrefix(name, "#X"):
+		n, ok := parseHex(name[2:])
+		if !ok {
+			return 0, false
+		}
+		v = n
+	case strings.HasPrefix(name, "#"):
+		n, err := strconv.Atoi(name[1:])
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		v = n
+	default:
+		if len(name) < 2 {
+			return 0, false
+		}
+		for k := 0; k < len(name); k++ {
+			if c := name[k] | 0x20; c < 'a' || c > 'z' {
+				return 0, false
+			}
+		}
+		// A named entity: letters (&eacute;) are not separators.
+		if letterEntity(name) {
+			return 0, false
+		}
+		return j + end + 1 - i, name == "plus"
+	}
+	if v > unicode.MaxRune || isAlnum(rune(v)) {
+		return 0, false
+	}
+	return j + end + 1 - i, v == '+'
+}
+
+// letterEntity reports named entities of letters: &eacute;, &ntilde;,
+// &auml;, &szlig; and the like.
+func letterEntity(name string) bool {
+	for _, suf := range []string{"acute", "grave", "tilde", "uml", "circ", "ring", "cedil", "slash", "lig", "zlig"} {
+		if strings.HasSuffix(name, suf) && len(name) > len(suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseHex(s string) (int, bool) {
+	if s == "" || len(s) > 8 {
+		return 0, false
+	}
+	v := 0
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*16 + int(c-'0')
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			v = v*16 + int(c|0x20-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }

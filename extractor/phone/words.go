@@ -11,22 +11,26 @@ type word struct {
 	digits string
 	tens   bool // twenty..ninety: may combine with a following unit
 	weak   bool
+	// glued words ("to" for 2, "ate" for 8) are digits only glued to
+	// digits ("oh1to3", "ate73"); alone they are words.
+	glued bool
 }
 
 var words = []word{
-	{"zero", "0", false, false}, {"oh", "0", false, true}, {"o", "0", false, true},
-	{"one", "1", false, false}, {"won", "1", false, false}, {"two", "2", false, false},
-	{"too", "2", false, true}, {"three", "3", false, false}, {"four", "4", false, false},
-	{"for", "4", false, true}, {"five", "5", false, false}, {"six", "6", false, false},
-	{"seven", "7", false, false}, {"eight", "8", false, false}, {"nine", "9", false, false},
-	{"ten", "10", false, false}, {"eleven", "11", false, false}, {"twelve", "12", false, false},
-	{"thirteen", "13", false, false}, {"fourteen", "14", false, false}, {"fifteen", "15", false, false},
-	{"sixteen", "16", false, false}, {"seventeen", "17", false, false}, {"eighteen", "18", false, false},
-	{"nineteen", "19", false, false}, {"twenty", "20", true, false}, {"thirty", "30", true, false},
-	{"forty", "40", true, false}, {"fourty", "40", true, false}, {"fifty", "50", true, false},
-	{"sixty", "60", true, false}, {"seventy", "70", true, false}, {"eighty", "80", true, false},
-	{"ninety", "90", true, false}, {"hundred", "00", false, false}, {"thousand", "000", false, false},
-	{"l", "1", false, true}, {"i", "1", false, true},
+	{"zero", "0", false, false, false}, {"oh", "0", false, true, false}, {"o", "0", false, true, false},
+	{"one", "1", false, false, false}, {"won", "1", false, false, false}, {"two", "2", false, false, false},
+	{"too", "2", false, true, false}, {"three", "3", false, false, false}, {"four", "4", false, false, false},
+	{"for", "4", false, true, false}, {"five", "5", false, false, false}, {"six", "6", false, false, false},
+	{"seven", "7", false, false, false}, {"eight", "8", false, false, false}, {"nine", "9", false, false, false},
+	{"ten", "10", false, false, false}, {"eleven", "11", false, false, false}, {"twelve", "12", false, false, false},
+	{"thirteen", "13", false, false, false}, {"fourteen", "14", false, false, false}, {"fifteen", "15", false, false, false},
+	{"sixteen", "16", false, false, false}, {"seventeen", "17", false, false, false}, {"eighteen", "18", false, false, false},
+	{"nineteen", "19", false, false, false}, {"twenty", "20", true, false, false}, {"thirty", "30", true, false, false},
+	{"forty", "40", true, false, false}, {"fourty", "40", true, false, false}, {"fifty", "50", true, false, false},
+	{"sixty", "60", true, false, false}, {"seventy", "70", true, false, false}, {"eighty", "80", true, false, false},
+	{"ninety", "90", true, false, false}, {"hundred", "00", false, false, false}, {"thousand", "000", false, false, false},
+	{"l", "1", false, true, false}, {"i", "1", false, true, false},
+	{"to", "2", false, true, true}, {"ate", "8", false, true, true},
 }
 
 // byFirst indexes words by their (ASCII) first letter.
@@ -153,7 +157,7 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 		}
 		l := choice[k]
 		w := lookup(rs[k : k+l])
-		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens, hundred: w.text == "hundred"}
+		t := token{digits: w.digits, start: offs[k], end: offs[k+l], spelled: true, weak: w.weak, tens: w.tens, hundred: w.text == "hundred", homophone: w.glued}
 		k += l
 		// twenty + six = 26
 		if w.tens && k < n && choice[k] != 0 {
@@ -184,8 +188,15 @@ func chunkTokens(text string, i, j int) ([]token, bool) {
 		merged = append(merged, t)
 	}
 	// Weak words glued to digits ("5lO", "569l") are digits; a chunk of
-	// only weak words ("I", "o", "for") stays weak.
-	if !allWeak(merged) {
+	// only weak words ("I", "o", "for") stays weak, unless a word in it is
+	// a digit only glued to digits ("to", "late"): then it is a word.
+	if allWeak(merged) {
+		for _, t := range merged {
+			if t.homophone {
+				return nil, false
+			}
+		}
+	} else {
 		for k := range merged {
 			merged[k].weak = false
 		}
