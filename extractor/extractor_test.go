@@ -243,3 +243,24 @@ func TestCountry(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneSources: numbers from the text, the page URL and the links in
+// the ad are recorded with where they came from, each once.
+func TestPhoneSources(t *testing.T) {
+	e := testExtractor(t)
+	html := `<article class="ad" data-id="5"><h1 class="title">Hi</h1><div class="meta"><span class="city">Oakland</span></div>
+<div class="body"><p>Text 510-873-0123 or <a href="tel:+14155550176">call</a>,
+<a href="https://wa.me/447700900461">WhatsApp</a>, <a href="/ad/9/510-873-0123">again</a>, <a href="/ad/5521887.html">next</a></p></div></article>`
+	a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/queens/646-302-4471/2/338120", FetchedAt: time.Now(), HTML: []byte(html)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range a.Phones {
+		got = append(got, p.E164+" "+p.Source)
+	}
+	want := "+15108730123 text,+16463024471 url,+14155550176 link,+447700900461 link"
+	if strings.Join(got, ",") != want {
+		t.Errorf("phones %q, want %q", strings.Join(got, ","), want)
+	}
+}

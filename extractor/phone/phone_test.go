@@ -60,6 +60,18 @@ func TestNationalCorpus(t *testing.T) {
 	}
 }
 
+// TestURLCorpus measures phones in URLs (testdata/urls.tsv): the ad
+// page's address and the links in it.
+func TestURLCorpus(t *testing.T) {
+	cases := corpus.Load(t, "testdata/urls.tsv")
+	e := New("US")
+	r := corpus.Score(t, cases, func(s string) []string {
+		region, u := splitRegion(s)
+		return numbers(e.FindURL(u, region))
+	})
+	corpus.Require(t, r, 40, 0.97, 0.9)
+}
+
 func TestObfuscatedFlag(t *testing.T) {
 	e := New("US")
 	for _, tc := range []struct {
@@ -116,6 +128,24 @@ func FuzzNational(f *testing.F) {
 				}
 				if m.Start < 0 || m.End > len(s) || m.Start >= m.End {
 					t.Fatalf("FindIn(%q, %s) returned span %d..%d", s, region, m.Start, m.End)
+				}
+			}
+		}
+	})
+}
+
+// FuzzURL reads untrusted URLs and links: every number is E.164.
+func FuzzURL(f *testing.F) {
+	for _, c := range corpus.Load(f, "testdata/urls.tsv") {
+		_, u := splitRegion(c.In)
+		f.Add(u)
+	}
+	e := New("US")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, region := range []string{"US", "GB"} {
+			for _, m := range e.FindURL(s, region) {
+				if !strings.HasPrefix(m.E164, "+") || len(m.E164) < 8 || len(m.E164) > 16 {
+					t.Fatalf("FindURL(%q, %s) returned %q, not E.164", s, region, m.E164)
 				}
 			}
 		}
