@@ -68,7 +68,11 @@ func (e *Extractor) FindIn(text, region string, also ...string) []Match {
 		region = e.region
 	}
 	region = strings.ToUpper(region)
-	rs := runs(text)
+	lex := english
+	if spanishRegions[region] || Spanish(text) {
+		lex = spanish
+	}
+	rs := runs(text, lex)
 	// International numbers open runs with a '+' or 00; read once, they
 	// also name the ad's other regions.
 	var intl []intlRead
@@ -149,7 +153,7 @@ func regionOf(e164 string) string {
 // an ad says of its own country.
 func (e *Extractor) Regions(text string) []string {
 	var out []string
-	for _, run := range runs(text) {
+	for _, run := range runs(text, english) {
 		if r := e.readInternational(run).region; r != "" && !slices.Contains(out, r) {
 			out = append(out, r)
 		}
@@ -353,7 +357,7 @@ func (e *Extractor) nationalCands(run []token, region, home string, dates []bool
 				continue
 			}
 			if e164, ok := e.validNational(digits, region); ok && (region == home || ndd || (nationalShape(ts) && !e.validHome(digits, home))) {
-				cands = append(cands, cand{i, j, Match{E164: e164, Start: run[i].start, End: run[j].end, Obfuscated: obfuscatedNational(ts)}, nationalShape(ts)})
+				cands = append(cands, cand{i, j, Match{E164: e164, Start: run[i].start, End: run[j].end, Obfuscated: obfuscatedNational(ts)}, nationalShape(ts) || spacedOut(ts)})
 			}
 		}
 		slices.Reverse(cands[n:])
@@ -446,14 +450,17 @@ func nationalShape(ts []token) bool {
 	return true
 }
 
-// spacedOut reports digits written one by one ("9 8 7 6 5 4 3 2 1 0").
+// spacedOut reports digits written one or two at a time ("9 8 7 6 5 4 3
+// 2 1 0") or in words ("tres diez siete ...").
 func spacedOut(ts []token) bool {
+	short := len(ts) >= 5
 	for _, t := range ts {
-		if len(t.digits) != 1 {
-			return false
+		if t.spelled && !t.weak {
+			return true
 		}
+		short = short && len(t.digits) <= 2
 	}
-	return true
+	return short
 }
 
 // obfuscatedNational is obfuscated for national numbers outside the NANP.

@@ -60,6 +60,14 @@ func TestNationalCorpus(t *testing.T) {
 	}
 }
 
+// TestSpanishCorpus measures ads in Spanish (testdata/spanish.tsv):
+// numbers in Spanish words and digits.
+func TestSpanishCorpus(t *testing.T) {
+	cases, find := regionCases(t, "testdata/spanish.tsv")
+	r := corpus.Score(t, cases, find)
+	corpus.Require(t, r, 30, 0.97, 0.9)
+}
+
 // TestURLCorpus measures phones in URLs (testdata/urls.tsv): the ad
 // page's address and the links in it.
 func TestURLCorpus(t *testing.T) {
@@ -193,5 +201,22 @@ func BenchmarkFind(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(bc.texts))*float64(b.N)/b.Elapsed().Seconds(), "texts/s")
 		})
+	}
+}
+
+func TestSpanish(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want bool
+	}{
+		{"Hola amor, soy nueva en la ciudad", true},
+		{"Llámame: cuatro uno cinco", true},
+		{"Hi gentlemen, I'm new in town", false},
+		{"Latina", false},
+		{"", false},
+	} {
+		if got := Spanish(tc.in); got != tc.want {
+			t.Errorf("Spanish(%q) = %v, want %v", tc.in, got, tc.want)
+		}
 	}
 }

@@ -51,7 +51,7 @@ const maxGap = 6
 
 // runs splits text into runs of digit tokens separated only by short gaps of
 // separators.
-func runs(text string) [][]token {
+func runs(text string, lex *lexicon) [][]token {
 	var all [][]token
 	var cur []token
 	flush := func() {
@@ -111,9 +111,16 @@ func runs(text string) [][]token {
 		if gapRunes > maxGap {
 			flush()
 		}
+		if n := len(cur); lex.spanish && n > 0 && cur[n-1].tens && j == i+1 && (text[i] == 'y' || text[i] == 'Y') {
+			// "setenta y tres": the "y" joins a tens word to its unit.
+			gapRunes++
+			i = j
+			continue
+		}
 		gap := text[gapStart:i]
+		joins := strings.Trim(gap, " -") == "" || (lex.spanish && (strings.Trim(gap, " -") == "y" || strings.Trim(gap, " -") == "Y"))
 		afterPrice := i > 0 && text[i-1] == '$'
-		toks, ok := chunkTokens(text, i, j)
+		toks, ok := lex.chunkTokens(text, i, j)
 		switch {
 		case !ok && !hasDigit(text[i:j]):
 			// A plain word: it ends the run.
@@ -121,7 +128,7 @@ func runs(text string) [][]token {
 		case !ok || afterPrice:
 			// A word that is not a number: it ends the run. Digits glued
 			// to it (tonight602..., Rachel567...) still form tokens.
-			parts := splitChunk(text, i, j)
+			parts := lex.splitChunk(text, i, j)
 			for k, p := range parts {
 				if p.digits == "" || (k == 0 && afterPrice) {
 					flush()
@@ -143,9 +150,9 @@ func runs(text string) [][]token {
 					toks[k].gap = gap
 					toks[k].plus = plus
 					// "thirty one": a unit word completes a tens word.
-					if n := len(cur); n > 0 && cur[n-1].tens && cur[n-1].end <= i && strings.Trim(gap, " -") == "" &&
+					if n := len(cur); n > 0 && cur[n-1].tens && cur[n-1].end <= i && joins &&
 						toks[0].spelled && len(toks[0].digits) == 1 && toks[0].digits != "0" && !toks[0].weak {
-						cur[n-1].digits = cur[n-1].digits[:1] + toks[0].digits
+						cur[n-1].digits = cur[n-1].digits[:len(cur[n-1].digits)-1] + toks[0].digits
 						cur[n-1].end = toks[0].end
 						cur[n-1].tens = false
 						continue
@@ -153,12 +160,16 @@ func runs(text string) [][]token {
 					// "five hundred ten" = 510, "five hundred twenty
 					// three" = 523, "five hundred one" = 501: the words
 					// after "hundred" fill its two places.
-					if n := len(cur); n > 1 && cur[n-1].hundred && strings.Trim(gap, " -") == "" && toks[0].spelled && !toks[0].weak &&
-						len(cur[n-2].digits) == 1 && (len(toks[0].digits) == 2 || (len(toks[0].digits) == 1 && toks[0].digits != "0")) {
+					// "quinientos diez" = 510, "ochocientos setenta y
+					// tres" = 873: a Spanish hundred is filled the same way.
+					if n := len(cur); n > 0 && cur[n-1].hundred && strings.Trim(gap, " -") == "" && toks[0].spelled && !toks[0].weak &&
+						(len(cur[n-1].digits) == 3 || (n > 1 && len(cur[n-2].digits) == 1)) &&
+						(len(toks[0].digits) == 2 || (len(toks[0].digits) == 1 && toks[0].digits != "0")) {
+						head := cur[n-1].digits[:len(cur[n-1].digits)-2]
 						if len(toks[0].digits) == 1 {
-							cur[n-1].digits = "0" + toks[0].digits
+							cur[n-1].digits = head + "0" + toks[0].digits
 						} else {
-							cur[n-1].digits = toks[0].digits
+							cur[n-1].digits = head + toks[0].digits
 						}
 						cur[n-1].end, cur[n-1].hundred, cur[n-1].tens = toks[0].end, false, toks[0].tens
 						continue
@@ -180,7 +191,7 @@ func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 // splitChunk splits an alphanumeric chunk that is not wholly a number into
 // its digit runs (tokens) and letter runs (tokens without digits, which
 // break runs) unless a letter run is itself a number word.
-func splitChunk(text string, i, j int) []token {
+func (lex *lexicon) splitChunk(text string, i, j int) []token {
 	var out []token
 	k := i
 	for k < j {
@@ -197,9 +208,9 @@ func splitChunk(text string, i, j int) []token {
 		if isD {
 			t := digitToken(text, k, m)
 			out = append(out, t)
-		} else if toks, ok := chunkTokens(text, k, m); ok && !allWeak(toks) {
+		} else if toks, ok := lex.chunkTokens(text, k, m); ok && !allWeak(toks) {
 			out = append(out, toks...)
-		} else if suffix, ok := wordSuffix(text, k, m); ok && m < j {
+		} else if suffix, ok := lex.wordSuffix(text, k, m); ok && m < j {
 			// "callsix02...": number words glued between a word and digits.
 			out = append(out, token{start: k, end: suffix[0].start})
 			out = append(out, suffix...)
@@ -213,12 +224,12 @@ func splitChunk(text string, i, j int) []token {
 
 // wordSuffix finds the longest tail of the letters text[i:j], of at least
 // three letters and not only weak words, that reads as number words.
-func wordSuffix(text string, i, j int) ([]token, bool) {
+func (lex *lexicon) wordSuffix(text string, i, j int) ([]token, bool) {
 	for s := i + 1; s+3 <= j; s++ {
 		if !utf8.RuneStart(text[s]) {
 			continue
 		}
-		if toks, ok := chunkTokens(text, s, j); ok && !allWeak(toks) {
+		if toks, ok := lex.chunkTokens(text, s, j); ok && !allWeak(toks) {
 			return toks, true
 		}
 	}
