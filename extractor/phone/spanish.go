@@ -32,43 +32,70 @@ var (
 	}
 )
 
+// stopWords maps the common words of each language to +1 (Spanish) or
+// -1 (English).
+var stopWords = func() map[string]int {
+	m := map[string]int{}
+	for w := range englishStop {
+		m[w] = -1
+	}
+	for w := range spanishStop {
+		m[w] = 1
+	}
+	return m
+}()
+
 // Spanish reports text that reads as Spanish: more common Spanish words
 // than English ones, and at least two. Ads in Spanish are read with
 // Spanish number words ("cinco uno cero", "ocho setenta y tres").
 func Spanish(text string) bool {
 	es, en := 0, 0
-	var buf [16]byte
-	for i := 0; i < len(text); {
-		r, w := utf8.DecodeRuneInString(text[i:])
-		if !unicode.IsLetter(r) && r != '\'' {
-			i += w
-			continue
-		}
-		j := i
-		n := 0
-		long := false
-		for j < len(text) {
-			r, w := utf8.DecodeRuneInString(text[j:])
-			if !unicode.IsLetter(r) && r != '\'' {
-				break
+	var buf [12]byte
+	n, long := 0, false
+	end := func() {
+		if n > 0 && !long {
+			switch stopWords[string(buf[:n])] {
+			case 1:
+				es++
+			case -1:
+				en++
 			}
-			if n+utf8.RuneLen(unicode.ToLower(r)) <= len(buf) {
-				n += utf8.EncodeRune(buf[n:], unicode.ToLower(r))
+		}
+		n, long = 0, false
+	}
+	for i := 0; i < len(text); {
+		c := text[i]
+		if c < utf8.RuneSelf {
+			i++
+			switch {
+			case c >= 'A' && c <= 'Z':
+				c += 'a' - 'A'
+			case c >= 'a' && c <= 'z', c == '\'':
+			default:
+				end()
+				continue
+			}
+			if n < len(buf) {
+				buf[n] = c
+				n++
 			} else {
 				long = true
 			}
-			j += w
-		}
-		i = j
-		if long {
 			continue
 		}
-		word := buf[:n]
-		if spanishStop[string(word)] {
-			es++
-		} else if englishStop[string(word)] {
-			en++
+		r, w := utf8.DecodeRuneInString(text[i:])
+		i += w
+		if !unicode.IsLetter(r) {
+			end()
+			continue
+		}
+		r = unicode.ToLower(r)
+		if n+utf8.RuneLen(r) <= len(buf) {
+			n += utf8.EncodeRune(buf[n:], r)
+		} else {
+			long = true
 		}
 	}
+	end()
 	return es >= 2 && es > en
 }
