@@ -41,6 +41,8 @@ tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-serv
 test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 150000x ./extractor/phone
+	$(GO) test -run '^$$' -fuzz FuzzNational -fuzztime 30000x ./extractor/phone
+	$(GO) test -run '^$$' -fuzz FuzzURL -fuzztime 50000x ./extractor/phone
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 30000x ./extractor/age
 	$(GO) test -run '^$$' -fuzz FuzzMatch -fuzztime 300000x ./extractor/indicator
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 60000x ./extractor/handle

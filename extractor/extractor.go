@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -108,19 +107,36 @@ func (e *Extractor) Extract(p *record.Page, hashImage func(record.ImageRef) reco
 		a.Problems = append(a.Problems, "city not found")
 	}
 
-	// Phones from the dedicated fields first, then title, body and URL.
+	// Phones from the dedicated fields first, then title, body, the page
+	// URL and the links in the ad. Numbers without a country code are read
+	// in the ad's country (its city's, its site's or the config's region),
+	// or in that of a "+CC" number the ad writes.
 	seen := map[string]bool{}
-	texts := append(f.Phones.Values(doc, p.URL), a.Title, a.Body, a.Poster)
-	if u, err := url.PathUnescape(p.URL); err == nil {
-		texts = append(texts, u)
-	}
-	for _, t := range texts {
-		for _, m := range e.phones.Find(t) {
+	add := func(ms []phone.Match, source string) {
+		for _, m := range ms {
 			if !seen[m.E164] {
 				seen[m.E164] = true
-				a.Phones = append(a.Phones, record.Phone{E164: m.E164, Obfuscated: m.Obfuscated})
+				a.Phones = append(a.Phones, record.Phone{E164: m.E164, Obfuscated: m.Obfuscated, Source: source})
 			}
 		}
+	}
+	texts := append(f.Phones.Values(doc, p.URL), a.Title, a.Body, a.Poster)
+	country := s.CountryOf(a.City, e.phones.Region())
+	also := e.phones.Regions(strings.Join(texts, "\n"))
+	for _, t := range texts {
+		add(e.phones.FindIn(t, country, also...), record.PhoneFromText)
+	}
+	// The URL's and links' digits are the site's: what the ad writes says
+	// nothing of them.
+	add(e.phones.FindURL(p.URL, country), record.PhoneFromURL)
+	for _, css := range []string{f.Body.CSS, f.Phones.CSS} {
+		if css == "" {
+			continue
+		}
+		doc.Find(css).Find("a[href]").Each(func(_ int, l *goquery.Selection) {
+			href, _ := l.Attr("href")
+			add(e.phones.FindURL(href, country), record.PhoneFromLink)
+		})
 	}
 	ageSeen := map[int]bool{}
 	for _, v := range f.Age.Values(doc, p.URL) {

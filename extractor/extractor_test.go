@@ -211,3 +211,56 @@ func TestRelativeTimes(t *testing.T) {
 		}
 	}
 }
+
+// TestCountry: numbers without a country code are read in the ad's
+// country: its city's, else its site's; a "+CC" in the ad names another.
+func TestCountry(t *testing.T) {
+	data, err := os.ReadFile("../configs/sites/simclassifieds.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := site.Parse(append(data, []byte("\ncountry: GB\ncity_countries: {Sydney: AU}\n")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New([]site.Site{s}, "US", nil, 1<<24)
+	page := func(city, body string) []string {
+		html := `<article class="ad" data-id="1"><h1 class="title">Hi</h1><div class="meta"><span class="city">` + city +
+			`</span></div><div class="body"><p>` + body + `</p></div></article>`
+		a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/1.html", FetchedAt: time.Now(), HTML: []byte(html)}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a.PhoneNumbers()
+	}
+	for _, tc := range []struct{ city, body, want string }{
+		{"London", "call 07700 900461", "+447700900461"},
+		{"Sydney", "text 0491 570 158", "+61491570158"},
+		{"London", "Visiting from Spain +34 612 345 678, fijo 912 345 678", "+34612345678 +34912345678"},
+	} {
+		if got := strings.Join(page(tc.city, tc.body), " "); got != tc.want {
+			t.Errorf("%s %q: phones %q, want %q", tc.city, tc.body, got, tc.want)
+		}
+	}
+}
+
+// TestPhoneSources: numbers from the text, the page URL and the links in
+// the ad are recorded with where they came from, each once.
+func TestPhoneSources(t *testing.T) {
+	e := testExtractor(t)
+	html := `<article class="ad" data-id="5"><h1 class="title">Hi</h1><div class="meta"><span class="city">Oakland</span></div>
+<div class="body"><p>Text 510-873-0123 or <a href="tel:+14155550176">call</a>,
+<a href="https://wa.me/447700900461">WhatsApp</a>, <a href="/ad/9/510-873-0123">again</a>, <a href="/ad/5521887.html">next</a></p></div></article>`
+	a, err := e.Extract(&record.Page{Site: "simclassifieds", URL: "http://x/ad/queens/646-302-4471/2/338120", FetchedAt: time.Now(), HTML: []byte(html)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range a.Phones {
+		got = append(got, p.E164+" "+p.Source)
+	}
+	want := "+15108730123 text,+16463024471 url,+14155550176 link,+447700900461 link"
+	if strings.Join(got, ",") != want {
+		t.Errorf("phones %q, want %q", strings.Join(got, ","), want)
+	}
+}

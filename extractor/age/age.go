@@ -24,20 +24,46 @@ var (
 
 	wordNum = regexp.MustCompile(`\b(twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty)(?:[\s-]*(one|two|three|four|five|six|seven|eight|nine)\b)?`)
 
+	// Spanish number words 12..70: "diecinueve", "veintidós", "treinta y
+	// dos" (accents are dropped before).
+	esUnits = map[string]int{"uno": 1, "un": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9}
+	esWords = map[string]int{"doce": 12, "trece": 13, "catorce": 14, "quince": 15, "dieciseis": 16, "diecisiete": 17,
+		"dieciocho": 18, "diecinueve": 19, "veinte": 20, "veintiuno": 21, "veintiun": 21, "veintidos": 22, "veintitres": 23,
+		"veinticuatro": 24, "veinticinco": 25, "veintiseis": 26, "veintisiete": 27, "veintiocho": 28, "veintinueve": 29,
+		"treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60, "setenta": 70}
+	esWordNum = regexp.MustCompile(`\b(doce|trece|catorce|quince|dieciseis|diecisiete|dieciocho|diecinueve|veintiuno|veintiun|veintidos|veintitres|veinticuatro|veinticinco|veintiseis|veintisiete|veintiocho|veintinueve|veinte|treinta|cuarenta|cincuenta|sesenta|setenta)(?:\s+y\s+(uno|un|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)\b)?`)
+	accents   = strings.NewReplacer("á", "a", "é", "e", "í", "i", "ó", "o", "ú", "u")
+
+	// rangePattern is a recruiting range: "ladies 21-30 years old" gives
+	// both ends.
+	rangePattern = regexp.MustCompile(`\b(\d{2})\s*(?:-|–|to|a)\s*(\d{2})\s*(?:yo\b|y/o|y\.o\.?|yrs?\b|years?\b|años|anos)`)
+
 	patterns = []*regexp.Regexp{
 		regexp.MustCompile(`\bage\s*(?:is|:|-|=)?\s*(\d{2})\b`),
 		regexp.MustCompile(`\b(\d{2})[\s-]*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`),
 		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|\+|$))`),
 		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+)?(\d{2})$`),
 		regexp.MustCompile(`\b(?:i\s+)?(?:just\s+)?turned\s+(\d{2})\b`),
+		// The classic classified title: "Sweet and new in town - 22 -".
+		regexp.MustCompile(`(?m)(?:^|\s)[-–—]\s*(\d{2})\s*(?:[-–—]\s*)?$`),
+		// Spanish: "tengo 19 años", "19 añitos", "19 anos", "edad: 19",
+		// "recién cumplidos los 18".
+		regexp.MustCompile(`\b(\d{2})\s*(?:años|añitos|anos|anitos)`),
+		regexp.MustCompile(`\btengo\s+(?:solo\s+|apenas\s+)?(\d{2})\b`),
+		regexp.MustCompile(`\bedad\s*(?::|-|=)?\s*(\d{2})\b`),
+		regexp.MustCompile(`\b(?:cumpli|cumplidos|cumplidas)\s+(?:los\s+)?(\d{2})\b`),
 	}
 	// firstPerson patterns state the writer's own age ("i'm 20"): words
 	// before them about someone else do not apply.
-	firstPerson = map[int]bool{2: true, 3: true}
+	// The dash title pattern stands alone: "ask for Jade - 26 -".
+	firstPerson = map[int]bool{2: true, 3: true, 5: true, 7: true, 9: true}
+	// limit is a site's age limit after a number: "18+ only".
+	limit = regexp.MustCompile(`^\+`)
 	// Words shortly before a number that make it someone else's or a past age.
-	notMine = regexp.MustCompile(`\b(was|when|since|ago|daughter|son|sister|brother|kid|kids|child|friend|mom|mother|he|she|they|been doing|for)\b[^.!?\n]{0,12}$`)
-	// Words shortly after a number that make it a measure, not an age.
-	measure = regexp.MustCompile(`^\s*(?:lbs?|kg|cm|in|inches|ft|feet|min|mins|minutes|hrs|hours|hr|roses|\$|dollars|%)`)
+	notMine = regexp.MustCompile(`\b(was|when|since|ago|daughter|son|sister|brother|kid|kids|child|friend|mom|mother|he|she|they|been doing|for|under|over|must be|at least|older than|you are|you're|models were|hace|cuando|tenia|mi hija|mi hijo|mi hermana|mi amiga|desde|mayores de|menores de)\b[^.!?\n]{0,12}$`)
+	// Words shortly after a number that make it a measure, not an age, or a
+	// site's age limit ("18+ only", "18 years or older").
+	measure = regexp.MustCompile(`^\s*(?:lbs?|kg|kilos|cm|in|inches|ft|feet|min|mins|minutes|hrs|hours|hr|roses|\$|dollars|%|(?:years?\s+(?:of\s+age\s+)?)?(?:or|and)\s+(?:older|over|up)|(?:años|anos)\s+de\s+experiencia|(?:años|anos)\s+o\s+mas|years?\s+(?:of\s+)?experience)`)
 )
 
 // Find returns the distinct stated ages in text, in order of appearance.
@@ -52,8 +78,23 @@ func Find(text string) []int {
 		n += units[sub[2]]
 		return strconv.Itoa(n)
 	})
+	if strings.ContainsAny(s, "áéíóú") || esWordNum.MatchString(s) {
+		s = accents.Replace(s)
+		s = esWordNum.ReplaceAllStringFunc(s, func(m string) string {
+			sub := esWordNum.FindStringSubmatch(m)
+			return strconv.Itoa(esWords[sub[1]] + esUnits[sub[2]])
+		})
+	}
 	type hit struct{ pos, age int }
 	var hits []hit
+	for _, loc := range rangePattern.FindAllStringSubmatchIndex(s, -1) {
+		lo, _ := strconv.Atoi(s[loc[2]:loc[3]])
+		hi, _ := strconv.Atoi(s[loc[4]:loc[5]])
+		if lo < Youngest || hi > Oldest || lo >= hi || notMine.MatchString(s[max(0, loc[0]-24):loc[0]]) {
+			continue
+		}
+		hits = append(hits, hit{loc[2], lo}, hit{loc[4], hi})
+	}
 	for p, re := range patterns {
 		for _, loc := range re.FindAllStringSubmatchIndex(s, -1) {
 			n, err := strconv.Atoi(s[loc[2]:loc[3]])
@@ -63,7 +104,7 @@ func Find(text string) []int {
 			if !firstPerson[p] && notMine.MatchString(s[max(0, loc[0]-24):loc[0]]) {
 				continue
 			}
-			if measure.MatchString(s[loc[3]:]) {
+			if measure.MatchString(s[loc[3]:]) || (!firstPerson[p] && limit.MatchString(s[loc[3]:])) {
 				continue
 			}
 			hits = append(hits, hit{loc[2], n})

@@ -53,6 +53,20 @@ func TestCorpus(t *testing.T) {
 	corpus.Require(t, r, 100, 0.97, 0.95)
 }
 
+// TestSitesCorpus runs ages as real sites and Spanish ads write them
+// (testdata/sites.tsv): titles with the age between dashes, recruiting
+// ranges, disclaimers that are nobody's age, "tengo 19 años".
+func TestSitesCorpus(t *testing.T) {
+	r := corpus.Score(t, corpus.Load(t, "testdata/sites.tsv"), func(s string) []string {
+		var out []string
+		for _, n := range Find(s) {
+			out = append(out, strconv.Itoa(n))
+		}
+		return out
+	})
+	corpus.Require(t, r, 40, 0.97, 0.95)
+}
+
 func FuzzFind(f *testing.F) {
 	for _, s := range []string{"Age: 19", "i'm 21", "twenty two yo", "when I was 16", "\xff\xfe 19yo"} {
 		f.Add(s)

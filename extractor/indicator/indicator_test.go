@@ -65,6 +65,17 @@ func TestCorpus(t *testing.T) {
 	corpus.Require(t, r, 30, 0.9, 0.9)
 }
 
+// TestSpanishCorpus reports precision and recall of the categories found
+// in ads in Spanish (testdata/spanish.tsv) with the Spanish lists.
+func TestSpanishCorpus(t *testing.T) {
+	m := testMatcher(t)
+	r := corpus.Score(t, corpus.Load(t, "testdata/spanish.tsv"), func(s string) []string {
+		_, scores := m.Match(s)
+		return slices.Collect(maps.Keys(scores))
+	})
+	corpus.Require(t, r, 25, 0.9, 0.9)
+}
+
 func FuzzMatch(f *testing.F) {
 	m := testMatcher(f)
 	for _, s := range []string{"young", "y0ung 🎀", "\xff yoouung", "ask about my friends"} {

@@ -1,6 +1,7 @@
 package phone
 
 import (
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -24,6 +25,25 @@ type token struct {
 	plus bool
 	// gap is the separator text before the token.
 	gap string
+	// homophone is true for a word that sounds like its digit ("to" for 2,
+	// "ate" for 8), read only glued to digits.
+	homophone bool
+}
+
+// homophonesOK reports a window whose homophones are outnumbered: a
+// number with "to" or "ate" in it must be written mostly in digits.
+func homophonesOK(ts []token) bool {
+	homo, plain, all := 0, 0, 0
+	for _, t := range ts {
+		all += len(t.digits)
+		switch {
+		case t.homophone:
+			homo++
+		case !t.spelled:
+			plain += len(t.digits)
+		}
+	}
+	return homo == 0 || 2*plain >= all
 }
 
 // maxGap is the most separator runes between two groups of one number.
@@ -31,7 +51,7 @@ const maxGap = 6
 
 // runs splits text into runs of digit tokens separated only by short gaps of
 // separators.
-func runs(text string) [][]token {
+func runs(text string, lex *lexicon) [][]token {
 	var all [][]token
 	var cur []token
 	flush := func() {
@@ -46,9 +66,21 @@ func runs(text string) [][]token {
 	}
 	gapStart, gapRunes := 0, 0
 	plus := false
+	var last rune
 	i := 0
 	for i < len(text) {
 		r, w := utf8.DecodeRuneInString(text[i:])
+		if r == '\\' || r == '&' {
+			// A literal escape scraped with the text (\u2022, &#8226;,
+			// &amp;bull;) is one separator.
+			if n, isPlus := escapeAt(text, i); n > 0 {
+				plus = plus || isPlus
+				gapRunes++
+				last = 0
+				i += n
+				continue
+			}
+		}
 		if !isAlnum(r) || (r == utf8.RuneError && w == 1) {
 			if r == '+' {
 				plus = true
@@ -57,10 +89,16 @@ func runs(text string) [][]token {
 				// A price, a percentage or a post number follows or ends here.
 				flush()
 			}
-			gapRunes++
+			// A run of one punctuation mark or symbol ("*****", "~~~")
+			// counts once; spaces and newlines each count.
+			if r != last || unicode.IsSpace(r) {
+				gapRunes++
+			}
+			last = r
 			i += w
 			continue
 		}
+		last = 0
 		// An alphanumeric chunk.
 		j := i
 		for j < len(text) {
@@ -73,9 +111,16 @@ func runs(text string) [][]token {
 		if gapRunes > maxGap {
 			flush()
 		}
+		if n := len(cur); lex.spanish && n > 0 && cur[n-1].tens && j == i+1 && (text[i] == 'y' || text[i] == 'Y') {
+			// "setenta y tres": the "y" joins a tens word to its unit.
+			gapRunes++
+			i = j
+			continue
+		}
 		gap := text[gapStart:i]
+		joins := strings.Trim(gap, " -") == "" || (lex.spanish && (strings.Trim(gap, " -") == "y" || strings.Trim(gap, " -") == "Y"))
 		afterPrice := i > 0 && text[i-1] == '$'
-		toks, ok := chunkTokens(text, i, j)
+		toks, ok := lex.chunkTokens(text, i, j)
 		switch {
 		case !ok && !hasDigit(text[i:j]):
 			// A plain word: it ends the run.
@@ -83,7 +128,7 @@ func runs(text string) [][]token {
 		case !ok || afterPrice:
 			// A word that is not a number: it ends the run. Digits glued
 			// to it (tonight602..., Rachel567...) still form tokens.
-			parts := splitChunk(text, i, j)
+			parts := lex.splitChunk(text, i, j)
 			for k, p := range parts {
 				if p.digits == "" || (k == 0 && afterPrice) {
 					flush()
@@ -105,9 +150,9 @@ func runs(text string) [][]token {
 					toks[k].gap = gap
 					toks[k].plus = plus
 					// "thirty one": a unit word completes a tens word.
-					if n := len(cur); n > 0 && cur[n-1].tens && cur[n-1].end <= i && strings.Trim(gap, " -") == "" &&
+					if n := len(cur); n > 0 && cur[n-1].tens && cur[n-1].end <= i && joins &&
 						toks[0].spelled && len(toks[0].digits) == 1 && toks[0].digits != "0" && !toks[0].weak {
-						cur[n-1].digits = cur[n-1].digits[:1] + toks[0].digits
+						cur[n-1].digits = cur[n-1].digits[:len(cur[n-1].digits)-1] + toks[0].digits
 						cur[n-1].end = toks[0].end
 						cur[n-1].tens = false
 						continue
@@ -115,12 +160,16 @@ func runs(text string) [][]token {
 					// "five hundred ten" = 510, "five hundred twenty
 					// three" = 523, "five hundred one" = 501: the words
 					// after "hundred" fill its two places.
-					if n := len(cur); n > 1 && cur[n-1].hundred && strings.Trim(gap, " -") == "" && toks[0].spelled && !toks[0].weak &&
-						len(cur[n-2].digits) == 1 && (len(toks[0].digits) == 2 || (len(toks[0].digits) == 1 && toks[0].digits != "0")) {
+					// "quinientos diez" = 510, "ochocientos setenta y
+					// tres" = 873: a Spanish hundred is filled the same way.
+					if n := len(cur); n > 0 && cur[n-1].hundred && strings.Trim(gap, " -") == "" && toks[0].spelled && !toks[0].weak &&
+						(len(cur[n-1].digits) == 3 || (n > 1 && len(cur[n-2].digits) == 1)) &&
+						(len(toks[0].digits) == 2 || (len(toks[0].digits) == 1 && toks[0].digits != "0")) {
+						head := cur[n-1].digits[:len(cur[n-1].digits)-2]
 						if len(toks[0].digits) == 1 {
-							cur[n-1].digits = "0" + toks[0].digits
+							cur[n-1].digits = head + "0" + toks[0].digits
 						} else {
-							cur[n-1].digits = toks[0].digits
+							cur[n-1].digits = head + toks[0].digits
 						}
 						cur[n-1].end, cur[n-1].hundred, cur[n-1].tens = toks[0].end, false, toks[0].tens
 						continue
@@ -142,7 +191,7 @@ func isAlnum(r rune) bool { return unicode.IsLetter(r) || unicode.IsDigit(r) }
 // splitChunk splits an alphanumeric chunk that is not wholly a number into
 // its digit runs (tokens) and letter runs (tokens without digits, which
 // break runs) unless a letter run is itself a number word.
-func splitChunk(text string, i, j int) []token {
+func (lex *lexicon) splitChunk(text string, i, j int) []token {
 	var out []token
 	k := i
 	for k < j {
@@ -159,9 +208,9 @@ func splitChunk(text string, i, j int) []token {
 		if isD {
 			t := digitToken(text, k, m)
 			out = append(out, t)
-		} else if toks, ok := chunkTokens(text, k, m); ok && !allWeak(toks) {
+		} else if toks, ok := lex.chunkTokens(text, k, m); ok && !allWeak(toks) {
 			out = append(out, toks...)
-		} else if suffix, ok := wordSuffix(text, k, m); ok && m < j {
+		} else if suffix, ok := lex.wordSuffix(text, k, m); ok && m < j {
 			// "callsix02...": number words glued between a word and digits.
 			out = append(out, token{start: k, end: suffix[0].start})
 			out = append(out, suffix...)
@@ -175,12 +224,12 @@ func splitChunk(text string, i, j int) []token {
 
 // wordSuffix finds the longest tail of the letters text[i:j], of at least
 // three letters and not only weak words, that reads as number words.
-func wordSuffix(text string, i, j int) ([]token, bool) {
+func (lex *lexicon) wordSuffix(text string, i, j int) ([]token, bool) {
 	for s := i + 1; s+3 <= j; s++ {
 		if !utf8.RuneStart(text[s]) {
 			continue
 		}
-		if toks, ok := chunkTokens(text, s, j); ok && !allWeak(toks) {
+		if toks, ok := lex.chunkTokens(text, s, j); ok && !allWeak(toks) {
 			return toks, true
 		}
 	}
@@ -248,4 +297,105 @@ func allASCIIDigits(s string) bool {
 		}
 	}
 	return len(s) > 0
+}
+
+// escapeAt returns the length of a literal escape at text[i:] that stands
+// for a separator, and whether it stands for a '+': \u2022, \\u2022,
+// \U0001F48B, \x95, &#8226;, &#x2022;, &bull;, &amp;bull;, &amp;#8226;.
+// It returns 0 for anything else, and for an escape of a letter or a digit.
+func escapeAt(text string, i int) (int, bool) {
+	j := i
+	if text[j] == '\\' {
+		for j < len(text) && text[j] == '\\' {
+			j++
+		}
+		if j >= len(text) {
+			return 0, false
+		}
+		hex := map[byte]int{'u': 4, 'U': 8, 'x': 2}[text[j]]
+		if hex == 0 || j+1+hex > len(text) {
+			return 0, false
+		}
+		v, ok := parseHex(text[j+1 : j+1+hex])
+		if !ok || (hex > 2 && isAlnum(rune(v))) {
+			return 0, false
+		}
+		return j + 1 + hex - i, v == '+'
+	}
+	// &amp; repeated: an entity escaped once or more on the way.
+	j++
+	for strings.HasPrefix(text[j:], "amp;") {
+		j += len("amp;")
+	}
+	end := strings.IndexByte(text[j:min(len(text), j+12)], ';')
+	if end < 0 {
+		if j > i+1 {
+			return j - i, false // a lone "&amp;": an ampersand
+		}
+		return 0, false
+	}
+	name := text[j : j+end]
+	var v int
+	switch {
+	case strings.HasPrefix(name, "#x") || strings.HasPrefix(name, "#X"):
+		n, ok := parseHex(name[2:])
+		if !ok {
+			return 0, false
+		}
+		v = n
+	case strings.HasPrefix(name, "#"):
+		n, err := strconv.Atoi(name[1:])
+		if err != nil || n < 0 {
+			return 0, false
+		}
+		v = n
+	default:
+		if len(name) < 2 {
+			return 0, false
+		}
+		for k := 0; k < len(name); k++ {
+			if c := name[k] | 0x20; c < 'a' || c > 'z' {
+				return 0, false
+			}
+		}
+		// A named entity: letters (&eacute;) are not separators.
+		if letterEntity(name) {
+			return 0, false
+		}
+		return j + end + 1 - i, name == "plus"
+	}
+	if v > unicode.MaxRune || isAlnum(rune(v)) {
+		return 0, false
+	}
+	return j + end + 1 - i, v == '+'
+}
+
+// letterEntity reports named entities of letters: &eacute;, &ntilde;,
+// &auml;, &szlig; and the like.
+func letterEntity(name string) bool {
+	for _, suf := range []string{"acute", "grave", "tilde", "uml", "circ", "ring", "cedil", "slash", "lig", "zlig"} {
+		if strings.HasSuffix(name, suf) && len(name) > len(suf) {
+			return true
+		}
+	}
+	return false
+}
+
+func parseHex(s string) (int, bool) {
+	if s == "" || len(s) > 8 {
+		return 0, false
+	}
+	v := 0
+	for k := 0; k < len(s); k++ {
+		c := s[k]
+		switch {
+		case c >= '0' && c <= '9':
+			v = v*16 + int(c-'0')
+		case c|0x20 >= 'a' && c|0x20 <= 'f':
+			v = v*16 + int(c|0x20-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return v, true
 }

@@ -23,7 +23,18 @@ type Phone struct {
 	// Obfuscated is true when the number was written to evade search
 	// (spelled digits, letters for digits, separators inside groups).
 	Obfuscated bool `json:"obfuscated,omitempty"`
+	// Source says where the number was found first: "text" (a field, the
+	// title, the body), "url" (the ad page's address) or "link" (a link
+	// in the ad); empty in ads extracted before sources were recorded.
+	Source string `json:"source,omitempty"`
 }
+
+// Where a phone number was found (Phone.Source).
+const (
+	PhoneFromText = "text"
+	PhoneFromURL  = "url"
+	PhoneFromLink = "link"
+)
 
 // Indicator is one matched term of an indicator list.
 type Indicator struct {

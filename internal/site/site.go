@@ -72,6 +72,14 @@ type Site struct {
 	AllowPrivateAddresses bool `yaml:"allow_private_addresses"`
 	// Fields are the selectors of an ad page.
 	Fields Fields `yaml:"fields"`
+	// Country is where the site's ads are, as an ISO 3166 alpha-2 code
+	// ("GB"): phone numbers written without a country code are read there
+	// first. Empty means the config's region.
+	Country string `yaml:"country"`
+	// CityCountries gives the country of ads from some cities, by the city
+	// field as the site writes it (case does not matter), where it is not
+	// Country: a site with pages for London and for New York.
+	CityCountries map[string]string `yaml:"city_countries"`
 
 	starts                      []string
 	hosts                       []string
@@ -190,6 +198,25 @@ func (s *Site) compile() error {
 		errs = append(errs, fmt.Errorf("timezone: %w", err))
 	}
 	s.loc = loc
+	if s.Country != "" {
+		if c, ok := countryCode(s.Country); ok {
+			s.Country = c
+		} else {
+			errs = append(errs, fmt.Errorf("country %q: want an ISO 3166 alpha-2 code such as GB", s.Country))
+		}
+	}
+	cities := make(map[string]string, len(s.CityCountries))
+	for city, country := range s.CityCountries {
+		c, ok := countryCode(country)
+		if !ok {
+			errs = append(errs, fmt.Errorf("city_countries %q: country %q: want an ISO 3166 alpha-2 code such as GB", city, country))
+			continue
+		}
+		cities[strings.ToLower(strings.TrimSpace(city))] = c
+	}
+	if len(cities) > 0 {
+		s.CityCountries = cities
+	}
 	base, err := baseURL(s.BaseURL)
 	if err != nil {
 		errs = append(errs, err)
@@ -479,4 +506,27 @@ func Text(sel *goquery.Selection) string {
 	}
 	walk(sel)
 	return b.String()
+}
+
+// countryCode normalizes an ISO 3166 alpha-2 code: two ASCII letters, upper
+// case.
+func countryCode(c string) (string, bool) {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
+		return "", false
+	}
+	return c, true
+}
+
+// CountryOf returns the country of an ad of the site from city (the city
+// field of the ad): its city_countries entry, else Country, else fallback
+// (the config's region).
+func (s *Site) CountryOf(city, fallback string) string {
+	if c, ok := s.CityCountries[strings.ToLower(strings.TrimSpace(city))]; ok && city != "" {
+		return c
+	}
+	if s.Country != "" {
+		return s.Country
+	}
+	return fallback
 }

@@ -146,3 +146,31 @@ func TestFetchLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestCountry: country and city_countries are normalized ISO codes, a city
+// overrides the site, and an empty country falls back to the region.
+func TestCountry(t *testing.T) {
+	s, err := Parse([]byte(underBase + "country: gb\ncity_countries: {\"New York\": us, Sydney: AU}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ city, want string }{
+		{"London", "GB"}, {"new york", "US"}, {" Sydney ", "AU"}, {"", "GB"},
+	} {
+		if got := s.CountryOf(tc.city, "US"); got != tc.want {
+			t.Errorf("CountryOf(%q) = %q, want %q", tc.city, got, tc.want)
+		}
+	}
+	plain, err := Parse([]byte(underBase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := plain.CountryOf("London", "CA"); got != "CA" {
+		t.Errorf("CountryOf without a country = %q, want the region CA", got)
+	}
+	for _, bad := range []string{"country: GBR\n", "country: \"4\"\n", "city_countries: {Paris: France}\n"} {
+		if _, err := Parse([]byte(underBase + bad)); err == nil || !strings.Contains(err.Error(), "ISO 3166") {
+			t.Errorf("%q: %v, want an ISO 3166 error", bad, err)
+		}
+	}
+}
