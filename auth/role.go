@@ -78,6 +78,9 @@ const (
 	PermRules Permission = "rules"
 	// PermUnits: change the units and their recipients.
 	PermUnits Permission = "units"
+	// PermDeadLetters: see what the pipeline gave up on (dead letters),
+	// without their content.
+	PermDeadLetters Permission = "dead-letters"
 )
 
 // grants is the one table of who may do what: a row per permission, the
@@ -103,6 +106,7 @@ var grants = []struct {
 	{PermUsers, []Role{Admin}},
 	{PermRules, []Role{Admin}},
 	{PermUnits, []Role{Admin}},
+	{PermDeadLetters, []Role{Supervisor, Admin}},
 }
 
 // Permissions lists every permission, in the order of the table.

@@ -12,8 +12,8 @@ func TestRoleCan(t *testing.T) {
 	want := map[Role]string{
 		Analyst:      "trends alert-summaries",
 		Investigator: "trends alert-summaries search profiles ads photos networks cases export watchlist alert-triage",
-		Supervisor:   "trends alert-summaries search profiles ads photos networks cases export watchlist alert-triage assign audit-unit",
-		Admin:        "users rules units audit-all",
+		Supervisor:   "trends alert-summaries search profiles ads photos networks cases export watchlist alert-triage assign audit-unit dead-letters",
+		Admin:        "users rules units audit-all dead-letters",
 		"":           "",
 		"root":       "",
 	}
@@ -35,8 +35,8 @@ func TestRoleCan(t *testing.T) {
 			t.Errorf("Role(%q).Can(unknown permission) = true", role)
 		}
 	}
-	if len(Permissions()) != 17 {
-		t.Errorf("%d permissions, want 17", len(Permissions()))
+	if len(Permissions()) != 18 {
+		t.Errorf("%d permissions, want 18", len(Permissions()))
 	}
 }
 

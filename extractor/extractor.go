@@ -213,6 +213,8 @@ type Metrics struct {
 	Images   *prometheus.CounterVec
 	Duration prometheus.Histogram
 	Lag      prometheus.Gauge
+	// Dead counts the pages given up on (adwatch_dead_letters_total).
+	Dead prometheus.Counter
 }
 
 // NewMetrics registers the extractor's metrics on reg.
@@ -224,7 +226,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Images: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_extractor_images_total", Help: "Images fingerprinted, by result (hashed, cached, error)."}, []string{"result"}),
 		Duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_extractor_page_seconds", Help: "Time to extract one page.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
-		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_extractor_consumer_lag", Help: "Pages waiting for the extractor."}),
+		Lag:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_extractor_consumer_lag", Help: "Pages waiting for the extractor."}),
+		Dead: bus.NewDeadLetterCounter(reg, "extractor"),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Ads, m.Errors, m.Phones, m.Images, m.Duration, m.Lag)
@@ -293,7 +296,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "extractor"
 	}
-	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Log: s.Log}
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })

@@ -24,6 +24,8 @@ type Metrics struct {
 	Errors  *prometheus.CounterVec
 	Latency prometheus.Histogram
 	Lag     prometheus.Gauge
+	// Dead counts the ads given up on (adwatch_dead_letters_total).
+	Dead prometheus.Counter
 }
 
 // NewMetrics registers the indexer's metrics on reg.
@@ -33,7 +35,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_indexer_errors_total", Help: "Indexer errors by kind."}, []string{"kind"}),
 		Latency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_indexer_batch_seconds", Help: "Time to index and link one batch.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
-		Lag: prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_indexer_consumer_lag", Help: "Ads waiting for the indexer."}),
+		Lag:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_indexer_consumer_lag", Help: "Ads waiting for the indexer."}),
+		Dead: bus.NewDeadLetterCounter(reg, "indexer"),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Indexed, m.Errors, m.Latency, m.Lag)
@@ -64,7 +67,7 @@ func (s *Stage) Run(ctx context.Context) error {
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Log: s.Log}
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Stage: "indexer", Dead: s.Metrics.Dead, Log: s.Log}
 	return c.Run(ctx, s.JS, s.handle)
 }
 
@@ -88,13 +91,8 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	changed, err := s.Index.Put(ads)
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("index").Inc()
-		s.Log.Error("batch not indexed", "ads", len(ads), "err", err)
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
+		s.Log.Error("batch not indexed; indexing its ads one by one", "ads", len(ads), "err", err)
+		return s.oneByOne(ctx, msgs, errs)
 	}
 	if err := s.publishUpdates(ctx, changed); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
@@ -107,6 +105,29 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	}
 	s.Metrics.Indexed.Add(float64(len(ads)))
 	s.Metrics.Latency.Observe(time.Since(start).Seconds())
+	return errs
+}
+
+// oneByOne indexes each ad of a batch that failed as a whole on its own,
+// so that one bad ad fails alone and the others go on.
+func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error) []error {
+	for i, m := range msgs {
+		if errs[i] != nil {
+			continue
+		}
+		var a record.Ad
+		_ = json.Unmarshal(m.Data(), &a) // decoded once already
+		changed, err := s.Index.Put([]record.Ad{a})
+		if err == nil {
+			err = s.publishUpdates(ctx, changed)
+		}
+		if err != nil {
+			s.Metrics.Errors.WithLabelValues("index").Inc()
+			errs[i] = fmt.Errorf("indexing ad: %w", err)
+			continue
+		}
+		s.Metrics.Indexed.Inc()
+	}
 	return errs
 }
 

@@ -57,6 +57,7 @@ var routeAccess = map[string]string{
 	"GET /api/watchlist":             "is",
 	"POST /api/watchlist":            "is",
 	"DELETE /api/watchlist":          "is",
+	"GET /api/dead":                  "sd",
 	"GET /api/audit":                 "sd",
 	"GET /cases":                     "is",
 	"GET /cases/{number}":            "is",

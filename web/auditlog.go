@@ -9,6 +9,7 @@ import (
 
 	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/auth"
+	"github.com/adwatch/adwatch/internal/bus"
 )
 
 // auditLog answers GET /api/audit?since=D&user=U[&format=csv]: the audit
@@ -53,4 +54,18 @@ func (s *Server) auditLog(w http.ResponseWriter, r *http.Request) {
 			e.Action, e.Object, e.Query, e.Case, e.Outcome, e.Hash})
 	}
 	cw.Flush()
+}
+
+// deadLetters lists what the pipeline gave up on: stage, error, subject,
+// tries, size; never the content.
+func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
+	list, err := bus.ListDead(r.Context(), s.JS)
+	if err != nil {
+		writeErr(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	if list == nil {
+		list = []bus.DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, list)
 }

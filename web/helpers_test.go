@@ -68,7 +68,7 @@ func serveConfig(t *testing.T, idx *indexer.Index, b *bus.Bus, cfg config.Config
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Index: idx, Config: &cfg, Users: users, Audit: trail, Cases: cs, Alerts: b.Alerts, Watchlist: b.Watchlist, Images: b.Images,
+	s := &Server{Index: idx, Config: &cfg, Users: users, Audit: trail, Cases: cs, Alerts: b.Alerts, Watchlist: b.Watchlist, Images: b.Images, JS: b.JS,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)

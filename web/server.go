@@ -59,6 +59,8 @@ type Server struct {
 	// Units are the units of the alerts file, for the inbox's unit filter.
 	Units     []alerts.Unit
 	Watchlist jetstream.KeyValue
+	// JS lists the dead letters.
+	JS jetstream.JetStream
 	// Images holds the ads' image bytes by SHA-256.
 	Images   jetstream.ObjectStore
 	Gatherer prometheus.Gatherer
@@ -137,6 +139,7 @@ func (s *Server) routes() []route {
 		{"DELETE /api/watchlist", any(auth.PermWatchlist), "", s.removeWatch},
 
 		{"GET /api/audit", any(auth.PermAuditUnit, auth.PermAuditAll), "", s.auditLog},
+		{"GET /api/dead", any(auth.PermDeadLetters), "", s.deadLetters},
 
 		{"GET /api/cases", any(auth.PermCases), "", s.listCases},
 		{"POST /api/cases", any(auth.PermCases), "", s.createCase},

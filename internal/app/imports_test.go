@@ -79,7 +79,7 @@ var allowed = map[string][]string{
 	"alerts":               append([]string{"internal/bus", "internal/record"}, parsers...),
 	"alerts/digest":        {"alerts", "internal/bus", "internal/record", "internal/retry"},
 	"report":               {"indexer", "internal/config", "internal/record"},
-	"web":                  append([]string{"alerts", "audit", "auth", "cases", "indexer", "internal/config", "internal/record", "report"}, parsers...),
+	"web":                  append([]string{"alerts", "audit", "auth", "cases", "indexer", "internal/bus", "internal/config", "internal/record", "report"}, parsers...),
 	"auth":                 {},
 	"audit":                {},
 	"cases":                {"indexer", "internal/bus", "internal/record", "report"},

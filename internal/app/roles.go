@@ -189,7 +189,7 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 				return nil, err
 			}
 			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs, Units: units.Units,
-				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
+				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, JS: a.Bus.JS, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
 		}
 	}
 	ok = true

@@ -13,14 +13,14 @@
 // adwatch_imagehash (perceptual hash by image SHA-256), adwatch_alerts
 // (alert state by rule and entity), adwatch_watchlist (what investigators
 // watch for) and adwatch_digests (what each unit was sent). Stream
-// ADWATCH_OUTBOX is the durable queue of digests to deliver.
+// ADWATCH_OUTBOX is the durable queue of digests to deliver; stream
+// ADWATCH_DEAD holds the dead letters (adwatch.dead.<stage>).
 package bus
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -48,6 +48,12 @@ const (
 
 	StreamOutbox  = "ADWATCH_OUTBOX"
 	SubjectOutbox = "adwatch.outbox"
+
+	// StreamDead holds the dead letters: messages a stage gave up on,
+	// with the stage, the error and the original subject
+	// (adwatch.dead.<stage>).
+	StreamDead  = "ADWATCH_DEAD"
+	SubjectDead = "adwatch.dead"
 )
 
 // MaxMessageBytes is the largest message the embedded server takes, and
@@ -148,6 +154,7 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		{Name: StreamAds, Subjects: []string{SubjectAds + ".>"}, MaxMsgSize: 8 << 20},
 		{Name: StreamProfiles, Subjects: []string{"adwatch.profiles.>"}},
 		{Name: StreamOutbox, Subjects: []string{SubjectOutbox + ".>"}, Retention: jetstream.WorkQueuePolicy},
+		{Name: StreamDead, Subjects: []string{SubjectDead + ".>"}, MaxMsgSize: MaxMessageBytes},
 	} {
 		sc.Storage = jetstream.FileStorage
 		sc.Duplicates = DedupWindow
@@ -194,96 +201,6 @@ func (b *Bus) Close() {
 	if b != nil && b.NC != nil {
 		_ = b.NC.Drain()
 	}
-}
-
-// ErrPoison marks a message that can never be processed (it does not decode,
-// say). The consumer loop terminates it instead of redelivering it for ever;
-// it stays in the stream, so nothing is lost.
-var ErrPoison = errors.New("unprocessable message")
-
-// Handler processes a batch of messages and returns one error per message:
-// nil to acknowledge it, an error wrapping ErrPoison to terminate it, any
-// other error to have it redelivered later.
-type Handler func(ctx context.Context, msgs []jetstream.Msg) []error
-
-// Consumer is a durable pull consumer on one stream.
-type Consumer struct {
-	Stream  string
-	Durable string
-	// Batch is the most messages handed to the handler at once.
-	Batch int
-	// Log receives what the loop cannot hand to the handler (a failed
-	// fetch); nil discards it.
-	Log *slog.Logger
-}
-
-// Open creates (or finds) the durable consumer.
-func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
-		Durable:       c.Durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
-		MaxDeliver:    20,
-		MaxAckPending: 4 * max(c.Batch, 1),
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", c.Durable, c.Stream, err)
-	}
-	return cons, nil
-}
-
-// Run fetches batches until ctx is done and hands them to h, then
-// acknowledges each message as h says.
-func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) error {
-	cons, err := c.Open(ctx, js)
-	if err != nil {
-		return err
-	}
-	batch := max(c.Batch, 1)
-	for ctx.Err() == nil {
-		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			if c.Log != nil {
-				c.Log.Warn("fetching from the stream failed; trying again", "stream", c.Stream, "consumer", c.Durable, "err", err)
-			}
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
-		}
-		var msgs []jetstream.Msg
-		for m := range mb.Messages() {
-			msgs = append(msgs, m)
-		}
-		if len(msgs) == 0 {
-			continue
-		}
-		errs := h(ctx, msgs)
-		for i, m := range msgs {
-			var e error
-			if i < len(errs) {
-				e = errs[i]
-			}
-			switch {
-			case e == nil:
-				err = m.DoubleAck(ctx)
-			case errors.Is(e, ErrPoison):
-				err = m.Term()
-			default:
-				err = m.NakWithDelay(time.Second)
-			}
-			if err != nil && ctx.Err() == nil {
-				return fmt.Errorf("acknowledging message on %s: %w", c.Stream, err)
-			}
-		}
-	}
-	return nil
 }
 
 // TrackLag sets set to the durable consumer's pending count every two

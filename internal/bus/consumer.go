@@ -1,0 +1,278 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// ErrPoison marks a message that can never be processed (it does not
+// decode, say). The consumer loop sends it to the dead letters at once
+// instead of redelivering it; it stays in its own stream too.
+var ErrPoison = errors.New("unprocessable message")
+
+// Handler processes a batch of messages and returns one error per message:
+// nil to acknowledge it, an error wrapping ErrPoison to give up on it (a
+// dead letter), any other error to have it redelivered later, up to the
+// consumer's MaxDeliver deliveries, and then a dead letter.
+type Handler func(ctx context.Context, msgs []jetstream.Msg) []error
+
+// Consumer timing: a message not acknowledged within DefaultAckWait is
+// delivered again (after a crash, say); while a batch is being handled
+// every message of it is marked in progress every third of that, so a
+// long batch never times out.
+const (
+	DefaultAckWait = 30 * time.Second
+	// DefaultMaxDeliver is how often a failing message is tried before it
+	// becomes a dead letter.
+	DefaultMaxDeliver = 20
+)
+
+// Dead-letter headers: what failed, where, and why.
+const (
+	HeaderDeadStage   = "Adwatch-Stage"
+	HeaderDeadError   = "Adwatch-Error"
+	HeaderDeadSubject = "Adwatch-Subject"
+	HeaderDeadStream  = "Adwatch-Stream"
+	HeaderDeadSeq     = "Adwatch-Seq"
+	HeaderDeadTries   = "Adwatch-Deliveries"
+)
+
+// Consumer is a durable pull consumer on one stream with a dead-letter
+// path: a message that fails MaxDeliver times, or is poison, is copied to
+// ADWATCH_DEAD with its stage, error and original subject, counted, and
+// then terminated. A dead letter that cannot be written leaves the message
+// to be redelivered: nothing is dropped without a record.
+type Consumer struct {
+	Stream  string
+	Durable string
+	// Batch is the most messages handed to the handler at once.
+	Batch int
+	// Stage names the stage in dead letters and in the metric; the durable
+	// name when empty.
+	Stage string
+	// MaxDeliver is how often a failing message is tried;
+	// DefaultMaxDeliver when zero.
+	MaxDeliver int
+	// AckWait is how long a delivered message may go unacknowledged
+	// before it is delivered again; DefaultAckWait when zero.
+	AckWait time.Duration
+	// Dead counts dead letters (adwatch_dead_letters_total{stage}); nil
+	// counts nothing.
+	Dead prometheus.Counter
+	// Log receives what the loop cannot hand to the handler (a failed
+	// fetch or acknowledgement) and every dead letter; nil discards it.
+	Log *slog.Logger
+}
+
+// NewDeadLetterCounter registers (once per registry) and returns the
+// dead-letter counter of stage: adwatch_dead_letters_total{stage}.
+func NewDeadLetterCounter(reg prometheus.Registerer, stage string) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name:        "adwatch_dead_letters_total",
+		Help:        "Messages a stage gave up on, moved to the ADWATCH_DEAD stream.",
+		ConstLabels: prometheus.Labels{"stage": stage},
+	})
+	if reg == nil {
+		return c
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(prometheus.Counter)
+		}
+		panic(err)
+	}
+	return c
+}
+
+func (c Consumer) log() *slog.Logger {
+	if c.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return c.Log
+}
+
+func (c Consumer) stage() string {
+	if c.Stage != "" {
+		return c.Stage
+	}
+	return c.Durable
+}
+
+func (c Consumer) ackWait() time.Duration {
+	if c.AckWait > 0 {
+		return c.AckWait
+	}
+	return DefaultAckWait
+}
+
+func (c Consumer) maxDeliver() int {
+	if c.MaxDeliver > 0 {
+		return c.MaxDeliver
+	}
+	return DefaultMaxDeliver
+}
+
+// Open creates (or finds and updates) the durable consumer. The server
+// redelivers without limit: the loop itself decides when a message is a
+// dead letter, so none is abandoned without one.
+func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+		Durable:       c.Durable,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       c.ackWait(),
+		MaxDeliver:    -1,
+		MaxAckPending: 4 * max(c.Batch, 1),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}
+	return cons, nil
+}
+
+// Run fetches batches until ctx is done and hands them to h, then
+// acknowledges each message as h says.
+func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) error {
+	cons, err := c.Open(ctx, js)
+	if err != nil {
+		return err
+	}
+	batch := max(c.Batch, 1)
+	for ctx.Err() == nil {
+		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			c.log().Warn("fetching from the stream failed; trying again", "stream", c.Stream, "consumer", c.Durable, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		var msgs []jetstream.Msg
+		for m := range mb.Messages() {
+			msgs = append(msgs, m)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		errs := c.handle(ctx, msgs, h)
+		for i, m := range msgs {
+			var e error
+			if i < len(errs) {
+				e = errs[i]
+			}
+			c.settle(ctx, js, m, e)
+		}
+	}
+	return nil
+}
+
+// handle runs h on msgs, marking them in progress every third of AckWait
+// until it returns.
+func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler) []error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(c.ackWait() / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	})
+	defer func() { close(done); wg.Wait() }()
+	return h(ctx, msgs)
+}
+
+// settle acknowledges m as its error says. A failed acknowledgement is
+// logged, not fatal: the message comes again after AckWait, and every
+// stage handles a message twice as once.
+func (c Consumer) settle(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, e error) {
+	var err error
+	switch {
+	case e == nil:
+		err = m.DoubleAck(ctx)
+	case errors.Is(e, ErrPoison) || deliveries(m) >= c.maxDeliver():
+		if derr := c.deadLetter(ctx, js, m, e); derr != nil {
+			c.log().Error("a message could not be moved to the dead letters; it will be tried again",
+				"stream", c.Stream, "stage", c.stage(), "err", derr)
+			err = m.NakWithDelay(5 * time.Second)
+			break
+		}
+		err = m.Term()
+	default:
+		err = m.NakWithDelay(backoff(deliveries(m)))
+	}
+	if err != nil && ctx.Err() == nil {
+		c.log().Warn("acknowledging a message failed; it will come again", "stream", c.Stream, "stage", c.stage(), "err", err)
+	}
+}
+
+// backoff is the wait before delivery n+1 of a failing message: one
+// second, doubling, at most a minute.
+func backoff(n int) time.Duration {
+	return min(time.Second<<min(max(n-1, 0), 6), time.Minute)
+}
+
+// deliveries is how often m has been delivered (1 the first time).
+func deliveries(m jetstream.Msg) int {
+	md, err := m.Metadata()
+	if err != nil {
+		return 1
+	}
+	return int(md.NumDelivered)
+}
+
+// deadLetter copies m to ADWATCH_DEAD with its stage, error, original
+// subject, stream sequence and deliveries.
+func (c Consumer) deadLetter(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, cause error) error {
+	var seq uint64
+	if md, err := m.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	msg := &nats.Msg{Subject: SubjectDead + "." + KeyToken(c.stage()), Data: m.Data(), Header: nats.Header{}}
+	msg.Header.Set(HeaderDeadStage, c.stage())
+	msg.Header.Set(HeaderDeadError, truncate(cause.Error(), 2000))
+	msg.Header.Set(HeaderDeadSubject, m.Subject())
+	msg.Header.Set(HeaderDeadStream, c.Stream)
+	msg.Header.Set(HeaderDeadSeq, strconv.FormatUint(seq, 10))
+	msg.Header.Set(HeaderDeadTries, strconv.Itoa(deliveries(m)))
+	// Once per original message, even if the loop dies before Term.
+	msg.Header.Set(jetstream.MsgIDHeader, "dead/"+c.Stream+"/"+c.Durable+"/"+strconv.FormatUint(seq, 10))
+	if _, err := js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("publishing dead letter: %w", err)
+	}
+	if c.Dead != nil {
+		c.Dead.Inc()
+	}
+	c.log().Error("message moved to the dead letters", "stage", c.stage(), "stream", c.Stream, "seq", seq,
+		"deliveries", deliveries(m), "err", cause)
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}

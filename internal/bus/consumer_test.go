@@ -1,0 +1,166 @@
+package bus_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
+)
+
+// TestDeadLetters: in one batch, a message that always fails reaches the
+// dead letters after MaxDeliver tries and a poison one at once, both with
+// their stage, error and subject, counted; the others are processed once
+// and never held back. Retrying a dead letter hands it to the stage again
+// and removes it.
+func TestDeadLetters(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, body := range []string{"ok-1", "always-fails", "ok-2", "poison", "ok-3"} {
+		if _, err := b.JS.Publish(ctx, bus.SubjectPages+".site", []byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	seen := map[string]int{}
+	healed := false
+	handler := func(_ context.Context, msgs []jetstream.Msg) []error {
+		mu.Lock()
+		defer mu.Unlock()
+		errs := make([]error, len(msgs))
+		for i, m := range msgs {
+			body := string(m.Data())
+			seen[body]++
+			switch {
+			case body == "always-fails" && !healed:
+				errs[i] = errors.New("the index is read-only")
+			case body == "poison" && !healed:
+				errs[i] = fmt.Errorf("%w: does not decode", bus.ErrPoison)
+			}
+		}
+		return errs
+	}
+	dead := bus.NewDeadLetterCounter(nil, "extractor")
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: "extractor", Batch: 8, Stage: "extractor", MaxDeliver: 3, Dead: dead}
+	run := func() (stop func()) {
+		rctx, rcancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- c.Run(rctx, b.JS, handler) }()
+		return func() {
+			rcancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	stop := run()
+	waitDead := func(n int) []bus.DeadLetter {
+		t.Helper()
+		for ctx.Err() == nil {
+			list, err := bus.ListDead(ctx, b.JS)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(list) == n {
+				return list
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %d dead letters", n)
+		return nil
+	}
+	list := waitDead(2)
+	stop()
+	mu.Lock()
+	for _, ok := range []string{"ok-1", "ok-2", "ok-3"} {
+		if seen[ok] != 1 {
+			t.Errorf("%s handled %d times, want once", ok, seen[ok])
+		}
+	}
+	if seen["always-fails"] != 3 || seen["poison"] != 1 {
+		t.Errorf("the failing message was tried %d times (want 3), the poison one %d (want 1)", seen["always-fails"], seen["poison"])
+	}
+	healed = true
+	mu.Unlock()
+	slices.SortFunc(list, func(a, b bus.DeadLetter) int { return int(b.StreamSeq) - int(a.StreamSeq) })
+	if d := list[0]; d.Stage != "extractor" || d.Subject != bus.SubjectPages+".site" || d.Stream != bus.StreamPages ||
+		!strings.Contains(d.Error, "does not decode") || d.Deliveries != 1 || d.StreamSeq != 4 {
+		t.Errorf("poison dead letter %+v", d)
+	}
+	if d := list[1]; !strings.Contains(d.Error, "read-only") || d.Deliveries != 3 || d.StreamSeq != 2 {
+		t.Errorf("failing dead letter %+v", d)
+	}
+	if got := testutil.ToFloat64(dead); got != 2 {
+		t.Errorf("adwatch_dead_letters_total %v, want 2", got)
+	}
+	for _, d := range list {
+		if _, err := bus.RetryDead(ctx, b.JS, d.Seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := bus.RetryDead(ctx, b.JS, list[0].Seq); !errors.Is(err, bus.ErrNoDeadLetter) {
+		t.Errorf("retrying twice: %v, want ErrNoDeadLetter", err)
+	}
+	stop = run()
+	defer stop()
+	for ctx.Err() == nil {
+		mu.Lock()
+		n := seen["always-fails"] + seen["poison"]
+		mu.Unlock()
+		if n == 3+1+2 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if list := waitDead(0); len(list) != 0 {
+		t.Errorf("dead letters after retry: %+v", list)
+	}
+}
+
+// TestLongBatchIsNotRedelivered: a batch that takes longer than the
+// acknowledgement wait is marked in progress, so it is handled once.
+func TestLongBatchIsNotRedelivered(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds")
+	}
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := b.JS.Publish(ctx, bus.SubjectAds+".site", []byte("slow")); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	n := 0
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: "indexer", Batch: 1, AckWait: time.Second}
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(rctx, b.JS, func(_ context.Context, msgs []jetstream.Msg) []error {
+			mu.Lock()
+			n++
+			mu.Unlock()
+			time.Sleep(3 * time.Second)
+			return make([]error, len(msgs))
+		})
+	}()
+	time.Sleep(5 * time.Second)
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Errorf("a 3 s batch with a 1 s acknowledgement wait was handled %d times, want once", n)
+	}
+}
