@@ -113,6 +113,9 @@ type Index struct {
 
 	mu    sync.Mutex
 	pages map[string]string // ad id -> page sha indexed
+	// outbox holds the ads indexed whose profile updates are not yet
+	// published (outbox.go).
+	outbox map[string]bool
 }
 
 // ErrLocked is returned when another process has the index open.
@@ -143,6 +146,10 @@ func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*I
 	}
 	x := &Index{bleve: bi, Linker: NewLinker(phashThreshold, maxProfilesPerLink), pages: map[string]string{}}
 	if err := x.relink(); err != nil {
+		bi.Close()
+		return nil, err
+	}
+	if err := x.loadOutbox(); err != nil {
 		bi.Close()
 		return nil, err
 	}
@@ -196,8 +203,22 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	if len(fresh) == 0 {
 		return nil, nil
 	}
+	// The fresh ads wait in the outbox, in the same batch, until their
+	// profile updates are published (Published).
+	ids := make([]string, len(fresh))
+	for i, a := range fresh {
+		ids[i] = a.ID
+	}
+	outbox, err := x.outboxValue(ids)
+	if err != nil {
+		return nil, err
+	}
+	b.SetInternal(outboxKey, outbox)
 	if err := x.bleve.Batch(b); err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
+	}
+	for _, id := range ids {
+		x.outbox[id] = true
 	}
 	changed := map[string]bool{}
 	for _, a := range fresh {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -88,13 +89,16 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 		}
 		ads = append(ads, a)
 	}
+	// What a failed publish or a crash left unpublished goes out with
+	// this batch's updates.
+	left := s.Index.Unpublished()
 	changed, err := s.Index.Put(ads)
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("index").Inc()
 		s.Log.Error("batch not indexed; indexing its ads one by one", "ads", len(ads), "err", err)
 		return s.oneByOne(ctx, msgs, errs)
 	}
-	if err := s.publishUpdates(ctx, changed); err != nil {
+	if err := s.publish(ctx, changed, left); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
 		for i := range errs {
 			if errs[i] == nil {
@@ -117,9 +121,10 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 		}
 		var a record.Ad
 		_ = json.Unmarshal(m.Data(), &a) // decoded once already
+		left := s.Index.Unpublished()
 		changed, err := s.Index.Put([]record.Ad{a})
 		if err == nil {
-			err = s.publishUpdates(ctx, changed)
+			err = s.publish(ctx, changed, left)
 		}
 		if err != nil {
 			s.Metrics.Errors.WithLabelValues("index").Inc()
@@ -129,6 +134,22 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 		s.Metrics.Indexed.Inc()
 	}
 	return errs
+}
+
+// publish publishes the profile updates of the changed ads and of those
+// left unpublished before, then empties the index's outbox.
+func (s *Stage) publish(ctx context.Context, changed, left []string) error {
+	ids := changed
+	if len(left) > 0 {
+		ids = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(changed), left...))))
+	}
+	if err := s.publishUpdates(ctx, ids); err != nil {
+		return err
+	}
+	if err := s.Index.Published(); err != nil {
+		return fmt.Errorf("emptying the index's outbox: %w", err)
+	}
+	return nil
 }
 
 func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
