@@ -183,45 +183,76 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 	return nil
 }
 
+// rebuildStall is how long Rebuild waits for the next message of the ads
+// stream before it reports the rebuild incomplete.
+const rebuildStall = 30 * time.Second
+
 // Rebuild indexes every ad of the ads stream into x, from the first
-// message to the last one present when it starts.
-func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index) (int, error) {
+// message to the last one present when it starts, calling progress (when
+// not nil) after each batch with the messages read and the total. It
+// fails, rather than reporting success, when the stream stops answering
+// before the last message; ads that do not decode are counted in bad.
+func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress func(read, total uint64)) (n, bad int, err error) {
 	st, err := js.Stream(ctx, bus.StreamAds)
 	if err != nil {
-		return 0, fmt.Errorf("opening ads stream: %w", err)
+		return 0, 0, fmt.Errorf("opening ads stream: %w", err)
 	}
-	last := st.CachedInfo().State.LastSeq
-	if last == 0 {
-		return 0, nil
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading ads stream: %w", err)
+	}
+	first, last, total := info.State.FirstSeq, info.State.LastSeq, info.State.Msgs
+	if total == 0 {
+		return 0, 0, nil
 	}
 	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
 	if err != nil {
-		return 0, fmt.Errorf("reading ads stream: %w", err)
+		return 0, 0, fmt.Errorf("reading ads stream: %w", err)
 	}
-	n := 0
+	var seq, prev uint64
+	lastProgress := time.Now()
 	for {
 		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return n, fmt.Errorf("reading ads stream: %w", err)
+			return n, bad, fmt.Errorf("reading ads stream: %w", err)
 		}
 		var ads []record.Ad
-		var seq uint64
 		for m := range mb.Messages() {
-			meta, err := m.Metadata()
-			if err == nil {
+			if meta, err := m.Metadata(); err == nil {
 				seq = meta.Sequence.Stream
 			}
 			var a record.Ad
 			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
 				ads = append(ads, a)
+			} else {
+				bad++
 			}
 		}
-		if _, err := x.Put(ads); err != nil {
-			return n, err
+		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return n, bad, fmt.Errorf("reading ads stream at %d of %d: %w", seq, last, err)
 		}
-		n += len(ads)
-		if seq >= last || (len(ads) == 0 && seq == 0) {
-			return n, nil
+		if len(ads) > 0 {
+			if _, err := x.Put(ads); err != nil {
+				return n, bad, err
+			}
+			// A rebuild publishes nothing: every ad's update went out
+			// when it was first indexed.
+			if err := x.Published(); err != nil {
+				return n, bad, err
+			}
+			n += len(ads)
+		}
+		if seq != prev {
+			prev, lastProgress = seq, time.Now()
+		}
+		if progress != nil && seq >= first {
+			progress(seq-first+1, last-first+1)
+		}
+		if seq >= last {
+			return n, bad, nil
+		}
+		if time.Since(lastProgress) > rebuildStall || ctx.Err() != nil {
+			return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
 		}
 	}
 }

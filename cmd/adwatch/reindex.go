@@ -1,9 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,28 +15,63 @@ import (
 func reindexCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "reindex",
-		Short: "Rebuild the index from the JetStream ads stream",
+		Short: "Rebuild the index from the JetStream ads stream (into a new directory, swapped in when complete)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.connected(cmd, true)
 			if err != nil {
 				return err
 			}
 			defer a.Close()
-			old := filepath.Join(a.DataDir, "index.bleve")
-			if err := os.RemoveAll(old); err != nil {
-				return fmt.Errorf("removing old index: %w", err)
+			if a.Config.NATS.URL == "" && !a.Owns() {
+				return errors.New("another adwatch process owns this data dir: stop it before adwatch reindex (its index would be replaced under it)")
 			}
-			idx, err := a.OpenIndex(false)
+			// Holding the old index keeps every other process out of it
+			// until the new one is in place.
+			old, err := a.OpenIndex(false)
 			if err != nil {
+				return fmt.Errorf("the index is in use (%w): stop the process that holds it first", err)
+			}
+			before, _ := old.Count()
+			build := filepath.Join(a.DataDir, "reindex")
+			if err := os.RemoveAll(build); err != nil {
+				old.Close()
+				return fmt.Errorf("removing an unfinished rebuild: %w", err)
+			}
+			idx, err := indexer.Open(build, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink, false)
+			if err != nil {
+				old.Close()
 				return err
 			}
-			defer idx.Close()
-			n, err := indexer.Rebuild(cmd.Context(), a.Bus.JS, idx)
-			if err != nil {
-				return err
+			start, lastLine := time.Now(), time.Now()
+			progress := func(read, total uint64) {
+				if time.Since(lastLine) >= 2*time.Second || read == total {
+					lastLine = time.Now()
+					fmt.Fprintf(cmd.ErrOrStderr(), "reindex: %d of %d messages (%.0f%%), %.0f/s\n", read, total,
+						100*float64(read)/float64(max(total, 1)), float64(read)/time.Since(start).Seconds())
+				}
 			}
+			n, bad, err := indexer.Rebuild(cmd.Context(), a.Bus.JS, idx, progress)
 			count, _ := idx.Count()
-			fmt.Fprintf(cmd.OutOrStdout(), "read %d ads from the stream; %d ads indexed\n", n, count)
+			idx.Close()
+			old.Close()
+			if err != nil {
+				return fmt.Errorf("%w (the old index is untouched; the partial rebuild is in %s)", err, build)
+			}
+			// Swap: the old index aside, the new one in, the old one gone.
+			cur := filepath.Join(a.DataDir, "index.bleve")
+			aside := filepath.Join(a.DataDir, "index.bleve.old")
+			_ = os.RemoveAll(aside)
+			if err := os.Rename(cur, aside); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("moving the old index aside: %w", err)
+			}
+			if err := os.Rename(filepath.Join(build, "index.bleve"), cur); err != nil {
+				_ = os.Rename(aside, cur)
+				return fmt.Errorf("swapping in the new index: %w", err)
+			}
+			_ = os.RemoveAll(aside)
+			_ = os.RemoveAll(build)
+			fmt.Fprintf(cmd.OutOrStdout(), "read %d ads from the stream (%d did not decode); %d ads indexed (%d before); %.0f ads/s\n",
+				n, bad, count, before, float64(n)/time.Since(start).Seconds())
 			return nil
 		},
 	}

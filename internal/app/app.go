@@ -79,6 +79,10 @@ func (a *App) Connect(ctx context.Context, embedded bool) error {
 	return nil
 }
 
+// Owns reports whether this process owns the data dir (its embedded NATS
+// server and lock).
+func (a *App) Owns() bool { return a.owner != nil }
+
 // Close disconnects and stops the embedded server.
 func (a *App) Close() {
 	if a.Bus != nil {
