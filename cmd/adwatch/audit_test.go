@@ -19,12 +19,16 @@ func withTrail(t *testing.T, entries []audit.Entry, forge bool) string {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	owner, url, err := bus.Open(dir, false)
+	owner, url, err := bus.Open(dir, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer owner.Close()
-	b, err := bus.Connect(ctx, url, 1)
+	token, err := bus.Token(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bus.Connect(ctx, url, 1, bus.Credentials{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,14 +54,24 @@ func New(cfg config.Config, dataDir string, log *slog.Logger) *App {
 // when embedded is allowed and no URL is configured.
 func (a *App) Connect(ctx context.Context, embedded bool) error {
 	url := a.Config.NATS.URL
+	n := a.Config.NATS
+	creds := bus.Credentials{Token: n.Token, User: n.User, Password: n.Password, CredsFile: n.CredsFile}
 	if url == "" {
 		if !embedded {
 			return errors.New("this command runs one stage against a NATS server: set nats.url in the config (adwatch run starts an embedded one)")
 		}
-		owner, u, err := bus.Open(a.DataDir, a.SyncAlways)
+		owner, u, err := bus.Open(a.DataDir, a.SyncAlways, a.Log)
 		if err != nil {
 			return err
 		}
+		token, err := bus.Token(a.DataDir)
+		if err != nil {
+			if owner != nil {
+				owner.Close()
+			}
+			return err
+		}
+		creds = bus.Credentials{Token: token}
 		url = u
 		if owner == nil {
 			a.Log.Info("the data dir belongs to a running adwatch; using its nats", "url", url)
@@ -70,7 +80,7 @@ func (a *App) Connect(ctx context.Context, embedded bool) error {
 			a.Log.Info("embedded nats started", "store", a.DataDir)
 		}
 	}
-	b, err := bus.Connect(ctx, url, a.Config.NATS.Replicas)
+	b, err := bus.Connect(ctx, url, a.Config.NATS.Replicas, creds)
 	if err != nil {
 		a.Close()
 		return err

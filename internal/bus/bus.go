@@ -21,6 +21,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -68,22 +69,30 @@ const MaxMessageBytes = 16 << 20
 const DedupWindow = 24 * time.Hour
 
 // Embedded starts a NATS server with JetStream storing under dir, listening
-// on a random loopback port. Shut it down with Shutdown and WaitForShutdown.
-func Embedded(dir string, syncAlways bool) (*server.Server, error) {
+// on a random loopback port; with a token, every client must give it.
+// Shut it down with Shutdown and WaitForShutdown.
+func Embedded(dir string, syncAlways bool, token string, log *slog.Logger) (*server.Server, error) {
 	opts := &server.Options{
-		ServerName: "adwatch-embedded",
-		Host:       "127.0.0.1",
-		Port:       server.RANDOM_PORT,
-		JetStream:  true,
-		StoreDir:   filepath.Join(dir, "nats"),
-		NoSigs:     true,
-		MaxPayload: MaxMessageBytes,
-		NoLog:      true,
-		SyncAlways: syncAlways,
+		ServerName:    "adwatch-embedded",
+		Host:          "127.0.0.1",
+		Port:          server.RANDOM_PORT,
+		JetStream:     true,
+		StoreDir:      filepath.Join(dir, "nats"),
+		NoSigs:        true,
+		MaxPayload:    MaxMessageBytes,
+		NoLog:         true,
+		SyncAlways:    syncAlways,
+		Authorization: token,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating embedded nats server: %w", err)
+	}
+	if log != nil {
+		// The server's own warnings and errors (a disk near full, a
+		// store it cannot write) go to the process log.
+		opts.NoLog = false
+		ns.SetLoggerV2(serverLog{log.With("component", "nats")}, false, false, false)
 	}
 	ns.Start()
 	if !ns.ReadyForConnections(30 * time.Second) {
@@ -92,6 +101,17 @@ func Embedded(dir string, syncAlways bool) (*server.Server, error) {
 	}
 	return ns, nil
 }
+
+// serverLog passes the embedded server's log to slog: notices at debug
+// level, warnings and errors as they are.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(string, ...any)           {}
 
 // Bus is a connection to JetStream with the shared streams and buckets,
 // each named for what it holds. The composition root hands each stage only
@@ -114,10 +134,32 @@ type Bus struct {
 	Digests jetstream.KeyValue
 }
 
-// Connect connects to url and makes sure every stream and bucket exists
-// with the given replica count.
-func Connect(ctx context.Context, url string, replicas int) (*Bus, error) {
-	nc, err := nats.Connect(url, nats.Name("adwatch"), nats.MaxReconnects(-1))
+// Credentials authenticate a client to NATS; the zero value is none.
+type Credentials struct {
+	Token, User, Password string
+	// CredsFile is a NATS credentials file (JWT and NKey seed).
+	CredsFile string
+}
+
+// options are the connection options of c.
+func (c Credentials) options() []nats.Option {
+	var o []nats.Option
+	if c.Token != "" {
+		o = append(o, nats.Token(c.Token))
+	}
+	if c.User != "" {
+		o = append(o, nats.UserInfo(c.User, c.Password))
+	}
+	if c.CredsFile != "" {
+		o = append(o, nats.UserCredentials(c.CredsFile))
+	}
+	return o
+}
+
+// Connect connects to url with creds and makes sure every stream and
+// bucket exists with the given replica count.
+func Connect(ctx context.Context, url string, replicas int, creds Credentials) (*Bus, error) {
+	nc, err := nats.Connect(url, append([]nats.Option{nats.Name("adwatch"), nats.MaxReconnects(-1)}, creds.options()...)...)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to nats at %s: %w", url, err)
 	}

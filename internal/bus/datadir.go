@@ -1,8 +1,11 @@
 package bus
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,8 +29,10 @@ const URLFile = "nats.url"
 
 // Open starts the embedded server of dir and takes the directory's lock;
 // if another process already owns dir, it returns (nil, url of that
-// process's server, nil) so that the caller connects to it instead.
-func Open(dir string, syncAlways bool) (*Owner, string, error) {
+// process's server, nil) so that the caller connects to it instead. Either
+// way clients authenticate with the data dir's Token. log (may be nil)
+// receives the server's warnings.
+func Open(dir string, syncAlways bool, log *slog.Logger) (*Owner, string, error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, "", fmt.Errorf("creating data dir: %w", err)
 	}
@@ -46,7 +51,12 @@ func Open(dir string, syncAlways bool) (*Owner, string, error) {
 		}
 		return nil, strings.TrimSpace(string(url)), nil
 	}
-	ns, err := Embedded(dir, syncAlways)
+	token, err := Token(dir)
+	if err != nil {
+		f.Close()
+		return nil, "", err
+	}
+	ns, err := Embedded(dir, syncAlways, token, log)
 	if err != nil {
 		f.Close()
 		return nil, "", err
@@ -57,6 +67,30 @@ func Open(dir string, syncAlways bool) (*Owner, string, error) {
 		return nil, "", fmt.Errorf("publishing the NATS address: %w", err)
 	}
 	return &Owner{Server: ns, lock: f, dir: dir}, ns.ClientURL(), nil
+}
+
+// TokenFile is the file under the data directory holding the token the
+// embedded server requires of every client (owner-only).
+const TokenFile = "nats.token"
+
+// Token returns the data dir's NATS token, generating it (32 random
+// bytes, readable by the owner only) the first time.
+func Token(dir string) (string, error) {
+	path := filepath.Join(dir, TokenFile)
+	data, err := os.ReadFile(path)
+	if err == nil && strings.TrimSpace(string(data)) != "" {
+		return strings.TrimSpace(string(data)), nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("reading the NATS token: %w", err)
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	token := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(token+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing the NATS token: %w", err)
+	}
+	return token, nil
 }
 
 // Close stops the server and releases the directory.

@@ -2,6 +2,8 @@ package bus
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -11,17 +13,30 @@ import (
 // once the owner is gone, the next one owns it.
 func TestOneOwnerPerDataDir(t *testing.T) {
 	dir := t.TempDir()
-	first, url, err := Open(dir, false)
+	first, url, err := Open(dir, false, nil)
 	if err != nil || first == nil {
 		t.Fatalf("first open: %v %v", first, err)
 	}
-	second, url2, err := Open(dir, false)
+	second, url2, err := Open(dir, false, nil)
 	if err != nil || second != nil || url2 != url {
 		t.Fatalf("second open: owner %v, url %q (owner's %q), %v", second, url2, url, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := Connect(ctx, url2, 1)
+	token, err := Token(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without the data dir's token the server refuses.
+	if b, err := Connect(ctx, url2, 1, Credentials{}); err == nil {
+		b.Close()
+		t.Fatal("connected to the embedded server without its token")
+	}
+	if b, err := Connect(ctx, url2, 1, Credentials{Token: "wrong"}); err == nil {
+		b.Close()
+		t.Fatal("connected to the embedded server with a wrong token")
+	}
+	b, err := Connect(ctx, url2, 1, Credentials{Token: token})
 	if err != nil {
 		t.Fatalf("connecting to the owner's server: %v", err)
 	}
@@ -30,12 +45,15 @@ func TestOneOwnerPerDataDir(t *testing.T) {
 	}
 	b.Close()
 	first.Close()
-	third, _, err := Open(dir, false)
+	third, _, err := Open(dir, false, nil)
 	if err != nil || third == nil {
 		t.Fatalf("after the owner closed: %v %v", third, err)
 	}
 	defer third.Close()
-	b, err = Connect(ctx, third.Server.ClientURL(), 1)
+	if fi, err := os.Stat(filepath.Join(dir, TokenFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("token file: %v %v, want owner-only", fi, err)
+	}
+	b, err = Connect(ctx, third.Server.ClientURL(), 1, Credentials{Token: token})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,6 +70,16 @@ type NATS struct {
 	URL string `yaml:"url"`
 	// Replicas of each stream on an external cluster (1 when embedded).
 	Replicas int `yaml:"replicas"`
+	// Credentials for nats.url; each may instead come from the
+	// environment (ADWATCH_NATS_TOKEN, ADWATCH_NATS_USER,
+	// ADWATCH_NATS_PASSWORD, ADWATCH_NATS_CREDS), which keeps secrets out
+	// of the file. The embedded server needs none of them: it takes a
+	// token adwatch generates into the data dir (owner-only).
+	Token    string `yaml:"token"`
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	// CredsFile is a NATS credentials file (JWT and NKey seed).
+	CredsFile string `yaml:"creds"`
 }
 
 // City is a city adwatch reports on.
@@ -161,6 +171,14 @@ func (c *Config) applyDefaults() {
 	}
 	if c.NATS.Replicas == 0 {
 		c.NATS.Replicas = 1
+	}
+	for _, e := range []struct {
+		field *string
+		env   string
+	}{{&c.NATS.Token, "ADWATCH_NATS_TOKEN"}, {&c.NATS.User, "ADWATCH_NATS_USER"}, {&c.NATS.Password, "ADWATCH_NATS_PASSWORD"}, {&c.NATS.CredsFile, "ADWATCH_NATS_CREDS"}} {
+		if v := os.Getenv(e.env); v != "" && *e.field == "" {
+			*e.field = v
+		}
 	}
 	if c.DefaultTimezone == "" {
 		c.DefaultTimezone = "America/Los_Angeles"
