@@ -119,6 +119,8 @@ func (s *Server) routes() []route {
 		{"POST /api/search/image", any(auth.PermSearch), audit.ActionSearch, s.searchImage},
 		{"GET /api/ads/{id}", any(auth.PermAds), audit.ActionViewAd, s.adByID},
 		{"GET /api/profiles/{id}", any(auth.PermProfiles), audit.ActionViewProfile, s.profile},
+		{"GET /api/networks/{id}", any(auth.PermNetworks), audit.ActionViewNetwork, s.network},
+		{"GET /api/networks/{id}/graph.svg", any(auth.PermNetworks), audit.ActionViewNetwork, s.networkGraph},
 		{"GET /api/images/{sha256}", any(auth.PermPhotos), audit.ActionViewImage, s.image},
 		{"GET /api/export/ads", any(auth.PermExport), audit.ActionExport, s.exportAds},
 
