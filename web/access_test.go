@@ -67,6 +67,7 @@ var routeAccess = map[string]string{
 	// Networks and captures.
 	"GET /api/networks/{id}":           "is",
 	"GET /api/networks/{id}/graph.svg": "is",
+	"GET /api/ads/{id}/capture":        "is",
 }
 
 var initials = map[auth.Role]string{auth.Analyst: "a", auth.Investigator: "i", auth.Supervisor: "s", auth.Admin: "d"}

@@ -67,6 +67,10 @@ type Server struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
+	// Pages is the stream of captured pages (ADWATCH_PAGES), for an
+	// ad's capture; without it captures answer 503.
+	Pages jetstream.Stream
+
 	phones   *phone.Extractor
 	cliToken string
 }
@@ -118,6 +122,7 @@ func (s *Server) routes() []route {
 		{"GET /api/search", any(auth.PermSearch), audit.ActionSearch, s.search},
 		{"POST /api/search/image", any(auth.PermSearch), audit.ActionSearch, s.searchImage},
 		{"GET /api/ads/{id}", any(auth.PermAds), audit.ActionViewAd, s.adByID},
+		{"GET /api/ads/{id}/capture", any(auth.PermAds), audit.ActionViewAd, s.adCapture},
 		{"GET /api/profiles/{id}", any(auth.PermProfiles), audit.ActionViewProfile, s.profile},
 		{"GET /api/networks/{id}", any(auth.PermNetworks), audit.ActionViewNetwork, s.network},
 		{"GET /api/networks/{id}/graph.svg", any(auth.PermNetworks), audit.ActionViewNetwork, s.networkGraph},
