@@ -42,6 +42,14 @@ type doc struct {
 	Handles     []string  `json:"handles"`
 	PageSHA     string    `json:"page_sha"`
 	Source      string    `json:"source"`
+	// For search: the national numbers' digits reversed (a number's last
+	// digits are a prefix of it), the indicator categories, the stated
+	// ages' bands and the month posted. An index made before they existed
+	// lacks them: its ads do not match them until adwatch reindex.
+	PhoneRev   []string `json:"phone_rev"`
+	Categories []string `json:"categories"`
+	AgeBands   []string `json:"age_bands"`
+	Month      string   `json:"month"`
 }
 
 // BleveType names the document mapping (bleve reads the Go field name
@@ -62,7 +70,8 @@ func newMapping() mapping.IndexMapping {
 	src.DocValues = false
 
 	dm := bleve.NewDocumentStaticMapping()
-	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha"} {
+	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha",
+		"phone_rev", "categories", "age_bands", "month"} {
 		dm.AddFieldMappingsAt(f, kw)
 	}
 	for _, f := range []string{"title", "body", "poster"} {
@@ -90,10 +99,18 @@ func toDoc(a *record.Ad) (doc, error) {
 	}
 	for _, p := range a.Phones {
 		d.Phones = append(d.Phones, p.E164)
-		d.PhoneDigits = append(d.PhoneDigits, strings.TrimPrefix(strings.TrimPrefix(p.E164, "+"), "1"))
+		digits := strings.TrimPrefix(strings.TrimPrefix(p.E164, "+"), "1")
+		d.PhoneDigits = append(d.PhoneDigits, digits)
+		d.PhoneRev = append(d.PhoneRev, reverse(digits))
 	}
 	for _, n := range a.Ages {
 		d.Ages = append(d.Ages, float64(n))
+		if b := AgeBand(n); !slices.Contains(d.AgeBands, b) {
+			d.AgeBands = append(d.AgeBands, b)
+		}
+	}
+	if !a.PostedAt.IsZero() {
+		d.Month = a.PostedAt.UTC().Format("2006-01")
 	}
 	for _, img := range a.Images {
 		if img.SHA256 != "" {
@@ -102,6 +119,9 @@ func toDoc(a *record.Ad) (doc, error) {
 	}
 	for _, in := range a.Indicators {
 		d.Indicators = append(d.Indicators, in.Category+":"+in.Term)
+		if !slices.Contains(d.Categories, in.Category) {
+			d.Categories = append(d.Categories, in.Category)
+		}
 	}
 	return d, nil
 }

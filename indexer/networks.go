@@ -140,3 +140,47 @@ func (l *Linker) profilesOf(contact string) []string {
 	}
 	return sortedKeys(set)
 }
+
+// ProfilesUsing returns the distinct profiles whose ads carry the
+// identifier: a phone, email or payment handle, or a social handle.
+func (l *Linker) ProfilesUsing(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	set := map[string]bool{}
+	for _, i := range l.byContact[id] {
+		set[l.profile(i)] = true
+	}
+	for _, i := range l.byHandle[id] {
+		set[l.profile(i)] = true
+	}
+	return sortedKeys(set)
+}
+
+// NetworkMembers returns the profiles of network id, in order; none for
+// an unknown network. It looks at every profile once.
+func (l *Linker) NetworkMembers(id string) []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleNetworks()
+	out := []string{}
+	for p, r := range l.byProfile {
+		if l.networkOf(r) == id {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// IsCapped reports whether a contact links too many profiles to join
+// networks.
+func (l *Linker) IsCapped(contact string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.settleNetworks()
+	return l.capped[contact]
+}
+
+// MaxProfilesPerLink is how many profiles a contact may link before it
+// stops joining networks.
+func (l *Linker) MaxProfilesPerLink() int { return l.maxLink }

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"slices"
 	"sort"
 	"time"
 
@@ -28,6 +29,26 @@ type ProfileView struct {
 	Templates []string `json:"same_template"`
 	// Links are the evidence that joined the ads, pair by pair.
 	Links []Link `json:"links"`
+	// Shared says, for each phone and handle, how many other profiles
+	// use it.
+	Shared []SharedIdentifier `json:"phone_profiles"`
+	// StatedAges are the ages stated, ad by ad, in time order.
+	StatedAges []StatedAge `json:"stated_ages"`
+}
+
+// SharedIdentifier is a profile's phone or handle and how many other
+// profiles use it.
+type SharedIdentifier struct {
+	Value string `json:"value"`
+	// Profiles is the number of other profiles using it.
+	Profiles int `json:"profiles"`
+}
+
+// StatedAge is an age an ad stated and the day it was posted.
+type StatedAge struct {
+	Date string `json:"date"`
+	Age  int    `json:"age"`
+	Ad   string `json:"ad"`
 }
 
 // Profile returns the view of profile id.
@@ -78,6 +99,22 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 		}
 	}
 	v.NetworkProfiles = sortedKeys(others)
+	v.Shared = []SharedIdentifier{}
+	for _, p := range append(slices.Clone(v.Phones), v.Handles...) {
+		n := 0
+		for _, o := range x.Linker.ProfilesUsing(p) {
+			if o != id {
+				n++
+			}
+		}
+		v.Shared = append(v.Shared, SharedIdentifier{Value: p, Profiles: n})
+	}
+	v.StatedAges = []StatedAge{}
+	for _, a := range ads {
+		for _, n := range a.Ages {
+			v.StatedAges = append(v.StatedAges, StatedAge{Date: a.PostedAt.UTC().Format(time.DateOnly), Age: n, Ad: a.ID})
+		}
+	}
 	v.Templates = x.Linker.Templates(id)
 	v.Links = x.Linker.Links(id)
 	return v, true, nil

@@ -66,6 +66,11 @@ var routeAccess = map[string]string{
 	"GET /api/cases/{number}":        "is",
 	"POST /api/cases/{number}":       "is",
 	"GET /api/cases/{number}/export": "is",
+
+	// Networks and captures.
+	"GET /api/networks/{id}":           "is",
+	"GET /api/networks/{id}/graph.svg": "is",
+	"GET /api/ads/{id}/capture":        "is",
 }
 
 var initials = map[auth.Role]string{auth.Analyst: "a", auth.Investigator: "i", auth.Supervisor: "s", auth.Admin: "d"}

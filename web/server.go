@@ -72,6 +72,10 @@ type Server struct {
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 
+	// Pages is the stream of captured pages (ADWATCH_PAGES), for an
+	// ad's capture; without it captures answer 503.
+	Pages jetstream.Stream
+
 	phones   *phone.Extractor
 	cliToken string
 }
@@ -123,7 +127,10 @@ func (s *Server) routes() []route {
 		{"GET /api/search", any(auth.PermSearch), audit.ActionSearch, s.search},
 		{"POST /api/search/image", any(auth.PermSearch), audit.ActionSearch, s.searchImage},
 		{"GET /api/ads/{id}", any(auth.PermAds), audit.ActionViewAd, s.adByID},
+		{"GET /api/ads/{id}/capture", any(auth.PermAds), audit.ActionViewAd, s.adCapture},
 		{"GET /api/profiles/{id}", any(auth.PermProfiles), audit.ActionViewProfile, s.profile},
+		{"GET /api/networks/{id}", any(auth.PermNetworks), audit.ActionViewNetwork, s.network},
+		{"GET /api/networks/{id}/graph.svg", any(auth.PermNetworks), audit.ActionViewNetwork, s.networkGraph},
 		{"GET /api/images/{sha256}", any(auth.PermPhotos), audit.ActionViewImage, s.image},
 		{"GET /api/export/ads", any(auth.PermExport), audit.ActionExport, s.exportAds},
 

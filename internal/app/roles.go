@@ -16,6 +16,7 @@ import (
 	"github.com/adwatch/adwatch/extractor"
 	"github.com/adwatch/adwatch/extractor/indicator"
 	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/report"
 	"github.com/adwatch/adwatch/web"
@@ -188,8 +189,12 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 			if err != nil {
 				return nil, err
 			}
+			pages, err := a.Bus.JS.Stream(ctx, bus.StreamPages)
+			if err != nil {
+				return nil, fmt.Errorf("opening stream %s: %w", bus.StreamPages, err)
+			}
 			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs, Units: units.Units,
-				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, JS: a.Bus.JS, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
+				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Pages: pages, JS: a.Bus.JS, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
 		}
 	}
 	ok = true

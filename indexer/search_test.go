@@ -1,0 +1,91 @@
+package indexer
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/adwatch/adwatch/internal/record"
+)
+
+func searchAds() []record.Ad {
+	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	youth := []record.Indicator{{Category: "youth", Term: "young"}}
+	return []record.Ad{
+		{ID: "s:1", Site: "s", City: "Oakland", Title: "new in town", Poster: "Rosa", PostedAt: t0, PageSHA256: "1",
+			Phones: []record.Phone{{E164: "+15108730123"}}, Ages: []int{19, 20}, Indicators: youth},
+		{ID: "s:2", Site: "s", City: "Oakland", Title: "sweet", Poster: "Rosa", PostedAt: t0.AddDate(0, 1, 0), PageSHA256: "2",
+			Phones: []record.Phone{{E164: "+15108730123"}}, Ages: []int{17}},
+		{ID: "t:3", Site: "t", City: "San Jose", Title: "kind", Poster: "Mia", PostedAt: t0, PageSHA256: "3",
+			Phones: []record.Phone{{E164: "+14085550199"}}, Ages: []int{30}, Indicators: youth},
+	}
+}
+
+func TestFind(t *testing.T) {
+	idx, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	if _, err := idx.Put(searchAds()); err != nil {
+		t.Fatal(err)
+	}
+	oct := time.Date(2020, 10, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		s    Search
+		want uint64
+	}{
+		{"all", Search{}, 3},
+		{"last digits", Search{PhonePart: "8730123"}, 2},
+		{"first digits", Search{PhonePart: "510873"}, 2},
+		{"middle digits", Search{PhonePart: "8730"}, 0},
+		{"city in any case", Search{City: "oakland"}, 2},
+		{"site", Search{Site: "t"}, 1},
+		{"category", Search{Category: "youth"}, 2},
+		{"October", Search{From: oct, Until: oct.AddDate(0, 1, 0)}, 2},
+		{"minor", Search{MaxAge: 17}, 1},
+		{"18 to 25", Search{MinAge: 18, MaxAge: 25}, 1},
+		{"words and city", Search{Text: "kind", City: "San Jose"}, 1},
+		{"phone", Search{Phones: []string{"+14085550199"}}, 1},
+	} {
+		got, err := idx.Find(tc.s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Total != tc.want {
+			t.Errorf("%s: %d ads, want %d", tc.name, got.Total, tc.want)
+		}
+	}
+
+	got, err := idx.Find(Search{Size: 2, Offset: 2, Facets: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Total != 3 || len(got.Hits) != 1 {
+		t.Errorf("page 2 of size 2: %d hits of %d, want 1 of 3", len(got.Hits), got.Total)
+	}
+	want := &Facets{
+		City:     []Facet{{"oakland", 2}, {"san jose", 1}},
+		Site:     []Facet{{"s", 2}, {"t", 1}},
+		Category: []Facet{{"youth", 2}},
+		Age:      []Facet{{"under 18", 1}, {"18-20", 1}, {"26+", 1}},
+		Month:    []Facet{{"2020-10", 2}, {"2020-11", 1}},
+	}
+	if d := cmp.Diff(want, got.Facets); d != "" {
+		t.Errorf("facets (-want +got):\n%s", d)
+	}
+
+	pf, err := idx.FindProfiles(Search{PhonePart: "0123"}, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pf.Total != 1 || pf.Ads != 2 || len(pf.Profiles) != 1 {
+		t.Fatalf("profiles of 0123: %+v", pf)
+	}
+	p := pf.Profiles[0]
+	if p.Ads != 2 || !cmp.Equal(p.Ages, []int{17, 19, 20}) || !cmp.Equal(p.Cities, []string{"Oakland"}) || !p.LastSeen.Equal(searchAds()[1].PostedAt) {
+		t.Errorf("profile summary: %+v", p)
+	}
+}
