@@ -335,11 +335,16 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	start := time.Now()
 	sum := record.SHA256Hex(body)
 	key := record.SHA256Hex([]byte(u))[:40]
+	// A page whose images all came (or failed for good) is recorded by
+	// its checksum and skipped while unchanged; one with an image that
+	// failed for a passing reason is fetched again next pass, until the
+	// image comes or the ad is gone.
 	if e, err := c.PageSums.Get(ctx, key); err == nil && string(e.Value()) == sum {
 		c.Metrics.Unchanged.Inc()
 		return false, nil
 	}
 	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
+	incomplete := false
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
 	if err == nil {
 		srcs := s.Fields.Images.Values(doc, u)
@@ -354,7 +359,9 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 				page.Images = append(page.Images, record.ImageRef{URL: src, Error: err.Error()})
 				continue
 			}
-			page.Images = append(page.Images, c.fetchImage(ctx, cr, abs))
+			ref, passing := c.fetchImage(ctx, cr, abs)
+			page.Images = append(page.Images, ref)
+			incomplete = incomplete || passing
 		}
 	}
 	data, err := json.Marshal(page)
@@ -362,11 +369,18 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 		return false, fmt.Errorf("encoding page: %w", err)
 	}
 	msg := &nats.Msg{Subject: bus.SubjectPages + "." + s.Name, Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum)
+	// The same page with the same images is stored once; with an image
+	// that came on a later pass it is a new capture.
+	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
 	if _, err := c.JS.PublishMsg(ctx, msg); err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
 	}
-	if _, err := c.PageSums.Put(ctx, key, []byte(sum)); err != nil {
+	recorded := sum
+	if incomplete {
+		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
+		recorded = sum + "/images-pending"
+	}
+	if _, err := c.PageSums.Put(ctx, key, []byte(recorded)); err != nil {
 		return false, fmt.Errorf("recording page: %w", err)
 	}
 	c.Metrics.Published.Inc()
@@ -374,10 +388,41 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	return true, nil
 }
 
+// imagesTag distinguishes captures of one page by the images they hold:
+// empty when every image came, else a short hash of the images' SHA-256s.
+func imagesTag(refs []record.ImageRef) string {
+	var b strings.Builder
+	failed := false
+	for _, r := range refs {
+		b.WriteString(r.SHA256)
+		if r.Error != "" {
+			b.WriteByte('!')
+			failed = true
+		}
+		b.WriteByte(',')
+	}
+	if !failed {
+		return ""
+	}
+	return "/" + record.SHA256Hex([]byte(b.String()))[:12]
+}
+
+// permanent reports whether an image failure will not pass by itself: an
+// address or host the site may not use, a redirect refused, a body too
+// large or not an image.
+func permanent(err error) bool {
+	switch errKind(err, "") {
+	case "blocked_address", "blocked_host", "redirect", "too_large", "not_image":
+		return true
+	}
+	return false
+}
+
 // fetchImage downloads one image into the object store; a failure is
-// recorded in the ref and the ad is kept.
-func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) record.ImageRef {
-	ref := record.ImageRef{URL: u}
+// recorded in the ref and the ad is kept. passing is true for a failure
+// worth trying again on the next pass.
+func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) (ref record.ImageRef, passing bool) {
+	ref = record.ImageRef{URL: u}
 	data, err := c.get(ctx, cr, u)
 	if err == nil {
 		err = checkImage(u, data)
@@ -386,7 +431,7 @@ func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) record.Im
 		c.Metrics.Errors.WithLabelValues(errKind(err, "image")).Inc()
 		c.Log.Debug("image not downloaded", "image", record.PageRef(u), "err", redactErr(err, u))
 		ref.Error = err.Error()
-		return ref
+		return ref, !permanent(err)
 	}
 	c.Metrics.Images.Inc()
 	ref.SHA256 = record.SHA256Hex(data)
@@ -394,8 +439,9 @@ func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) record.Im
 	if err := c.storeImage(ctx, ref.SHA256, data); err != nil {
 		c.Metrics.Errors.WithLabelValues("image_store").Inc()
 		ref.Error = fmt.Sprintf("storing image: %v", err)
+		return ref, true
 	}
-	return ref
+	return ref, false
 }
 
 // Storing an image: each attempt may take storeTimeout, and a failed one

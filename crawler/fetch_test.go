@@ -119,7 +119,10 @@ func TestImageRefused(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			start := time.Now()
-			ref := c.fetchImage(ctx, cr, tc.url)
+			ref, passing := c.fetchImage(ctx, cr, tc.url)
+			if passing != (tc.kind == "timeout") {
+				t.Errorf("worth another pass: %v, want %v", passing, tc.kind == "timeout")
+			}
 			if took := time.Since(start); took > 10*time.Second {
 				t.Errorf("the image took %s", took)
 			}

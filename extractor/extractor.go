@@ -186,23 +186,31 @@ func clean(s string) string {
 
 // HashImage fingerprints the image ref from src.
 func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref record.ImageRef) record.Image {
+	img, _ := e.hashImage(ctx, src, ref)
+	return img
+}
+
+// hashImage is HashImage, and whether a failure may pass (the image could
+// not be read from the store) rather than being the image's own (it does
+// not decode).
+func (e *Extractor) hashImage(ctx context.Context, src ImageSource, ref record.ImageRef) (record.Image, bool) {
 	img := record.Image{URL: ref.URL, SHA256: ref.SHA256}
 	data, err := src.Image(ctx, ref.SHA256)
 	if err != nil {
 		img.Error = err.Error()
-		return img
+		return img, true
 	}
 	r, err := imagehash.Hash(data, e.maxPixels)
 	if err != nil {
 		img.Error = err.Error()
-		return img
+		return img, false
 	}
 	img.PHash = imagehash.Hex(r.PHash)
 	for _, c := range r.Crops {
 		img.PHashCrops = append(img.PHashCrops, imagehash.Hex(c))
 	}
 	img.Width, img.Height = r.Width, r.Height
-	return img
+	return img, false
 }
 
 // Metrics are the extractor's Prometheus metrics.
@@ -275,10 +283,12 @@ func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Imag
 			return img
 		}
 	}
-	img := s.Extractor.HashImage(ctx, s, ref)
+	img, passing := s.Extractor.hashImage(ctx, s, ref)
 	if img.Error != "" {
 		s.Metrics.Images.WithLabelValues("error").Inc()
-		if errors.Is(ctx.Err(), context.Canceled) {
+		// Only the image's own failure (it does not decode) is kept:
+		// one that may pass is tried again with the next capture.
+		if passing || errors.Is(ctx.Err(), context.Canceled) {
 			return img
 		}
 	} else {
@@ -332,7 +342,7 @@ func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 		return fmt.Errorf("encoding ad: %w", err)
 	}
 	msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.PageSHA256)
+	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.Version())
 	if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
 		return fmt.Errorf("publishing ad %s: %w", a.ID, err)

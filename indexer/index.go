@@ -132,7 +132,7 @@ type Index struct {
 	Linker *Linker
 
 	mu    sync.Mutex
-	pages map[string]string // ad id -> page sha indexed
+	pages map[string]string // ad id -> version indexed (record.Ad.Version)
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
@@ -188,7 +188,7 @@ func (x *Index) relink() error {
 	}
 	for i := range ads {
 		x.Linker.Add(&ads[i])
-		x.pages[ads[i].ID] = ads[i].PageSHA256
+		x.pages[ads[i].ID] = ads[i].Version()
 	}
 	// Relinking in id order makes redirects of its own; only the saved
 	// ones are history.
@@ -208,7 +208,7 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	var fresh []*record.Ad
 	for i := range ads {
 		a := &ads[i]
-		if x.pages[a.ID] == a.PageSHA256 {
+		if x.pages[a.ID] == a.Version() {
 			continue
 		}
 		d, err := toDoc(a)
@@ -242,7 +242,7 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	}
 	changed := map[string]bool{}
 	for _, a := range fresh {
-		x.pages[a.ID] = a.PageSHA256
+		x.pages[a.ID] = a.Version()
 		for _, id := range x.Linker.Add(a) {
 			changed[id] = true
 		}

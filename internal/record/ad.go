@@ -1,6 +1,9 @@
 package record
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Image is an ad image after extraction.
 type Image struct {
@@ -83,4 +86,25 @@ func (a *Ad) PhoneNumbers() []string {
 		out = append(out, p.E164)
 	}
 	return out
+}
+
+// Version names one capture of an ad: its page's SHA-256 and, when an
+// image was missing from it, which images it held, so a capture that
+// later gained its photos is a new version (and an ad captured again
+// with the same page and images is the same one).
+func (a *Ad) Version() string {
+	var b strings.Builder
+	missing := false
+	for _, img := range a.Images {
+		b.WriteString(img.SHA256)
+		if img.Error != "" || img.SHA256 == "" {
+			b.WriteByte('!')
+			missing = true
+		}
+		b.WriteByte(',')
+	}
+	if !missing {
+		return a.PageSHA256
+	}
+	return a.PageSHA256 + "/" + SHA256Hex([]byte(b.String()))[:12]
 }

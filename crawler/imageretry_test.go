@@ -1,0 +1,83 @@
+package crawler
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/bus/bustest"
+	"github.com/adwatch/adwatch/internal/record"
+)
+
+// TestImageRetriedNextPass: an image that times out on the first pass is
+// fetched again on the next, and the page is captured again with it; once
+// every image is in, an unchanged page is not fetched for nothing.
+func TestImageRetriedNextPass(t *testing.T) {
+	var imageHits atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `<html><body><a href="/ad/1">ad</a></body></html>`)
+	})
+	mux.HandleFunc("/ad/1", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `<html><body><article data-id="1"><img src="/img/1.jpg"></article></body></html>`)
+	})
+	mux.HandleFunc("/img/1.jpg", func(w http.ResponseWriter, r *http.Request) {
+		if imageHits.Add(1) == 1 {
+			// The first time, the server is too slow.
+			select {
+			case <-r.Context().Done():
+			case <-time.After(3 * time.Second):
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "image/jpeg")
+		_, _ = w.Write(jpeg)
+	})
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	s := siteAt(t, ts.URL, "allow_private_addresses: true\nimage_timeout: 300ms\n")
+	b := bustest.New(t)
+	c := &Crawler{JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: quiet(), Metrics: NewMetrics(nil)}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pages := func() []record.Page {
+		t.Helper()
+		st, err := b.JS.Stream(ctx, bus.StreamPages)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, _ := st.Info(ctx)
+		var out []record.Page
+		for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+			m, err := st.GetMsg(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var p record.Page
+			_ = json.Unmarshal(m.Data, &p)
+			out = append(out, p)
+		}
+		return out
+	}
+	for pass := 1; pass <= 3; pass++ {
+		if _, err := c.Crawl(ctx, &s); err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
+	}
+	got := pages()
+	if len(got) != 2 {
+		t.Fatalf("%d captures in three passes, want 2 (without the image, then with it)", len(got))
+	}
+	if got[0].Images[0].Error == "" || got[1].Images[0].Error != "" || got[1].Images[0].SHA256 == "" {
+		t.Errorf("captures' images: %+v then %+v", got[0].Images, got[1].Images)
+	}
+	if n := imageHits.Load(); n != 2 {
+		t.Errorf("the image was fetched %d times, want 2", n)
+	}
+}
