@@ -97,9 +97,23 @@ func toDoc(a *record.Ad) (doc, error) {
 		ID: a.ID, Site: a.Site, URL: a.URL, PostedAt: a.PostedAt, City: strings.ToLower(a.City),
 		Title: a.Title, Body: a.Body, Poster: a.Poster, PageSHA: a.PageSHA256, Source: string(src), Handles: a.Handles,
 	}
-	for _, p := range a.Phones {
-		d.Phones = append(d.Phones, p.E164)
-		digits := strings.TrimPrefix(strings.TrimPrefix(p.E164, "+"), "1")
+	// The phones and handles of earlier versions are searched too.
+	phones := a.PhoneNumbers()
+	for _, v := range a.Versions {
+		for _, p := range v.Phones {
+			if !slices.Contains(phones, p) {
+				phones = append(phones, p)
+			}
+		}
+		for _, h := range v.Handles {
+			if !slices.Contains(d.Handles, h) {
+				d.Handles = append(slices.Clip(d.Handles), h)
+			}
+		}
+	}
+	for _, p := range phones {
+		d.Phones = append(d.Phones, p)
+		digits := strings.TrimPrefix(strings.TrimPrefix(p, "+"), "1")
 		d.PhoneDigits = append(d.PhoneDigits, digits)
 		d.PhoneRev = append(d.PhoneRev, reverse(digits))
 	}
@@ -206,10 +220,22 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	defer x.mu.Unlock()
 	b := x.bleve.NewBatch()
 	var fresh []*record.Ad
+	var edited []string
 	for i := range ads {
 		a := &ads[i]
 		if x.pages[a.ID] == a.Version() {
 			continue
+		}
+		if _, known := x.pages[a.ID]; known {
+			// An edited ad keeps what it said before.
+			old, ok, err := x.Get(a.ID)
+			if err != nil {
+				return nil, fmt.Errorf("reading the earlier version of ad %s: %w", a.ID, err)
+			}
+			if ok && len(a.Versions) == 0 {
+				a.Versions = append(slices.Clone(old.Versions), old.Earlier())
+			}
+			edited = append(edited, a.ID)
 		}
 		d, err := toDoc(a)
 		if err != nil {
@@ -246,6 +272,10 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 		for _, id := range x.Linker.Add(a) {
 			changed[id] = true
 		}
+	}
+	// An edited ad is evaluated again at once.
+	for _, id := range edited {
+		changed[id] = true
 	}
 	if err := x.saveRedirects(); err != nil {
 		return nil, err

@@ -157,8 +157,23 @@ func (l *Linker) Add(a *record.Ad) []string {
 	l.index[a.ID] = i
 	f := facts{posted: a.PostedAt, name: normName(a.Poster)}
 	f.contacts = append(f.contacts, a.PhoneNumbers()...)
+	handles := a.Handles
+	// What earlier versions of the ad said links it too (after a restart
+	// the ad comes back as its last version, carrying the others).
+	for _, v := range a.Versions {
+		for _, p := range v.Phones {
+			if !slices.Contains(f.contacts, p) {
+				f.contacts = append(f.contacts, p)
+			}
+		}
+		for _, h := range v.Handles {
+			if !slices.Contains(handles, h) {
+				handles = append(slices.Clip(handles), h)
+			}
+		}
+	}
 	var social []string
-	for _, h := range a.Handles {
+	for _, h := range handles {
 		if handle.Personal(h) {
 			social = append(social, h)
 		} else {

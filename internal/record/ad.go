@@ -77,6 +77,28 @@ type Ad struct {
 	// Problems lists what could not be extracted, for example a missing
 	// posted time; the ad is kept.
 	Problems []string `json:"problems,omitempty"`
+	// Versions are the ad's earlier captures, oldest first, set by the
+	// indexer when an ad changes (its phone, its text): nothing an ad
+	// once said is lost, and a search by an old phone still finds it.
+	Versions []AdVersion `json:"versions,omitempty"`
+}
+
+// AdVersion is one earlier capture of an ad.
+type AdVersion struct {
+	Version    string    `json:"version"`
+	PageSHA256 string    `json:"page_sha256"`
+	FetchedAt  time.Time `json:"fetched_at"`
+	Title      string    `json:"title"`
+	Body       string    `json:"body,omitempty"`
+	Phones     []string  `json:"phones,omitempty"`
+	Handles    []string  `json:"handles,omitempty"`
+	Ages       []int     `json:"ages,omitempty"`
+}
+
+// Earlier returns the version a is, to keep when it is replaced.
+func (a *Ad) Earlier() AdVersion {
+	return AdVersion{Version: a.Version(), PageSHA256: a.PageSHA256, FetchedAt: a.FetchedAt, Title: a.Title, Body: a.Body,
+		Phones: a.PhoneNumbers(), Handles: a.Handles, Ages: a.Ages}
 }
 
 // PhoneNumbers returns the E.164 strings of a's phones.
