@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -61,7 +63,7 @@ func newCapture(req *http.Request, resp *http.Response, ip string, at time.Time)
 	}
 	return &record.Capture{
 		Method: req.Method, RequestHeader: reqHeader, Redirects: redirects, URL: req.URL.String(),
-		Proto: resp.Proto, Status: resp.StatusCode, Header: resp.Header.Clone(), ServerIP: ip, At: at.UTC(),
+		Proto: resp.Proto, Status: resp.StatusCode, Reason: strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" "), Header: resp.Header.Clone(), ServerIP: ip, At: at.UTC(),
 	}
 }
 

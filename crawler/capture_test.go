@@ -109,7 +109,7 @@ fields: {id: {css: article, attr: data-id}, images: {css: img, attr: src}}
 		if c.SHA256 != record.SHA256Hex([]byte(tc.body)) || c.Size != int64(len(tc.body)) {
 			t.Errorf("%s: capture digest %s size %d, want those of the body served", tc.what, c.SHA256, c.Size)
 		}
-		if c.Proto != "HTTP/1.1" || len(c.Header["Content-Type"]) != 1 || len(c.Header["Date"]) != 1 {
+		if c.Proto != "HTTP/1.1" || c.Reason != "OK" || len(c.Header["Content-Type"]) != 1 || len(c.Header["Date"]) != 1 {
 			t.Errorf("%s: proto %q header %v", tc.what, c.Proto, c.Header)
 		}
 		if got := c.RequestHeader["Accept-Encoding"]; len(got) != 1 || got[0] != "identity" {

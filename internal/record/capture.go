@@ -16,12 +16,14 @@ type Capture struct {
 	Redirects []string `json:"redirects,omitempty"`
 	// URL is the final URL, after redirects.
 	URL string `json:"url"`
-	// Proto, Status and Header are the response's protocol ("HTTP/1.1"),
-	// status code and header fields as received. The fetcher removes
+	// Proto, Status, Reason and Header are the response's protocol
+	// ("HTTP/1.1"), status code, reason phrase and header fields as
+	// received. The fetcher removes
 	// Content-Length and Content-Encoding, and Go's client the hop-by-hop
 	// Transfer-Encoding: the body is kept decoded and whole.
 	Proto  string              `json:"proto,omitempty"`
 	Status int                 `json:"status"`
+	Reason string              `json:"reason,omitempty"`
 	Header map[string][]string `json:"header,omitempty"`
 	// ServerIP is the address of the server the connection reached.
 	ServerIP string `json:"server_ip,omitempty"`
