@@ -259,24 +259,33 @@ func eachMsg(ctx context.Context, js jetstream.JetStream, stream string, fn func
 	if err != nil {
 		return fmt.Errorf("reading stream %s: %w", stream, err)
 	}
-	for {
-		batch, err := cons.Fetch(64, jetstream.FetchMaxWait(5*time.Second))
+	seen := info.State.FirstSeq - 1
+	for seen < last {
+		// Fetch no more than remain, so that a batch ends with its last
+		// message and leaves no fetch waiting behind it.
+		batch, err := cons.Fetch(int(min(64, last-seen)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("reading stream %s: %w", stream, err)
 		}
 		n := 0
+		var ferr error
 		for m := range batch.Messages() {
 			n++
+			if ferr != nil {
+				continue // drain the batch
+			}
 			md, err := m.Metadata()
 			if err != nil {
-				return fmt.Errorf("reading stream %s: %w", stream, err)
+				ferr = fmt.Errorf("reading stream %s: %w", stream, err)
+				continue
 			}
-			if err := fn(md.Sequence.Stream, m.Data()); err != nil {
-				return err
+			seen = md.Sequence.Stream
+			if seen <= last {
+				ferr = fn(seen, m.Data())
 			}
-			if md.Sequence.Stream >= last {
-				return nil
-			}
+		}
+		if ferr != nil {
+			return ferr
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) {
 			return fmt.Errorf("reading stream %s: %w", stream, err)
@@ -288,4 +297,5 @@ func eachMsg(ctx context.Context, js jetstream.JetStream, stream string, fn func
 			return nil // the messages up to last were deleted meanwhile
 		}
 	}
+	return nil
 }

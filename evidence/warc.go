@@ -152,6 +152,7 @@ func (r *Record) SetDigests() {
 type Writer struct {
 	w        io.Writer
 	compress bool
+	zw       *gzip.Writer
 	records  int
 }
 
@@ -173,7 +174,13 @@ func (w *Writer) Write(r *Record) error {
 	buf.Write(r.Block)
 	buf.WriteString("\r\n\r\n")
 	if w.compress {
-		zw, _ := gzip.NewWriterLevel(w.w, gzip.BestSpeed)
+		zw := w.zw
+		if zw == nil {
+			zw, _ = gzip.NewWriterLevel(w.w, gzip.BestSpeed)
+			w.zw = zw
+		} else {
+			zw.Reset(w.w) // a new member; the writer's tables are reused
+		}
 		if _, err := zw.Write(buf.Bytes()); err != nil {
 			return fmt.Errorf("writing record: %w", err)
 		}
