@@ -132,6 +132,7 @@ type crawl struct {
 	site          *site.Site
 	pages         fetch.Policy
 	pageTransport *fetch.Transport
+	pageRecorder  *recorder
 	images        *http.Client
 	robots        *robots
 }
@@ -146,7 +147,8 @@ func newCrawl(s *site.Site) *crawl {
 	robotsPolicy.MaxBytes, robotsPolicy.What = robotsMaxBytes, "robots.txt"
 	images := fetch.Policy{Hosts: s.ImageHostList(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxImageBytes),
 		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
-	return &crawl{site: s, pages: pages, pageTransport: pages.Transport(), images: images.Client(),
+	pageTransport := pages.Transport()
+	return &crawl{site: s, pages: pages, pageTransport: pageTransport, pageRecorder: newRecorder(pageTransport), images: images.Client(),
 		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
 }
 
@@ -172,7 +174,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	// ignores Crawl-delay.
 	col.IgnoreRobotsTxt = true
 	col.URLFilters = s.AllowedPatterns()
-	col.WithTransport(cr.pageTransport)
+	col.WithTransport(cr.pageRecorder)
 	col.SetRedirectHandler(cr.pages.CheckRedirect)
 	col.SetRequestTimeout(0) // the transport's pageTimeout, which leaves out the wait for the host's turn
 	// The limiter spaces requests by the delay; colly only bounds how
@@ -205,6 +207,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	})
 	col.OnResponse(func(r *colly.Response) {
 		u := r.Request.URL.String()
+		served, _ := cr.pageRecorder.take(u)
 		if len(r.Body) > s.MaxBodyBytes {
 			c.Metrics.Errors.WithLabelValues("too_large").Inc()
 			c.Log.Warn("page over the size limit, not published", "page", record.PageRef(u), "limit", s.MaxBodyBytes)
@@ -221,7 +224,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			return
 		}
 		c.Metrics.Pages.WithLabelValues("ad").Inc()
-		published, err := c.publishAd(ctx, cr, u, r.Body)
+		published, err := c.publishAd(ctx, cr, u, r.Body, served)
 		st.Lock()
 		defer st.Unlock()
 		st.Ads++
@@ -238,6 +241,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	})
 	col.OnError(func(r *colly.Response, err error) {
 		u := r.Request.URL.String()
+		cr.pageRecorder.take(u)
 		if r.StatusCode == http.StatusTooManyRequests || r.StatusCode >= 500 {
 			// colly shares one Context between a page and the links it visits,
 			// so the attempt count is kept per URL.
@@ -329,8 +333,9 @@ func isBenignVisitErr(err error) bool {
 var pageBackoff = retry.Backoff{Base: 500 * time.Millisecond, Max: 30 * time.Second}
 
 // publishAd publishes an ad page unless the same content was published
-// before. It reports whether it published.
-func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte) (bool, error) {
+// before, with its exchange (served) when the recorder has it. It reports
+// whether it published.
+func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte, served captured) (bool, error) {
 	s := cr.site
 	start := time.Now()
 	sum := record.SHA256Hex(body)
@@ -345,6 +350,12 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	}
 	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
 	incomplete := false
+	if served.capture != nil {
+		page.Capture, page.FetchedAt = served.capture, served.capture.At
+		if !bytes.Equal(served.body, body) {
+			page.Raw = served.body
+		}
+	}
 	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
 	if err == nil {
 		srcs := s.Fields.Images.Values(doc, u)
@@ -372,7 +383,8 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	// The same page with the same images is stored once; with an image
 	// that came on a later pass it is a new capture.
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
-	if _, err := c.JS.PublishMsg(ctx, msg); err != nil {
+	ack, err := c.JS.PublishMsg(ctx, msg)
+	if err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
 	}
 	recorded := sum
@@ -382,6 +394,11 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	}
 	if _, err := c.PageSums.Put(ctx, key, []byte(recorded)); err != nil {
 		return false, fmt.Errorf("recording page: %w", err)
+	}
+	if ack.Duplicate {
+		// The same capture again (its images still failing): stored once.
+		c.Metrics.Unchanged.Inc()
+		return false, nil
 	}
 	c.Metrics.Published.Inc()
 	c.Metrics.Fetch.Observe(time.Since(start).Seconds())
@@ -407,10 +424,16 @@ func imagesTag(refs []record.ImageRef) string {
 	return "/" + record.SHA256Hex([]byte(b.String()))[:12]
 }
 
+// errGone marks an image the server says it will not give (4xx).
+var errGone = errors.New("refused by the server")
+
 // permanent reports whether an image failure will not pass by itself: an
 // address or host the site may not use, a redirect refused, a body too
-// large or not an image.
+// large or not an image, an answer of 4xx.
 func permanent(err error) bool {
+	if errors.Is(err, errGone) {
+		return true
+	}
 	switch errKind(err, "") {
 	case "blocked_address", "blocked_host", "redirect", "too_large", "not_image":
 		return true
@@ -423,7 +446,7 @@ func permanent(err error) bool {
 // worth trying again on the next pass.
 func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) (ref record.ImageRef, passing bool) {
 	ref = record.ImageRef{URL: u}
-	data, err := c.get(ctx, cr, u)
+	data, capture, err := c.get(ctx, cr, u)
 	if err == nil {
 		err = checkImage(u, data)
 	}
@@ -436,6 +459,8 @@ func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) (ref reco
 	c.Metrics.Images.Inc()
 	ref.SHA256 = record.SHA256Hex(data)
 	ref.Size = int64(len(data))
+	capture.SHA256, capture.Size = ref.SHA256, ref.Size
+	ref.Capture = capture
 	if err := c.storeImage(ctx, ref.SHA256, data); err != nil {
 		c.Metrics.Errors.WithLabelValues("image_store").Inc()
 		ref.Error = fmt.Sprintf("storing image: %v", err)
@@ -497,40 +522,46 @@ func checkImage(u string, data []byte) error {
 	return nil
 }
 
-// get downloads the image u with retries on 429 and 5xx; cr.images
-// enforces the image hosts, the addresses, the size limit and the
-// deadline of each attempt.
-func (c *Crawler) get(ctx context.Context, cr *crawl, u string) ([]byte, error) {
+// get downloads the image u with retries on 429 and 5xx and returns it
+// with the exchange of the attempt that brought it; cr.images enforces
+// the image hosts, the addresses, the size limit and the deadline of each
+// attempt.
+func (c *Crawler) get(ctx context.Context, cr *crawl, u string) ([]byte, *record.Capture, error) {
 	s := cr.site
 	for attempt := 0; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
-			return nil, fmt.Errorf("requesting %s: %w", u, err)
+			return nil, nil, fmt.Errorf("requesting %s: %w", u, err)
 		}
 		req.Header.Set("User-Agent", s.UserAgent)
-		resp, err := cr.images.Do(req)
+		resp, capture, err := capturedDo(ctx, cr.images, req)
 		if err != nil {
-			return nil, fmt.Errorf("fetching %s: %w", u, unwrapURLError(err))
+			return nil, nil, fmt.Errorf("fetching %s: %w", u, unwrapURLError(err))
 		}
 		if (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) && attempt < s.Retries {
 			resp.Body.Close()
 			c.Metrics.Retries.Inc()
 			select {
 			case <-ctx.Done():
-				return nil, ctx.Err()
+				return nil, nil, ctx.Err()
 			case <-time.After(pageBackoff.Wait(attempt, resp.Header.Get("Retry-After"))):
 			}
 			continue
 		}
 		defer resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("fetching %s: status %d", u, resp.StatusCode)
+			err := fmt.Errorf("fetching %s: status %d", u, resp.StatusCode)
+			if resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusRequestTimeout {
+				// Gone, forbidden, not found: not worth another pass.
+				err = fmt.Errorf("%w: %w", errGone, err)
+			}
+			return nil, nil, err
 		}
 		data, err := io.ReadAll(resp.Body)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", u, err)
+			return nil, nil, fmt.Errorf("reading %s: %w", u, err)
 		}
-		return data, nil
+		return data, capture, nil
 	}
 }
 

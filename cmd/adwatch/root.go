@@ -35,7 +35,7 @@ func newRoot() *cobra.Command {
 		roleCmd(g, "send", app.RoleSend, "Schedule and deliver the units' digests alone against nats.url"),
 		serveCmd(g),
 		simCmd(), snapshotCmd(g), compareCmd(g), trendsCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g), digestCmd(g), watchCmd(g),
-		userCmd(g), auditCmd(g), deadCmd(g))
+		userCmd(g), auditCmd(g), deadCmd(g), evidenceCmd(g))
 	return root
 }
 

@@ -83,6 +83,7 @@ var allowed = map[string][]string{
 	"auth":                 {},
 	"audit":                {},
 	"cases":                {"indexer", "internal/bus", "internal/record", "report"},
+	"evidence":             {"internal/bus", "internal/record"},
 	"internal/app":         {"*"},
 	"cmd/adwatch":          {"*"},
 }

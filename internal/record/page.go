@@ -18,6 +18,21 @@ type Page struct {
 	HTML []byte `json:"html"`
 	// Images are the ad's images, downloaded by the crawler.
 	Images []ImageRef `json:"images,omitempty"`
+	// Capture is the HTTP exchange that brought the page; nil in pages
+	// crawled before adwatch recorded it.
+	Capture *Capture `json:"capture,omitempty"`
+	// Raw is the body exactly as served when it differs from HTML (which
+	// the crawler converts to UTF-8 from the charset the server names).
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// Served returns the body exactly as the server sent it: Raw when set,
+// else HTML.
+func (p *Page) Served() []byte {
+	if p.Raw != nil {
+		return p.Raw
+	}
+	return p.HTML
 }
 
 // ImageRef points at one image of an ad. The bytes live in the image object
@@ -28,4 +43,7 @@ type ImageRef struct {
 	SHA256 string `json:"sha256,omitempty"`
 	Size   int64  `json:"size,omitempty"`
 	Error  string `json:"error,omitempty"`
+	// Capture is the HTTP exchange that brought the image; nil when it
+	// failed or in pages crawled before adwatch recorded it.
+	Capture *Capture `json:"capture,omitempty"`
 }
