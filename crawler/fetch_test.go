@@ -315,9 +315,13 @@ func TestCrawlDelayHonoured(t *testing.T) {
 	if len(times) < 8 { // robots.txt, /, 3 ads, their image (fetched once per ad)
 		t.Fatalf("%d requests, want at least 8", len(times))
 	}
+	// The crawler starts request i no sooner than i delays after the
+	// first; a request held up on its way (a new connection on a loaded
+	// machine) may arrive late, so the check is on the sum, not on each
+	// gap, with a little slack for the first request's own way.
 	for i := 1; i < len(times); i++ {
-		if gap := times[i].Sub(times[i-1]); gap < delay*95/100 {
-			t.Errorf("requests %d and %d came %s apart, want at least %s", i-1, i, gap, delay)
+		if since := times[i].Sub(times[0]); since < time.Duration(i)*delay-50*time.Millisecond {
+			t.Errorf("request %d came %s after the first, want at least %s", i, since, time.Duration(i)*delay)
 		}
 	}
 }
