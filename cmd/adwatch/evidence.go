@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/adwatch/adwatch/audit"
 	"github.com/adwatch/adwatch/cases"
 	"github.com/adwatch/adwatch/evidence"
 	"github.com/adwatch/adwatch/internal/app"
@@ -144,6 +145,15 @@ func selection(g *globals, cmd *cobra.Command, a *app.App, all bool, profile, ca
 // complete, so a file named out is always whole.
 func exportEvidence(cmd *cobra.Command, a *app.App, sel evidence.Selection, out string, every int) error {
 	start := time.Now()
+	// The export is audited before anything is written.
+	trail, err := audit.Open(cmd.Context(), a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas)
+	if err != nil {
+		return err
+	}
+	if _, err := trail.Append(cmd.Context(), audit.Entry{At: time.Now().UTC(), User: cliOperator(), Role: "operator", From: "cli",
+		Action: audit.ActionExport, Object: "evidence " + filepath.Base(out), Query: sel.Describe, Outcome: audit.OutcomeOK}); err != nil {
+		return fmt.Errorf("writing the audit log; nothing exported: %w", err)
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", out, err)
