@@ -141,7 +141,7 @@ function failure(err) { return el('p', {class: 'error', role: 'alert'}, err.mess
 
 // section is a titled block of a page.
 function section(title, attrs, ...kids) {
-  const id = attrs && attrs.id ? attrs.id + '-h' : null;
+  const id = title && attrs && attrs.id ? attrs.id + '-h' : null;
   return el('section', Object.assign({'aria-labelledby': id}, attrs || {}), title ? el('h2', {id}, title) : null, ...kids);
 }
 

@@ -330,6 +330,31 @@ func TestJourneyAdCapture(t *testing.T) {
 		}
 	}
 	mustAudit(t, ts, audit.Entry{User: "ivy", Action: audit.ActionViewAd, Object: "listings:102"})
+
+	// The page's own sanitiser, whatever the server sends: no script, no
+	// handler, nothing loaded from elsewhere, no live link. And a capture
+	// shown in its sandboxed frame under the page's policy.
+	var clean string
+	var framed bool
+	err = chromedp.Run(ctx,
+		chromedp.Evaluate(`sanitize('<p onclick="x()">Hi <a href="https://elsewhere.example/">there</a></p><img src="https://tracker.example/p.gif" onerror="alert(1)">'+
+			'<script>alert(2)</script><iframe src="https://elsewhere.example/"></iframe><style>@import url(https://x.example/a.css); p{background:url(https://x.example/b.png)}</style>')`, &clean),
+		chromedp.Evaluate(`add(document.querySelector('#capture'), captureView({}, {html: '<h2>Captured</h2><script>parent.document.title="owned"</script>',
+			page_sha256: 'ab', verified: true, fetched_at: '2020-10-02T12:17:00Z', url: 'https://listings.example/oakland/102'})); true`, nil),
+		chromedp.Poll(`(() => { const f = document.querySelectorAll('iframe.capture'); const d = f.length && f[f.length-1].contentDocument; return d === null || (d && d.body && d.body.textContent.includes('Captured')); })()`, &framed),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"<script", "onerror", "onclick", "tracker.example", "href=", "<iframe", "@import", "url("} {
+		if strings.Contains(clean, bad) {
+			t.Errorf("sanitised capture keeps %q: %s", bad, clean)
+		}
+	}
+	var title string
+	if err := chromedp.Run(ctx, chromedp.Title(&title)); err != nil || title == "owned" {
+		t.Errorf("a captured page's script ran: title %q %v", title, err)
+	}
 	if pending(t, ts, "/api/ads/listings:102/capture") {
 		if !strings.Contains(capture, "does not serve captured pages yet") {
 			t.Errorf("capture section without the API: %q", capture)

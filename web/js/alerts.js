@@ -11,9 +11,10 @@ function alertItem(a, full) {
   const note = full ? el('input', {class: 'note', name: 'note', 'aria-label': 'Note for the change', placeholder: 'Note (why; what was done)', size: 36}) : null;
   const li = el('li', {class: 'alert sev-' + a.severity, 'data-key': a.key},
     el('div', {class: 'alert-head'}, badge(a.severity, a.severity), ' ',
-      el('a', {href: '/alerts/' + encodeURIComponent(a.key), class: 'rule'}, ruleLabel(a.rule)), ' ', el('span', {class: 'summary'}, a.summary),
+      el('a', {href: '/alerts/' + encodeURIComponent(a.key), class: 'rule'}, ruleLabel(a.rule)), ' ', el('span', {class: 'alert-sum'}, a.summary),
       el('span', {class: 'status-wrap'}, 'status ', el('span', {class: 'status badge st-' + a.status}, a.status))),
-    el('div', {class: 'meta muted small'}, a.entity ? el('code', {}, a.entity) : null, (a.cities || []).length ? ' · ' + a.cities.join(', ') : '',
+    el('div', {class: 'meta muted small'}, a.entity && !(a.profiles || []).includes(a.entity.replace(/^profile:/, '')) ? [el('code', {}, a.entity), ' · '] : null,
+      (a.cities || []).join(', ') || 'no city',
       a.ad_count ? ' · ' + plural(a.ad_count, 'ad') : '', ' · updated ', when(a.updated || a.first_seen),
       (a.profiles || []).length ? [' · ', a.profiles.slice(0, 6).map((p, i) => [i ? ' ' : '', profileLink(p)]), a.profiles.length > 6 ? ' +' + (a.profiles.length - 6) : ''] : null,
       assigneeOf(a) ? [' · assigned to ', el('strong', {class: 'assignee'}, assigneeOf(a))] : null),

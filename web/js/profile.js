@@ -72,8 +72,9 @@ function photosOf(ads) {
 }
 
 function photo(sha, title) {
-  return el('a', {href: '/api/images/' + sha, target: '_blank', rel: 'noopener', title: title || 'Open the photo'},
-    el('img', {src: '/api/images/' + sha, alt: 'Photo from an ad' + (title ? ' (' + title + ')' : ''), loading: 'lazy', class: 'photo'}));
+  const src = '/api/images/' + encodeURIComponent(sha);
+  return el('a', {href: src, target: '_blank', rel: 'noopener', title: title || 'Open the photo'},
+    el('img', {src, alt: 'Photo from an ad' + (title ? ' (' + title + ')' : ''), loading: 'lazy', class: 'photo'}));
 }
 
 // caseControl adds a profile or an ad to an open case.
@@ -82,7 +83,7 @@ function caseControl(op, id) {
   if (!can('cases')) return null;
   api('/api/cases').then(list => {
     const open = list.filter(c => !c.closed);
-    if (!open.length) { fill(box, el('span', {class: 'muted'}, 'No open case: '), el('a', {href: '/cases'}, 'open one')); return; }
+    if (!open.length) { fill(box, el('span', {class: 'muted'}, 'No open case to add it to ('), el('a', {href: '/cases'}, 'open one'), el('span', {class: 'muted'}, ')')); return; }
     const sel = el('select', {id: 'case-select', name: 'case'}, open.map(c => el('option', {value: c.number, selected: c.number === workingCase()}, c.number + (c.title ? ' – ' + c.title : ''))));
     fill(box, field('Case', sel), el('button', {type: 'submit', id: 'add-to-case', class: 'secondary'}, 'Add to case'));
     box.onsubmit = async e => {
@@ -243,7 +244,6 @@ function sanitize(html) {
     for (const a of [...n.attributes]) {
       const name = a.name.toLowerCase();
       if (name.startsWith('on') || ['src', 'srcset', 'srcdoc', 'poster', 'background', 'action', 'formaction', 'xlink:href', 'ping', 'data'].includes(name)) {
-        if (name === 'src') n.setAttribute('data-src-was', a.value);
         n.removeAttribute(a.name);
       } else if (name === 'href') {
         n.setAttribute('title', a.value);
@@ -254,7 +254,7 @@ function sanitize(html) {
     }
   }
   return '<!doctype html><html><head><meta charset="utf-8"><style>body{font:14px/1.4 system-ui,sans-serif;margin:12px;color:#222}' +
-    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}</style></head>' + doc.body.outerHTML + '</html>';
+    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}</style>' + doc.head.innerHTML + '</head>' + doc.body.outerHTML + '</html>';
 }
 
 // captureHTML is the capture's HTML as text (a JSON byte slice arrives
@@ -270,13 +270,13 @@ page('/ads/:id', p => 'Ad ' + p.id, async (main, {id}) => {
     api('/api/ads/' + encodeURIComponent(id) + '/capture').catch(err => ({err}))]);
   const a = r.ad;
   const t = adText(a);
-  const dl = rows => el('dl', {class: 'facts'}, rows.filter(x => x[1] !== null && x[1] !== '').flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+  const dl = rows => el('dl', {class: 'facts'}, rows.filter(x => x[1] !== null && x[1] !== '' && !(Array.isArray(x[1]) && !x[1].length)).flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
   add(main, [
     el('div', {class: 'page-head'}, el('h1', {id: 'ad-title'}, t.title.length ? t.title : '(no title)'),
       el('div', {class: 'actions'}, r.profile ? el('span', {}, 'Profile ', profileLink(r.profile)) : null,
         r.network ? el('a', {href: withCase('/networks/' + encodeURIComponent(r.network) + '?profile=' + encodeURIComponent(r.profile))}, 'Network ' + r.network) : null,
         caseControl('add_ad', a.id))),
-    el('div', {class: 'grid2'},
+    el('div', {class: cap.err ? 'stack' : 'grid2'},
       section('Capture', {id: 'capture'}, captureView(a, cap)),
       section('Extracted fields', {id: 'fields'}, dl([
         ['Ad', el('code', {}, a.id)], ['Site', a.site || siteOf(a)], ['Posted', when(a.posted_at)], ['City', a.city], ['Posted as', a.poster || ''],

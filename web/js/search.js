@@ -24,10 +24,10 @@ page('/', 'Start', async main => {
       searchForm('', workingCase()))]);
     if (can('alert-triage')) {
       const box = el('div', {id: 'alerts'}, el('p', {class: 'muted'}, 'Loading…'));
-      add(main, [section('New alerts', {id: 'start-alerts'}, box, el('p', {}, el('a', {href: '/alerts'}, 'All alerts ›')))]);
+      add(main, [section('New alerts, gravest first', {id: 'start-alerts'}, box, el('p', {}, el('a', {href: '/alerts'}, 'All alerts ›')))]);
       try {
         const list = (await api('/api/alerts')).filter(a => a.status === 'new');
-        list.sort((a, b) => String(b.updated).localeCompare(String(a.updated)));
+        list.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || String(b.updated).localeCompare(String(a.updated)));
         fill(box, list.length ? el('ul', {class: 'alerts'}, list.slice(0, 10).map(a => alertItem(a, false))) : el('p', {class: 'muted'}, 'No new alerts.'));
       } catch (err) { fill(box, failure(err)); }
     }
@@ -176,9 +176,11 @@ function drawFacets(box, facets) {
     const param = k === 'category' ? 'category' : k;
     add(box, [el('h3', {}, names[k] || k), el('ul', {class: 'facet', 'data-facet': k}, pairs.slice(0, 12).map(([val, n]) => {
       const u = new URL(location.href);
-      u.searchParams.set(param, val);
+      const on = u.searchParams.get(param) === String(val);
+      if (on) u.searchParams.delete(param); else u.searchParams.set(param, val);
       u.searchParams.delete('page');
-      return el('li', {}, el('a', {href: u.pathname + u.search}, k === 'category' ? categoryLabel(val) : String(val)), ' ', el('span', {class: 'n'}, num(n)));
+      return el('li', {class: on ? 'on' : null}, el('a', {href: u.pathname + u.search, title: on ? 'Remove this filter' : 'Only these', 'aria-current': on ? 'true' : null},
+        k === 'category' ? categoryLabel(val) : String(val), on ? ' ×' : ''), ' ', el('span', {class: 'n'}, num(n)));
     }))]);
   }
 }
@@ -190,8 +192,7 @@ function profileCard(g, p, alerts) {
   const phones = p.phones || [];
   const titles = [...g.ads].sort((a, b) => String(b.posted_at).localeCompare(String(a.posted_at)));
   return el('li', {class: 'card-row'},
-    thumb && can('photos') ? el('img', {class: 'thumb', src: '/api/images/' + encodeURIComponent(thumb), alt: 'Photo from the profile', loading: 'lazy'})
-      : el('div', {class: 'thumb none', 'aria-hidden': 'true'}),
+    thumb && can('photos') ? el('img', {class: 'thumb', src: '/api/images/' + encodeURIComponent(thumb), alt: 'Photo from the profile', loading: 'lazy'}) : null,
     el('div', {class: 'grow'},
       el('div', {class: 'line'}, el('strong', {}, 'Profile '), profileLink(g.id), ' ', alertBadges(alerts)),
       el('div', {class: 'muted small'}, plural(p.ad_count || g.ads.length, 'ad'), ' · ', [...g.cities].join(', ') || 'no city',
@@ -205,7 +206,7 @@ function profileCard(g, p, alerts) {
 function photoForms() {
   const out = () => $('out');
   const form = el('form', {id: 'imgf', class: 'row photo'},
-    field('Or a photo', el('input', {type: 'file', id: 'img', accept: 'image/*'}), 'found even re-encoded or cropped'),
+    field('Or a photo (found even re-encoded or cropped)', el('input', {type: 'file', id: 'img', accept: 'image/*'})),
     el('button', {type: 'submit', id: 'findimg'}, 'Find profiles'),
     el('button', {type: 'button', id: 'watchimg', class: 'secondary', title: 'Raise a watchlist alert on any new ad with this photo, even re-encoded or cropped'}, 'Watch for it'));
   form.addEventListener('submit', async e => {

@@ -13,7 +13,7 @@ function niceMax(m) {
 
 // lineChart draws one measure per day, a line per city.
 function lineChart(id, title, days, series, unit) {
-  const W = 760, H = 230, L = 52, R = 14, T = 14, B = 34;
+  const W = 560, H = 220, L = 40, R = 18, T = 12, B = 30;
   const max = niceMax(Math.max(0, ...series.flatMap(s => s.values)));
   const x = i => days.length === 1 ? (L + W - R) / 2 : L + i * (W - L - R) / (days.length - 1);
   const y = v => T + (H - T - B) * (1 - v / max);
@@ -23,7 +23,7 @@ function lineChart(id, title, days, series, unit) {
       el('text', {x: L - 6, y: y(v) + 4, 'text-anchor': 'end'}, num(Math.round(v))));
   });
   const every = Math.max(1, Math.ceil(days.length / 7));
-  const xl = days.map((d, i) => i % every === 0 || i === days.length - 1 ? el('text', {x: x(i), y: H - B + 18, 'text-anchor': 'middle', class: 'xl'}, d.slice(5)) : null);
+  const xl = days.map((d, i) => i % every === 0 || i === days.length - 1 ? el('text', {x: x(i), y: H - B + 18, 'text-anchor': days.length > 1 && i === days.length - 1 ? 'end' : i === 0 && days.length > 1 ? 'start' : 'middle', class: 'xl'}, d.slice(5)) : null);
   const lines = series.map((s, k) => el('g', {class: 'series s' + (k % 6)},
     el('path', {class: 'series', d: s.values.map((v, i) => (i ? 'L' : 'M') + x(i).toFixed(1) + ' ' + y(v).toFixed(1)).join(' '), 'data-city': s.name}),
     days.length <= 62 ? s.values.map((v, i) => el('circle', {cx: x(i), cy: y(v), r: 2.6}, el('title', {}, s.name + ' ' + days[i] + ': ' + num(v) + ' ' + unit))) : null));
@@ -48,19 +48,19 @@ page('/trends', 'Trends', async main => {
   st.vs = qs.get('vs') || addDays(st.date, -364);
   const csv = el('a', {id: 'csv', class: 'button secondary', download: 'adwatch-trends.csv'}, 'Download CSV');
   const form = el('form', {id: 'trends-form', class: 'row filters'},
-    field('Cities', el('input', {id: 'cities', value: st.cities.join(', '), size: 30}), 'separated by commas'),
+    field('Cities', el('input', {id: 'cities', value: st.cities.join(', '), size: 30, placeholder: 'Oakland, San Jose', title: 'Cities separated by commas'})),
     field('From', el('input', {id: 'from', type: 'date', value: st.from, required: true})),
     field('To', el('input', {id: 'to', type: 'date', value: st.to, required: true})),
     el('button', {type: 'submit', id: 'draw'}, 'Draw'), csv);
   const charts = el('div', {id: 'charts', 'aria-live': 'polite'});
   const snap = el('form', {id: 'snap', class: 'row filters'},
     field('Day', el('input', {id: 'date', type: 'date', value: st.date, required: true})),
-    field('against', el('input', {id: 'vs', type: 'date', value: st.vs, required: true}), 'the same weekday a year before: 364 days'),
+    field('against', el('input', {id: 'vs', type: 'date', value: st.vs, required: true})),
     el('button', {type: 'submit'}, 'Compare'));
   const yoy = el('div', {id: 'table', 'aria-live': 'polite'});
   add(main, [el('h1', {}, 'Trends'),
     section('Ads and profiles per day', {id: 'trends'}, form, charts),
-    section('Year over year', {id: 'yoy'}, el('p', {class: 'muted small'}, 'Ads and distinct profiles in the 24 hours of each local day.'), snap, yoy)]);
+    section('Year over year', {id: 'yoy'}, el('p', {class: 'muted small'}, 'Ads and distinct profiles in the 24 hours of each local day, against the same weekday a year before (364 days earlier) unless you choose another day.'), snap, yoy)]);
   $('date').addEventListener('change', () => { if (!$('vs').dataset.touched) $('vs').value = addDays($('date').value, -364); });
   $('vs').addEventListener('input', () => { $('vs').dataset.touched = '1'; });
 
@@ -87,11 +87,12 @@ page('/trends', 'Trends', async main => {
     const totals = cities.map(c => {
       const mine = rows.filter(r => r.city === c);
       const sum = k => mine.reduce((a, r) => a + r[k], 0);
-      return [c, num(sum('ads')), num(sum('profiles')), num(Math.round(sum('ads') / Math.max(1, days.length) * 10) / 10)];
+      const top = mine.reduce((m, r) => r.ads > m.ads ? r : m, {ads: 0, date: ''});
+      return [c, num(sum('ads')), num(Math.round(sum('ads') / Math.max(1, days.length) * 10) / 10), top.ads ? num(top.ads) + ' on ' + top.date : '–'];
     });
     fill(charts, el('div', {class: 'grid2'}, lineChart('chart-ads', 'Ads per day', days, series('ads'), 'ads'),
       lineChart('chart-profiles', 'Profiles per day', days, series('profiles'), 'profiles')),
-    table(['City', 'Ads#', 'Profile-days#', 'Ads a day#'], totals, {class: 'dense', id: 'totals'}),
+    table(['City', 'Ads#', 'Ads a day#', 'Most in a day#'], totals, {class: 'dense', id: 'totals'}),
     el('details', {}, el('summary', {}, 'The numbers, day by day'),
       table(['Day', 'City', 'Ads#', 'Profiles#', 'Phones#'], rows.map(r => [r.date, r.city, num(r.ads), num(r.profiles), num(r.phones)]), {class: 'dense', id: 'trend-rows'})));
     charts.dataset.drawn = cities.length;
@@ -102,7 +103,7 @@ page('/trends', 'Trends', async main => {
     fill(yoy, el('p', {class: 'muted'}, 'Loading…'));
     try {
       const pairs = await Promise.all(cities.map(c => Promise.all([d, vs].map(x => api('/api/snapshot?city=' + encodeURIComponent(c) + '&date=' + x)))));
-      fill(yoy, table(['City', '', d + '#', vs + '#', 'Change#'], pairs.flatMap(([a, b], i) => [
+      fill(yoy, table(['City', 'Measure', d + '#', vs + '#', 'Change#'], pairs.flatMap(([a, b], i) => [
         [cities[i], 'ads', num(a.ads), num(b.ads), pct(a.ads, b.ads)],
         [cities[i], 'profiles', num(a.profiles), num(b.profiles), pct(a.profiles, b.profiles)],
       ]), {id: 'da', class: 'dense'}));
