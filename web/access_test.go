@@ -33,6 +33,7 @@ var routeAccess = map[string]string{
 	"GET /api/me":                    "signed-in",
 	"GET /{$}":                       "signed-in",
 	"GET /app.js":                    "signed-in",
+	"GET /js/{file}":                 "signed-in",
 	"GET /search":                    "is",
 	"GET /profiles/{id}":             "is",
 	"GET /ads/{id}":                  "is",

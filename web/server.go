@@ -110,6 +110,7 @@ func (s *Server) routes() []route {
 		{"GET /api/me", any(signedIn), "", s.me},
 		{"GET /{$}", any(signedIn), "", s.shell},
 		{"GET /app.js", any(signedIn), "", static("text/javascript; charset=utf-8", appJS)},
+		{"GET /js/{file}", any(signedIn), "", s.script},
 
 		// The workspace's pages: one shell, drawn by its script from the URL.
 		{"GET /search", any(auth.PermSearch), "", s.shell},

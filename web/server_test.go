@@ -212,10 +212,14 @@ func TestSearchPageInChromium(t *testing.T) {
 		chromedp.Click("#out a[data-profile]", chromedp.ByQuery),
 		chromedp.WaitVisible("#profile-title", chromedp.ByID),
 		chromedp.Text("#profile", &profile, chromedp.ByID),
+		// The year-over-year table is on the trends page.
+		chromedp.Navigate(ts.URL+"/trends"),
+		chromedp.WaitVisible("#snap", chromedp.ByID),
+		chromedp.SetValue("#cities", "Oakland", chromedp.ByID),
 		chromedp.SetValue("#date", "2020-10-02", chromedp.ByID),
 		chromedp.SetValue("#vs", "2020-10-01", chromedp.ByID),
 		chromedp.Click("#snap button", chromedp.ByQuery),
-		chromedp.WaitVisible("#da", chromedp.ByID),
+		chromedp.Poll(`document.querySelector('#da') && document.querySelector('#da thead').textContent.includes('2020-10-01')`, nil),
 		chromedp.Text("#da", &table, chromedp.ByID),
 	)
 	if err != nil {
@@ -227,8 +231,8 @@ func TestSearchPageInChromium(t *testing.T) {
 	if !strings.Contains(table, "ads\t2\t0") || !strings.Contains(table, "profiles\t1\t0") {
 		t.Errorf("snapshot table: %q", table)
 	}
-	if count != "2 ads in 1 profiles" {
-		t.Errorf("page says %q, want 2 ads in 1 profiles", count)
+	if count != "2 ads in 1 profile" {
+		t.Errorf("page says %q, want 2 ads in 1 profile", count)
 	}
 	if !strings.Contains(list, "Sweet company") || !strings.Contains(list, "Relaxing time") || strings.Contains(list, "Kind smile") {
 		t.Errorf("results: %q", list)
@@ -333,7 +337,7 @@ func TestWatchPhotoInChromium(t *testing.T) {
 	var accepted string
 	err := chromedp.Run(ctx,
 		ts.loginBrowser(auth.Investigator),
-		chromedp.Navigate(ts.URL+"/"),
+		chromedp.Navigate(ts.URL+"/search"),
 		chromedp.SetUploadFiles("#img", []string{photo}, chromedp.ByID),
 		chromedp.Click("#watchimg", chromedp.ByID),
 		chromedp.WaitVisible("#watched", chromedp.ByID),
