@@ -71,6 +71,10 @@ func (a *App) Run(ctx context.Context, once bool) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	crawl := s.Named["crawler"]
+	s.Named["progress"] = stageFunc(func(ctx context.Context) error {
+		a.logProgress(ctx, s, 10*time.Second)
+		return nil
+	})
 	s.Named["crawler"] = stageFunc(func(ctx context.Context) error {
 		start := time.Now()
 		// A site that could not be crawled fails the run, but only
@@ -88,6 +92,26 @@ func (a *App) Run(ctx context.Context, once bool) error {
 		return nil
 	})
 	return RunStages(ctx, s.Named)
+}
+
+// logProgress logs, every interval until ctx is done, how far a run has
+// come: ads indexed, and the pages and ads still waiting for their stage.
+func (a *App) logProgress(ctx context.Context, s *Stages, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, _ := s.Index.Count()
+		pages, _ := bus.Pending(ctx, a.Bus.JS, bus.StreamPages, "extractor")
+		ads, _ := bus.Pending(ctx, a.Bus.JS, bus.StreamAds, "indexer")
+		a.Log.Info("run in progress", "ads_indexed", n, "pages_waiting", pages, "ads_waiting", ads,
+			"ads_per_second", fmt.Sprintf("%.0f", float64(n)/time.Since(start).Seconds()))
+	}
 }
 
 // stageFunc adapts a function to a Stage.
