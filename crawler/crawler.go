@@ -121,6 +121,8 @@ type Stats struct {
 type statsMu struct {
 	sync.Mutex
 	Stats
+	// seen are the ad pages fetched (changed or not).
+	seen []string
 }
 
 // pageTimeout bounds one page request (each hop of a redirect), from its
@@ -161,6 +163,7 @@ func (cr *crawl) close() {
 // Crawl walks one site once.
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	var st statsMu
+	passStart := time.Now().UTC()
 	cr := newCrawl(s)
 	defer cr.close()
 
@@ -228,6 +231,9 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Lock()
 		defer st.Unlock()
 		st.Ads++
+		if err == nil {
+			st.seen = append(st.seen, u)
+		}
 		switch {
 		case err != nil:
 			st.Errors++
@@ -294,7 +300,25 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return st.Stats, fmt.Errorf("crawling %s: %w", s.Name, err)
 	}
+	c.publishPass(ctx, s, passStart, &st)
 	return st.Stats, nil
+}
+
+// publishPass publishes what a complete pass found, so the indexer can
+// mark the ads no longer found as gone. A pass with errors says nothing:
+// an ad it missed may still be up.
+func (c *Crawler) publishPass(ctx context.Context, s *site.Site, start time.Time, st *statsMu) {
+	if st.Errors > 0 {
+		c.Log.Info("crawl pass had errors: no ad is marked gone after it", "site", s.Name, "errors", st.Errors)
+		return
+	}
+	data, err := json.Marshal(record.SitePass{Site: s.Name, Started: start, Finished: time.Now().UTC(), AdURLs: st.seen})
+	if err == nil {
+		_, err = c.JS.Publish(ctx, bus.SubjectPasses+"."+bus.KeyToken(s.Name), data)
+	}
+	if err != nil {
+		c.Log.Error("what the pass found was not published; no ad is marked gone after it", "site", s.Name, "err", err)
+	}
 }
 
 // errKind is the kind an error is counted under in

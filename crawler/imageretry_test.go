@@ -80,4 +80,20 @@ func TestImageRetriedNextPass(t *testing.T) {
 	if n := imageHits.Load(); n != 2 {
 		t.Errorf("the image was fetched %d times, want 2", n)
 	}
+	// Each complete pass says which ads it found.
+	st, err := b.JS.Stream(ctx, bus.StreamPasses)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := st.GetLastMsgForSubject(ctx, bus.SubjectPasses+".unsafe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p record.SitePass
+	if err := json.Unmarshal(last.Data, &p); err != nil || p.Site != "unsafe" || len(p.AdURLs) != 1 || p.AdURLs[0] != ts.URL+"/ad/1" || !p.Finished.After(p.Started) {
+		t.Errorf("last pass %+v %v", p, err)
+	}
+	if info, _ := st.Info(ctx); info.State.Msgs != 3 {
+		t.Errorf("%d passes recorded, want 3", info.State.Msgs)
+	}
 }

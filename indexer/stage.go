@@ -69,7 +69,19 @@ func (s *Stage) Run(ctx context.Context) error {
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
 	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Stage: "indexer", Dead: s.Metrics.Dead, Log: s.Log}
-	return c.Run(ctx, s.JS, s.handle)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var passes sync.WaitGroup
+	var passErr error
+	passes.Go(func() {
+		if passErr = s.runPasses(ctx, durable); passErr != nil {
+			cancel()
+		}
+	})
+	err := c.Run(ctx, s.JS, s.handle)
+	cancel()
+	passes.Wait()
+	return errors.Join(err, passErr)
 }
 
 func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {

@@ -144,7 +144,7 @@ func (a *App) waitIdle(ctx context.Context, al *alerts.Stage) error {
 }
 
 func (a *App) busy(ctx context.Context, al *alerts.Stage) (bool, error) {
-	for _, c := range []struct{ stream, durable string }{{bus.StreamPages, "extractor"}, {bus.StreamAds, "indexer"}} {
+	for _, c := range []struct{ stream, durable string }{{bus.StreamPages, "extractor"}, {bus.StreamAds, "indexer"}, {bus.StreamPasses, "indexer-passes"}} {
 		n, err := bus.Pending(ctx, a.Bus.JS, c.stream, c.durable)
 		if err != nil {
 			return false, err

@@ -55,6 +55,12 @@ const (
 	// (adwatch.dead.<stage>).
 	StreamDead  = "ADWATCH_DEAD"
 	SubjectDead = "adwatch.dead"
+
+	// StreamPasses holds what each complete crawl of a site found
+	// (record.SitePass on adwatch.passes.<site>): the indexer marks the
+	// ads no longer found as gone.
+	StreamPasses  = "ADWATCH_PASSES"
+	SubjectPasses = "adwatch.passes"
 )
 
 // MaxMessageBytes is the largest message the embedded server takes, and
@@ -197,6 +203,7 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 		{Name: StreamProfiles, Subjects: []string{"adwatch.profiles.>"}},
 		{Name: StreamOutbox, Subjects: []string{SubjectOutbox + ".>"}, Retention: jetstream.WorkQueuePolicy},
 		{Name: StreamDead, Subjects: []string{SubjectDead + ".>"}, MaxMsgSize: MaxMessageBytes},
+		{Name: StreamPasses, Subjects: []string{SubjectPasses + ".>"}, MaxMsgSize: MaxMessageBytes},
 	} {
 		sc.Storage = jetstream.FileStorage
 		sc.Duplicates = DedupWindow

@@ -81,6 +81,9 @@ type Ad struct {
 	// indexer when an ad changes (its phone, its text): nothing an ad
 	// once said is lost, and a search by an old phone still finds it.
 	Versions []AdVersion `json:"versions,omitempty"`
+	// GoneAt is when a complete crawl of the site first no longer found
+	// the ad (zero while it is still up).
+	GoneAt time.Time `json:"gone_at,omitzero"`
 }
 
 // AdVersion is one earlier capture of an ad.

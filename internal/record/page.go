@@ -47,3 +47,14 @@ type ImageRef struct {
 	// failed or in pages crawled before adwatch recorded it.
 	Capture *Capture `json:"capture,omitempty"`
 }
+
+// SitePass is what one complete crawl of a site found: the ad pages it
+// fetched. An ad indexed before whose page a complete pass no longer finds
+// is marked gone at Finished (Ad.GoneAt); one found again is not.
+type SitePass struct {
+	Site     string    `json:"site"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// AdURLs are the ad pages fetched in the pass, changed or not.
+	AdURLs []string `json:"ad_urls"`
+}
