@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
@@ -44,22 +45,27 @@ type Metrics struct {
 	Published prometheus.Counter
 	Unchanged prometheus.Counter
 	Fetch     prometheus.Histogram
+	// StorageFull is 1 while the message store refuses pages for want of
+	// room (the crawl is paused), 0 otherwise.
+	StorageFull prometheus.Gauge
 }
 
 // NewMetrics registers the crawler's metrics on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		Pages:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_crawler_pages_fetched_total", Help: "Pages fetched, by kind (list, ad)."}, []string{"kind"}),
-		Errors:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_crawler_errors_total", Help: "Crawl errors by kind."}, []string{"kind"}),
-		Images:    prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_images_fetched_total", Help: "Images downloaded."}),
-		Retries:   prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_retries_total", Help: "Requests retried after 429 or 5xx."}),
+		Pages:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_crawler_pages_fetched_total", Help: "Pages fetched, by kind (list, ad)."}, []string{"kind"}),
+		Errors:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_crawler_errors_total", Help: "Crawl errors by kind."}, []string{"kind"}),
+		Images:  prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_images_fetched_total", Help: "Images downloaded."}),
+		Retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_retries_total", Help: "Requests retried after 429 or 5xx."}),
+		StorageFull: prometheus.NewGauge(prometheus.GaugeOpts{Name: "adwatch_crawler_storage_full",
+			Help: "1 while the message store refuses pages for want of room and the crawl is paused."}),
 		Published: prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_ads_published_total", Help: "New or changed ad pages published."}),
 		Unchanged: prometheus.NewCounter(prometheus.CounterOpts{Name: "adwatch_crawler_ads_unchanged_total", Help: "Ad pages fetched again unchanged, not published."}),
 		Fetch: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "adwatch_crawler_ad_seconds", Help: "Time to fetch and publish one ad page with its images.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Pages, m.Errors, m.Images, m.Retries, m.Published, m.Unchanged, m.Fetch)
+		reg.MustRegister(m.Pages, m.Errors, m.Images, m.Retries, m.Published, m.Unchanged, m.Fetch, m.StorageFull)
 	}
 	return m
 }
@@ -164,6 +170,9 @@ func (cr *crawl) close() {
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	var st statsMu
 	passStart := time.Now().UTC()
+	// full is set when the store refuses a page for want of room: the
+	// pass then fetches nothing more.
+	var full atomic.Bool
 	cr := newCrawl(s)
 	defer cr.close()
 
@@ -191,6 +200,11 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		st.Errors++
 		st.Unlock()
 	}
+	col.OnRequest(func(r *colly.Request) {
+		if full.Load() {
+			r.Abort()
+		}
+	})
 	col.OnHTML("a[href]", func(e *colly.HTMLElement) {
 		link := e.Request.AbsoluteURL(e.Attr("href"))
 		if link == "" || !s.Allowed(link) || !(s.IsListPage(link) || s.IsAdPage(link)) {
@@ -227,7 +241,18 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			return
 		}
 		c.Metrics.Pages.WithLabelValues("ad").Inc()
+		if full.Load() {
+			st.Lock()
+			st.Errors++
+			st.Unlock()
+			return
+		}
 		published, err := c.publishAd(ctx, cr, u, r.Body, served)
+		if bus.StorageFull(err) && !full.Swap(true) {
+			c.Metrics.StorageFull.Set(1)
+			c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
+				"site", s.Name, "err", err)
+		}
 		st.Lock()
 		defer st.Unlock()
 		st.Ads++
@@ -300,6 +325,10 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return st.Stats, fmt.Errorf("crawling %s: %w", s.Name, err)
 	}
+	if full.Load() {
+		return st.Stats, fmt.Errorf("crawling %s: paused, the message store is full", s.Name)
+	}
+	c.Metrics.StorageFull.Set(0)
 	c.publishPass(ctx, s, passStart, &st)
 	return st.Stats, nil
 }

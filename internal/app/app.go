@@ -85,6 +85,12 @@ func (a *App) Connect(ctx context.Context, embedded bool) error {
 		a.Close()
 		return err
 	}
+	l := a.Config.Limits
+	if err := b.ApplyLimits(ctx, bus.Limits{Pages: l.PagesBytes, Ads: l.AdsBytes, Images: l.ImagesBytes, Dead: l.DeadBytes}); err != nil {
+		b.Close()
+		a.Close()
+		return err
+	}
 	a.Bus = b
 	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -289,4 +290,58 @@ func Pending(ctx context.Context, js jetstream.JetStream, stream, durable string
 		return 0, fmt.Errorf("reading consumer %s: %w", durable, err)
 	}
 	return info.NumPending + uint64(info.NumAckPending), nil
+}
+
+// Limits caps the streams and the image store, in bytes; zero leaves one
+// unlimited. A full stream refuses new messages (it never drops old
+// ones: they are evidence), and its writers pause.
+type Limits struct {
+	Pages, Ads, Images, Dead int64
+}
+
+// ApplyLimits sets l on the streams and the image store.
+func (b *Bus) ApplyLimits(ctx context.Context, l Limits) error {
+	for stream, max := range map[string]int64{StreamPages: l.Pages, StreamAds: l.Ads, StreamDead: l.Dead} {
+		if max == 0 {
+			continue
+		}
+		s, err := b.JS.Stream(ctx, stream)
+		if err != nil {
+			return fmt.Errorf("opening stream %s: %w", stream, err)
+		}
+		cfg := s.CachedInfo().Config
+		cfg.MaxBytes, cfg.Discard = max, jetstream.DiscardNew
+		if _, err := b.JS.UpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("limiting stream %s to %d bytes: %w", stream, max, err)
+		}
+	}
+	if l.Images > 0 {
+		st, err := b.Images.Status(ctx)
+		if err != nil {
+			return fmt.Errorf("reading the image store: %w", err)
+		}
+		if _, err := b.JS.UpdateObjectStore(ctx, jetstream.ObjectStoreConfig{Bucket: BucketImages, Storage: jetstream.FileStorage,
+			Replicas: st.Replicas(), MaxBytes: l.Images}); err != nil {
+			return fmt.Errorf("limiting the image store to %d bytes: %w", l.Images, err)
+		}
+	}
+	return nil
+}
+
+// StorageFull reports whether err is JetStream refusing a write for want
+// of room: a stream at its limit, or the server's store full.
+func StorageFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode {
+		case 10023 /* insufficient resources */, 10077 /* store failed */ :
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "maximum bytes exceeded") || strings.Contains(msg, "insufficient resources") ||
+		strings.Contains(msg, "no space left")
 }

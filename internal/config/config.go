@@ -56,6 +56,8 @@ type Config struct {
 	Serve Serve `yaml:"serve"`
 	// Audit sets the audit trail of what investigators do.
 	Audit Audit `yaml:"audit"`
+	// Limits caps the message store, stream by stream.
+	Limits Limits `yaml:"limits"`
 
 	// Sites are the loaded site descriptions from SitesDir.
 	Sites []site.Site `yaml:"-"`
@@ -145,6 +147,16 @@ const DefaultBanner = "This system holds investigative data about people who may
 // non-loopback address: TLS is configured or a trusted proxy is named.
 func (s Serve) BeyondLoopback() bool {
 	return (s.TLSCert != "" && s.TLSKey != "") || s.BehindProxy != ""
+}
+
+// Limits caps the streams and the image store, in bytes (0: no limit).
+// A full stream refuses new messages rather than dropping old ones, and
+// the crawler pauses until there is room.
+type Limits struct {
+	PagesBytes  int64 `yaml:"pages_bytes"`
+	AdsBytes    int64 `yaml:"ads_bytes"`
+	ImagesBytes int64 `yaml:"images_bytes"`
+	DeadBytes   int64 `yaml:"dead_bytes"`
 }
 
 // MinAuditRetention is the shortest audit.retention allowed: one year
@@ -242,6 +254,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Retention < MinAuditRetention {
 		errs = append(errs, fmt.Errorf("audit.retention: %s is shorter than a year (%s)", c.Audit.Retention, MinAuditRetention))
+	}
+	if l := c.Limits; l.PagesBytes < 0 || l.AdsBytes < 0 || l.ImagesBytes < 0 || l.DeadBytes < 0 {
+		errs = append(errs, errors.New("limits: a limit below zero"))
 	}
 	if (c.Serve.TLSCert == "") != (c.Serve.TLSKey == "") {
 		errs = append(errs, errors.New("serve: tls_cert and tls_key go together"))
