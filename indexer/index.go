@@ -18,9 +18,11 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/analysis/lang/es"
 	"github.com/blevesearch/bleve/v2/mapping"
 	"github.com/blevesearch/bleve/v2/search/query"
 
+	"github.com/adwatch/adwatch/extractor/phone"
 	"github.com/adwatch/adwatch/internal/record"
 )
 
@@ -50,6 +52,13 @@ type doc struct {
 	Categories []string `json:"categories"`
 	AgeBands   []string `json:"age_bands"`
 	Month      string   `json:"month"`
+	// Lang is "es" for an ad in Spanish ("" otherwise), and TextES its
+	// title and body again, analyzed as Spanish (stems, accents folded,
+	// Spanish stop words), so that "jovencitas" finds "jovencita". An index
+	// made before they existed drops them: its Spanish ads are found by
+	// the English fields only until adwatch reindex.
+	Lang   string `json:"lang,omitempty"`
+	TextES string `json:"text_es,omitempty"`
 }
 
 // BleveType names the document mapping (bleve reads the Go field name
@@ -60,6 +69,10 @@ func newMapping() mapping.IndexMapping {
 	kw := bleve.NewKeywordFieldMapping()
 	txt := bleve.NewTextFieldMapping()
 	txt.Analyzer = "en"
+	txtES := bleve.NewTextFieldMapping()
+	txtES.Analyzer = es.AnalyzerName
+	txtES.IncludeInAll = false
+	txtES.Store = false
 	dt := bleve.NewDateTimeFieldMapping()
 	num := bleve.NewNumericFieldMapping()
 	src := bleve.NewTextFieldMapping()
@@ -71,12 +84,13 @@ func newMapping() mapping.IndexMapping {
 
 	dm := bleve.NewDocumentStaticMapping()
 	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha",
-		"phone_rev", "categories", "age_bands", "month"} {
+		"phone_rev", "categories", "age_bands", "month", "lang"} {
 		dm.AddFieldMappingsAt(f, kw)
 	}
 	for _, f := range []string{"title", "body", "poster"} {
 		dm.AddFieldMappingsAt(f, txt)
 	}
+	dm.AddFieldMappingsAt("text_es", txtES)
 	dm.AddFieldMappingsAt("posted_at", dt)
 	dm.AddFieldMappingsAt("ages", num)
 	dm.AddFieldMappingsAt("source", src)
@@ -122,6 +136,9 @@ func toDoc(a *record.Ad) (doc, error) {
 		if b := AgeBand(n); !slices.Contains(d.AgeBands, b) {
 			d.AgeBands = append(d.AgeBands, b)
 		}
+	}
+	if text := a.Title + "\n" + a.Body; phone.Spanish(text) {
+		d.Lang, d.TextES = LangSpanish, text
 	}
 	if !a.PostedAt.IsZero() {
 		d.Month = a.PostedAt.UTC().Format("2006-01")
@@ -451,15 +468,10 @@ func (x *Index) searchKeywords(field string, values []string, limit int) ([]Hit,
 	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
 }
 
-// SearchText finds ads by words in title, body or poster name.
+// SearchText finds ads by words in title, body or poster name, in
+// English and, in ads in Spanish, in Spanish (see textQuery).
 func (x *Index) SearchText(text string, limit int) ([]Hit, error) {
-	var qs []query.Query
-	for _, f := range []string{"title", "body", "poster"} {
-		mq := bleve.NewMatchQuery(text)
-		mq.SetField(f)
-		qs = append(qs, mq)
-	}
-	return x.search(bleve.NewDisjunctionQuery(qs...), limit)
+	return x.search(textQuery(text), limit)
 }
 
 func (x *Index) search(q query.Query, limit int) ([]Hit, error) {

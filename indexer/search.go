@@ -47,12 +47,16 @@ type Search struct {
 	// PhonePart is 4 to 7 digits that begin or end a national number
 	// ("8730123" finds +15108730123).
 	PhonePart string
-	// Text is words in the title, body or poster name.
+	// Text is words in the title, body or poster name; in ads in Spanish
+	// they are also matched as Spanish words ("jovencitas" finds
+	// "jovencita").
 	Text string
 
 	// City and Site are exact (City in any case); Category an indicator
 	// category ("youth").
 	City, Site, Category string
+	// Lang is the language of the ad: LangSpanish, or "" for any.
+	Lang string
 	// From and Until bound the time posted: [From, Until). Zero is open.
 	From, Until time.Time
 	// MinAge and MaxAge bound a stated age, inclusive; 0 is open.
@@ -63,6 +67,27 @@ type Search struct {
 	// Facets asks for the counts of the matching ads by city, site,
 	// indicator category, age band and month.
 	Facets bool
+}
+
+// LangSpanish is the language of an ad in Spanish (Search.Lang).
+const LangSpanish = "es"
+
+// textFields are the fields words are looked for in: title, body and
+// poster analyzed as English, and text_es, the title and body of ads in
+// Spanish analyzed as Spanish.
+var textFields = []string{"title", "body", "poster", "text_es"}
+
+// textQuery matches text in any of textFields, each analyzed as its field
+// is. An English ad has no text_es: its matches and their order are as
+// with the English fields alone.
+func textQuery(text string) query.Query {
+	qs := make([]query.Query, 0, len(textFields))
+	for _, f := range textFields {
+		mq := bleve.NewMatchQuery(text)
+		mq.SetField(f)
+		qs = append(qs, mq)
+	}
+	return bleve.NewDisjunctionQuery(qs...)
 }
 
 // MinPhonePart is the fewest digits a partial phone number needs.
@@ -99,13 +124,7 @@ func (s Search) query() query.Query {
 		or([]query.Query{head, tail})
 	}
 	if strings.TrimSpace(s.Text) != "" {
-		qs = nil
-		for _, f := range []string{"title", "body", "poster"} {
-			mq := bleve.NewMatchQuery(s.Text)
-			mq.SetField(f)
-			qs = append(qs, mq)
-		}
-		or(qs)
+		must = append(must, textQuery(s.Text))
 	}
 	if s.City != "" {
 		must = append(must, term("city", strings.ToLower(s.City)))
@@ -115,6 +134,9 @@ func (s Search) query() query.Query {
 	}
 	if s.Category != "" {
 		must = append(must, term("categories", s.Category))
+	}
+	if s.Lang != "" {
+		must = append(must, term("lang", s.Lang))
 	}
 	if !s.From.IsZero() || !s.Until.IsZero() {
 		incl, excl := true, false

@@ -231,7 +231,7 @@ func writeConfig(t *testing.T, dir, base, natsURL string) string {
 		replicas = 3
 	}
 	cfg := "nats: {url: \"" + natsURL + "\", replicas: " + string(rune('0'+replicas)) + "}\nsites_dir: " + sites +
-		"\nsite_base_urls: {simclassifieds: \"" + base + "\", oldschool: \"" + base + "\"}" +
+		"\nsite_base_urls: {simclassifieds: \"" + base + "\", oldschool: \"" + base + "\", clasificados: \"" + base + "\"}" +
 		"\nindicators_dir: " + indicators +
 		"\nalerts_file: " + alertsFile +
 		"\ncities: [{name: Oakland, timezone: America/Los_Angeles}]\n"

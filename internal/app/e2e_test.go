@@ -38,7 +38,8 @@ func testConfig(t *testing.T, base string) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Both sites the simulator serves: simclassifieds and oldschool.
+	// The three sites the simulator serves: simclassifieds, oldschool and
+	// clasificados (Guayaquil, in Spanish, numbers in Ecuador's format).
 	var names []string
 	for i := range cfg.Sites {
 		if err := cfg.Sites[i].SetBaseURL(base); err != nil {
@@ -46,8 +47,8 @@ func testConfig(t *testing.T, base string) config.Config {
 		}
 		names = append(names, cfg.Sites[i].Name)
 	}
-	if got := strings.Join(names, " "); got != "oldschool simclassifieds" {
-		t.Fatalf("sites %q, want oldschool simclassifieds", got)
+	if got := strings.Join(names, " "); got != "clasificados oldschool simclassifieds" {
+		t.Fatalf("sites %q, want clasificados oldschool simclassifieds", got)
 	}
 	return cfg
 }
@@ -134,6 +135,7 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 		}
 	}
 	checkIndex(idx)
+	checkSpanish(t, world, idx)
 	profileOf := checkLinking(t, world, idx)
 	checkAPI(t, &cfg, world, idx)
 	idx.Close()
@@ -169,6 +171,43 @@ func TestEndToEndAlamedaScenario(t *testing.T) {
 	checkIndex(idx)
 	if _, err := os.Stat(filepath.Join(dir, "nats")); err != nil {
 		t.Errorf("no JetStream store under the data dir: %v", err)
+	}
+}
+
+// checkSpanish: the ads in Spanish (Fresno, and Guayaquil on the third
+// site) are indexed as Spanish and found by Spanish words in another form
+// than the ad's; Guayaquil's numbers, written without +593, are read as
+// Ecuador's.
+func checkSpanish(t *testing.T, world *sim.World, idx *indexer.Index) {
+	t.Helper()
+	spanish, ec := 0, map[string]int{}
+	for _, a := range world.Ads {
+		if a.Spanish {
+			spanish++
+		}
+		if sim.Country(a.City) == "EC" {
+			ec[a.Phones[0]]++
+		}
+	}
+	got, err := idx.Find(indexer.Search{Lang: indexer.LangSpanish})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int(got.Total) != spanish || spanish == 0 {
+		t.Errorf("%d ads indexed as Spanish, the simulator wrote %d", got.Total, spanish)
+	}
+	// "tranquila" is in no ad; "tranquilo" is, in ads in Spanish only.
+	if got, err := idx.Find(indexer.Search{Text: "tranquila"}); err != nil || got.Total == 0 {
+		t.Errorf("Spanish search for tranquila: %d ads, %v", got.Total, err)
+	}
+	for phone, want := range ec {
+		hits, err := idx.SearchPhones([]string{phone}, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != want {
+			t.Errorf("Ecuadorian number %s: %d ads found, the simulator has %d", phone, len(hits), want)
+		}
 	}
 }
 

@@ -102,9 +102,16 @@ func TestSiteBaseURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The simulator's sites: simclassifieds and oldschool at its root,
+	// clasificados under /ec/.
+	shippedStarts := map[string]string{"clasificados": "http://127.0.0.1:8089/ec/"}
 	for _, s := range shipped.Sites {
-		if got := strings.Join(s.Starts(), " "); got != "http://127.0.0.1:8089/" {
-			t.Errorf("shipped site %s starts at %q, want http://127.0.0.1:8089/", s.Name, got)
+		want, ok := shippedStarts[s.Name]
+		if !ok {
+			want = "http://127.0.0.1:8089/"
+		}
+		if got := strings.Join(s.Starts(), " "); got != want {
+			t.Errorf("shipped site %s starts at %q, want %s", s.Name, got, want)
 		}
 	}
 	sites, err := filepath.Abs("../../configs/sites")
@@ -126,7 +133,7 @@ func TestSiteBaseURLs(t *testing.T) {
 	for _, s := range c.Sites {
 		got[s.Name] = strings.Join(s.Starts(), " ")
 	}
-	want := map[string]string{"oldschool": "http://127.0.0.1:9001/", "simclassifieds": "http://127.0.0.1:8089/"}
+	want := map[string]string{"oldschool": "http://127.0.0.1:9001/", "simclassifieds": "http://127.0.0.1:8089/", "clasificados": "http://127.0.0.1:8089/ec/"}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("start URLs (-want +got):\n%s", diff)
 	}

@@ -20,16 +20,22 @@ var OldSchoolCities = map[string]bool{"Sacramento": true}
 
 // SiteOf is the name of the site that serves an ad of city.
 func SiteOf(city string) string {
-	if OldSchoolCities[city] {
+	switch {
+	case OldSchoolCities[city]:
 		return "oldschool"
+	case ECCities[city]:
+		return "clasificados"
 	}
 	return "simclassifieds"
 }
 
 // AdPath is the path of an ad's page.
 func AdPath(a Ad) string {
-	if OldSchoolCities[a.City] {
+	switch {
+	case OldSchoolCities[a.City]:
 		return fmt.Sprintf("/old/post/%d", a.ID)
+	case ECCities[a.City]:
+		return fmt.Sprintf("/ec/anuncio/%d", a.ID)
 	}
 	return fmt.Sprintf("/ad/%d.html", a.ID)
 }
@@ -38,8 +44,11 @@ func AdPath(a Ad) string {
 func AdKey(a Ad) string { return fmt.Sprintf("%s:%d", SiteOf(a.City), a.ID) }
 
 func cityPath(city string) string {
-	if OldSchoolCities[city] {
+	switch {
+	case OldSchoolCities[city]:
 		return "/old/" + Slug(city) + "/"
+	case ECCities[city]:
+		return "/ec/" + Slug(city) + "/"
 	}
 	return "/c/" + Slug(city) + "/"
 }

@@ -19,7 +19,7 @@ func TestPhonesAndHandlesRecoverable(t *testing.T) {
 	bad, foreign, handles := 0, 0, 0
 	for _, a := range w.Ads {
 		text := a.PhoneField + "\n" + a.Title + "\n" + a.Body
-		got := e.Numbers(text)
+		got := e.NumbersIn(text, Country(a.City))
 		if strings.Join(got, ",") != strings.Join(a.Phones, ",") {
 			bad++
 			if bad < 10 {

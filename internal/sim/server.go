@@ -58,7 +58,8 @@ var pageTmpl = template.Must(template.New("ad").Parse(`<!doctype html>
 // ServeHTTP serves the site: /, /robots.txt, /c/<city>/?page=N,
 // /c/<city>/calendar/<date> (a link trap), /ad/<id>.html,
 // /img/<photo>-q<quality>-c<crop percent>.jpg, and the second layout's
-// /old/<city>/?p=N and /old/post/<id> (oldschool.go).
+// /old/<city>/?p=N and /old/post/<id> (oldschool.go), and the third
+// site's /ec/, /ec/<city>/?pagina=N and /ec/anuncio/<id> (ec.go).
 func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 	p := req.URL.Path
 	switch {
@@ -70,6 +71,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 		b.WriteString("<html><body><h1>Simulated classifieds</h1><ul>")
 		for _, c := range Cities {
 			fmt.Fprintf(&b, `<li><a href="%s">%s</a></li>`, cityPath(c), c)
+		}
+		// The cities of ads in Spanish, when the world has them;
+		// Guayaquil's are on the third site.
+		for _, c := range SpanishCities {
+			if _, ok := s.byCity[Slug(c)]; ok && SiteOf(c) == "simclassifieds" {
+				fmt.Fprintf(&b, `<li><a href="%s">%s</a></li>`, cityPath(c), c)
+			}
 		}
 		b.WriteString(`<li><a href="/c/archive/">Archive</a></li></ul></body></html>`)
 		fmt.Fprint(rw, b.String())
@@ -84,6 +92,12 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 			return
 		}
 		fmt.Fprintf(rw, `<html><body><a href="%s">next day</a></body></html>`, strings.TrimSuffix(p, day.Format("2006-01-02"))+day.AddDate(0, 0, 1).Format("2006-01-02"))
+	case p == "/ec/":
+		s.ecHome(rw)
+	case strings.HasPrefix(p, "/ec/anuncio/"):
+		s.ecAd(rw, req)
+	case strings.HasPrefix(p, "/ec/"):
+		s.ecListing(rw, req)
 	case strings.HasPrefix(p, "/old/post/"):
 		s.oldAd(rw, req)
 	case strings.HasPrefix(p, "/old/"):
@@ -102,7 +116,7 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, req *http.Request) {
 func (s *Server) listing(rw http.ResponseWriter, req *http.Request) {
 	slug := strings.Trim(strings.TrimPrefix(req.URL.Path, "/c/"), "/")
 	ads, ok := s.byCity[slug]
-	if !ok || OldSchoolCities[ads[0].City] {
+	if !ok || SiteOf(ads[0].City) != "simclassifieds" {
 		http.NotFound(rw, req)
 		return
 	}
@@ -125,18 +139,12 @@ func (s *Server) listing(rw http.ResponseWriter, req *http.Request) {
 func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 	id, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(req.URL.Path, "/ad/"), ".html"))
 	a, ok := s.byID[id]
-	if err != nil || !ok || OldSchoolCities[a.City] {
+	if err != nil || !ok || SiteOf(a.City) != "simclassifieds" {
 		http.NotFound(rw, req)
 		return
 	}
-	// Some ads answer 429 the first time, so the crawler's manners are tested.
-	if id%37 == 0 {
-		if _, done := s.limited.LoadOrStore(id, true); !done {
-			s.LimitedAnswers.Add(1)
-			rw.Header().Set("Retry-After", "1")
-			http.Error(rw, "slow down", http.StatusTooManyRequests)
-			return
-		}
+	if s.limit(rw, id) {
+		return
 	}
 	imgs := s.imagePaths(a)
 	rw.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -148,6 +156,21 @@ func (s *Server) ad(rw http.ResponseWriter, req *http.Request) {
 	if err != nil {
 		http.Error(rw, err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// limit answers 429 the first time some ads are asked for, so the
+// crawler's manners are tested, and reports whether it did.
+func (s *Server) limit(rw http.ResponseWriter, id int) bool {
+	if id%37 != 0 {
+		return false
+	}
+	if _, done := s.limited.LoadOrStore(id, true); done {
+		return false
+	}
+	s.LimitedAnswers.Add(1)
+	rw.Header().Set("Retry-After", "1")
+	http.Error(rw, "slow down", http.StatusTooManyRequests)
+	return true
 }
 
 // imagePaths are the paths of an ad's photos.

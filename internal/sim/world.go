@@ -10,6 +10,9 @@
 // The "alameda" scenario reproduces the Alameda County DA's snapshot:
 // Oakland on 2019-10-04 has exactly 999 ads from 666 persons and on
 // 2020-10-02 exactly 1,165 ads from 750 persons.
+// It also has persons who write in Spanish, in Fresno and in Guayaquil
+// (Ecuador) on a third site whose numbers are written the national way
+// (spanish.go, ec.go).
 package sim
 
 import (
@@ -42,6 +45,8 @@ type Ad struct {
 	Photos []Photo
 	// Handles are the normalized handles the ad shows.
 	Handles []string
+	// Spanish ads are written in Spanish (spanish.go).
+	Spanish bool
 }
 
 // Photo is one photo of an ad: which picture and how it was re-encoded.
@@ -77,6 +82,8 @@ type Person struct {
 	Handle string
 	// Surge persons post steadily for weeks, then many ads in one day.
 	Surge bool
+	// Spanish persons write their ads in Spanish (spanish.go).
+	Spanish bool
 }
 
 // World is a generated site.
@@ -84,7 +91,10 @@ type World struct {
 	Seed     int64
 	Scenario string
 	Persons  []Person
-	Ads      []Ad
+	// Ads are in time order, ids following it, except that the ads in
+	// Spanish (spanish.go) come after all the others, in their own time
+	// order.
+	Ads []Ad
 	// Controllers' phones by network.
 	Controllers map[int]string
 	loc         *time.Location
@@ -200,6 +210,11 @@ func Generate(seed int64, scenario string) (*World, error) {
 	sort.Slice(w.Ads, func(i, j int) bool { return w.Ads[i].PostedAt.Before(w.Ads[j].PostedAt) })
 	for i := range w.Ads {
 		w.Ads[i].ID = 100000 + i
+	}
+	if w.Scenario == "alameda" {
+		// After everyone else and from their own random stream: the
+		// world above is the same with or without them.
+		w.spanishWorld(seed, photo, usedPhones)
 	}
 	return w, nil
 }
@@ -373,6 +388,9 @@ type Truth struct {
 	Youth    bool      `json:"youth,omitempty"`
 	Falling  bool      `json:"ages_falling,omitempty"`
 	Handles  []string  `json:"handles,omitempty"`
+	// Site is the site the ad is on; Lang "es" for an ad in Spanish.
+	Site string `json:"site"`
+	Lang string `json:"lang,omitempty"`
 }
 
 // WriteTruth writes the ground truth as JSON lines, with URLs under base.
@@ -382,7 +400,10 @@ func (w *World) WriteTruth(out io.Writer, base string) error {
 		p := w.Persons[a.Person]
 		t := Truth{URL: strings.TrimRight(base, "/") + AdPath(a), ID: a.ID,
 			Person: fmt.Sprintf("person-%d", p.ID), Network: w.NetworkID(p), Phones: a.Phones,
-			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Falling: p.Falling, Handles: a.Handles}
+			City: a.City, PostedAt: a.PostedAt, Age: a.Age, Youth: p.Youth, Falling: p.Falling, Handles: a.Handles, Site: SiteOf(a.City)}
+		if a.Spanish {
+			t.Lang = "es"
+		}
 		if err := enc.Encode(t); err != nil {
 			return fmt.Errorf("writing truth: %w", err)
 		}
