@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -18,9 +19,10 @@ import (
 	"github.com/adwatch/adwatch/internal/sim"
 )
 
-// TestCrashMidRunLosesNothing kills adwatch run --once with SIGKILL in the
-// middle of a crawl, runs it again, and expects every ad of the simulator
-// indexed exactly once and the DA's figures exact.
+// TestCrashMidRunLosesNothing kills adwatch run --once with SIGKILL three
+// times at random points of its work, runs it to the end, and expects
+// every ad of the simulator indexed exactly once, the DA's figures exact
+// and linking as good as a clean run's.
 func TestCrashMidRunLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
@@ -40,29 +42,37 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	args := []string{"--config", cfgPath, "--data", data, "run", "--once"}
 
-	first := exec.Command(bin, args...)
-	if err := first.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// Let it crawl, extract and index for a while, then pull the plug.
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		if time.Now().After(deadline) {
-			t.Fatal("no index after 2 minutes")
+	// Pull the plug three times at random points: the crawl, the
+	// extractor, the indexer and the alert stage are all at work by then.
+	seed := time.Now().UnixNano()
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	t.Logf("kill points from seed %d", seed)
+	for kill := range 3 {
+		run := exec.Command(bin, args...)
+		if err := run.Start(); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := os.Stat(filepath.Join(data, "index.bleve")); err == nil {
-			break
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if time.Now().After(deadline) {
+				t.Fatal("no index after 2 minutes")
+			}
+			if _, err := os.Stat(filepath.Join(data, "index.bleve")); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		time.Sleep(100 * time.Millisecond)
+		wait := time.Duration(1000+rng.IntN(4000)) * time.Millisecond
+		time.Sleep(wait)
+		if err := run.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		_ = run.Wait()
+		t.Logf("kill %d after %s of work", kill+1, wait)
 	}
-	time.Sleep(3 * time.Second)
-	if err := first.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = first.Wait()
 
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("second run: %v\n%s", err, out)
+		t.Fatalf("the run after the kills: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--config", cfgPath, "--data", data, "export", "ads").Output()
 	if err != nil {
@@ -86,7 +96,7 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 		seen[a.ID]++
 	}
 	if len(seen) != len(world.Ads) {
-		t.Errorf("after a crash and a rerun: %d distinct ads, want %d", len(seen), len(world.Ads))
+		t.Errorf("after three kills and a rerun: %d distinct ads, want %d", len(seen), len(world.Ads))
 	}
 	for id, n := range seen {
 		if n != 1 {
