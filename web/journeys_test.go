@@ -300,7 +300,7 @@ func TestJourneySearchProfileNetwork(t *testing.T) {
 	if !strings.Contains(network, fx.mia) || !strings.Contains(network, fx.rosa) {
 		t.Errorf("network page: %q", network)
 	}
-	for _, want := range []string{"2 profiles over all time, 0 in the last 30 days", "+15108730123", "Shared identifiers"} {
+	for _, want := range []string{"2 profiles over all time, 0 in the last 30 days", "+15108730123", "Identifiers"} {
 		if !strings.Contains(network, want) {
 			t.Errorf("network page lacks %q: %q", want, network)
 		}

@@ -222,11 +222,11 @@ page('/networks/:id', p => 'Network ' + p.id, async (main, {id}) => {
       el('div', {class: 'size-box recent'}, el('span', {class: 'big'}, num(sz.profiles_last_30_days)), el('span', {}, 'in the last 30 days'),
         el('span', {class: 'muted small'}, plural(sz.ads_last_30_days, 'ad')))),
     el('p', {class: 'summary', id: 'network-summary'}, plural(sz.profiles, 'profile') + ' over all time, ' + num(sz.profiles_last_30_days) + ' in the last 30 days; ' +
-      plural((n.identifiers || []).length, 'shared identifier') + '.'),
+      plural((n.identifiers || []).filter(x => (x.profiles || []).length > 1).length, 'identifier') + ' shared by more than one profile.'),
     el('div', {class: 'grid2'},
       section('Members', {id: 'members'}, table(['Profile', 'Ads#', 'Cities', 'First seen', 'Last seen'], (n.profiles || []).map(m =>
         [profileLink(m.id), num(m.ads), (m.cities || []).join(', '), day(m.first), day(m.last)]), {class: 'dense'})),
-      section('Shared identifiers', {id: 'shared'}, (n.identifiers || []).length
+      section('Identifiers', {id: 'shared'}, (n.identifiers || []).length
         ? table(['Kind', 'Value', 'Profiles'], idRows(n.identifiers), {class: 'dense'}) : el('p', {class: 'muted'}, 'None.'),
         (n.capped || []).length ? [el('h3', {}, 'Too common to join profiles'),
           el('p', {class: 'muted small'}, 'Used by more than ' + plural(n.max_profiles_per_link, 'profile') + ' (a switchboard, an agency, a placeholder): not counted as a link.'),
@@ -245,6 +245,12 @@ function sanitize(html) {
     .forEach(n => n.remove());
   const strip = s => s.replace(/@import[^;]*;?/gi, '').replace(/url\s*\([^)]*\)/gi, 'none').replace(/expression\s*\(/gi, '(');
   doc.querySelectorAll('style').forEach(s => { s.textContent = strip(s.textContent); });
+  // The sandboxed frame has no session to load photos with: a photo the
+  // server kept is named instead (they are shown beside the capture).
+  for (const img of doc.querySelectorAll('img')) {
+    const m = /^\/api\/images\/([0-9a-f]{64})$/.exec(img.getAttribute('src') || '');
+    if (m) img.replaceWith(Object.assign(doc.createElement('span'), {className: 'kept-photo', textContent: '[photo kept: ' + m[1].slice(0, 12) + '…]'}));
+  }
   for (const n of doc.querySelectorAll('*')) {
     for (const a of [...n.attributes]) {
       const name = a.name.toLowerCase();
@@ -259,7 +265,8 @@ function sanitize(html) {
     }
   }
   return '<!doctype html><html><head><meta charset="utf-8"><style>body{font:14px/1.4 system-ui,sans-serif;margin:12px;color:#222}' +
-    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}</style>' + doc.head.innerHTML + '</head>' + doc.body.outerHTML + '</html>';
+    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}' +
+    '.kept-photo{display:inline-block;padding:4px 8px;background:#e7ebf1;border:1px dashed #aab;font-size:12px;color:#445}</style>' + doc.head.innerHTML + '</head>' + doc.body.outerHTML + '</html>';
 }
 
 page('/ads/:id', p => 'Ad ' + p.id, async (main, {id}) => {

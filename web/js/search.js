@@ -198,7 +198,7 @@ function profileCard(p, ads, alerts) {
       : el('div', {class: 'thumb none', 'aria-hidden': 'true'}),
     el('div', {class: 'grow'},
       el('div', {class: 'line'}, el('strong', {}, 'Profile '), profileLink(p.id), ' ', alertBadges(alerts)),
-      el('div', {class: 'muted small'}, plural(p.ads, 'matching ad'), ' · ', (p.cities || []).join(', ') || 'no city',
+      el('div', {class: 'muted small'}, plural(p.ads, 'ad') + ' in all', ' · ', (p.cities || []).join(', ') || 'no city',
         (p.ages || []).length ? ' · stated age ' + p.ages.join(', ') : '',
         ' · ', day(p.first), ' to ', day(p.last_seen)),
       (p.phones || []).length ? el('div', {class: 'small'}, p.phones.map((x, i) => [i ? ' ' : '', el('code', {}, x)])) : null,
