@@ -48,7 +48,8 @@ class ApiError extends Error {
 }
 
 // api fetches a JSON API. opts.json is sent as a JSON body (POST unless
-// opts.method says otherwise). The working case, when the page has one
+// opts.method says otherwise); opts.meta, when given, gets the total a
+// paged answer reports (X-Total-Count). The working case, when the page has one
 // (?case=), goes along so the audit log files the request under it.
 async function api(url, opts = {}) {
   const init = {method: opts.method || 'GET', headers: {}, credentials: 'same-origin'};
@@ -61,6 +62,7 @@ async function api(url, opts = {}) {
     init.body = opts.body;
   }
   const r = await fetch(withCase(url), init);
+  if (opts.meta) opts.meta.total = parseInt(r.headers.get('X-Total-Count'), 10);
   const ct = r.headers.get('Content-Type') || '';
   let body = null;
   if (ct.startsWith('application/json')) body = await r.json();

@@ -37,6 +37,22 @@ page('/watchlist', 'Watchlist', async main => {
   await load();
 });
 
+// deadLetters is what the pipeline gave up on (GET /api/dead): for
+// supervisors and admins, so a stalled stage is seen.
+async function deadLetters() {
+  const box = el('div', {id: 'dead'}, el('p', {class: 'muted'}, 'Loading…'));
+  const sec = section('Pipeline: messages given up on', {id: 'pipeline'},
+    el('p', {class: 'muted small'}, 'Pages, ads or images a stage failed on after its retries. They are kept, not lost; a run of them names a stage to look at.'), box);
+  try {
+    const list = await api('/api/dead');
+    list.sort((a, b) => String(b.at).localeCompare(String(a.at)));
+    fill(box, list.length ? table(['#', 'When', 'Stage', 'Error', 'Tries#', 'Subject', 'Stream', 'Bytes#'], list.slice(0, 200).map(d =>
+      [d.seq, when(d.at), d.stage, el('span', {class: 'error-text'}, d.error), num(d.deliveries), el('code', {}, d.subject), [d.stream, d.stream_seq ? ' #' + d.stream_seq : ''], num(d.size)]),
+      {class: 'dense', id: 'dead-table'}) : el('p', {class: 'ok', id: 'dead-none'}, 'None: every stage is keeping up.'));
+  } catch (err) { fill(box, failure(err)); }
+  return sec;
+}
+
 page('/audit', 'Audit log', async main => {
   const qs = new URLSearchParams(location.search);
   const since = qs.get('since') || addDays(isoDay(new Date()), -7), user = qs.get('user') || '';
@@ -50,6 +66,7 @@ page('/audit', 'Audit log', async main => {
   add(main, [el('h1', {}, 'Audit log'), section(null, {id: 'audit-box'}, form,
     el('p', {class: 'muted small'}, can('audit-all') ? 'Every entry.' : 'The unit\'s entries: analysts, investigators and supervisors.')),
   ]);
+  if (can('dead-letters')) add(main, [await deadLetters()]);
   const list = await api('/api/audit?' + p);
   list.reverse();
   const per = 100, cur = pageParam();

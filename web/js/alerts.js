@@ -20,11 +20,12 @@ function alertItem(a, full) {
       assigneeOf(a) ? [' · assigned to ', el('strong', {class: 'assignee'}, assigneeOf(a))] : null),
     full ? evidence(a, terms) : terms.length ? el('div', {class: 'small'}, termChips(terms.slice(0, 6))) : null,
     full && (a.history || []).length ? el('details', {class: 'history'}, el('summary', {}, 'History (' + a.history.length + ')'),
-      el('ol', {}, a.history.map(h => el('li', {}, when(h.at), ' ', el('strong', {}, h.by), ' set ', el('span', {class: 'badge st-' + h.status}, h.status),
+      el('ol', {}, a.history.map(h => el('li', {}, when(h.at), ' ', el('strong', {}, h.by),
+        h.assigned ? [' assigned it to ', el('strong', {}, h.assigned)] : h.status ? [' set ', el('span', {class: 'badge st-' + h.status}, h.status)] : ' unassigned it',
         h.note ? [': ', el('q', {}, h.note)] : null)))) : null,
     can('alert-triage') ? el('div', {class: 'triage'}, note, STATUS_ACTIONS.map(([s, label]) =>
       el('button', {type: 'button', 'data-status': s, class: s === 'escalated' ? 'warn' : 'secondary', disabled: a.status === s}, label)),
-    full && 'assignee' in a || full && 'assignees' in a ? assignControl(a) : null) : null);
+    full && can('assign') ? assignControl(a) : null) : null);
   li.addEventListener('click', async e => {
     const status = e.target.dataset && e.target.dataset.status;
     if (!status) return;
@@ -41,7 +42,7 @@ function alertItem(a, full) {
   return li;
 }
 
-function assigneeOf(a) { return a.assignee || (a.assignees || []).join(', '); }
+function assigneeOf(a) { return a.assignee || ''; }
 
 function termChips(terms) {
   return terms.map(t => el('span', {class: 'ind-item cat-' + t.category}, el('span', {class: 'cat'}, categoryLabel(t.category)), ' ', t.term));
@@ -57,43 +58,56 @@ function evidence(a, terms) {
     (a.images || []).length && can('photos') ? el('div', {class: 'photos'}, a.images.slice(0, 8).map(s => photo(s))) : null);
 }
 
-// assignControl sets who works an alert (POST /api/alerts/{key}/assign),
-// shown only when the server's alerts carry an assignee.
+// assignControl sets which investigator works an alert (POST
+// /api/alerts/{key}/assign; supervisors); an empty name unassigns it.
 function assignControl(a) {
-  const input = el('input', {name: 'assignee', size: 10, value: assigneeOf(a), 'aria-label': 'Assign to (user name)', placeholder: 'user name'});
-  return el('span', {class: 'assign'}, input, el('button', {type: 'button', class: 'secondary', onclick: async () => {
+  const input = el('input', {name: 'assignee', class: 'assignee-input', size: 10, value: assigneeOf(a), 'aria-label': 'Assign to (user name)', placeholder: 'investigator'});
+  return el('span', {class: 'assign'}, input, el('button', {type: 'button', class: 'secondary', 'data-assign': '1', onclick: async e => {
+    e.stopPropagation();
+    const li = e.target.closest('li.alert'), note = li && li.querySelector('input.note');
     try {
-      await api('/api/alerts/' + encodeURIComponent(a.key) + '/assign', {json: {assignee: input.value.trim()}});
-      notice('Assigned to ' + input.value.trim() + '.');
-    } catch (err) { notice(err.missing ? 'This server cannot assign alerts yet.' : err.message, true); }
+      const j = await api('/api/alerts/' + encodeURIComponent(a.key) + '/assign', {json: {assignee: input.value.trim(), note: note ? note.value : ''}});
+      notice(j.assignee ? 'Assigned to ' + j.assignee + '.' : 'Unassigned.');
+      if (li && j.key) li.replaceWith(alertItem(j, true));
+    } catch (err) { notice(err.message, true); }
   }}, 'Assign'));
 }
 
+const ALERTS_PER_PAGE = 25;
+
 page('/alerts', 'Alerts', async main => {
   add(main, [el('h1', {}, 'Alerts')]);
-  const list = await api('/api/alerts');
-  if (list.length && list[0].key === undefined) { add(main, [alertCounts(list)]); return; }
   const qs = new URLSearchParams(location.search);
   const f = {status: qs.get('status') ?? 'new', rule: qs.get('rule') || '', city: qs.get('city') || '', mine: qs.get('mine') || ''};
-  const rules = [...new Set(list.map(a => a.rule))].sort();
-  const cities = [...new Set(list.flatMap(a => a.cities || []))].sort();
+  const p = new URLSearchParams();
+  if (f.status) p.set('status', f.status);
+  if (f.rule) p.set('rule', f.rule);
+  if (f.city) p.set('city', f.city);
+  if (f.mine) p.set('assignee', AW.me.user);
+  const cur = pageParam(), meta = {};
+  p.set('offset', (cur - 1) * ALERTS_PER_PAGE);
+  p.set('limit', ALERTS_PER_PAGE);
+  const list = await api('/api/alerts?' + p, {meta});
+  if (list.length && list[0].key === undefined) { add(main, [alertCounts(list)]); return; }
+  const total = Number.isFinite(meta.total) ? meta.total : list.length;
+  const rules = [...new Set([...list.map(a => a.rule), f.rule].filter(Boolean))].sort();
   const opt = (v, t, cur) => el('option', {value: v, selected: v === cur}, t);
-  const assigns = list.some(a => 'assignee' in a || 'assignees' in a);
   const form = el('form', {id: 'alert-filters', class: 'row filters', method: 'get', action: '/alerts'},
     field('Status', el('select', {name: 'status', id: 'fstatus'}, opt('', 'any', f.status), ['new', 'acknowledged', 'escalated', 'dismissed', 'withdrawn'].map(s => opt(s, s, f.status)))),
-    field('Rule', el('select', {name: 'rule', id: 'frule'}, opt('', 'any', f.rule), rules.map(r => opt(r, ruleLabel(r), f.rule)))),
-    field('City', el('select', {name: 'city', id: 'fcity'}, opt('', 'any', f.city), cities.map(c => opt(c, c, f.city)))),
-    assigns ? el('label', {class: 'check'}, el('input', {type: 'checkbox', name: 'mine', value: '1', checked: !!f.mine}), ' assigned to me') : null,
+    field('Rule', el('input', {name: 'rule', id: 'frule', value: f.rule, size: 14, list: 'rules', placeholder: 'any'}),
+      null),
+    el('datalist', {id: 'rules'}, rules.map(r => el('option', {value: r}))),
+    field('City', el('input', {name: 'city', id: 'fcity', value: f.city, size: 12, placeholder: 'any'})),
+    el('label', {class: 'check'}, el('input', {type: 'checkbox', name: 'mine', value: '1', checked: !!f.mine}), ' assigned to me'),
     el('button', {type: 'submit'}, 'Show'));
-  const shown = list.filter(a => (!f.status || a.status === f.status) && (!f.rule || a.rule === f.rule) &&
-    (!f.city || (a.cities || []).includes(f.city)) && (!f.mine || assigneeOf(a).split(', ').includes(AW.me.user)));
-  shown.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || String(b.updated).localeCompare(String(a.updated)));
-  const per = 25, cur = pageParam();
+  form.addEventListener('submit', () => { for (const i of form.querySelectorAll('input,select')) if (i.value === '' ) i.disabled = true; });
+  list.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || String(b.updated).localeCompare(String(a.updated)));
   add(main, [section(null, {id: 'alert-box'}, form,
-    el('p', {class: 'count', id: 'alert-count'}, plural(shown.length, 'alert'), shown.length < list.length ? el('span', {class: 'muted'}, ' of ' + num(list.length)) : null,
-      el('span', {class: 'muted small'}, ' · gravest first, then newest')),
-    shown.length ? el('ul', {class: 'alerts full', id: 'alerts'}, shown.slice((cur - 1) * per, cur * per).map(a => alertItem(a, true))) : el('p', {class: 'muted'}, 'No alert matches.'),
-    pager(shown.length, per, cur))]);
+    el('p', {class: 'count', id: 'alert-count'}, plural(total, 'alert'),
+      total > ALERTS_PER_PAGE ? el('span', {class: 'muted small'}, ' · ' + num((cur - 1) * ALERTS_PER_PAGE + 1) + '–' + num((cur - 1) * ALERTS_PER_PAGE + list.length) + ', gravest first on each page')
+        : el('span', {class: 'muted small'}, ' · gravest first, then newest')),
+    list.length ? el('ul', {class: 'alerts full', id: 'alerts'}, list.map(a => alertItem(a, true))) : el('p', {class: 'muted'}, 'No alert matches.'),
+    pager(total, ALERTS_PER_PAGE, cur))]);
 });
 
 // alertCounts is the analysts' view: how many alerts of each rule, city
@@ -105,8 +119,12 @@ function alertCounts(list) {
 }
 
 page('/alerts/:key', p => 'Alert ' + p.key, async (main, {key}) => {
-  const a = (await api('/api/alerts')).find(x => x.key === key);
   add(main, [el('p', {class: 'crumbs'}, el('a', {href: '/alerts'}, 'Alerts'), ' › ', key)]);
-  if (!a) { add(main, [el('h1', {}, 'Alert'), el('p', {}, 'No alert ', el('code', {}, key), '.')]); return; }
+  let a;
+  try { a = await api('/api/alerts/' + encodeURIComponent(key)); } catch (err) {
+    if (err.status !== 404) throw err;
+    add(main, [el('h1', {}, 'Alert'), el('p', {}, 'No alert ', el('code', {}, key), '.')]);
+    return;
+  }
   add(main, [el('h1', {id: 'alert-title'}, ruleLabel(a.rule), ': ', a.summary), el('ul', {class: 'alerts full', id: 'alerts'}, alertItem(a, true))]);
 });

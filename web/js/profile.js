@@ -105,7 +105,9 @@ page('/profiles/:id', p => 'Profile ' + p.id, async (main, {id}) => {
   const network = v.network ? el('a', {id: 'network-link', href: withCase('/networks/' + encodeURIComponent(v.network) + '?profile=' + encodeURIComponent(v.id))},
     'Network ' + v.network) : null;
   const allInds = ads.flatMap(a => a.indicators || []);
-  const counts = v.phone_profiles || v.phone_counts || {};
+  // How many other profiles use each phone or handle.
+  const counts = Object.fromEntries((v.phone_profiles || []).map(x => [x.value, x.profiles]));
+  const also = x => counts[x] ? el('span', {class: 'muted small'}, ' also in ' + plural(counts[x], 'other profile')) : null;
   const dl = (rows) => el('dl', {class: 'facts'}, rows.filter(r => r[1] !== null).flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, val)]));
   const listOf = (xs, code) => xs && xs.length ? xs.map((x, i) => [i ? ', ' : '', code ? el('code', {}, x) : x]) : el('span', {class: 'muted'}, 'none');
   add(main, [
@@ -115,11 +117,11 @@ page('/profiles/:id', p => 'Profile ' + p.id, async (main, {id}) => {
       el('p', {class: 'summary'}, plural(v.ads.length, 'ad'), ', ', day(v.first), ' to ', day(v.last), ' in ', v.cities.join(', ')),
       el('div', {class: 'grid2'},
         section('Identifiers', {id: 'identifiers'}, dl([
-          ['Phones', v.phones.length ? v.phones.map((p, i) => [i ? ' ' : '', el('code', {}, p),
-            counts[p] ? el('span', {class: 'muted small'}, ' also in ' + plural(counts[p], 'other profile')) : null]) : el('span', {class: 'muted'}, 'none')],
-          ['Handles', listOf(v.handles, true)],
+          ['Phones', v.phones.length ? v.phones.map((p, i) => [i ? ', ' : '', el('code', {}, p), also(p)]) : el('span', {class: 'muted'}, 'none')],
+          ['Handles', (v.handles || []).length ? v.handles.map((h, i) => [i ? ', ' : '', el('code', {}, h), also(h)]) : el('span', {class: 'muted'}, 'none')],
           ['Names', listOf(v.names)],
-          ['Stated ages', v.ages && v.ages.length ? [v.ages.join(', '), v.age_spread >= 3 ? el('span', {class: 'warn small'}, ' (spread of ' + v.age_spread + ' years)') : null] : el('span', {class: 'muted'}, 'none')],
+          ['Stated ages', v.ages && v.ages.length ? [v.ages.join(', '), v.age_spread >= 3 ? el('span', {class: 'warn small'}, ' (spread of ' + v.age_spread + ' years)') : null,
+            statedAges(v.stated_ages)] : el('span', {class: 'muted'}, 'none')],
           ['Cities', listOf(v.cities)],
           ['Indicators', indicatorList(allInds) || el('span', {class: 'muted'}, 'none')],
         ])),
@@ -140,11 +142,18 @@ page('/profiles/:id', p => 'Profile ' + p.id, async (main, {id}) => {
   ]);
   if (!can('alert-triage')) { fill(alertsBox, el('p', {class: 'muted'}, 'Your role sees alert counts only.')); return; }
   try {
-    const mine = (await api('/api/alerts')).filter(a => (a.profiles || []).includes(v.id) || a.entity === 'profile:' + v.id);
+    const mine = await api('/api/alerts?profile=' + encodeURIComponent(v.id));
     mine.sort((a, b) => severityRank(a.severity) - severityRank(b.severity));
     fill(alertsBox, mine.length ? el('ul', {class: 'alerts'}, mine.map(a => alertItem(a, false))) : el('p', {class: 'muted'}, 'No alerts name this profile.'));
   } catch (err) { fill(alertsBox, failure(err)); }
 });
+
+// statedAges lists each age with the day and ad that stated it.
+function statedAges(list) {
+  if (!(list || []).length) return null;
+  return el('details', {class: 'small', id: 'stated-ages'}, el('summary', {}, 'by day'),
+    el('ul', {class: 'plain'}, list.map(s => el('li', {}, s.date, ': ', el('strong', {}, s.age), ' in ', adLink(s.ad)))));
+}
 
 // timeline is the profile's ads by day and city, with the ages stated
 // that day: where the person was advertised, and when.
@@ -162,7 +171,8 @@ function timeline(ads) {
     const moved = prevCity && r.city !== prevCity;
     prevCity = r.city;
     return [r.day, moved ? el('strong', {title: 'A new city'}, r.city) : r.city, r.ads.length, [...r.ages].sort().join(', '),
-      r.ads.map((a, i) => [i ? ' · ' : '', adLink(a.id, a.title || '(no title)')])];
+      r.ads.map((a, i) => [i ? ' · ' : '', adLink(a.id, a.title || '(no title)'),
+        (a.versions || []).length ? [' ', el('span', {class: 'badge medium versions', title: 'The ad was changed after it was first captured'}, plural(a.versions.length, 'earlier version'))] : null])];
   }), {class: 'dense', id: 'timeline-table'});
 }
 
@@ -189,44 +199,39 @@ function adArticle(a) {
       (a.phones || []).length ? [' · phones ', a.phones.map((p, i) => [i ? ', ' : '', el('code', {}, p.e164), p.obfuscated ? el('span', {class: 'muted'}, ' (written to hide it)') : null])] : null));
 }
 
-// The network page: its member profiles, the identifiers they share and
-// the graph the server draws. Until the server has the network API it
-// shows what the profile page knows (?profile=).
+// The network page: how big it is over all time and lately, its member
+// profiles, the identifiers joining them (and those too common to join
+// anything, capped), and the graph the server draws.
+const KIND_LABELS = {phone: 'Phone', contact: 'Email or contact', social: 'Social handle'};
+
 page('/networks/:id', p => 'Network ' + p.id, async (main, {id}) => {
   add(main, [el('h1', {id: 'network-title'}, 'Network ', el('span', {class: 'mono'}, id))]);
   const body = el('div', {id: 'network'});
   add(main, [body]);
-  let n;
-  try {
-    n = await api('/api/networks/' + encodeURIComponent(id));
-  } catch (err) {
-    if (!err.missing) { add(body, [failure(err)]); return; }
-    add(body, [el('p', {class: 'notice-box', id: 'network-pending'}, 'This server has no network view yet (GET /api/networks/{id}). What the profile page knows is shown instead.')]);
-    const from = new URLSearchParams(location.search).get('profile');
-    if (!from) return;
-    const v = await api('/api/profiles/' + encodeURIComponent(from));
-    add(body, [section('Members', {id: 'members'}, el('ul', {class: 'plain'}, [v.id, ...(v.network_profiles || [])].map(p => el('li', {}, profileLink(p))))),
-      section('Identifiers of profile ' + v.id, {id: 'shared'}, el('p', {}, 'Phones: ', v.phones.map((p, i) => [i ? ', ' : '', el('code', {}, p)])),
-        (v.handles || []).length ? el('p', {}, 'Handles: ', v.handles.map((p, i) => [i ? ', ' : '', el('code', {}, p)])) : null)]);
-    return;
-  }
-  const members = n.members || n.profiles || [];
-  const shared = n.shared || n.identifiers || n.contacts || [];
-  const graph = el('img', {id: 'graph', src: '/api/networks/' + encodeURIComponent(id) + '/graph.svg', class: 'graph',
-    alt: 'Graph of the network: profiles joined by the phones, handles and photos they share'});
-  graph.addEventListener('error', () => graph.replaceWith(el('p', {class: 'muted', id: 'graph-missing'}, 'The graph cannot be drawn on this server yet.')));
+  const n = await api('/api/networks/' + encodeURIComponent(id));
+  const sz = n.size || {};
+  const graph = el('img', {id: 'graph', src: withCase('/api/networks/' + encodeURIComponent(id) + '/graph.svg'), class: 'graph',
+    alt: 'Graph of the network: profiles (circles) joined by the phones, contacts and handles (squares) they share'});
+  graph.addEventListener('error', () => graph.replaceWith(el('p', {class: 'error', id: 'graph-missing'}, 'The graph could not be drawn.')));
+  const idRows = list => list.map(s => [KIND_LABELS[s.kind] || s.kind, el('code', {}, s.value),
+    [(s.profiles || []).map((p, i) => [i ? ' ' : '', profileLink(p)]), s.all_profiles > (s.profiles || []).length ? el('span', {class: 'muted small'}, ' (' + num(s.all_profiles) + ' in all)') : null]]);
   add(body, [
-    el('p', {class: 'summary'}, plural(members.length, 'profile'), shared.length ? ', ' + plural(shared.length, 'shared identifier') : ''),
-    section('Graph', {id: 'graph-section'}, graph),
-    section('Members', {id: 'members'}, table(['Profile', 'Ads#', 'Cities', 'Phones', 'Last seen'], members.map(m => {
-      const o = typeof m === 'string' ? {id: m} : m;
-      return [profileLink(o.id || o.profile), o.ads === undefined ? '' : Array.isArray(o.ads) ? o.ads.length : o.ads,
-        (o.cities || []).join(', '), (o.phones || []).map((p, i) => [i ? ', ' : '', el('code', {}, p)]), day(o.last || o.last_seen)];
-    }), {class: 'dense'})),
-    shared.length ? section('Shared identifiers', {id: 'shared'}, table(['Kind', 'Value', 'Profiles'], shared.map(s => {
-      const o = typeof s === 'string' ? {value: s} : s;
-      return [o.kind || '', el('code', {}, o.value || o.id || ''), (o.profiles || []).map((p, i) => [i ? ' ' : '', profileLink(p)])];
-    }), {class: 'dense'})) : null,
+    el('div', {class: 'sizes', id: 'network-size'},
+      el('div', {class: 'size-box'}, el('span', {class: 'big'}, num(sz.profiles)), el('span', {}, (sz.profiles === 1 ? 'profile' : 'profiles') + ' over all time'),
+        el('span', {class: 'muted small'}, plural(sz.ads, 'ad'))),
+      el('div', {class: 'size-box recent'}, el('span', {class: 'big'}, num(sz.profiles_last_30_days)), el('span', {}, 'in the last 30 days'),
+        el('span', {class: 'muted small'}, plural(sz.ads_last_30_days, 'ad')))),
+    el('p', {class: 'summary', id: 'network-summary'}, plural(sz.profiles, 'profile') + ' over all time, ' + num(sz.profiles_last_30_days) + ' in the last 30 days; ' +
+      plural((n.identifiers || []).filter(x => (x.profiles || []).length > 1).length, 'identifier') + ' shared by more than one profile.'),
+    el('div', {class: 'grid2'},
+      section('Members', {id: 'members'}, table(['Profile', 'Ads#', 'Cities', 'First seen', 'Last seen'], (n.profiles || []).map(m =>
+        [profileLink(m.id), num(m.ads), (m.cities || []).join(', '), day(m.first), day(m.last)]), {class: 'dense'})),
+      section('Identifiers', {id: 'shared'}, (n.identifiers || []).length
+        ? table(['Kind', 'Value', 'Profiles'], idRows(n.identifiers), {class: 'dense'}) : el('p', {class: 'muted'}, 'None.'),
+        (n.capped || []).length ? [el('h3', {}, 'Too common to join profiles'),
+          el('p', {class: 'muted small'}, 'Used by more than ' + plural(n.max_profiles_per_link, 'profile') + ' (a switchboard, an agency, a placeholder): not counted as a link.'),
+          table(['Kind', 'Value', 'Profiles'], idRows(n.capped), {class: 'dense', id: 'capped'})] : null)),
+    section('Graph', {id: 'graph-section'}, el('p', {class: 'muted small'}, 'Circles are profiles, squares the identifiers they share; grey dashed ones are too common to count.'), graph),
   ]);
 });
 
@@ -240,6 +245,12 @@ function sanitize(html) {
     .forEach(n => n.remove());
   const strip = s => s.replace(/@import[^;]*;?/gi, '').replace(/url\s*\([^)]*\)/gi, 'none').replace(/expression\s*\(/gi, '(');
   doc.querySelectorAll('style').forEach(s => { s.textContent = strip(s.textContent); });
+  // The sandboxed frame has no session to load photos with: a photo the
+  // server kept is named instead (they are shown beside the capture).
+  for (const img of doc.querySelectorAll('img')) {
+    const m = /^\/api\/images\/([0-9a-f]{64})$/.exec(img.getAttribute('src') || '');
+    if (m) img.replaceWith(Object.assign(doc.createElement('span'), {className: 'kept-photo', textContent: '[photo kept: ' + m[1].slice(0, 12) + '…]'}));
+  }
   for (const n of doc.querySelectorAll('*')) {
     for (const a of [...n.attributes]) {
       const name = a.name.toLowerCase();
@@ -254,15 +265,8 @@ function sanitize(html) {
     }
   }
   return '<!doctype html><html><head><meta charset="utf-8"><style>body{font:14px/1.4 system-ui,sans-serif;margin:12px;color:#222}' +
-    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}</style>' + doc.head.innerHTML + '</head>' + doc.body.outerHTML + '</html>';
-}
-
-// captureHTML is the capture's HTML as text (a JSON byte slice arrives
-// base64-encoded).
-function captureHTML(c) {
-  const h = c.html || '';
-  if (h.includes('<') || !/^[A-Za-z0-9+/=\s]+$/.test(h)) return h;
-  try { return new TextDecoder().decode(Uint8Array.from(atob(h), ch => ch.charCodeAt(0))); } catch { return h; }
+    'img{display:inline-block;min-width:48px;min-height:32px;background:#e7ebf1;outline:1px dashed #aab}' +
+    '.kept-photo{display:inline-block;padding:4px 8px;background:#e7ebf1;border:1px dashed #aab;font-size:12px;color:#445}</style>' + doc.head.innerHTML + '</head>' + doc.body.outerHTML + '</html>';
 }
 
 page('/ads/:id', p => 'Ad ' + p.id, async (main, {id}) => {
@@ -290,8 +294,24 @@ page('/ads/:id', p => 'Ad ' + p.id, async (main, {id}) => {
         ['Problems', (a.problems || []).join('; ')],
       ]), el('h3', {}, 'Text'), el('p', {class: 'body', id: 'ad-body'}, t.body),
       photosOf([a]).length ? el('div', {class: 'photos', id: 'photos'}, photosOf([a]).map(x => photo(x.sha))) : null)),
+    (a.versions || []).length ? section('Earlier versions', {id: 'versions'},
+      el('p', {class: 'muted small'}, 'The ad changed after it was first captured; what it said before, oldest first. Each version is searchable.'),
+      a.versions.map(versionArticle)) : null,
   ]);
 });
+
+// versionArticle is one earlier capture of an ad: what it said then.
+function versionArticle(v) {
+  const t = adText({title: v.title, body: v.body});
+  return el('article', {class: 'ad version', 'data-version': v.version},
+    el('h3', {}, 'Version ', el('span', {class: 'mono'}, v.version || ''), ': ', t.title.length ? t.title : '(no title)'),
+    el('p', {class: 'meta'}, 'captured ', when(v.fetched_at) || 'unknown',
+      (v.ages || []).length ? ' · stated age ' + v.ages.join(', ') : null,
+      (v.phones || []).length ? [' · phones ', v.phones.map((p, i) => [i ? ', ' : '', el('code', {}, p.e164 || p)])] : null,
+      (v.handles || []).length ? [' · handles ', v.handles.map((h, i) => [i ? ', ' : '', el('code', {}, h)])] : null),
+    el('p', {class: 'body'}, t.body),
+    el('p', {class: 'source small'}, 'Page SHA-256 ', el('code', {class: 'hash'}, v.page_sha256 || '')));
+}
 
 // captureView shows the page as captured, with its SHA-256 and whether the
 // stored bytes still match it; without the capture API, why not.
@@ -301,11 +321,21 @@ function captureView(a, cap) {
       ? 'This server does not serve captured pages yet (GET /api/ads/{id}/capture); the fields extracted from it are shown.'
       : cap.err.message);
   }
+  const status = cap.status || (cap.verified ? 'verified' : 'altered');
+  if (status === 'not_kept') {
+    return [el('dl', {class: 'facts'},
+      el('dt', {}, 'SHA-256'), el('dd', {}, el('code', {class: 'hash', id: 'capture-sha'}, cap.page_sha256 || a.page_sha256)),
+      el('dt', {}, 'Captured'), el('dd', {}, when(cap.fetched_at || a.fetched_at)),
+      el('dt', {}, 'Source'), el('dd', {}, el('code', {class: 'url'}, cap.url || a.url || ''))),
+    el('p', {class: 'notice-box', id: 'capture-missing'}, 'The page as captured is no longer kept (the pages stream holds it for a limited time); the fields extracted from it are shown.')];
+  }
   const frame = el('iframe', {sandbox: '', title: 'The ad page as captured (no scripts, nothing loaded from elsewhere)', class: 'capture', id: 'capture-frame', referrerpolicy: 'no-referrer'});
-  frame.srcdoc = sanitize(captureHTML(cap));
+  frame.srcdoc = sanitize(cap.html || '');
   return [el('dl', {class: 'facts'},
     el('dt', {}, 'SHA-256'), el('dd', {}, el('code', {class: 'hash', id: 'capture-sha'}, cap.page_sha256 || a.page_sha256)),
-    el('dt', {}, 'Integrity'), el('dd', {id: 'capture-verified'}, cap.verified ? badge('matches the stored page', 'ok') : badge('does not match: the stored page differs from its hash', 'high')),
+    el('dt', {}, 'Integrity'), el('dd', {id: 'capture-verified'}, status === 'verified' ? badge('the stored page matches this hash', 'ok')
+      : [badge('altered: the stored page differs from this hash', 'high'), cap.stored_sha256 ? [' stored ', el('code', {class: 'hash'}, cap.stored_sha256)] : null]),
     el('dt', {}, 'Captured'), el('dd', {}, when(cap.fetched_at || a.fetched_at)),
-    el('dt', {}, 'Source'), el('dd', {}, el('code', {class: 'url'}, cap.url || a.url || ''))), frame];
+    el('dt', {}, 'Source'), el('dd', {}, el('code', {class: 'url'}, cap.url || a.url || '')),
+    cap.sequence ? [el('dt', {}, 'Stream message'), el('dd', {}, num(cap.sequence))] : null), frame];
 }

@@ -26,7 +26,7 @@ page('/', 'Start', async main => {
       const box = el('div', {id: 'alerts'}, el('p', {class: 'muted'}, 'Loading…'));
       add(main, [section('New alerts, gravest first', {id: 'start-alerts'}, box, el('p', {}, el('a', {href: '/alerts'}, 'All alerts ›')))]);
       try {
-        const list = (await api('/api/alerts')).filter(a => a.status === 'new');
+        const list = await api('/api/alerts?status=new');
         list.sort((a, b) => severityRank(a.severity) - severityRank(b.severity) || String(b.updated).localeCompare(String(a.updated)));
         fill(box, list.length ? el('ul', {class: 'alerts'}, list.slice(0, 10).map(a => alertItem(a, false))) : el('p', {class: 'muted'}, 'No new alerts.'));
       } catch (err) { fill(box, failure(err)); }
@@ -42,16 +42,17 @@ page('/', 'Start', async main => {
 // role is the page it works in most).
 AW.draw = (path, main) => { const m = match(path); return m.p.draw(main, m.params); };
 
-// The filters the search page sends and, when the server does not apply
-// them, applies itself to what it can see (city, site, dates).
-const FILTERS = ['city', 'site', 'from', 'to', 'category', 'age_max'];
-const PER_PAGE = 25;
+// The filters the search page sends; the server applies them all and
+// counts the facets of what matches.
+const FILTERS = ['city', 'site', 'from', 'to', 'category', 'min_age', 'max_age'];
+const PER_PAGE = {profiles: 25, ads: 50};
+const MAX_DEPTH = 10000; // how deep the server pages
 
 page('/search', 'Search', async main => {
   const qs = new URLSearchParams(location.search);
   const q = qs.get('q') || '';
   const f = Object.fromEntries(FILTERS.map(k => [k, qs.get(k) || '']));
-  const view = qs.get('view') === 'ads' ? 'ads' : 'profiles';
+  const by = qs.get('by') === 'ads' ? 'ads' : 'profiles';
   const filters = el('fieldset', {class: 'filters', id: 'filters'}, el('legend', {}, 'Filters'),
     field('City', el('input', {id: 'fcity', name: 'city', value: f.city, size: 12, list: 'cities'})),
     field('Site', el('input', {id: 'fsite', name: 'site', value: f.site, size: 10})),
@@ -59,25 +60,29 @@ page('/search', 'Search', async main => {
     field('to', el('input', {id: 'fto', name: 'to', type: 'date', value: f.to})),
     field('Indicator', el('select', {id: 'fcat', name: 'category'}, el('option', {value: ''}, 'any'),
       CATEGORIES.map(([v, t]) => el('option', {value: v, selected: f.category === v}, t)))),
-    field('Stated age up to', el('input', {id: 'fage', name: 'age_max', type: 'number', min: 13, max: 99, value: f.age_max, size: 4})),
+    field('Stated age from', el('input', {id: 'fminage', name: 'min_age', type: 'number', min: 1, max: 120, value: f.min_age, size: 4})),
+    field('to', el('input', {id: 'fage', name: 'max_age', type: 'number', min: 1, max: 120, value: f.max_age, size: 4})),
     el('fieldset', {class: 'view'}, el('legend', {}, 'Show'),
-      el('label', {}, el('input', {type: 'radio', name: 'view', value: 'profiles', checked: view === 'profiles'}), ' profiles'),
-      el('label', {}, el('input', {type: 'radio', name: 'view', value: 'ads', checked: view === 'ads'}), ' ads')));
+      el('label', {}, el('input', {type: 'radio', name: 'by', value: 'profiles', checked: by === 'profiles'}), ' profiles'),
+      el('label', {}, el('input', {type: 'radio', name: 'by', value: 'ads', checked: by === 'ads'}), ' ads')));
   const out = el('div', {id: 'out', 'aria-live': 'polite'});
   add(main, [el('h1', {}, 'Search'),
     section(null, {id: 'search-box'}, searchForm(q, qs.get('case') || '', filters), photoForms()),
     el('div', {class: 'results'}, el('aside', {id: 'facets', class: 'facets', 'aria-label': 'Counts'}), out)]);
-  if (!q) { fill(out, el('p', {class: 'muted'}, 'Type a phone number, a name, a handle or words, or choose a photo.')); return; }
-  const params = new URLSearchParams({q});
+  if (!q && !FILTERS.some(k => f[k])) { fill(out, el('p', {class: 'muted'}, 'Type a phone number, a name, a handle or words, or choose a photo.')); return; }
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
   for (const k of FILTERS) if (f[k]) params.set(k, f[k]);
-  if (pageParam() > 1) params.set('page', pageParam());
+  params.set('by', by);
+  params.set('size', PER_PAGE[by]);
+  params.set('page', Math.min(pageParam(), Math.floor(MAX_DEPTH / PER_PAGE[by])));
   let j;
   try { j = await api('/api/search?' + params); } catch (err) { fill(out, failure(err)); return; }
   let alertsByProfile = {};
   if (can('alert-triage')) {
     try { alertsByProfile = indexAlerts(await api('/api/alerts')); } catch { /* the results stand without badges */ }
   }
-  drawResults(out, $('facets'), j, f, view, alertsByProfile);
+  drawResults(out, $('facets'), j, f, by, alertsByProfile);
 });
 
 // indexAlerts maps each profile to the alerts naming it, gravest first.
@@ -98,108 +103,108 @@ function alertBadges(list) {
 // siteOf is an ad's site: its site field, or its id's prefix.
 function siteOf(a) { return a.site || String(a.id).split(':')[0]; }
 
-// drawResults shows a search answer. The server may answer with facets
-// and paging (facets, total, page, per_page); when it does not, the page
-// filters by city, site and date itself, counts the facets of what it
-// got, and pages through it.
-function drawResults(out, facetBox, j, f, view, alertsByProfile) {
-  const ads = j.ads || [];
-  const serverSide = !!j.facets;
-  let shown = ads;
-  const notes = [];
-  if (!serverSide) {
-    shown = ads.filter(a => (!f.city || (a.city || '').toLowerCase() === f.city.toLowerCase()) && (!f.site || siteOf(a) === f.site) &&
-      (!f.from || day(a.posted_at) >= f.from) && (!f.to || day(a.posted_at) <= f.to));
-    if (f.category || f.age_max) notes.push('This server does not filter by indicator or stated age yet: those filters are not applied.');
-  }
-  const facets = serverSide ? j.facets : {city: countBy(ads, a => a.city), site: countBy(ads, siteOf)};
-  drawFacets(facetBox, facets);
+// titleCase shows a lowercase facet value (cities) the way people write it.
+function titleCase(s) { return String(s).replace(/(^|[\s-])\p{Ll}/gu, m => m.toUpperCase()); }
 
-  // Group the ads into profiles, in the order the server ranked them.
-  const groups = new Map();
-  for (const a of shown) {
-    const g = groups.get(a.profile) || {id: a.profile, ads: [], cities: new Set(), last: ''};
-    g.ads.push(a);
-    if (a.city) g.cities.add(a.city);
-    if (String(a.posted_at) > g.last) g.last = String(a.posted_at);
-    groups.set(a.profile, g);
-  }
-  const info = {};
-  for (const p of j.profiles || []) if (p && typeof p === 'object') info[p.id] = p;
-  const nProfiles = groups.size;
-  const count = el('p', {id: 'count', class: 'count'}, plural(serverSide && j.total_ads ? j.total_ads : shown.length, 'ad') + ' in ' + plural(nProfiles, 'profile'));
+// FILTER_NAMES label the active filters above the results.
+const FILTER_NAMES = {city: 'city', site: 'site', from: 'posted from', to: 'posted to', category: 'indicator', min_age: 'stated age from', max_age: 'stated age to'};
+
+// drawResults shows a search answer: the server filters, pages (page,
+// size, total ads, profile_total profiles) and counts the facets.
+function drawResults(out, facetBox, j, f, by, alertsByProfile) {
+  const ads = j.ads || [];
+  drawFacets(facetBox, j.facets || {});
+  const cur = j.page || 1, size = j.size || PER_PAGE[by];
+  const nProfiles = by === 'profiles' ? j.profile_total || 0 : (j.profiles || []).length;
+  const count = el('p', {id: 'count', class: 'count'}, plural(j.total || 0, 'ad') +
+    (by === 'profiles' ? ' in ' + plural(nProfiles, 'profile') : j.total > ads.length ? '' : ' in ' + plural(nProfiles, 'profile')));
   const found = [];
-  if (j.phones && j.phones.length) found.push('phone ', j.phones.map(p => el('code', {}, p)));
-  if (j.handles && j.handles.length) found.push('handle ', j.handles.map(h => el('code', {}, h)));
+  if (j.phones && j.phones.length) found.push('phone ', j.phones.map((p, i) => [i ? ', ' : '', el('code', {}, p)]));
+  if (j.handles && j.handles.length) found.push(found.length ? '; ' : '', 'handle ', j.handles.map((h, i) => [i ? ', ' : '', el('code', {}, h)]));
+  if (j.phone_part) found.push('part of a phone number ', el('code', {}, j.phone_part));
+  const active = FILTERS.filter(k => f[k]);
+  const clear = () => { const u = new URL(location.href); for (const k of FILTERS) u.searchParams.delete(k); u.searchParams.delete('page'); return u.pathname + u.search; };
   const head = el('div', {class: 'result-head'}, count,
     found.length ? el('p', {class: 'muted'}, 'Read as ', found) : null,
-    shown.length < ads.length ? el('p', {class: 'muted'}, plural(ads.length - shown.length, 'ad') + ' found but hidden by the filters.') : null,
-    notes.map(n => el('p', {class: 'muted'}, n)),
+    active.length ? el('p', {class: 'muted', id: 'active-filters'}, 'Only ads matching ',
+      active.map((k, i) => [i ? ', ' : '', FILTER_NAMES[k], ' ', el('strong', {}, k === 'category' ? categoryLabel(f[k]) : f[k])]),
+      '; other ads found are hidden by the filters. ', el('a', {href: clear(), id: 'clear-filters'}, 'Clear the filters')) : null,
     workingCase() ? el('button', {type: 'button', class: 'secondary', id: 'save-search', onclick: async e => {
       try {
         await api('/api/cases/' + encodeURIComponent(workingCase()), {json: {op: 'add_search', text: j.query}});
         e.target.disabled = true; notice('Search saved to case ' + workingCase() + '.');
       } catch (err) { notice(err.message, true); }
     }}, 'Save this search to case ' + workingCase()) : null);
-
-  const cur = pageParam();
-  let list;
-  if (view === 'ads') {
-    const rows = serverSide ? shown : shown.slice((cur - 1) * PER_PAGE * 2, cur * PER_PAGE * 2);
-    list = table(['Posted', 'City', 'Title', 'Profile'], rows.map(a => [when(a.posted_at), a.city, adLink(a.id, a.title || a.id),
-      el('span', {}, profileLink(a.profile), ' ', alertBadges(alertsByProfile[a.profile]))]), {class: 'dense', id: 'ad-results'});
-    fill(out, head, list, pager(serverSide ? j.total || 0 : shown.length, serverSide ? j.per_page || PER_PAGE : PER_PAGE * 2, cur));
+  const limit = n => Math.min(n, MAX_DEPTH);
+  if (by === 'ads') {
+    const list = ads.length ? table(['Posted', 'City', 'Title', 'Profile'], ads.map(a => [when(a.posted_at), a.city, adLink(a.id, a.title || a.id),
+      el('span', {}, profileLink(a.profile), ' ', alertBadges(alertsByProfile[a.profile]))]), {class: 'dense', id: 'ad-results'}) : el('p', {class: 'muted'}, 'No ad matches.');
+    fill(out, head, list, pager(limit(j.total || 0), size, cur));
     return;
   }
-  const all = [...groups.values()];
-  const rows = serverSide ? all : all.slice((cur - 1) * PER_PAGE, cur * PER_PAGE);
-  list = el('ul', {class: 'profiles', id: 'profile-results'}, rows.map(g => profileCard(g, info[g.id] || {}, alertsByProfile[g.id])));
-  fill(out, head, list, pager(serverSide ? j.total || 0 : all.length, serverSide ? j.per_page || PER_PAGE : PER_PAGE, cur));
+  const adsOf = {};
+  for (const a of ads) (adsOf[a.profile] = adsOf[a.profile] || []).push(a);
+  const profiles = j.profile_results || [];
+  const list = profiles.length ? el('ul', {class: 'profiles', id: 'profile-results'}, profiles.map(p => profileCard(p, adsOf[p.id] || [], alertsByProfile[p.id])))
+    : el('p', {class: 'muted'}, 'No profile matches.');
+  fill(out, head, list, pager(limit(nProfiles), size, cur));
 }
 
-function countBy(list, key) {
-  const m = {};
-  for (const x of list) { const k = key(x); if (k) m[k] = (m[k] || 0) + 1; }
-  return m;
+// facetHref is the current search with a facet value's filter set, or
+// removed when it is set already; on says which.
+function facetHref(k, val) {
+  const u = new URL(location.href);
+  let set = {};
+  if (k === 'age') {
+    const band = {'under 18': ['', '17'], '18-20': ['18', '20'], '21-25': ['21', '25'], '26+': ['26', '']}[val] || ['', ''];
+    set = {min_age: band[0], max_age: band[1]};
+  } else if (k === 'month') {
+    const [y, m] = String(val).split('-').map(Number);
+    set = {from: val + '-01', to: isoDay(new Date(Date.UTC(y, m, 0)))};
+  } else set = {[k]: val};
+  const on = Object.entries(set).every(([p, v]) => (u.searchParams.get(p) || '').toLowerCase() === v.toLowerCase());
+  for (const [p, v] of Object.entries(set)) { if (on || !v) u.searchParams.delete(p); else u.searchParams.set(p, v); }
+  u.searchParams.delete('page');
+  return {href: u.pathname + u.search, on};
 }
 
-// drawFacets lists the counts by field; a value links to the search with
-// that filter. A field's counts may come as {value: n} or [{value, count}].
+// drawFacets lists the counts of the matching ads by city, site,
+// indicator, stated age and month; a value links to the search with that
+// filter (or without it, when it is set).
 function drawFacets(box, facets) {
-  const names = {city: 'Cities', site: 'Sites', category: 'Indicators', age: 'Stated ages', day: 'Days'};
+  const names = {city: 'Cities', site: 'Sites', category: 'Indicators', age: 'Stated ages', month: 'Months posted'};
+  const show = {city: titleCase, category: categoryLabel};
   fill(box);
-  for (const [k, v] of Object.entries(facets || {})) {
-    let pairs = Array.isArray(v) ? v.map(x => [x.value ?? x.key ?? x.name, x.count]) : Object.entries(v || {});
+  for (const k of ['category', 'age', 'city', 'site', 'month']) {
+    const pairs = (facets[k] || []).map(x => [x.value, x.count]);
     if (!pairs.length) continue;
     if (k === 'category') pairs.sort((a, b) => categoryRank(a[0]) - categoryRank(b[0]));
-    else pairs.sort((a, b) => b[1] - a[1]);
-    const param = k === 'category' ? 'category' : k;
-    add(box, [el('h3', {}, names[k] || k), el('ul', {class: 'facet', 'data-facet': k}, pairs.slice(0, 12).map(([val, n]) => {
-      const u = new URL(location.href);
-      const on = u.searchParams.get(param) === String(val);
-      if (on) u.searchParams.delete(param); else u.searchParams.set(param, val);
-      u.searchParams.delete('page');
-      return el('li', {class: on ? 'on' : null}, el('a', {href: u.pathname + u.search, title: on ? 'Remove this filter' : 'Only these', 'aria-current': on ? 'true' : null},
-        k === 'category' ? categoryLabel(val) : String(val), on ? ' ×' : ''), ' ', el('span', {class: 'n'}, num(n)));
+    if (k === 'month') pairs.sort((a, b) => String(b[0]).localeCompare(String(a[0])));
+    add(box, [el('h3', {}, names[k]), el('ul', {class: 'facet', 'data-facet': k}, pairs.slice(0, 12).map(([val, n]) => {
+      const {href, on} = facetHref(k, val);
+      return el('li', {class: on ? 'on' : null}, el('a', {href, title: on ? 'Remove this filter' : 'Only these', 'aria-current': on ? 'true' : null},
+        (show[k] || String)(val), on ? ' ×' : ''), ' ', el('span', {class: 'n'}, num(n)));
     }))]);
   }
 }
 
-// profileCard is one profile in the results: its photo when the server
-// gives one, phones, cities, when it was last seen, its ads and alerts.
-function profileCard(g, p, alerts) {
-  const thumb = p.thumbnail || p.photo || (p.images && p.images[0]);
-  const phones = p.phones || [];
-  const titles = [...g.ads].sort((a, b) => String(b.posted_at).localeCompare(String(a.posted_at)));
+// profileCard is one profile in the results: its photo, phones, cities,
+// stated ages, when it was first and last seen, the matching ads of this
+// page and its alerts.
+function profileCard(p, ads, alerts) {
+  const titles = [...ads].sort((a, b) => String(b.posted_at).localeCompare(String(a.posted_at)));
   return el('li', {class: 'card-row'},
-    thumb && can('photos') ? el('img', {class: 'thumb', src: '/api/images/' + encodeURIComponent(thumb), alt: 'Photo from the profile', loading: 'lazy'}) : null,
+    p.photo && can('photos') ? el('img', {class: 'thumb', src: '/api/images/' + encodeURIComponent(p.photo), alt: 'Photo from the profile', loading: 'lazy'})
+      : el('div', {class: 'thumb none', 'aria-hidden': 'true'}),
     el('div', {class: 'grow'},
-      el('div', {class: 'line'}, el('strong', {}, 'Profile '), profileLink(g.id), ' ', alertBadges(alerts)),
-      el('div', {class: 'muted small'}, plural(p.ad_count || g.ads.length, 'ad'), ' · ', [...g.cities].join(', ') || 'no city',
-        ' · last seen ', day(p.last || g.last), phones.length ? [' · ', phones.map(x => el('code', {}, x))] : null),
-      el('ul', {class: 'titles'}, titles.slice(0, 3).map(a => el('li', {}, adLink(a.id, a.title || '(no title)'), ' ',
+      el('div', {class: 'line'}, el('strong', {}, 'Profile '), profileLink(p.id), ' ', alertBadges(alerts)),
+      el('div', {class: 'muted small'}, plural(p.ads, 'ad') + ' in all', ' · ', (p.cities || []).join(', ') || 'no city',
+        (p.ages || []).length ? ' · stated age ' + p.ages.join(', ') : '',
+        ' · ', day(p.first), ' to ', day(p.last_seen)),
+      (p.phones || []).length ? el('div', {class: 'small'}, p.phones.map((x, i) => [i ? ' ' : '', el('code', {}, x)])) : null,
+      titles.length ? el('ul', {class: 'titles'}, titles.slice(0, 3).map(a => el('li', {}, adLink(a.id, a.title || '(no title)'), ' ',
         el('span', {class: 'muted small'}, a.city, ', ', day(a.posted_at)))),
-      titles.length > 3 ? el('li', {class: 'muted small'}, '+ ' + plural(titles.length - 3, 'more ad')) : null)));
+      titles.length > 3 ? el('li', {class: 'muted small'}, '+ ' + plural(titles.length - 3, 'more ad')) : null) : null));
 }
 
 // photoForms: find the profiles with a photo, or watch for it.
