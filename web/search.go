@@ -118,6 +118,18 @@ func searchParams(w http.ResponseWriter, r *http.Request, sr *indexer.Search, re
 	return true
 }
 
+// numbers reads the phone numbers in q: in the config's region first,
+// then, when that finds none, in the country of each site watched (an
+// investigator types a number abroad the local way: 099 312 4567).
+func (s *Server) numbers(q string) []string {
+	for _, x := range s.phones {
+		if n := x.Numbers(q); len(n) > 0 {
+			return n
+		}
+	}
+	return nil
+}
+
 // search finds ads by phone number in any format or a part of one,
 // handle, or words, narrowed by city, site, days posted, indicator
 // category and stated age, one page at a time, with facets; by=profiles
@@ -128,8 +140,8 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	var sr indexer.Search
 	switch {
 	case q == "":
-	case len(s.phones.Numbers(q)) > 0:
-		res.Phones = s.phones.Numbers(q)
+	case len(s.numbers(q)) > 0:
+		res.Phones = s.numbers(q)
 		sr.Phones, res.Size = res.Phones, defaultContactSize
 	default:
 		if part, ok := phonePart(q); ok {

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -76,7 +77,9 @@ type Server struct {
 	// ad's capture; without it captures answer 503.
 	Pages jetstream.Stream
 
-	phones   *phone.Extractor
+	// phones read numbers in the config's region, then in each site's
+	// country.
+	phones   []*phone.Extractor
 	cliToken string
 }
 
@@ -165,7 +168,14 @@ func (s *Server) routes() []route {
 // Handler returns the routes, each behind its access rule, behind the
 // guard.
 func (s *Server) Handler() http.Handler {
-	s.phones = phone.New(s.Config.Region)
+	s.phones = []*phone.Extractor{phone.New(s.Config.Region)}
+	seen := map[string]bool{strings.ToUpper(s.Config.Region): true}
+	for _, st := range s.Config.Sites {
+		if c := strings.ToUpper(st.Country); c != "" && !seen[c] {
+			seen[c] = true
+			s.phones = append(s.phones, phone.New(c))
+		}
+	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.pattern, s.allow(rt))
