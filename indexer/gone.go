@@ -24,8 +24,8 @@ func (x *Index) MarkGone(p record.SitePass) ([]string, error) {
 		found[u] = true
 	}
 	var changed []record.Ad
-	err := x.Ads(Filter{}, func(a record.Ad) error {
-		if a.Site != p.Site || a.URL == "" {
+	err := x.Ads(Filter{Site: p.Site}, func(a record.Ad) error {
+		if a.URL == "" {
 			return nil
 		}
 		switch {

@@ -381,6 +381,8 @@ func (x *Index) each(q query.Query, f func(record.Ad) error) error {
 type Filter struct {
 	City         string
 	Since, Until time.Time
+	// Site keeps the ads of one site (its name, as written).
+	Site string
 }
 
 func (f Filter) query() query.Query {
@@ -388,6 +390,11 @@ func (f Filter) query() query.Query {
 	if f.City != "" {
 		tq := bleve.NewTermQuery(strings.ToLower(f.City))
 		tq.SetField("city")
+		qs = append(qs, tq)
+	}
+	if f.Site != "" {
+		tq := bleve.NewTermQuery(f.Site)
+		tq.SetField("site")
 		qs = append(qs, tq)
 	}
 	if !f.Since.IsZero() || !f.Until.IsZero() {

@@ -6,16 +6,27 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adwatch/adwatch/internal/record"
 )
 
-func (s *Server) adByID(w http.ResponseWriter, r *http.Request) {
+// ad reads the ad the request's {id} names; it answers 404 or 500 itself
+// when there is none.
+func (s *Server) ad(w http.ResponseWriter, r *http.Request) (record.Ad, bool) {
 	a, ok, err := s.Index.Get(r.PathValue("id"))
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
-		return
+		return a, false
 	}
 	if !ok {
 		writeErr(w, http.StatusNotFound, "no such ad")
+	}
+	return a, ok
+}
+
+func (s *Server) adByID(w http.ResponseWriter, r *http.Request) {
+	a, ok := s.ad(w, r)
+	if !ok {
 		return
 	}
 	p := s.Index.Linker.Profile(a.ID)

@@ -77,15 +77,20 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 // alert answers one alert with its evidence and history.
 func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
 	a, err := alerts.Get(r.Context(), s.Alerts, r.PathValue("key"))
-	if errors.Is(err, alerts.ErrNoAlert) {
+	writeAlert(w, a, err, http.StatusInternalServerError)
+}
+
+// writeAlert answers an alert, 404 for ErrNoAlert, or code for another
+// error.
+func writeAlert(w http.ResponseWriter, a *record.Alert, err error, code int) {
+	switch {
+	case errors.Is(err, alerts.ErrNoAlert):
 		writeErr(w, http.StatusNotFound, err.Error())
-		return
+	case err != nil:
+		writeErr(w, code, err.Error())
+	default:
+		writeJSON(w, http.StatusOK, a)
 	}
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
 }
 
 // Assignment is the body of POST /api/alerts/{key}/assign.
@@ -111,15 +116,7 @@ func (s *Server) assignAlert(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := alerts.Assign(r.Context(), s.Alerts, key, as.Assignee, who(r).User, as.Note)
 	s.auditChange(r, audit.ActionAlertStatus, key, "assign "+as.Assignee, err)
-	if errors.Is(err, alerts.ErrNoAlert) {
-		writeErr(w, http.StatusNotFound, err.Error())
-		return
-	}
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	writeAlert(w, a, err, http.StatusInternalServerError)
 }
 
 // summarize counts alerts by rule, severity, city and status.
@@ -157,15 +154,7 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("key")
 	a, err := alerts.SetStatus(r.Context(), s.Alerts, key, c.Status, who(r).User, c.Note)
 	s.auditChange(r, audit.ActionAlertStatus, key, c.Status, err)
-	if errors.Is(err, alerts.ErrNoAlert) {
-		writeErr(w, http.StatusNotFound, err.Error())
-		return
-	}
-	if err != nil {
-		writeErr(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, a)
+	writeAlert(w, a, err, http.StatusBadRequest)
 }
 
 func (s *Server) watchlist(w http.ResponseWriter, r *http.Request) {

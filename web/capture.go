@@ -54,13 +54,8 @@ const (
 
 // adCapture answers GET /api/ads/{id}/capture.
 func (s *Server) adCapture(w http.ResponseWriter, r *http.Request) {
-	a, ok, err := s.Index.Get(r.PathValue("id"))
-	if err != nil {
-		writeErr(w, http.StatusInternalServerError, err.Error())
-		return
-	}
+	a, ok := s.ad(w, r)
 	if !ok {
-		writeErr(w, http.StatusNotFound, "no such ad")
 		return
 	}
 	if s.Pages == nil {

@@ -138,10 +138,11 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	res := SearchResult{Query: q, Size: defaultSize}
 	var sr indexer.Search
+	phones := s.numbers(q)
 	switch {
 	case q == "":
-	case len(s.numbers(q)) > 0:
-		res.Phones = s.numbers(q)
+	case len(phones) > 0:
+		res.Phones = phones
 		sr.Phones, res.Size = res.Phones, defaultContactSize
 	default:
 		if part, ok := phonePart(q); ok {

@@ -150,8 +150,7 @@ func exportEvidence(cmd *cobra.Command, a *app.App, sel evidence.Selection, out 
 	if err != nil {
 		return err
 	}
-	if _, err := trail.Append(cmd.Context(), audit.Entry{At: time.Now().UTC(), User: cliOperator(), Role: "operator", From: "cli",
-		Action: audit.ActionExport, Object: "evidence " + filepath.Base(out), Query: sel.Describe, Outcome: audit.OutcomeOK}); err != nil {
+	if err := auditCLI(cmd, trail, audit.ActionExport, "evidence "+filepath.Base(out), sel.Describe, audit.OutcomeOK); err != nil {
 		return fmt.Errorf("writing the audit log; nothing exported: %w", err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")

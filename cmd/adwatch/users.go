@@ -51,9 +51,7 @@ func userCmd(g *globals) *cobra.Command {
 		if err != nil {
 			outcome = audit.OutcomeFailed
 		}
-		_, aerr := trail.Append(cmd.Context(), audit.Entry{At: time.Now().UTC(), User: cliOperator(), Role: "operator", From: "cli",
-			Action: audit.ActionUserChange, Object: name, Query: what, Outcome: outcome})
-		if aerr != nil {
+		if aerr := auditCLI(cmd, trail, audit.ActionUserChange, name, what, outcome); aerr != nil {
 			return errors.Join(err, fmt.Errorf("writing the audit log: %w", aerr))
 		}
 		return err
@@ -189,6 +187,14 @@ func generatePassword() string {
 		b[i] = alphabet[n.Int64()]
 	}
 	return string(b)
+}
+
+// auditCLI writes what a command did to the audit log, under the
+// operating-system user who ran it.
+func auditCLI(cmd *cobra.Command, trail *audit.Log, action, object, query, outcome string) error {
+	_, err := trail.Append(cmd.Context(), audit.Entry{At: time.Now().UTC(), User: cliOperator(), Role: "operator", From: "cli",
+		Action: action, Object: object, Query: query, Outcome: outcome})
+	return err
 }
 
 // cliOperator names who runs a command in the audit log: "os:" and the
