@@ -16,18 +16,21 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/gocolly/colly/v2"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/net/html/charset"
 
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/fetch"
@@ -247,7 +250,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			st.Unlock()
 			return
 		}
-		published, err := c.publishAd(ctx, cr, u, r.Body, served)
+		published, err := c.publishAd(ctx, cr, u, toUTF8(r.Body, r.Headers.Get("Content-Type")), served)
 		if bus.StorageFull(err) && !full.Swap(true) {
 			c.Metrics.StorageFull.Set(1)
 			c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
@@ -626,4 +629,33 @@ func unwrapURLError(err error) error {
 		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return err
+}
+
+// toUTF8 returns an HTML page's body in UTF-8. colly converts a body whose
+// Content-Type names a charset. A body that names none and is valid UTF-8
+// is kept as it is (a page declaring windows-1252 but written in UTF-8 is
+// common); one that is not is decoded from the charset the page itself
+// names (a BOM, or a meta charset or http-equiv tag in its first 1,024
+// bytes, as browsers read it), else from windows-1252, the web's default.
+// A body served as something other than HTML or text is kept as it is.
+func toUTF8(body []byte, contentType string) []byte {
+	media, params, err := mime.ParseMediaType(contentType)
+	if err == nil && (params["charset"] != "" || !isHTML(media)) {
+		return body
+	}
+	if utf8.Valid(body) {
+		return body
+	}
+	enc, _, _ := charset.DetermineEncoding(body, "text/html")
+	out, err := enc.NewDecoder().Bytes(body)
+	if err != nil {
+		return body
+	}
+	return bytes.TrimPrefix(out, []byte("\uFEFF"))
+}
+
+// isHTML reports whether a media type is one a page is served as; any
+// other (a gzip archive, an image) is kept as its bytes.
+func isHTML(media string) bool {
+	return media == "text/html" || media == "application/xhtml+xml" || media == "text/plain"
 }
