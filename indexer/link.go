@@ -144,22 +144,118 @@ func (l *Linker) conflict(a, b int32) bool {
 }
 
 // Add links a and returns the ads whose profile id changed (a among them).
-// Adding an ad twice changes nothing.
+// Adding an ad twice changes nothing. An ad added again with other facts
+// (an edited ad) is relinked at once: what it says now links it too, and
+// what it said before still does.
 func (l *Linker) Add(a *record.Ad) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
-	if _, known := l.index[a.ID]; known {
-		return nil
+	f, social := factsOf(a)
+	i, known := l.index[a.ID]
+	var old facts
+	if known {
+		old = l.facts[i]
+		f = mergeFacts(old, f)
+	} else {
+		i = int32(len(l.ids))
+		l.ids = append(l.ids, a.ID)
+		l.index[a.ID] = i
+		l.facts = append(l.facts, facts{})
+		l.sets.add(i)
+		l.members[i] = []int32{i}
+		l.label[i] = i
+		l.byProfile[profileID(a.ID)] = i
+		l.nsets.add(i)
+		l.nsize = append(l.nsize, 1)
+		l.nlabel[i] = i
+		changed[i] = true
 	}
-	i := int32(len(l.ids))
-	l.ids = append(l.ids, a.ID)
-	l.index[a.ID] = i
+	l.facts[i] = f
+	l.newest = i
+
+	// Social handles: person-level.
+	for _, h := range social {
+		if slices.Contains(l.byHandle[h], i) {
+			continue
+		}
+		for _, o := range l.byHandle[h] {
+			l.union(i, o, "handle", h, changed)
+		}
+		l.byHandle[h] = append(l.byHandle[h], i)
+	}
+	// Contacts: with the same name, or with near-duplicate text when
+	// neither ad names someone else.
+	for _, c := range f.contacts {
+		have := false
+		for _, o := range l.byContact[c] {
+			if o == i {
+				have = true
+				continue
+			}
+			of := &l.facts[o]
+			switch {
+			case f.name != "" && f.name == of.name:
+				l.union(i, o, "contact and name", c, changed)
+			case f.hasText && of.hasText && (f.name == "" || of.name == "" || f.name == of.name) &&
+				hamming(f.text, of.text) <= textThreshold:
+				l.union(i, o, "contact and text", c, changed)
+			}
+		}
+		if !have {
+			l.byContact[c] = append(l.byContact[c], i)
+		}
+	}
+	// Photos.
+	for _, img := range a.Images {
+		if img.SHA256 == "" || img.Error != "" || slices.Contains(l.byFile[img.SHA256], i) {
+			continue
+		}
+		for _, o := range l.byFile[img.SHA256] {
+			if !l.conflict(i, o) {
+				l.union(i, o, "same image file", img.SHA256, changed)
+			}
+		}
+		l.byFile[img.SHA256] = append(l.byFile[img.SHA256], i)
+	}
+	for _, p := range f.photos[len(old.photos):] {
+		for _, o := range l.nearPhotos(p) {
+			if o != i && !l.conflict(i, o) {
+				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
+			}
+		}
+		addBands(&l.plainBands, p.plain, i)
+		for _, c := range p.crops {
+			addBands(&l.variantBands, c, i)
+		}
+	}
+	if f.hasText && (!old.hasText || old.text != f.text) {
+		for b := range l.textBands {
+			k := uint16(f.text >> (16 * b))
+			l.textBands[b][k] = append(l.textBands[b][k], i)
+		}
+	}
+	// Networks, once the ad's profile is settled.
+	for k, c := range f.contacts {
+		if !slices.Contains(f.contacts[:k], c) && !slices.Contains(old.contacts, c) {
+			l.linkContact(c, i)
+		}
+	}
+	out := make([]string, 0, len(changed))
+	for m := range changed {
+		out = append(out, l.ids[m])
+	}
+	sort.Strings(out)
+	return out
+}
+
+// factsOf returns what an ad offers for linking, and its social handles.
+// What earlier versions of the ad said links it too (after a restart the
+// ad comes back as its last version, carrying the others).
+func factsOf(a *record.Ad) (facts, []string) {
 	f := facts{posted: a.PostedAt, name: normName(a.Poster)}
 	f.contacts = append(f.contacts, a.PhoneNumbers()...)
 	handles := a.Handles
-	// What earlier versions of the ad said links it too (after a restart
-	// the ad comes back as its last version, carrying the others).
 	for _, v := range a.Versions {
 		for _, p := range v.Phones {
 			if !slices.Contains(f.contacts, p) {
@@ -188,78 +284,27 @@ func (l *Linker) Add(a *record.Ad) []string {
 			f.photos = append(f.photos, p)
 		}
 	}
-	l.facts = append(l.facts, f)
-	l.sets.add(i)
-	l.members[i] = []int32{i}
-	l.label[i] = i
-	l.byProfile[profileID(a.ID)] = i
-	l.nsets.add(i)
-	l.nsize = append(l.nsize, 1)
-	l.nlabel[i] = i
-	l.newest = i
-	changed[i] = true
+	return f, social
+}
 
-	// Social handles: person-level.
-	for _, h := range social {
-		for _, o := range l.byHandle[h] {
-			l.union(i, o, "handle", h, changed)
-		}
-		l.byHandle[h] = append(l.byHandle[h], i)
-	}
-	// Contacts: with the same name, or with near-duplicate text when
-	// neither ad names someone else.
-	for _, c := range f.contacts {
-		for _, o := range l.byContact[c] {
-			of := &l.facts[o]
-			switch {
-			case f.name != "" && f.name == of.name:
-				l.union(i, o, "contact and name", c, changed)
-			case f.hasText && of.hasText && (f.name == "" || of.name == "" || f.name == of.name) &&
-				hamming(f.text, of.text) <= textThreshold:
-				l.union(i, o, "contact and text", c, changed)
-			}
-		}
-		l.byContact[c] = append(l.byContact[c], i)
-	}
-	// Photos.
-	for _, img := range a.Images {
-		if img.SHA256 == "" || img.Error != "" {
-			continue
-		}
-		for _, o := range l.byFile[img.SHA256] {
-			if !l.conflict(i, o) {
-				l.union(i, o, "same image file", img.SHA256, changed)
-			}
-		}
-		l.byFile[img.SHA256] = append(l.byFile[img.SHA256], i)
-	}
-	for _, p := range f.photos {
-		for _, o := range l.nearPhotos(p) {
-			if o != i && !l.conflict(i, o) {
-				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
-			}
-		}
-		addBands(&l.plainBands, p.plain, i)
-		for _, c := range p.crops {
-			addBands(&l.variantBands, c, i)
+// mergeFacts returns the facts of an edited ad: its name and text as they
+// are now, its first posting time (which orders the profile's ads), and
+// every contact and photo it has offered, the earlier ones first (Add
+// links only those that are new).
+func mergeFacts(old, now facts) facts {
+	out := now
+	out.posted = old.posted
+	out.contacts = slices.Clone(old.contacts)
+	for _, c := range now.contacts {
+		if !slices.Contains(out.contacts, c) {
+			out.contacts = append(out.contacts, c)
 		}
 	}
-	if f.hasText {
-		for b := range l.textBands {
-			k := uint16(f.text >> (16 * b))
-			l.textBands[b][k] = append(l.textBands[b][k], i)
+	out.photos = slices.Clone(old.photos)
+	for _, p := range now.photos {
+		if !slices.ContainsFunc(out.photos, func(q photo) bool { return q.plain == p.plain }) {
+			out.photos = append(out.photos, p)
 		}
 	}
-	// Networks, once the ad's profile is settled.
-	for k, c := range f.contacts {
-		if !slices.Contains(f.contacts[:k], c) {
-			l.linkContact(c, i)
-		}
-	}
-	out := make([]string, 0, len(changed))
-	for m := range changed {
-		out = append(out, l.ids[m])
-	}
-	sort.Strings(out)
 	return out
 }

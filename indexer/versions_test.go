@@ -67,3 +67,68 @@ func TestEditedAdKeepsItsVersions(t *testing.T) {
 		t.Errorf("after a restart the edited ad no longer links by its old phone")
 	}
 }
+
+// TestEditedAdIsRelinkedAtOnce: an ad edited to carry another person's
+// phone and name joins that person's profile at the next batch, not at the
+// next restart, keeps its network by the old phone, and links as a
+// reopened index links it.
+func TestEditedAdIsRelinkedAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	ana := record.Ad{ID: "s:1", City: "Oakland", Title: "Ana", Poster: "Ana", PostedAt: at, FetchedAt: at, PageSHA256: "a",
+		Phones: []record.Phone{{E164: "+15108730123"}}}
+	bea := record.Ad{ID: "s:2", City: "Oakland", Title: "Bea", Poster: "Bea", PostedAt: at.Add(time.Hour), FetchedAt: at, PageSHA256: "b",
+		Phones: []record.Phone{{E164: "+14085550199"}}}
+	third := record.Ad{ID: "s:3", City: "Oakland", Title: "Cam", Poster: "Cam", PostedAt: at, FetchedAt: at, PageSHA256: "c",
+		Phones: []record.Phone{{E164: "+15108730123"}}}
+	if _, err := x.Put([]record.Ad{ana, bea, third}); err != nil {
+		t.Fatal(err)
+	}
+	if x.Linker.Profile("s:1") == x.Linker.Profile("s:2") {
+		t.Fatal("two persons with their own phones and names share a profile before the edit")
+	}
+	edit := bea
+	edit.Poster, edit.PageSHA256, edit.FetchedAt = "Ana", "b2", at.Add(24*time.Hour)
+	edit.Phones = []record.Phone{{E164: "+15108730123"}}
+	changed, err := x.Put([]record.Ad{edit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(changed, "s:2") {
+		t.Errorf("the relinked ad is not handed back: %v", changed)
+	}
+	check := func(when string) {
+		t.Helper()
+		l := x.Linker
+		if l.Profile("s:2") != l.Profile("s:1") {
+			t.Errorf("%s: the ad edited to Ana's phone and name is in profile %s, Ana's is %s", when, l.Profile("s:2"), l.Profile("s:1"))
+		}
+		if l.Profile("s:3") == l.Profile("s:1") {
+			t.Errorf("%s: Cam joined Ana's profile on a shared phone alone", when)
+		}
+		if l.Network(l.Profile("s:3")) != l.Network(l.Profile("s:2")) {
+			t.Errorf("%s: Cam's phone no longer joins the edited ad's network", when)
+		}
+		if hits, err := x.SearchPhones([]string{"+14085550199"}, 10); err != nil || !slices.ContainsFunc(hits, func(h Hit) bool { return h.ID == "s:2" }) {
+			t.Errorf("%s: search by the old phone misses the edited ad: %+v %v", when, hits, err)
+		}
+	}
+	check("at once")
+	again, err := x.Put([]record.Ad{edit})
+	if err != nil || len(again) != 0 {
+		t.Errorf("the same edit again: %v %v", again, err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err = Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	check("after a restart")
+}
