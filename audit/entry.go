@@ -44,6 +44,9 @@ const (
 	ActionWatchlistRemove = "watchlist_remove"
 	ActionCaseChange      = "case_change"
 	ActionUserChange      = "user_change"
+	// ActionRetentionPurge records a purge of the ads past the retention
+	// period (by user "adwatch", from "retention").
+	ActionRetentionPurge = "retention_purge"
 )
 
 // Outcomes of an action.
@@ -56,7 +59,7 @@ const (
 var (
 	actions = []string{ActionLogin, ActionLoginFailed, ActionLogout, ActionSearch,
 		ActionViewProfile, ActionViewAd, ActionViewNetwork, ActionViewImage, ActionExport,
-		ActionAlertStatus, ActionWatchlistAdd, ActionWatchlistRemove, ActionCaseChange, ActionUserChange}
+		ActionAlertStatus, ActionWatchlistAdd, ActionWatchlistRemove, ActionCaseChange, ActionUserChange, ActionRetentionPurge}
 	outcomes = []string{OutcomeOK, OutcomeDenied, OutcomeFailed}
 )
 

@@ -37,7 +37,13 @@ import (
 // bands probed within radius bound/4; maps of phones and handles), never
 // from a scan of all ads.
 type Linker struct {
-	mu        sync.Mutex
+	mu sync.Mutex
+	linkState
+}
+
+// linkState is everything a Linker knows, apart from its lock, so that a
+// rebuilt state can take the place of the old one at once (Index.Purge).
+type linkState struct {
 	threshold int
 	maxLink   int
 
@@ -104,13 +110,13 @@ const textThreshold = 8
 
 // NewLinker returns an empty Linker.
 func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
-	l := &Linker{
+	l := &Linker{linkState: linkState{
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
 		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
 		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
 		redirects: map[string]string{}, fresh: map[string]string{}, byProfile: map[string]int32{},
 		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},
-	}
+	}}
 	for i := range l.plainBands {
 		l.plainBands[i] = &bandTable{}
 		l.variantBands[i] = &bandTable{}

@@ -85,7 +85,10 @@ func (x *Index) saveRedirects() error {
 	return nil
 }
 
-func (x *Index) loadRedirects() error {
+func (x *Index) loadRedirects() error { return x.loadRedirectsInto(x.Linker) }
+
+// loadRedirectsInto adds the saved redirects to l.
+func (x *Index) loadRedirectsInto(l *Linker) error {
 	n, err := x.redirectCount()
 	if err != nil {
 		return err
@@ -100,7 +103,7 @@ func (x *Index) loadRedirects() error {
 			return fmt.Errorf("decoding redirects %d: %w", i, err)
 		}
 		for k, v := range saved {
-			x.Linker.AddRedirect(k, v)
+			l.AddRedirect(k, v)
 		}
 	}
 	return nil

@@ -84,6 +84,7 @@ var allowed = map[string][]string{
 	"audit":                {},
 	"cases":                {"indexer", "internal/bus", "internal/record", "report"},
 	"evidence":             {"internal/bus", "internal/record"},
+	"retention":            {"alerts", "audit", "cases", "indexer", "internal/bus", "internal/record"},
 	"internal/app":         {"*"},
 	"cmd/adwatch":          {"*"},
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/report"
+	"github.com/adwatch/adwatch/retention"
 	"github.com/adwatch/adwatch/web"
 )
 
@@ -131,6 +132,13 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 			s.Named["extractor"] = &extractor.Stage{Extractor: x, JS: a.Bus.JS, Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.Registry)}
 		case RoleIndex:
 			s.Named["indexer"] = a.indexer(s.Index)
+			if a.Config.Retention.Days > 0 {
+				p, err := a.purger(ctx, s.Index)
+				if err != nil {
+					return nil, err
+				}
+				s.Named["retention"] = p
+			}
 		case RoleAlerts:
 			f, rs, err := loadRules()
 			if err != nil {
@@ -205,6 +213,23 @@ func (a *App) indexer(idx *indexer.Index) *indexer.Stage {
 	return &indexer.Stage{Index: idx, JS: a.Bus.JS, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
 }
 
+// purger is the retention stage of the index role: the one process that
+// writes the index purges it.
+func (a *App) purger(ctx context.Context, idx *indexer.Index) (*retention.Purger, error) {
+	log := a.Log.With("component", "retention")
+	trail, err := audit.Open(ctx, a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas, audit.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := cases.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas)
+	if err != nil {
+		return nil, err
+	}
+	return &retention.Purger{Days: a.Config.Retention.Days, Every: a.Config.Retention.Every, Index: idx, JS: a.Bus.JS,
+		Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, PageSums: a.Bus.PageSums, Alerts: a.Bus.Alerts,
+		Cases: cs, Audit: trail, Log: log, Metrics: retention.NewMetrics(a.Registry)}, nil
+}
+
 // DigestURL is where digest links point: serve.public_url when set, else
 // the alerts file's web_url.
 func (a *App) DigestURL(f *alerts.File) string {
@@ -248,6 +273,7 @@ var (
 	_ Stage = (*crawler.Crawler)(nil)
 	_ Stage = (*extractor.Stage)(nil)
 	_ Stage = (*indexer.Stage)(nil)
+	_ Stage = (*retention.Purger)(nil)
 	_ Stage = (*alerts.Stage)(nil)
 	_ Stage = (*digest.Scheduler)(nil)
 	_ Stage = (*digest.Sender)(nil)

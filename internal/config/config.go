@@ -58,6 +58,8 @@ type Config struct {
 	Audit Audit `yaml:"audit"`
 	// Limits caps the message store, stream by stream.
 	Limits Limits `yaml:"limits"`
+	// Retention sets how long captured ads are kept.
+	Retention Retention `yaml:"retention"`
 
 	// Sites are the loaded site descriptions from SitesDir.
 	Sites []site.Site `yaml:"-"`
@@ -149,6 +151,17 @@ func (s Serve) BeyondLoopback() bool {
 	return (s.TLSCert != "" && s.TLSKey != "") || s.BehindProxy != ""
 }
 
+// Retention sets how long captured ads are kept. An ad whose latest
+// capture is older than Days is purged (its pages, images and index
+// entry), unless its profile is under an open alert or in a case. Zero
+// (the default) keeps everything.
+type Retention struct {
+	Days int `yaml:"days"`
+	// Every is how often the purge runs while the index role runs; 24h by
+	// default.
+	Every time.Duration `yaml:"every"`
+}
+
 // Limits caps the streams and the image store, in bytes (0: no limit).
 // A full stream refuses new messages rather than dropping old ones, and
 // the crawler pauses until there is room.
@@ -225,6 +238,9 @@ func (c *Config) applyDefaults() {
 	if c.Audit.Retention == 0 {
 		c.Audit.Retention = MinAuditRetention
 	}
+	if c.Retention.Every == 0 {
+		c.Retention.Every = 24 * time.Hour
+	}
 }
 
 // Validate reports every problem of c at once.
@@ -254,6 +270,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Audit.Retention < MinAuditRetention {
 		errs = append(errs, fmt.Errorf("audit.retention: %s is shorter than a year (%s)", c.Audit.Retention, MinAuditRetention))
+	}
+	if c.Retention.Days < 0 || c.Retention.Every < 0 {
+		errs = append(errs, errors.New("retention: days and every cannot be below zero"))
 	}
 	if l := c.Limits; l.PagesBytes < 0 || l.AdsBytes < 0 || l.ImagesBytes < 0 || l.DeadBytes < 0 {
 		errs = append(errs, errors.New("limits: a limit below zero"))

@@ -32,6 +32,7 @@ func TestParseBad(t *testing.T) {
 		{"linking: {phash_threshold: 40}", "outside 0..32"},
 		{"crawl: {interval: 1s}", "shorter than a minute"},
 		{"audit: {retention: 720h}", "audit.retention: 720h0m0s is shorter than a year"},
+		{"retention: {days: -1}", "retention: days and every cannot be below zero"},
 		{"audit: {retention: -8760h}", "shorter than a year"},
 		{"serve: {addr: 0.0.0.0:8080, tls_cert: c.pem}", "tls_cert and tls_key go together"},
 		{"serve: {addr: 0.0.0.0:8080, behind_proxy: proxy.example}", "not an IP address"},
