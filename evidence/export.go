@@ -70,6 +70,9 @@ type Stats struct {
 	ImagesMissing int
 	// Ads are the selected ads whose pages were found.
 	Ads int
+	// PagesSelected is how many pages the selection names (0 with All),
+	// known before the pages are written: the total of a progress bar.
+	PagesSelected int
 }
 
 // ErrNothingSelected is returned when the selection names no capture.
@@ -105,6 +108,9 @@ func Export(ctx context.Context, st Store, sel Selection, info Info, w *Writer, 
 	}
 	if !sel.All && len(ads) == 0 {
 		return stats, ErrNothingSelected
+	}
+	if !sel.All {
+		stats.PagesSelected = len(ads)
 	}
 	infoID := NewRecordID()
 	if err := w.Write(warcinfo(infoID, info, sel)); err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/adwatch/adwatch/cases"
 	"github.com/adwatch/adwatch/evidence"
 	"github.com/adwatch/adwatch/internal/app"
+	"github.com/adwatch/adwatch/internal/progress"
 )
 
 func evidenceCmd(g *globals) *cobra.Command {
@@ -163,7 +164,16 @@ func exportEvidence(cmd *cobra.Command, a *app.App, sel evidence.Selection, out 
 	info := evidence.Info{Software: "adwatch " + version(), ExportedBy: who, Host: host, At: time.Now().UTC(), Filename: filepath.Base(out)}
 	w := evidence.NewWriter(tmp, strings.HasSuffix(strings.ToLower(out), ".gz"))
 	next := every
+	// On a terminal, a bar; elsewhere a line every --progress records.
+	var bar *progress.Bar
+	if every > 0 && progress.IsTerminal(cmd.ErrOrStderr()) {
+		bar = progress.New(cmd.ErrOrStderr(), "evidence export", "pages", 0, time.Second)
+	}
 	stats, err := evidence.Export(cmd.Context(), evidence.Store{JS: a.Bus.JS, Images: a.Bus.Images}, sel, info, w, func(s evidence.Stats) {
+		if bar != nil {
+			bar.Set(int64(s.Pages), int64(s.PagesSelected))
+			return
+		}
 		if every > 0 && s.Records >= next {
 			fmt.Fprintf(cmd.ErrOrStderr(), "%d records: %d pages, %d images (%s)\n", s.Records, s.Pages, s.Images, time.Since(start).Round(time.Millisecond))
 			next = (s.Records/every + 1) * every
@@ -174,6 +184,9 @@ func exportEvidence(cmd *cobra.Command, a *app.App, sel evidence.Selection, out 
 	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
+	}
+	if bar != nil {
+		bar.Finish()
 	}
 	if err != nil {
 		return fmt.Errorf("exporting evidence: %w", err)

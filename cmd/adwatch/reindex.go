@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/progress"
 )
 
 func reindexCmd(g *globals) *cobra.Command {
@@ -42,15 +43,12 @@ func reindexCmd(g *globals) *cobra.Command {
 				old.Close()
 				return err
 			}
-			start, lastLine := time.Now(), time.Now()
-			progress := func(read, total uint64) {
-				if time.Since(lastLine) >= 2*time.Second || read == total {
-					lastLine = time.Now()
-					fmt.Fprintf(cmd.ErrOrStderr(), "reindex: %d of %d messages (%.0f%%), %.0f/s\n", read, total,
-						100*float64(read)/float64(max(total, 1)), float64(read)/time.Since(start).Seconds())
-				}
-			}
-			n, bad, err := indexer.Rebuild(cmd.Context(), a.Bus.JS, idx, progress)
+			start := time.Now()
+			bar := progress.New(cmd.ErrOrStderr(), "reindex", "messages", 0, 2*time.Second)
+			n, bad, err := indexer.Rebuild(cmd.Context(), a.Bus.JS, idx, func(read, total uint64) {
+				bar.Set(int64(read), int64(total))
+			})
+			bar.Finish()
 			count, _ := idx.Count()
 			idx.Close()
 			old.Close()

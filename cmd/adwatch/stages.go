@@ -16,6 +16,7 @@ func runCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			a.Progress = cmd.ErrOrStderr()
 			return a.Run(cmd.Context(), once)
 		},
 	}

@@ -13,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -37,6 +38,10 @@ type App struct {
 	Log     *slog.Logger
 	// SyncAlways makes the embedded JetStream fsync every write.
 	SyncAlways bool
+
+	// Progress, when a terminal, shows run --once's progress as a bar;
+	// otherwise (nil, a log, a pipe) it is logged every 10 seconds.
+	Progress io.Writer
 
 	Registry *prometheus.Registry
 	Bus      *bus.Bus

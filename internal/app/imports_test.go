@@ -62,6 +62,7 @@ var allowed = map[string][]string{
 	"internal/bus":         {},
 	"internal/retry":       {},
 	"internal/fetch":       {},
+	"internal/progress":    {},
 	"internal/site":        {},
 	"internal/sim":         {},
 	"internal/corpus":      {},

@@ -9,6 +9,7 @@ import (
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/progress"
 )
 
 // RunStages runs the stages until ctx is done or one fails; a failure
@@ -96,10 +97,19 @@ func (a *App) Run(ctx context.Context, once bool) error {
 
 // logProgress logs, every interval until ctx is done, how far a run has
 // come: ads indexed, and the pages and ads still waiting for their stage.
+// On a terminal (App.Progress) it draws a bar of the ads indexed out of
+// those indexed and waiting, every half second, instead.
 func (a *App) logProgress(ctx context.Context, s *Stages, interval time.Duration) {
+	var bar *progress.Bar
+	if a.Progress != nil && progress.IsTerminal(a.Progress) {
+		bar = progress.New(a.Progress, "run", "ads", 0, interval)
+		defer bar.Finish()
+		interval = 500 * time.Millisecond
+	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	start := time.Now()
+	before, _ := s.Index.Count()
 	for {
 		select {
 		case <-ctx.Done():
@@ -109,6 +119,11 @@ func (a *App) logProgress(ctx context.Context, s *Stages, interval time.Duration
 		n, _ := s.Index.Count()
 		pages, _ := bus.Pending(ctx, a.Bus.JS, bus.StreamPages, "extractor")
 		ads, _ := bus.Pending(ctx, a.Bus.JS, bus.StreamAds, "indexer")
+		if bar != nil {
+			done := int64(n) - int64(before)
+			bar.Set(done, done+int64(pages)+int64(ads))
+			continue
+		}
 		a.Log.Info("run in progress", "ads_indexed", n, "pages_waiting", pages, "ads_waiting", ads,
 			"ads_per_second", fmt.Sprintf("%.0f", float64(n)/time.Since(start).Seconds()))
 	}
