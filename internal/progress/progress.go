@@ -26,6 +26,7 @@ type Bar struct {
 	last  time.Time
 	done  int64
 	total int64 // 0: not known
+	shown int64 // done at the last line written (-1: none)
 	ended bool
 	bar   *progressbar.ProgressBar
 	// now is the clock (time.Now), replaced by tests.
@@ -36,7 +37,7 @@ type Bar struct {
 // ("ads", "messages", "records"), out of total (0 when not known). On a
 // terminal it draws a bar; elsewhere it writes a line every interval.
 func New(w io.Writer, what, unit string, total int64, every time.Duration) *Bar {
-	b := &Bar{w: w, what: what, unit: unit, total: total, every: every, now: time.Now}
+	b := &Bar{w: w, what: what, unit: unit, total: total, every: every, now: time.Now, shown: -1}
 	b.start, b.last = b.now(), b.now()
 	if IsTerminal(w) {
 		max := total
@@ -51,7 +52,7 @@ func New(w io.Writer, what, unit string, total int64, every time.Duration) *Bar 
 			progressbar.OptionSetItsString(unit),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionFullWidth(),
+			progressbar.OptionSetWidth(30),
 			progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
 		)
 	}
@@ -109,11 +110,14 @@ func (b *Bar) Finish() {
 		_ = b.bar.Finish()
 		return
 	}
-	b.line(b.now())
+	if b.shown != b.done {
+		b.line(b.now())
+	}
 }
 
 // line writes "what: done of total unit (pct%), rate unit/s".
 func (b *Bar) line(now time.Time) {
+	b.shown = b.done
 	rate := float64(b.done) / max(now.Sub(b.start).Seconds(), 1e-9)
 	if b.total > 0 {
 		fmt.Fprintf(b.w, "%s: %d of %d %s (%.0f%%), %.0f %s/s\n", b.what, b.done, b.total, b.unit,

@@ -48,3 +48,15 @@ func TestUnknownTotal(t *testing.T) {
 		t.Error("a buffer is not a terminal")
 	}
 }
+
+// TestFinishDoesNotRepeat: a Finish right after the line of the same
+// count writes nothing more.
+func TestFinishDoesNotRepeat(t *testing.T) {
+	var out bytes.Buffer
+	b := New(&out, "reindex", "messages", 10, 0)
+	b.Set(10, 10)
+	b.Finish()
+	if n := strings.Count(out.String(), "\n"); n != 1 {
+		t.Errorf("%d lines for one count:\n%s", n, out.String())
+	}
+}
