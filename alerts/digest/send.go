@@ -276,6 +276,12 @@ func (s *Sender) webhook(ctx context.Context, d *record.Digest) error {
 }
 
 // Scheduler queues each unit's digest at its scheduled time.
+//
+// A digest whose time passed while no scheduler ran (a stop, a crash, a
+// deploy) is queued at the next check, once, for the latest time passed.
+// Its id comes from the unit and the scheduled time, so queueing it again
+// after a crash between the outbox and the record of it is one message
+// (the outbox's duplicate window) and one delivery (Sender's record).
 type Scheduler struct {
 	Outbox Outbox
 	Units  []alerts.Unit
@@ -284,39 +290,66 @@ type Scheduler struct {
 	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+
+	// floor is, per unit never sent a digest, the scheduled time before
+	// which none is due: the one passed when this scheduler started.
+	floor map[string]time.Time
 }
 
-// Run checks the schedules every 30 seconds until ctx is done.
+// Run checks the schedules at start and then every 30 seconds until ctx
+// is done.
 func (s *Scheduler) Run(ctx context.Context) error {
 	now := s.Now
 	if now == nil {
 		now = time.Now
 	}
-	next := map[string]time.Time{}
-	for i := range s.Units {
-		next[s.Units[i].Name] = s.Units[i].NextRun(now())
-	}
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
+		s.Check(ctx, now())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 		}
-		for i := range s.Units {
-			u := &s.Units[i]
-			if now().Before(next[u.Name]) {
-				continue
+	}
+}
+
+// Check queues the digest of each unit whose scheduled time has come by
+// now and who has not had the digest of that time.
+func (s *Scheduler) Check(ctx context.Context, now time.Time) {
+	if s.floor == nil {
+		s.floor = map[string]time.Time{}
+	}
+	for i := range s.Units {
+		u := &s.Units[i]
+		due := u.NextRun(now).AddDate(0, 0, -1) // the latest scheduled time at or before now
+		var last time.Time
+		e, err := s.Outbox.Sent.Get(ctx, lastKey(u.Name))
+		switch {
+		case err == nil:
+			_ = last.UnmarshalText(e.Value())
+		case errors.Is(err, jetstream.ErrKeyNotFound):
+			// Never sent: the first digest is the first scheduled after start.
+			if _, ok := s.floor[u.Name]; !ok {
+				s.floor[u.Name] = due
 			}
-			next[u.Name] = u.NextRun(now())
-			d, err := Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, now())
-			if err == nil {
-				err = Queue(ctx, s.Outbox, d)
-			}
-			if err != nil {
-				s.Log.Error("digest not queued", "unit", u.Name, "err", err)
-			}
+			last = s.floor[u.Name]
+		default:
+			s.Log.Error("digest schedule not checked", "unit", u.Name, "err", err)
+			continue
 		}
+		if !last.Before(due) {
+			continue
+		}
+		d, err := Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, due)
+		if err == nil {
+			err = Queue(ctx, s.Outbox, d)
+		}
+		if err != nil {
+			s.Log.Error("digest not queued; tried again at the next check", "unit", u.Name, "err", err)
+			continue
+		}
+		s.Log.Info("digest queued", "unit", u.Name, "digest", d.ID, "alerts", d.Total)
 	}
 }
