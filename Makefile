@@ -10,6 +10,11 @@ GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 export PATH := $(PATH):$(GOBIN)
 
 STATICCHECK_VERSION := 0.8.2
+# promtool of Prometheus 3.16 (its Go module's version), the release
+# deploy/compose runs; of its service discoveries only those
+# deploy/prometheus uses, which spares building every cloud's SDK.
+PROMTOOL_VERSION := 0.316.0
+PROMTOOL_TAGS    := remove_all_sd,enable_dns_sd,enable_kubernetes_sd
 STATICCHECK := $(GOBIN)/staticcheck
 
 help: ## List the targets
@@ -30,8 +35,10 @@ demo: build ## Start the simulated site, crawl it, run every stage, add a demo i
 	 echo "monitoring; web UI on http://127.0.0.1:8080: log in as demo with the password above (Ctrl-C to stop)" && \
 	 $(BIN) --data $(DATA) --no-sync run
 
-tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-server (cluster test), Debian's chromium (browser test)
+tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-server (cluster test), promtool and the manifests' validator (deploy tests), Debian's chromium (browser test)
 	@command -v nats-server >/dev/null || $(GO) install github.com/nats-io/nats-server/v2@v2.15.2
+	@command -v promtool >/dev/null || $(GO) install -tags $(PROMTOOL_TAGS) github.com/prometheus/prometheus/cmd/promtool@v$(PROMTOOL_VERSION)
+	cd deploy/k8s/validate && $(GO) build -o $(GOBIN)/adwatch-k8s-validate .
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
 	  || echo "could not install chromium: the browser test will be skipped outside CI"
 

@@ -65,7 +65,10 @@ type Server struct {
 	// Images holds the ads' image bytes by SHA-256.
 	Images   jetstream.ObjectStore
 	Gatherer prometheus.Gatherer
-	Log      *slog.Logger
+	// Metrics counts and times the requests by route; nil counts
+	// nothing.
+	Metrics *Metrics
+	Log     *slog.Logger
 	// TokenFile, when set, is where Run writes the command-line token
 	// (owner-only): the read commands on this machine send it to read
 	// through the API while this process holds the index.
@@ -180,7 +183,11 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range s.routes() {
 		mux.HandleFunc(rt.pattern, s.allow(rt))
 	}
-	return guard(mux, s.names())
+	var h http.Handler = mux
+	if s.Metrics != nil {
+		h = s.Metrics.instrument(mux)
+	}
+	return guard(h, s.names())
 }
 
 // static serves one file embedded in the binary.

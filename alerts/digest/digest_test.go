@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/internal/bus"
@@ -134,10 +136,12 @@ func TestEmailDigestSurvivesServerFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &Sender{JS: b.JS, Delivered: b.Digests, SMTP: alerts.SMTP{Host: host, Port: port, From: "adwatch@localhost", StartTLS: "none"},
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 200 * time.Millisecond}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 200 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry())}
 	if err := s.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkCounts(t, s.Metrics, "alameda-vice", "email", counts{sent: 1, failed: 1, retried: 1})
+	checkCounts(t, s.Metrics, "alameda-vice", "webhook", counts{})
 	box.mu.Lock()
 	got := box.received
 	box.mu.Unlock()
@@ -221,10 +225,13 @@ func TestWebhookDigestRetried(t *testing.T) {
 	if err := Queue(ctx, outbox(b), d); err != nil {
 		t.Fatal(err)
 	}
-	s := &Sender{JS: b.JS, Delivered: b.Digests, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 100 * time.Millisecond}
+	s := &Sender{JS: b.JS, Delivered: b.Digests, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxBackoff: 100 * time.Millisecond, Metrics: NewMetrics(prometheus.NewRegistry())}
 	if err := s.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The answer 500 is a failed attempt; the second, a retry, is sent.
+	checkCounts(t, s.Metrics, "state-task-force", "webhook", counts{sent: 1, failed: 1, retried: 1})
+	checkCounts(t, s.Metrics, "state-task-force", "email", counts{})
 	var slack struct{ Text string }
 	if ok.Load() != 1 || json.Unmarshal(body, &slack) != nil || !strings.Contains(slack.Text, "possible_minor") {
 		t.Errorf("webhook: %d deliveries of %d calls, body %s", ok.Load(), calls.Load(), body)
@@ -240,4 +247,36 @@ func TestNextRun(t *testing.T) {
 	if got, want := u.NextRun(now.Add(2*time.Hour)), time.Date(2020, 10, 4, 14, 0, 0, 0, time.UTC); !got.Equal(want) {
 		t.Errorf("next run %v, want %v", got, want)
 	}
+}
+
+// counts are a unit's delivery counters on one channel.
+type counts struct{ sent, failed, retried float64 }
+
+// checkCounts checks m's counters of unit on channel.
+func checkCounts(t *testing.T, m *Metrics, unit, channel string, want counts) {
+	t.Helper()
+	got := counts{
+		sent:    testutil.ToFloat64(m.Sent.WithLabelValues(unit, channel)),
+		failed:  testutil.ToFloat64(m.Failed.WithLabelValues(unit, channel)),
+		retried: testutil.ToFloat64(m.Retried.WithLabelValues(unit, channel)),
+	}
+	if got != want {
+		t.Errorf("%s %s: counters %+v, want %+v", unit, channel, got, want)
+	}
+}
+
+// TestNoSMTPHostCountsFailedEmail: recipients without an SMTP host fail
+// the email channel: each attempt is counted as failed, none as sent.
+func TestNoSMTPHostCountsFailedEmail(t *testing.T) {
+	b := bustest.New(t)
+	s := &Sender{JS: b.JS, Delivered: b.Digests, Metrics: NewMetrics(prometheus.NewRegistry())}
+	d := &record.Digest{ID: "u-1", Unit: "vice", Recipients: []string{"vice@example.org"}}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for attempt := uint64(1); attempt <= 2; attempt++ {
+		if err := s.deliver(ctx, d, attempt); err == nil || !strings.Contains(err.Error(), "no smtp host") {
+			t.Fatalf("attempt %d: %v, want no smtp host", attempt, err)
+		}
+	}
+	checkCounts(t, s.Metrics, "vice", "email", counts{failed: 2})
 }

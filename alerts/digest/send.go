@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	mail "github.com/wneessen/go-mail"
 
 	"github.com/adwatch/adwatch/alerts"
@@ -21,6 +22,36 @@ import (
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/retry"
 )
+
+// Metrics are the digest delivery's Prometheus metrics, each by unit and
+// channel (email, webhook): a unit is a name from the alerts file, never a
+// recipient or a webhook's address.
+type Metrics struct {
+	// Sent counts digests a channel accepted.
+	Sent *prometheus.CounterVec
+	// Failed counts delivery attempts a channel refused or that could not
+	// be made (an email with no SMTP host configured).
+	Failed *prometheus.CounterVec
+	// Retried counts delivery attempts that are retries: the digest's
+	// second delivery or later, on a channel not yet done. A retry is
+	// counted here and also as sent or failed.
+	Retried *prometheus.CounterVec
+}
+
+// NewMetrics registers the digest delivery's metrics on reg (nil
+// registers nothing).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	labels := []string{"unit", "channel"}
+	m := &Metrics{
+		Sent:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_digest_sent_total", Help: "Digests delivered, by unit and channel (email, webhook)."}, labels),
+		Failed:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_digest_failed_total", Help: "Digest delivery attempts that failed, by unit and channel."}, labels),
+		Retried: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "adwatch_digest_retried_total", Help: "Digest delivery attempts that were retries, by unit and channel."}, labels),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Sent, m.Failed, m.Retried)
+	}
+	return m
+}
 
 // Sender delivers queued digests: it is the outbox's consumer. A digest
 // is acknowledged when every channel (email, webhook) accepted it; a
@@ -38,6 +69,8 @@ type Sender struct {
 	HTTP *http.Client
 	// MaxBackoff caps the wait before a retry (5 minutes by default).
 	MaxBackoff time.Duration
+	// Metrics counts deliveries; nil counts nothing.
+	Metrics *Metrics
 }
 
 // Run delivers until ctx is done.
@@ -110,12 +143,12 @@ func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int
 			_ = m.Term()
 			continue
 		}
-		if err := s.Deliver(ctx, &d); err != nil {
-			meta, _ := m.Metadata()
-			attempt := uint64(1)
-			if meta != nil {
-				attempt = meta.NumDelivered
-			}
+		meta, _ := m.Metadata()
+		attempt := uint64(1)
+		if meta != nil {
+			attempt = meta.NumDelivered
+		}
+		if err := s.deliver(ctx, &d, attempt); err != nil {
 			wait := s.backoff(attempt)
 			s.Log.Warn("digest not delivered; will retry", "unit", d.Unit, "attempt", attempt, "wait", wait, "err", s.redact(err, &d))
 			_ = m.NakWithDelay(wait)
@@ -165,11 +198,21 @@ func deliveredKey(id, channel string) string { return "delivered." + keyPart(id)
 
 // Deliver sends d on each of its channels not yet done.
 func (s *Sender) Deliver(ctx context.Context, d *record.Digest) error {
+	return s.deliver(ctx, d, 1)
+}
+
+// deliver is Deliver on the digest's attempt'th delivery (1-based).
+func (s *Sender) deliver(ctx context.Context, d *record.Digest, attempt uint64) error {
+	m := s.Metrics
+	if m == nil {
+		m = NewMetrics(nil) // counted nowhere
+	}
 	var errs []error
 	channels := map[string]func(context.Context, *record.Digest) error{}
 	if len(d.Recipients) > 0 {
 		if s.SMTP.Host == "" {
 			errs = append(errs, errors.New("recipients set but no smtp host configured"))
+			m.Failed.WithLabelValues(d.Unit, "email").Inc()
 		} else {
 			channels["email"] = s.email
 		}
@@ -182,10 +225,15 @@ func (s *Sender) Deliver(ctx context.Context, d *record.Digest) error {
 		if _, err := s.Delivered.Get(ctx, key); err == nil {
 			continue
 		}
+		if attempt > 1 {
+			m.Retried.WithLabelValues(d.Unit, name).Inc()
+		}
 		if err := send(ctx, d); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			m.Failed.WithLabelValues(d.Unit, name).Inc()
 			continue
 		}
+		m.Sent.WithLabelValues(d.Unit, name).Inc()
 		if _, err := s.Delivered.Put(ctx, key, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
 			errs = append(errs, fmt.Errorf("recording %s delivery: %w", name, err))
 		}

@@ -2,7 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -23,29 +26,47 @@ import (
 const deployDir = "../../deploy"
 
 // TestDeployConfigsLoad keeps deploy/ honest without docker or systemd:
-// every YAML file parses; every adwatch config there loads and validates as
-// installed (beside the shipped sites, indicators and alerts.yaml, as the
-// image and the systemd instructions lay them out); every adwatch command
-// line (the Dockerfile's CMD, the compose services, the systemd units) names
+// every YAML (each document) and JSON file parses; every adwatch config
+// there loads and validates as installed (beside the shipped sites,
+// indicators and alerts.yaml, as the image and the systemd instructions
+// lay them out); every adwatch command line (the Dockerfile's CMD, the compose services, the systemd units) names
 // a command the binary has, with flags it has, and a config that exists;
 // the compose file's addresses agree with serve's; the NATS configs pass
 // nats-server -t when nats-server is installed.
 func TestDeployConfigsLoad(t *testing.T) {
-	t.Run("yaml parses", func(t *testing.T) {
-		n := 0
+	t.Run("yaml and json parse", func(t *testing.T) {
+		yamls, jsons := 0, 0
 		err := filepath.WalkDir(deployDir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !isYAML(path) {
+			switch {
+			case err != nil || d.IsDir():
 				return err
-			}
-			n++
-			var v any
-			if err := yaml.Unmarshal(readFile(t, path), &v); err != nil {
-				t.Errorf("%s: %v", path, err)
+			case isYAML(path):
+				yamls++
+				// Every document of the file (the Kubernetes manifests
+				// hold several).
+				dec := yaml.NewDecoder(bytes.NewReader(readFile(t, path)))
+				for i := 1; ; i++ {
+					var v any
+					err := dec.Decode(&v)
+					if errors.Is(err, io.EOF) {
+						break
+					}
+					if err != nil {
+						t.Errorf("%s: document %d: %v", path, i, err)
+						break
+					}
+				}
+			case strings.HasSuffix(path, ".json"):
+				jsons++
+				var v any
+				if err := json.Unmarshal(readFile(t, path), &v); err != nil {
+					t.Errorf("%s: %v", path, err)
+				}
 			}
 			return nil
 		})
-		if err != nil || n == 0 {
-			t.Fatalf("walking %s: %v (%d YAML files)", deployDir, err, n)
+		if err != nil || yamls == 0 || jsons == 0 {
+			t.Fatalf("walking %s: %v (%d YAML files, %d JSON files)", deployDir, err, yamls, jsons)
 		}
 	})
 

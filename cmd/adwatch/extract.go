@@ -55,7 +55,7 @@ func extractCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.AddCommand(phones, ages)
-	return c
+	return metricsFlag(c, g)
 }
 
 func eachLine(in io.Reader, out io.Writer, f func(string) any) error {

@@ -13,6 +13,9 @@ type globals struct {
 	config, data string
 	verbose      bool
 	noSync       bool
+	// metricsAddr overrides metrics.addr (--metrics-addr of the commands
+	// that run stages).
+	metricsAddr string
 }
 
 func newRoot() *cobra.Command {
@@ -49,9 +52,18 @@ func (g *globals) app(cmd *cobra.Command) (*app.App, error) {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
+	if g.metricsAddr != "" {
+		cfg.Metrics.Addr = g.metricsAddr
+	}
 	a := app.New(cfg, g.data, log)
 	a.SyncAlways = !g.noSync
 	return a, nil
+}
+
+// metricsFlag gives c, a command that runs stages, --metrics-addr.
+func metricsFlag(c *cobra.Command, g *globals) *cobra.Command {
+	c.Flags().StringVar(&g.metricsAddr, "metrics-addr", "", "serve GET /metrics alone on this host:port; default metrics.addr from the config (none when empty)")
+	return c
 }
 
 // connected loads the app and connects it to NATS; embedded allows

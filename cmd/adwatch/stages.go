@@ -21,12 +21,12 @@ func runCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&once, "once", false, "crawl every site once, wait until every stage is done, and exit")
-	return c
+	return metricsFlag(c, g)
 }
 
 // roleCmd runs one role alone against the configured NATS URL.
 func roleCmd(g *globals, name, role, short string) *cobra.Command {
-	return &cobra.Command{
+	return metricsFlag(&cobra.Command{
 		Use:   name,
 		Short: short,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -36,7 +36,7 @@ func roleCmd(g *globals, name, role, short string) *cobra.Command {
 			}
 			return a.RunRoles(cmd.Context(), []string{role}, false)
 		},
-	}
+	}, g)
 }
 
 func serveCmd(g *globals) *cobra.Command {
@@ -59,5 +59,5 @@ func serveCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "", "listen address; default serve.addr from the config (beyond loopback only with TLS or a trusted proxy, and accounts)")
-	return c
+	return metricsFlag(c, g)
 }

@@ -46,13 +46,17 @@ type App struct {
 	Registry *prometheus.Registry
 	Bus      *bus.Bus
 	owner    *bus.Owner
+	// metrics registers the stages' metrics on Registry and remembers
+	// their names (MetricNames).
+	metrics *recorder
 }
 
 // New returns an App with its own metrics registry.
 func New(cfg config.Config, dataDir string, log *slog.Logger) *App {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return &App{Config: cfg, DataDir: dataDir, Log: log, Registry: reg, SyncAlways: true}
+	rec := &recorder{reg: reg, names: map[string]bool{}}
+	rec.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return &App{Config: cfg, DataDir: dataDir, Log: log, Registry: reg, SyncAlways: true, metrics: rec}
 }
 
 // Connect connects to the configured NATS, starting the embedded server

@@ -122,14 +122,14 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 		switch r {
 		case RoleCrawl:
 			s.Named["crawler"] = &crawler.Crawler{Sites: a.Config.Sites, JS: a.Bus.JS, Images: a.Bus.Images, PageSums: a.Bus.PageSums, Log: a.Log.With("component", "crawler"),
-				Metrics: crawler.NewMetrics(a.Registry), Interval: a.Config.Crawl.Interval, Once: o.Once}
+				Metrics: crawler.NewMetrics(a.metrics), Interval: a.Config.Crawl.Interval, Once: o.Once}
 		case RoleExtract:
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
 			if err != nil {
 				return nil, err
 			}
 			x := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
-			s.Named["extractor"] = &extractor.Stage{Extractor: x, JS: a.Bus.JS, Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.Registry)}
+			s.Named["extractor"] = &extractor.Stage{Extractor: x, JS: a.Bus.JS, Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, Log: a.Log.With("component", "extractor"), Metrics: extractor.NewMetrics(a.metrics)}
 		case RoleIndex:
 			s.Named["indexer"] = a.indexer(s.Index)
 			if a.Config.Retention.Days > 0 {
@@ -145,7 +145,7 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 				return nil, err
 			}
 			rules = f
-			s.Alerts = &alerts.Stage{JS: a.Bus.JS, Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.Registry),
+			s.Alerts = &alerts.Stage{JS: a.Bus.JS, Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Log: a.Log.With("component", "alerts"), Metrics: alerts.NewMetrics(a.metrics),
 				Rules: rs, WindowDays: f.WindowDays, Location: a.Config.CityLocation, PHashThreshold: a.Config.Linking.PHashThreshold}
 			s.Named["alerts"] = s.Alerts
 		case RoleSend:
@@ -166,7 +166,7 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 			}
 			log := a.Log.With("component", "digest")
 			s.Named["digest-scheduler"] = &digest.Scheduler{Outbox: a.Outbox(), Units: rules.Units, WebURL: a.DigestURL(rules), Snap: snap, Log: log}
-			s.Named["digest-sender"] = &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: rules.SMTP, Log: log}
+			s.Named["digest-sender"] = &digest.Sender{JS: a.Bus.JS, Delivered: a.Bus.Digests, SMTP: rules.SMTP, Log: log, Metrics: digest.NewMetrics(a.metrics)}
 		case RoleWeb:
 			if a.Config.NATS.URL != "" && !has(RoleIndex) {
 				// This index is a view of its own, kept current by its own
@@ -202,15 +202,18 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 				return nil, fmt.Errorf("opening stream %s: %w", bus.StreamPages, err)
 			}
 			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs, Units: units.Units,
-				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Pages: pages, JS: a.Bus.JS, Gatherer: a.Registry, Log: log, TokenFile: a.TokenFile()}
+				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Pages: pages, JS: a.Bus.JS, Gatherer: a.Registry, Metrics: web.NewMetrics(a.metrics), Log: log, TokenFile: a.TokenFile()}
 		}
+	}
+	if addr := a.Config.Metrics.Addr; addr != "" && len(s.Named) > 0 {
+		s.Named["metrics"] = &MetricsServer{Addr: addr, Gatherer: a.Registry, Log: a.Log.With("component", "metrics")}
 	}
 	ok = true
 	return s, nil
 }
 
 func (a *App) indexer(idx *indexer.Index) *indexer.Stage {
-	return &indexer.Stage{Index: idx, JS: a.Bus.JS, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.Registry)}
+	return &indexer.Stage{Index: idx, JS: a.Bus.JS, Log: a.Log.With("component", "indexer"), Metrics: indexer.NewMetrics(a.metrics)}
 }
 
 // purger is the retention stage of the index role: the one process that

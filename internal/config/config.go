@@ -60,6 +60,8 @@ type Config struct {
 	Limits Limits `yaml:"limits"`
 	// Retention sets how long captured ads are kept.
 	Retention Retention `yaml:"retention"`
+	// Metrics sets where a process serves its Prometheus metrics.
+	Metrics Metrics `yaml:"metrics"`
 
 	// Sites are the loaded site descriptions from SitesDir.
 	Sites []site.Site `yaml:"-"`
@@ -172,6 +174,17 @@ type Limits struct {
 	DeadBytes   int64 `yaml:"dead_bytes"`
 }
 
+// Metrics sets where a process serves its Prometheus metrics.
+type Metrics struct {
+	// Addr (host:port), when set, is where every adwatch process serves
+	// GET /metrics alone, whatever its role: the scrape address of a
+	// role process (crawl, extract, ...), which has no web server. It
+	// shows counts, never an ad, a phone or a URL, so it may listen beyond
+	// loopback (":9464" in a container). Empty: only serve's web server
+	// shows /metrics. The role commands' --metrics-addr overrides it.
+	Addr string `yaml:"addr"`
+}
+
 // MinAuditRetention is the shortest audit.retention allowed: one year
 // (audit.MinRetention; config does not import the audit package).
 const MinAuditRetention = 365 * 24 * time.Hour
@@ -276,6 +289,11 @@ func (c *Config) Validate() error {
 	}
 	if l := c.Limits; l.PagesBytes < 0 || l.AdsBytes < 0 || l.ImagesBytes < 0 || l.DeadBytes < 0 {
 		errs = append(errs, errors.New("limits: a limit below zero"))
+	}
+	if a := c.Metrics.Addr; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("metrics.addr: %q is not host:port: %w", a, err))
+		}
 	}
 	if (c.Serve.TLSCert == "") != (c.Serve.TLSKey == "") {
 		errs = append(errs, errors.New("serve: tls_cert and tls_key go together"))

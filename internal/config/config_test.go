@@ -38,6 +38,7 @@ func TestParseBad(t *testing.T) {
 		{"serve: {addr: 0.0.0.0:8080, behind_proxy: proxy.example}", "not an IP address"},
 		{"serve: {public_url: ftp://x.example}", "not an http(s) URL"},
 		{"serve: {addr: 127.example:8080}", "not a loopback"},
+		{"metrics: {addr: 9464}", "metrics.addr: \"9464\" is not host:port"},
 	} {
 		_, err := Parse([]byte(tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
