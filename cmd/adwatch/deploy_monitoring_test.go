@@ -30,6 +30,7 @@ func exportedMetrics(t *testing.T) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Retention.Days = 30 // the retention stage and its metrics
 	a := app.New(cfg, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	a.SyncAlways = false
 	if err := a.Connect(context.Background(), true); err != nil {

@@ -230,7 +230,7 @@ func (a *App) purger(ctx context.Context, idx *indexer.Index) (*retention.Purger
 	}
 	return &retention.Purger{Days: a.Config.Retention.Days, Every: a.Config.Retention.Every, Index: idx, JS: a.Bus.JS,
 		Images: a.Bus.Images, ImageHashes: a.Bus.ImageHashes, PageSums: a.Bus.PageSums, Alerts: a.Bus.Alerts,
-		Cases: cs, Audit: trail, Log: log, Metrics: retention.NewMetrics(a.Registry)}, nil
+		Cases: cs, Audit: trail, Log: log, Metrics: retention.NewMetrics(a.metrics)}, nil
 }
 
 // DigestURL is where digest links point: serve.public_url when set, else
