@@ -109,6 +109,9 @@ func downscale(img image.Image, gray *[workSize * workSize]float64) {
 	defer scratchPool.Put(s)
 	switch src := img.(type) {
 	case *image.YCbCr:
+		if src.Rect.Min.X < 0 || src.Rect.Min.Y < 0 {
+			break // never from a decoder; x/image/draw has its own ways there
+		}
 		switch src.SubsampleRatio {
 		case image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
 			image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440:
@@ -175,7 +178,7 @@ func (s *scratch) ycbcrRow(src *image.YCbCr, y int) {
 	minX := src.Rect.Min.X
 	ys := src.Y[yi : yi+src.Rect.Dx()]
 	rgb := s.rgb[:3*len(ys)]
-	if !halfX || minX%2 != 0 {
+	if !halfX || minX < 0 || minX%2 != 0 {
 		for i, yy := range ys {
 			pj := ci + i
 			if halfX {

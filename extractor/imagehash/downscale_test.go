@@ -2,6 +2,7 @@ package imagehash
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/draw"
 	"image/jpeg"
@@ -55,6 +56,14 @@ func TestDownscaleMatchesXDraw(t *testing.T) {
 		add(ratio.String()+" 77x51", randomYCbCr(r, image.Rect(0, 0, 77, 51), ratio))
 		big := randomYCbCr(r, image.Rect(0, 0, 211, 333), ratio)
 		add(ratio.String()+" sub-image at odd origin", big.SubImage(image.Rect(3, 5, 200, 301)))
+	}
+	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440}
+	for range 24 { // random sizes from 1 pixel to twice the work size, odd and even origins
+		x0, y0 := r.IntN(4), r.IntN(4)
+		rect := image.Rect(x0, y0, x0+1+r.IntN(2*workSize), y0+1+r.IntN(2*workSize))
+		ratio := ratios[r.IntN(len(ratios))]
+		add(fmt.Sprintf("%v %v", ratio, rect), randomYCbCr(r, rect, ratio))
 	}
 	gray := image.NewGray(image.Rect(0, 0, 257, 129))
 	for i := range gray.Pix {
