@@ -56,7 +56,7 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
 
-bench: ## One table of the performance figures at ADS ads (default 100000, about 10 minutes; make bench ADS=1000000); docs/performance.md
+bench: ## One table of the performance figures at ADS ads (default 100000, 5 to 10 minutes; make bench ADS=1000000); docs/performance.md
 	$(GO) run ./cmd/adwatch bench --ads $(ADS)
 
 bench-go: ## The packages' go test benchmarks (the 1M-ad linking case alone takes about 15 minutes)
