@@ -3,8 +3,9 @@ GO      ?= go
 BIN     := bin/adwatch
 DATA    ?= ./data
 SIMADDR ?= 127.0.0.1:8089
+ADS     ?= 100000
 
-.PHONY: help build demo test test-short bench vet staticcheck tools clean
+.PHONY: help build demo test test-short bench bench-go vet staticcheck tools clean
 
 GOBIN := $(or $(shell $(GO) env GOBIN),$(shell $(GO) env GOPATH)/bin)
 export PATH := $(PATH):$(GOBIN)
@@ -62,7 +63,10 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
 
-bench: ## Benchmarks of the hot paths (the 1M-ad linking case alone takes about 15 minutes)
+bench: ## One table of the performance figures at ADS ads (default 100000, 5 to 10 minutes; make bench ADS=1000000); docs/performance.md
+	$(GO) run ./cmd/adwatch bench --ads $(ADS)
+
+bench-go: ## The packages' go test benchmarks (the 1M-ad linking case alone takes about 15 minutes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./extractor/... ./indexer/... ./alerts/...
 
 vet: staticcheck ## go vet, gofmt, go mod tidy -diff and staticcheck

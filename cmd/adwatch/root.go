@@ -37,7 +37,7 @@ func newRoot() *cobra.Command {
 		roleCmd(g, "alerts", app.RoleAlerts, "Run the alert rules and the watchlist alone against nats.url"),
 		roleCmd(g, "send", app.RoleSend, "Schedule and deliver the units' digests alone against nats.url"),
 		serveCmd(g),
-		simCmd(), snapshotCmd(g), compareCmd(g), trendsCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g), digestCmd(g), watchCmd(g),
+		simCmd(), generateCmd(g), benchCmd(g), snapshotCmd(g), compareCmd(g), trendsCmd(g), exportCmd(g), reindexCmd(g), evalCmd(g), profileCmd(g), digestCmd(g), watchCmd(g),
 		userCmd(g), auditCmd(g), deadCmd(g), evidenceCmd(g))
 	return root
 }

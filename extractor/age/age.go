@@ -38,21 +38,29 @@ var (
 	// both ends.
 	rangePattern = regexp.MustCompile(`\b(\d{2})\s*(?:-|–|to|a)\s*(\d{2})\s*(?:yo\b|y/o|y\.o\.?|yrs?\b|years?\b|años|anos)`)
 
-	patterns = []*regexp.Regexp{
-		regexp.MustCompile(`\bage\s*(?:is|:|-|=)?\s*(\d{2})\b`),
-		regexp.MustCompile(`\b(\d{2})[\s-]*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`),
-		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|\+|$))`),
-		regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+)?(\d{2})$`),
-		regexp.MustCompile(`\b(?:i\s+)?(?:just\s+)?turned\s+(\d{2})\b`),
+	patterns = []pattern{
+		{regexp.MustCompile(`\bage\s*(?:is|:|-|=)?\s*(\d{2})\b`), []string{"age"}},
+		{regexp.MustCompile(`\b(\d{2})[\s-]*(?:yo|y/o|y\.o\.?|yrs?\b|years?\b|year\b)(?:\s*old)?`), []string{"y"}},
+		{regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+|a\s+)?(\d{2})\b(?:\s*(?:and|&|yo|y/o|years|yrs|\.|,|!|\+|$))`), firstPersonWords},
+		{regexp.MustCompile(`\b(?:i'?m|i am|im|i’m)\s+(?:only\s+|just\s+)?(\d{2})$`), firstPersonWords},
+		{regexp.MustCompile(`\b(?:i\s+)?(?:just\s+)?turned\s+(\d{2})\b`), []string{"turned"}},
 		// The classic classified title: "Sweet and new in town - 22 -".
-		regexp.MustCompile(`(?m)(?:^|\s)[-–—]\s*(\d{2})\s*(?:[-–—]\s*)?$`),
+		{regexp.MustCompile(`(?m)(?:^|\s)[-–—]\s*(\d{2})\s*(?:[-–—]\s*)?$`), []string{"-", "–", "—"}},
 		// Spanish: "tengo 19 años", "19 añitos", "19 anos", "edad: 19",
 		// "recién cumplidos los 18".
-		regexp.MustCompile(`\b(\d{2})\s*(?:años|añitos|anos|anitos)`),
-		regexp.MustCompile(`\btengo\s+(?:solo\s+|apenas\s+)?(\d{2})\b`),
-		regexp.MustCompile(`\bedad\s*(?::|-|=)?\s*(\d{2})\b`),
-		regexp.MustCompile(`\b(?:cumpli|cumplidos|cumplidas)\s+(?:los\s+)?(\d{2})\b`),
+		{regexp.MustCompile(`\b(\d{2})\s*(?:años|añitos|anos|anitos)`), []string{"años", "añitos", "anos", "anitos"}},
+		{regexp.MustCompile(`\btengo\s+(?:solo\s+|apenas\s+)?(\d{2})\b`), []string{"tengo"}},
+		{regexp.MustCompile(`\bedad\s*(?::|-|=)?\s*(\d{2})\b`), []string{"edad"}},
+		{regexp.MustCompile(`\b(?:cumpli|cumplidos|cumplidas)\s+(?:los\s+)?(\d{2})\b`), []string{"cumpli"}},
 	}
+	// firstPersonWords are what "i'm", "im", "i am" and "i’m" begin with.
+	firstPersonWords = []string{"im", "i'm", "i am", "i’m"}
+	// rangeWords are what a range's unit begins with.
+	rangeWords = []string{"y", "años", "anos"}
+	// wordNumWords are in every English number word wordNum knows.
+	wordNumWords = []string{"teen", "twelve", "twenty", "thirty", "forty", "fifty", "sixty"}
+	// esWordNumWords begin every Spanish number word esWordNum knows.
+	esWordNumWords = []string{"doce", "trece", "catorce", "quince", "dieci", "veint", "treinta", "cuarenta", "cincuenta", "sesenta", "setenta"}
 	// firstPerson patterns state the writer's own age ("i'm 20"): words
 	// before them about someone else do not apply.
 	// The dash title pattern stands alone: "ask for Jade - 26 -".
@@ -66,19 +74,38 @@ var (
 	measure = regexp.MustCompile(`^\s*(?:lbs?|kg|kilos|cm|in|inches|ft|feet|min|mins|minutes|hrs|hours|hr|roses|\$|dollars|%|(?:years?\s+(?:of\s+age\s+)?)?(?:or|and)\s+(?:older|over|up)|(?:años|anos)\s+de\s+experiencia|(?:años|anos)\s+o\s+mas|years?\s+(?:of\s+)?experience)`)
 )
 
+// pattern is a stated-age pattern and the words one of which every match
+// contains: a text without any of them is not searched at all.
+type pattern struct {
+	re   *regexp.Regexp
+	need []string
+}
+
+// containsAny reports whether s contains one of words.
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // Find returns the distinct stated ages in text, in order of appearance.
 func Find(text string) []int {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
 	s := strings.ToLower(strings.ToValidUTF8(text, " "))
-	s = wordNum.ReplaceAllStringFunc(s, func(m string) string {
-		sub := wordNum.FindStringSubmatch(m)
-		n := teens[sub[1]] + tens[sub[1]]
-		n += units[sub[2]]
-		return strconv.Itoa(n)
-	})
-	if strings.ContainsAny(s, "áéíóú") || esWordNum.MatchString(s) {
+	if containsAny(s, wordNumWords) {
+		s = wordNum.ReplaceAllStringFunc(s, func(m string) string {
+			sub := wordNum.FindStringSubmatch(m)
+			n := teens[sub[1]] + tens[sub[1]]
+			n += units[sub[2]]
+			return strconv.Itoa(n)
+		})
+	}
+	if strings.ContainsAny(s, "áéíóú") || (containsAny(s, esWordNumWords) && esWordNum.MatchString(s)) {
 		s = accents.Replace(s)
 		s = esWordNum.ReplaceAllStringFunc(s, func(m string) string {
 			sub := esWordNum.FindStringSubmatch(m)
@@ -87,7 +114,10 @@ func Find(text string) []int {
 	}
 	type hit struct{ pos, age int }
 	var hits []hit
-	for _, loc := range rangePattern.FindAllStringSubmatchIndex(s, -1) {
+	if !hasTwoDigits(s) {
+		return nil
+	}
+	for _, loc := range rangeMatches(s) {
 		lo, _ := strconv.Atoi(s[loc[2]:loc[3]])
 		hi, _ := strconv.Atoi(s[loc[4]:loc[5]])
 		if lo < Youngest || hi > Oldest || lo >= hi || notMine.MatchString(s[max(0, loc[0]-24):loc[0]]) {
@@ -95,8 +125,11 @@ func Find(text string) []int {
 		}
 		hits = append(hits, hit{loc[2], lo}, hit{loc[4], hi})
 	}
-	for p, re := range patterns {
-		for _, loc := range re.FindAllStringSubmatchIndex(s, -1) {
+	for p, pat := range patterns {
+		if !containsAny(s, pat.need) {
+			continue
+		}
+		for _, loc := range pat.re.FindAllStringSubmatchIndex(s, -1) {
 			n, err := strconv.Atoi(s[loc[2]:loc[3]])
 			if err != nil || n < Youngest || n > Oldest {
 				continue
@@ -120,4 +153,23 @@ func Find(text string) []int {
 		}
 	}
 	return out
+}
+
+// rangeMatches are the matches of rangePattern in s.
+func rangeMatches(s string) [][]int {
+	if !containsAny(s, rangeWords) {
+		return nil
+	}
+	return rangePattern.FindAllStringSubmatchIndex(s, -1)
+}
+
+// hasTwoDigits reports whether s holds two ASCII digits in a row, which
+// every pattern's age (\d{2}) is.
+func hasTwoDigits(s string) bool {
+	for i := 1; i < len(s); i++ {
+		if s[i]-'0' < 10 && s[i-1]-'0' < 10 {
+			return true
+		}
+	}
+	return false
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"image"
-	"image/draw"
 	_ "image/gif"  // GIF decoder
 	_ "image/jpeg" // JPEG decoder
 	_ "image/png"  // PNG decoder
@@ -20,7 +19,6 @@ import (
 	"strconv"
 
 	"github.com/corona10/goimagehash/etcs"
-	xdraw "golang.org/x/image/draw"
 	_ "golang.org/x/image/webp" // WebP decoder
 
 	"github.com/adwatch/adwatch/internal/record"
@@ -67,13 +65,8 @@ func Hash(data []byte, maxPixels int) (Result, error) {
 		return Result{}, fmt.Errorf("decoding %s image: %w", format, err)
 	}
 	// Hash a small gray copy: every variant then costs little.
-	small := image.NewRGBA(image.Rect(0, 0, workSize, workSize))
-	xdraw.BiLinear.Scale(small, small.Bounds(), img, img.Bounds(), draw.Src, nil)
 	var gray [workSize * workSize]float64
-	for i := range gray {
-		p := small.Pix[i*4 : i*4+3]
-		gray[i] = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
-	}
+	downscale(img, &gray)
 	res := Result{SHA256: record.SHA256Hex(data), Width: cfg.Width, Height: cfg.Height, Format: format}
 	res.PHash = phash(&gray, 0, 0, workSize, workSize)
 	v := int(math.Round(CropFraction * workSize))
@@ -90,35 +83,36 @@ func Hash(data []byte, maxPixels int) (Result, error) {
 // coefficient is above their median.
 func phash(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint64 {
 	var pixels [dctSize * dctSize]float64
-	sx := float64(x1-x0) / dctSize
-	sy := float64(y1-y0) / dctSize
-	for y := 0; y < dctSize; y++ {
-		fy := float64(y0) + (float64(y)+0.5)*sy - 0.5
-		iy := max(int(math.Floor(fy)), y0)
-		iy1 := min(iy+1, y1-1)
-		wy := min(max(fy-float64(iy), 0), 1)
-		for x := 0; x < dctSize; x++ {
-			fx := float64(x0) + (float64(x)+0.5)*sx - 0.5
-			ix := max(int(math.Floor(fx)), x0)
-			ix1 := min(ix+1, x1-1)
-			wx := min(max(fx-float64(ix), 0), 1)
-			top := gray[iy*workSize+ix]*(1-wx) + gray[iy*workSize+ix1]*wx
-			bot := gray[iy1*workSize+ix]*(1-wx) + gray[iy1*workSize+ix1]*wx
-			pixels[y*dctSize+x] = top*(1-wy) + bot*wy
+	xs := samples(x0, x1)
+	ys := samples(y0, y1)
+	for y, sy := range ys {
+		top, bot := gray[sy.i*workSize:sy.i*workSize+workSize], gray[sy.i1*workSize:sy.i1*workSize+workSize]
+		row := pixels[y*dctSize : y*dctSize+dctSize]
+		for x, sx := range xs {
+			t := top[sx.i]*(1-sx.w) + top[sx.i1]*sx.w
+			b := bot[sx.i]*(1-sx.w) + bot[sx.i1]*sx.w
+			row[x] = t*(1-sy.w) + b*sy.w
 		}
 	}
 	// Only the lowest 8x8 frequencies are needed: a separable DCT-II of
-	// those, rows then columns.
+	// those, rows then columns. The eight sums of a row are taken in one
+	// pass, each in the order of x as before.
 	var rows [dctSize][8]float64
 	for y := 0; y < dctSize; y++ {
 		row := pixels[y*dctSize : y*dctSize+dctSize]
-		for u := 0; u < 8; u++ {
-			var sum float64
-			for x, v := range row {
-				sum += v * cosTable[u][x]
-			}
-			rows[y][u] = sum
+		var s0, s1, s2, s3, s4, s5, s6, s7 float64
+		for x, v := range row {
+			c := &cosColumns[x]
+			s0 += v * c[0]
+			s1 += v * c[1]
+			s2 += v * c[2]
+			s3 += v * c[3]
+			s4 += v * c[4]
+			s5 += v * c[5]
+			s6 += v * c[6]
+			s7 += v * c[7]
 		}
+		rows[y] = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
 	}
 	var low [64]float64
 	for v := 0; v < 8; v++ {
@@ -140,6 +134,24 @@ func phash(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint64 {
 	return h
 }
 
+// sample is where one of the dctSize samples of a region falls on the
+// gray copy: between pixels i and i1, w of the way.
+type sample struct {
+	i, i1 int
+	w     float64
+}
+
+// samples places dctSize samples bilinearly over [a0,a1).
+func samples(a0, a1 int) (out [dctSize]sample) {
+	step := float64(a1-a0) / dctSize
+	for k := range out {
+		f := float64(a0) + (float64(k)+0.5)*step - 0.5
+		i := max(int(math.Floor(f)), a0)
+		out[k] = sample{i: i, i1: min(i+1, a1-1), w: min(max(f-float64(i), 0), 1)}
+	}
+	return out
+}
+
 // dctSize is the side of the sampled image whose DCT is taken. 64 (as in
 // goimagehash) keeps crops of 5% within the threshold, where 32 (the
 // original pHash) does not.
@@ -150,6 +162,16 @@ var cosTable = func() (t [8][dctSize]float64) {
 	for k := range t {
 		for n := range t[k] {
 			t[k][n] = math.Cos(math.Pi / dctSize * (float64(n) + 0.5) * float64(k))
+		}
+	}
+	return t
+}()
+
+// cosColumns is cosTable transposed: cosColumns[n][k] = cosTable[k][n].
+var cosColumns = func() (t [dctSize][8]float64) {
+	for k := range cosTable {
+		for n := range cosTable[k] {
+			t[n][k] = cosTable[k][n]
 		}
 	}
 	return t

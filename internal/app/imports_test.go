@@ -67,6 +67,7 @@ var allowed = map[string][]string{
 	"internal/sim":         {},
 	"internal/corpus":      {},
 	"internal/leaktest":    {},
+	"internal/synth":       {"extractor/imagehash", "extractor/indicator", "internal/bus", "internal/record", "internal/sim"},
 	"internal/bus/bustest": {"internal/bus"},
 	"internal/config":      {"internal/site"},
 	"extractor/age":        {"internal/record"},

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/corona10/goimagehash"
+	"github.com/spf13/cobra"
+	xdraw "golang.org/x/image/draw"
+
+	"github.com/adwatch/adwatch/extractor"
+	"github.com/adwatch/adwatch/extractor/imagehash"
+	"github.com/adwatch/adwatch/extractor/indicator"
+	"github.com/adwatch/adwatch/indexer"
+	"github.com/adwatch/adwatch/internal/bus"
+	"github.com/adwatch/adwatch/internal/record"
+	"github.com/adwatch/adwatch/internal/sim"
+	"github.com/adwatch/adwatch/internal/synth"
+)
+
+func benchCmd(g *globals) *cobra.Command {
+	var n int
+	var photoTime time.Duration
+	c := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
+		Long: "bench measures, in one run and side by side with the plain libraries: decoding and hashing photos " +
+			"(adwatch's imagehash beside goimagehash), text-only extraction, generating --ads ads into a scratch " +
+			"JetStream and reindexing them, search and phone look-up latencies on that index, linking, resident memory " +
+			"and the index's size on disk. Everything happens in a temporary directory.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.app(cmd)
+			if err != nil {
+				return err
+			}
+			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr()}
+			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
+			if err != nil {
+				return err
+			}
+			ex := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
+			if err := b.run(cmd.Context(), ex, m, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink); err != nil {
+				return err
+			}
+			b.print(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	c.Flags().IntVar(&n, "ads", 100_000, "ads to generate, index, search and link")
+	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library")
+	return c
+}
+
+// bench holds the figures of one run.
+type bench struct {
+	n         int
+	photoTime time.Duration
+	log       io.Writer
+	rows      [][4]string // figure, value, target, note
+}
+
+func (b *bench) add(figure, value, target, note string) {
+	b.rows = append(b.rows, [4]string{figure, value, target, note})
+	fmt.Fprintf(b.log, "bench: %s: %s\n", figure, value)
+}
+
+func (b *bench) print(w io.Writer) {
+	fmt.Fprintf(w, "| figure | measured | target | note |\n| --- | ---: | ---: | --- |\n")
+	for _, r := range b.rows {
+		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
+	}
+	fmt.Fprintf(w, "\n%d ads; %s, GOMAXPROCS %d, %s.\n", b.n, runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOARCH)
+}
+
+func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.Matcher, threshold, maxLink int) error {
+	if err := b.photos(); err != nil {
+		return err
+	}
+	if err := b.extraction(ex); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "adwatch-bench-")
+	if err != nil {
+		return fmt.Errorf("creating the bench directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	gen, err := synth.New(1, m)
+	if err != nil {
+		return err
+	}
+	idx, err := b.indexing(ctx, dir, gen, threshold, maxLink)
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
+	if err := b.searches(idx, gen); err != nil {
+		return err
+	}
+	b.linking(gen, threshold, maxLink)
+	b.add("resident memory, peak", peakRSS(), "< 2 GB at 1M ads", "VmHWM of this process, all of the above")
+	return nil
+}
+
+// photos hashes the same 300x400 JPEGs with adwatch and with plain
+// goimagehash, in alternating turns so that both meet the same load.
+func (b *bench) photos() error {
+	var photos [][]byte
+	for i := range 32 {
+		img := image.NewRGBA(image.Rect(0, 0, 300, 400))
+		xdraw.CatmullRom.Scale(img, img.Bounds(), sim.Picture(7, i), sim.Picture(7, i).Bounds(), xdraw.Src, nil)
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+			return fmt.Errorf("encoding a photo: %w", err)
+		}
+		photos = append(photos, buf.Bytes())
+	}
+	var ours, theirs time.Duration
+	var nOurs, nTheirs int
+	for turn := 0; ours+theirs < 2*b.photoTime; turn++ {
+		start := time.Now()
+		for _, p := range photos {
+			if _, err := imagehash.Hash(p, 1<<24); err != nil {
+				return err
+			}
+		}
+		ours += time.Since(start)
+		nOurs += len(photos)
+		start = time.Now()
+		for _, p := range photos {
+			img, err := jpeg.Decode(bytes.NewReader(p))
+			if err != nil {
+				return fmt.Errorf("decoding a photo: %w", err)
+			}
+			_ = record.SHA256Hex(p)
+			if _, err := goimagehash.PerceptionHash(img); err != nil {
+				return fmt.Errorf("goimagehash: %w", err)
+			}
+		}
+		theirs += time.Since(start)
+		nTheirs += len(photos)
+	}
+	o, t := float64(nOurs)/ours.Seconds(), float64(nTheirs)/theirs.Seconds()
+	b.add("decode + hash, 300x400 JPEG (SHA-256, pHash, 9 crops)", fmt.Sprintf("%.0f photos/s", o), ">= 400 photos/s",
+		fmt.Sprintf("goimagehash (decode, SHA-256, one pHash) in the same run: %.0f photos/s; ratio %.2f", t, o/t))
+	return nil
+}
+
+// extraction extracts the simulated site's ad pages without their photos.
+func (b *bench) extraction(ex *extractor.Extractor) error {
+	w, err := sim.Generate(1, "small")
+	if err != nil {
+		return err
+	}
+	srv := sim.NewServer(w)
+	var pages []record.Page
+	for _, a := range w.Ads {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest("GET", sim.AdPath(a), nil))
+		if rec.Code == 429 { // the simulator's test of manners: once per such ad
+			rec = httptest.NewRecorder()
+			srv.ServeHTTP(rec, httptest.NewRequest("GET", sim.AdPath(a), nil))
+		}
+		if rec.Code != 200 {
+			return fmt.Errorf("the simulator served %s with %d", sim.AdPath(a), rec.Code)
+		}
+		html := rec.Body.Bytes()
+		pages = append(pages, record.Page{Site: sim.SiteOf(a.City), URL: "http://127.0.0.1" + sim.AdPath(a),
+			FetchedAt: time.Now(), SHA256: record.SHA256Hex(html), HTML: html})
+	}
+	var n int
+	start := time.Now()
+	for time.Since(start) < b.photoTime {
+		for i := range pages {
+			a, err := ex.Extract(&pages[i], nil)
+			if err != nil {
+				return err
+			}
+			if a.ID == "" {
+				return fmt.Errorf("page %s gave no ad", pages[i].URL)
+			}
+			n++
+		}
+	}
+	b.add("text-only extraction", fmt.Sprintf("%.0f ads/s", float64(n)/time.Since(start).Seconds()), ">= 1,000 ads/s end to end",
+		fmt.Sprintf("extractor.Extract on the simulator's %d pages, one goroutine", len(pages)))
+	return nil
+}
+
+// indexing writes the ads into a scratch JetStream as adwatch generate does
+// and rebuilds an index from it as adwatch reindex does.
+func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, threshold, maxLink int) (*indexer.Index, error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	ns, err := bus.Embedded(filepath.Join(dir, "nats"), false, "", quiet)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Shutdown()
+	bu, err := bus.Connect(ctx, ns.ClientURL(), 1, bus.Credentials{})
+	if err != nil {
+		return nil, err
+	}
+	defer bu.Close()
+	start := time.Now()
+	if err := synth.Publish(ctx, bu.JS, gen, b.n, func(done int) {
+		fmt.Fprintf(b.log, "bench: generate: %d of %d ads\n", done, b.n)
+	}); err != nil {
+		return nil, err
+	}
+	b.add("generate (adwatch generate)", fmt.Sprintf("%.0f ads/s", float64(b.n)/time.Since(start).Seconds()), "—",
+		"synthetic extracted ads into the ads stream")
+	idx, err := indexer.Open(filepath.Join(dir, "index"), threshold, maxLink, false)
+	if err != nil {
+		return nil, err
+	}
+	start = time.Now()
+	last := time.Now()
+	n, _, err := indexer.Rebuild(ctx, bu.JS, idx, func(read, total uint64) {
+		if time.Since(last) >= 5*time.Second {
+			last = time.Now()
+			fmt.Fprintf(b.log, "bench: reindex: %d of %d ads, %.0f/s\n", read, total, float64(read)/time.Since(start).Seconds())
+		}
+	})
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	took := time.Since(start)
+	b.add("indexing (adwatch reindex)", fmt.Sprintf("%.0f ads/s", float64(n)/took.Seconds()), ">= 3,000 ads/s",
+		fmt.Sprintf("%d ads in %v, linking included", n, took.Round(time.Second)))
+	b.add("index size on disk", du(filepath.Join(dir, "index")), "reported", fmt.Sprintf("%d ads", n))
+	return idx, nil
+}
+
+// searches times word searches with every facet, and phone look-ups by
+// the last seven digits.
+func (b *bench) searches(idx *indexer.Index, gen *synth.Generator) error {
+	words := []string{"companion", "new", "visiting", "sweet", "discreet", "upscale", "available", "town"}
+	var lat []time.Duration
+	for i := range 200 {
+		start := time.Now()
+		_, err := idx.Find(indexer.Search{Text: words[i%len(words)], City: sim.Cities[i%len(sim.Cities)], Size: 50, Facets: true})
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			return err
+		}
+	}
+	p50, p95 := percentiles(lat)
+	b.add("search, a word in a city with every facet", fmt.Sprintf("p50 %s, p95 %s", ms(p50), ms(p95)), "p95 < 100 ms at 1M ads", "200 searches")
+	lat = lat[:0]
+	var found int
+	for i := range 500 {
+		a := gen.Ad((i * 7919) % b.n)
+		if len(a.Phones) == 0 {
+			continue
+		}
+		p := a.Phones[0].E164
+		start := time.Now()
+		f, err := idx.Find(indexer.Search{PhonePart: p[len(p)-7:], Size: 50})
+		lat = append(lat, time.Since(start))
+		if err != nil {
+			return err
+		}
+		if f.Total > 0 {
+			found++
+		}
+	}
+	p50, p95 = percentiles(lat)
+	b.add("phone look-up, last seven digits", fmt.Sprintf("p50 %s, p95 %s", ms(p50), ms(p95)), "< 5 ms at 1M ads",
+		fmt.Sprintf("%d look-ups, %d found", len(lat), found))
+	return nil
+}
+
+// linking links the ads into a fresh linker, as the index stage does,
+// and reports the mean over the last tenth (the linker at its fullest).
+func (b *bench) linking(gen *synth.Generator, threshold, maxLink int) {
+	l := indexer.NewLinker(threshold, maxLink)
+	tail := b.n - b.n/10
+	var start time.Time
+	for i := range b.n {
+		if i == tail {
+			start = time.Now()
+		}
+		a := gen.Ad(i)
+		l.Add(&a)
+		_ = l.Network(l.Profile(a.ID))
+	}
+	per := time.Since(start) / time.Duration(max(b.n-tail, 1))
+	b.add("linking an ad", fmt.Sprintf("%.0f µs/ad", float64(per.Nanoseconds())/1000), "< 200 µs at 1M ads",
+		fmt.Sprintf("the last %d of %d ads, with its profile's network", b.n-tail, b.n))
+}
+
+func percentiles(d []time.Duration) (p50, p95 time.Duration) {
+	if len(d) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)*95/100]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
+
+// du is the size of the files under dir.
+func du(dir string) string {
+	var total int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return fmt.Sprintf("%.1f MB", float64(total)/1e6)
+}
+
+// peakRSS is the process's peak resident set size, from /proc.
+func peakRSS() string {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			if err == nil {
+				return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+			}
+		}
+	}
+	return "unknown"
+}
