@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -162,8 +163,19 @@ type Index struct {
 	bleve  bleve.Index
 	Linker *Linker
 
+	path     string // the bleve index's directory
+	readOnly bool
+	log      *slog.Logger
+
 	mu    sync.Mutex
 	pages map[string]string // ad id -> version indexed (record.Ad.Version)
+	// The linker's saved state (state.go): the index's batch sequence
+	// number and instance id, the batch the state file holds, the ads
+	// linked since it was written, and whether the linker differs from it.
+	seq, savedSeq uint64
+	instance      string
+	sinceSave     int
+	dirty         bool
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
@@ -172,9 +184,18 @@ type Index struct {
 // ErrLocked is returned when another process has the index open.
 var ErrLocked = errors.New("index in use by another adwatch process")
 
-// Open opens the index under dir, creating it when absent, and rebuilds
-// the links from the indexed ads.
+// Open opens the index under dir, creating it when absent, with the links
+// of the indexed ads: saved with the index, or rebuilt from its ads when
+// they are not (see state.go). It logs nothing.
 func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*Index, error) {
+	return OpenLogged(dir, phashThreshold, maxProfilesPerLink, readOnly, nil)
+}
+
+// OpenLogged is Open logging to log why the links are rebuilt.
+func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool, log *slog.Logger) (*Index, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	path := filepath.Join(dir, "index.bleve")
 	var bi bleve.Index
 	var err error
@@ -195,10 +216,17 @@ func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*I
 		}
 		return nil, fmt.Errorf("opening index %s: %w", path, err)
 	}
-	x := &Index{bleve: bi, Linker: NewLinker(phashThreshold, maxProfilesPerLink), pages: map[string]string{}}
-	if err := x.relink(); err != nil {
+	x := &Index{bleve: bi, path: path, readOnly: readOnly, log: log}
+	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
+	if err != nil {
 		bi.Close()
 		return nil, err
+	}
+	if x.dirty = dirty; dirty {
+		if err := x.saveState(); err != nil {
+			bi.Close()
+			return nil, err
+		}
 	}
 	if err := x.loadOutbox(); err != nil {
 		bi.Close()
@@ -227,8 +255,17 @@ func (x *Index) relink() error {
 	return x.loadRedirects()
 }
 
-// Close closes the index.
-func (x *Index) Close() error { return x.bleve.Close() }
+// Close saves the linker's state, unless the index is read-only or the
+// state is saved already, and closes the index.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	var err error
+	if x.dirty {
+		err = x.saveState()
+	}
+	x.mu.Unlock()
+	return errors.Join(err, x.bleve.Close())
+}
 
 // Put indexes ads in one batch, skipping ads already indexed with the same
 // page, and links them. It returns the ads whose profile changed.
@@ -277,9 +314,18 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 		return nil, err
 	}
 	b.SetInternal(outboxKey, outbox)
+	// And the batch is journaled for the linker's saved state.
+	seq, journal, err := x.journalValue(ids)
+	if err != nil {
+		return nil, err
+	}
+	b.SetInternal(seqKey, seq)
+	b.SetInternal(journalKey(x.seq+1), journal)
 	if err := x.bleve.Batch(b); err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
 	}
+	x.seq++
+	x.dirty = true
 	for _, id := range ids {
 		x.outbox[id] = true
 	}
@@ -296,6 +342,11 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	}
 	if err := x.saveRedirects(); err != nil {
 		return nil, err
+	}
+	if x.sinceSave += len(fresh); x.sinceSave >= max(saveEvery, len(x.pages)/10) {
+		if err := x.saveState(); err != nil {
+			return nil, err
+		}
 	}
 	out := slices.AppendSeq(make([]string, 0, len(changed)), maps.Keys(changed))
 	slices.Sort(out)

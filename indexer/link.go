@@ -84,6 +84,15 @@ type Linker struct {
 	bridged bool
 	newest  int32
 
+	// lookupsMissing is true while the look-up tables (bands, byFile, byHandle,
+	// byContact, reps) are not built from the facts: a linker loaded from
+	// its saved state builds them on first use (ensureLookups), so that
+	// the read commands, which need none of them, do not pay for them.
+	lookupsMissing bool
+	// lazyFacts is the saved facts and reps (encodeFacts), decoded by
+	// ensureLookups.
+	lazyFacts []byte
+
 	// work counts band probes and candidate hashes compared, for the
 	// benchmark to show that the work per ad does not grow with the ads.
 	work struct{ probes, candidates int64 }
@@ -97,6 +106,10 @@ type facts struct {
 	photos   []photo
 	text     uint64
 	hasText  bool
+	// social are its social handles, files the SHA-256 of its image files:
+	// kept so that a loaded linker rebuilds byHandle and byFile.
+	social []string
+	files  []string
 }
 
 // textThreshold is the largest SimHash distance of near-duplicate texts.
@@ -152,6 +165,7 @@ func (l *Linker) Add(a *record.Ad) []string {
 	if _, known := l.index[a.ID]; known {
 		return nil
 	}
+	l.ensureLookups()
 	i := int32(len(l.ids))
 	l.ids = append(l.ids, a.ID)
 	l.index[a.ID] = i
@@ -172,10 +186,9 @@ func (l *Linker) Add(a *record.Ad) []string {
 			}
 		}
 	}
-	var social []string
 	for _, h := range handles {
 		if handle.Personal(h) {
-			social = append(social, h)
+			f.social = append(f.social, h)
 		} else {
 			f.contacts = append(f.contacts, h)
 		}
@@ -186,6 +199,9 @@ func (l *Linker) Add(a *record.Ad) []string {
 	for _, img := range a.Images {
 		if p, ok := parsePhoto(img); ok && img.Error == "" {
 			f.photos = append(f.photos, p)
+		}
+		if img.SHA256 != "" && img.Error == "" {
+			f.files = append(f.files, img.SHA256)
 		}
 	}
 	l.facts = append(l.facts, f)
@@ -200,7 +216,7 @@ func (l *Linker) Add(a *record.Ad) []string {
 	changed[i] = true
 
 	// Social handles: person-level.
-	for _, h := range social {
+	for _, h := range f.social {
 		for _, o := range l.byHandle[h] {
 			l.union(i, o, "handle", h, changed)
 		}
@@ -222,16 +238,13 @@ func (l *Linker) Add(a *record.Ad) []string {
 		l.byContact[c] = append(l.byContact[c], i)
 	}
 	// Photos.
-	for _, img := range a.Images {
-		if img.SHA256 == "" || img.Error != "" {
-			continue
-		}
-		for _, o := range l.byFile[img.SHA256] {
+	for _, sha := range f.files {
+		for _, o := range l.byFile[sha] {
 			if !l.conflict(i, o) {
-				l.union(i, o, "same image file", img.SHA256, changed)
+				l.union(i, o, "same image file", sha, changed)
 			}
 		}
-		l.byFile[img.SHA256] = append(l.byFile[img.SHA256], i)
+		l.byFile[sha] = append(l.byFile[sha], i)
 	}
 	for _, p := range f.photos {
 		for _, o := range l.nearPhotos(p) {
