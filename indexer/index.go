@@ -66,27 +66,36 @@ type doc struct {
 // otherwise).
 func (doc) BleveType() string { return "ad" }
 
+// newMapping indexes only what is searched and stores only what is shown:
+// every query names its field (no _all), none is a phrase (no term
+// vectors), only the facets read doc values, and a hit shows its ad from
+// the one stored field, source.
 func newMapping() mapping.IndexMapping {
-	kw := bleve.NewKeywordFieldMapping()
-	txt := bleve.NewTextFieldMapping()
+	lean := func(m *mapping.FieldMapping) *mapping.FieldMapping {
+		m.Store, m.IncludeInAll, m.IncludeTermVectors, m.DocValues = false, false, false, false
+		return m
+	}
+	kw := lean(bleve.NewKeywordFieldMapping())
+	facet := lean(bleve.NewKeywordFieldMapping())
+	facet.DocValues = true
+	txt := lean(bleve.NewTextFieldMapping())
 	txt.Analyzer = "en"
-	txtES := bleve.NewTextFieldMapping()
+	txtES := lean(bleve.NewTextFieldMapping())
 	txtES.Analyzer = es.AnalyzerName
-	txtES.IncludeInAll = false
-	txtES.Store = false
-	dt := bleve.NewDateTimeFieldMapping()
-	num := bleve.NewNumericFieldMapping()
-	src := bleve.NewTextFieldMapping()
+	dt := lean(bleve.NewDateTimeFieldMapping())
+	num := lean(bleve.NewNumericFieldMapping())
+	src := lean(bleve.NewTextFieldMapping())
 	src.Index = false
 	src.Store = true
-	src.IncludeInAll = false
-	src.IncludeTermVectors = false
-	src.DocValues = false
 
+	// id, url, image_sha, indicators and page_sha are not searched: the
+	// static mapping leaves them out.
 	dm := bleve.NewDocumentStaticMapping()
-	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha",
-		"phone_rev", "categories", "age_bands", "month", "lang"} {
+	for _, f := range []string{"phones", "phone_digits", "handles", "phone_rev", "lang"} {
 		dm.AddFieldMappingsAt(f, kw)
+	}
+	for _, f := range []string{"city", "site", "categories", "age_bands", "month"} {
+		dm.AddFieldMappingsAt(f, facet)
 	}
 	for _, f := range []string{"title", "body", "poster"} {
 		dm.AddFieldMappingsAt(f, txt)
@@ -176,6 +185,9 @@ type Index struct {
 	instance      string
 	sinceSave     int
 	dirty         bool
+	// pendingRedirects are the redirects linking made that are not yet
+	// written (redirects.go).
+	pendingRedirects map[string]string
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
@@ -216,7 +228,7 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 		}
 		return nil, fmt.Errorf("opening index %s: %w", path, err)
 	}
-	x := &Index{bleve: bi, path: path, readOnly: readOnly, log: log}
+	x := &Index{bleve: bi, path: path, readOnly: readOnly, log: log, pendingRedirects: map[string]string{}}
 	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
 	if err != nil {
 		bi.Close()
@@ -260,7 +272,13 @@ func (x *Index) relink() error {
 func (x *Index) Close() error {
 	x.mu.Lock()
 	var err error
-	if x.dirty {
+	if len(x.pendingRedirects) > 0 && !x.readOnly {
+		b := x.bleve.NewBatch()
+		if err = x.batchRedirects(b); err == nil {
+			err = x.bleve.Batch(b)
+		}
+	}
+	if x.dirty && err == nil {
 		err = x.saveState()
 	}
 	x.mu.Unlock()
@@ -321,9 +339,13 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	}
 	b.SetInternal(seqKey, seq)
 	b.SetInternal(journalKey(x.seq+1), journal)
+	if err := x.batchRedirects(b); err != nil {
+		return nil, err
+	}
 	if err := x.bleve.Batch(b); err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
 	}
+	x.redirectsWritten()
 	x.seq++
 	x.dirty = true
 	for _, id := range ids {
@@ -340,8 +362,9 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	for _, id := range edited {
 		changed[id] = true
 	}
-	if err := x.saveRedirects(); err != nil {
-		return nil, err
+	// The redirects linking made are written with the next write.
+	for k, v := range x.Linker.TakeRedirects() {
+		x.pendingRedirects[k] = v
 	}
 	if x.sinceSave += len(fresh); x.sinceSave >= max(saveEvery, len(x.pages)/10) {
 		if err := x.saveState(); err != nil {
