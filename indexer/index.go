@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -65,27 +66,36 @@ type doc struct {
 // otherwise).
 func (doc) BleveType() string { return "ad" }
 
+// newMapping indexes only what is searched and stores only what is shown:
+// every query names its field (no _all), none is a phrase (no term
+// vectors), only the facets read doc values, and a hit shows its ad from
+// the one stored field, source.
 func newMapping() mapping.IndexMapping {
-	kw := bleve.NewKeywordFieldMapping()
-	txt := bleve.NewTextFieldMapping()
+	lean := func(m *mapping.FieldMapping) *mapping.FieldMapping {
+		m.Store, m.IncludeInAll, m.IncludeTermVectors, m.DocValues = false, false, false, false
+		return m
+	}
+	kw := lean(bleve.NewKeywordFieldMapping())
+	facet := lean(bleve.NewKeywordFieldMapping())
+	facet.DocValues = true
+	txt := lean(bleve.NewTextFieldMapping())
 	txt.Analyzer = "en"
-	txtES := bleve.NewTextFieldMapping()
+	txtES := lean(bleve.NewTextFieldMapping())
 	txtES.Analyzer = es.AnalyzerName
-	txtES.IncludeInAll = false
-	txtES.Store = false
-	dt := bleve.NewDateTimeFieldMapping()
-	num := bleve.NewNumericFieldMapping()
-	src := bleve.NewTextFieldMapping()
+	dt := lean(bleve.NewDateTimeFieldMapping())
+	num := lean(bleve.NewNumericFieldMapping())
+	src := lean(bleve.NewTextFieldMapping())
 	src.Index = false
 	src.Store = true
-	src.IncludeInAll = false
-	src.IncludeTermVectors = false
-	src.DocValues = false
 
+	// id, url, image_sha, indicators and page_sha are not searched: the
+	// static mapping leaves them out.
 	dm := bleve.NewDocumentStaticMapping()
-	for _, f := range []string{"id", "site", "url", "city", "phones", "phone_digits", "image_sha", "indicators", "handles", "page_sha",
-		"phone_rev", "categories", "age_bands", "month", "lang"} {
+	for _, f := range []string{"phones", "phone_digits", "handles", "phone_rev", "lang"} {
 		dm.AddFieldMappingsAt(f, kw)
+	}
+	for _, f := range []string{"city", "site", "categories", "age_bands", "month"} {
+		dm.AddFieldMappingsAt(f, facet)
 	}
 	for _, f := range []string{"title", "body", "poster"} {
 		dm.AddFieldMappingsAt(f, txt)
@@ -162,8 +172,22 @@ type Index struct {
 	bleve  bleve.Index
 	Linker *Linker
 
+	path     string // the bleve index's directory
+	readOnly bool
+	log      *slog.Logger
+
 	mu    sync.Mutex
 	pages map[string]string // ad id -> version indexed (record.Ad.Version)
+	// The linker's saved state (state.go): the index's batch sequence
+	// number and instance id, the batch the state file holds, the ads
+	// linked since it was written, and whether the linker differs from it.
+	seq, savedSeq uint64
+	instance      string
+	sinceSave     int
+	dirty         bool
+	// pendingRedirects are the redirects linking made that are not yet
+	// written (redirects.go).
+	pendingRedirects map[string]string
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
@@ -172,9 +196,18 @@ type Index struct {
 // ErrLocked is returned when another process has the index open.
 var ErrLocked = errors.New("index in use by another adwatch process")
 
-// Open opens the index under dir, creating it when absent, and rebuilds
-// the links from the indexed ads.
+// Open opens the index under dir, creating it when absent, with the links
+// of the indexed ads: saved with the index, or rebuilt from its ads when
+// they are not (see state.go). It logs nothing.
 func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*Index, error) {
+	return OpenLogged(dir, phashThreshold, maxProfilesPerLink, readOnly, nil)
+}
+
+// OpenLogged is Open logging to log why the links are rebuilt.
+func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool, log *slog.Logger) (*Index, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	path := filepath.Join(dir, "index.bleve")
 	var bi bleve.Index
 	var err error
@@ -195,10 +228,17 @@ func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*I
 		}
 		return nil, fmt.Errorf("opening index %s: %w", path, err)
 	}
-	x := &Index{bleve: bi, Linker: NewLinker(phashThreshold, maxProfilesPerLink), pages: map[string]string{}}
-	if err := x.relink(); err != nil {
+	x := &Index{bleve: bi, path: path, readOnly: readOnly, log: log, pendingRedirects: map[string]string{}}
+	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
+	if err != nil {
 		bi.Close()
 		return nil, err
+	}
+	if x.dirty = dirty; dirty {
+		if err := x.saveState(); err != nil {
+			bi.Close()
+			return nil, err
+		}
 	}
 	if err := x.loadOutbox(); err != nil {
 		bi.Close()
@@ -227,8 +267,23 @@ func (x *Index) relink() error {
 	return x.loadRedirects()
 }
 
-// Close closes the index.
-func (x *Index) Close() error { return x.bleve.Close() }
+// Close saves the linker's state, unless the index is read-only or the
+// state is saved already, and closes the index.
+func (x *Index) Close() error {
+	x.mu.Lock()
+	var err error
+	if len(x.pendingRedirects) > 0 && !x.readOnly {
+		b := x.bleve.NewBatch()
+		if err = x.batchRedirects(b); err == nil {
+			err = x.bleve.Batch(b)
+		}
+	}
+	if x.dirty && err == nil {
+		err = x.saveState()
+	}
+	x.mu.Unlock()
+	return errors.Join(err, x.bleve.Close())
+}
 
 // Put indexes ads in one batch, skipping ads already indexed with the same
 // page, and links them. It returns the ads whose profile changed.
@@ -277,9 +332,22 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 		return nil, err
 	}
 	b.SetInternal(outboxKey, outbox)
+	// And the batch is journaled for the linker's saved state.
+	seq, journal, err := x.journalValue(ids)
+	if err != nil {
+		return nil, err
+	}
+	b.SetInternal(seqKey, seq)
+	b.SetInternal(journalKey(x.seq+1), journal)
+	if err := x.batchRedirects(b); err != nil {
+		return nil, err
+	}
 	if err := x.bleve.Batch(b); err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
 	}
+	x.redirectsWritten()
+	x.seq++
+	x.dirty = true
 	for _, id := range ids {
 		x.outbox[id] = true
 	}
@@ -294,8 +362,14 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	for _, id := range edited {
 		changed[id] = true
 	}
-	if err := x.saveRedirects(); err != nil {
-		return nil, err
+	// The redirects linking made are written with the next write.
+	for k, v := range x.Linker.TakeRedirects() {
+		x.pendingRedirects[k] = v
+	}
+	if x.sinceSave += len(fresh); x.sinceSave >= max(saveEvery, len(x.pages)/10) {
+		if err := x.saveState(); err != nil {
+			return nil, err
+		}
 	}
 	out := slices.AppendSeq(make([]string, 0, len(changed)), maps.Keys(changed))
 	slices.Sort(out)

@@ -90,6 +90,15 @@ type linkState struct {
 	bridged bool
 	newest  int32
 
+	// lookupsMissing is true while the look-up tables (bands, byFile, byHandle,
+	// byContact, reps) are not built from the facts: a linker loaded from
+	// its saved state builds them on first use (ensureLookups), so that
+	// the read commands, which need none of them, do not pay for them.
+	lookupsMissing bool
+	// lazyFacts is the saved facts and reps (encodeFacts), decoded by
+	// ensureLookups.
+	lazyFacts []byte
+
 	// work counts band probes and candidate hashes compared, for the
 	// benchmark to show that the work per ad does not grow with the ads.
 	work struct{ probes, candidates int64 }
@@ -103,6 +112,10 @@ type facts struct {
 	photos   []photo
 	text     uint64
 	hasText  bool
+	// social are its social handles, files the SHA-256 of its image files:
+	// kept so that a loaded linker rebuilds byHandle and byFile.
+	social []string
+	files  []string
 }
 
 // textThreshold is the largest SimHash distance of near-duplicate texts.
@@ -157,7 +170,8 @@ func (l *Linker) Add(a *record.Ad) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
-	f, social := factsOf(a)
+	l.ensureLookups()
+	f := factsOf(a)
 	i, known := l.index[a.ID]
 	var old facts
 	if known {
@@ -181,22 +195,18 @@ func (l *Linker) Add(a *record.Ad) []string {
 	l.newest = i
 
 	// Social handles: person-level.
-	for _, h := range social {
-		if slices.Contains(l.byHandle[h], i) {
-			continue
-		}
+	for _, h := range f.social[len(old.social):] {
 		for _, o := range l.byHandle[h] {
 			l.union(i, o, "handle", h, changed)
 		}
 		l.byHandle[h] = append(l.byHandle[h], i)
 	}
 	// Contacts: with the same name, or with near-duplicate text when
-	// neither ad names someone else.
-	for _, c := range f.contacts {
-		have := false
+	// neither ad names someone else (an edited ad's earlier contacts too:
+	// its name or text may be new).
+	for k, c := range f.contacts {
 		for _, o := range l.byContact[c] {
 			if o == i {
-				have = true
 				continue
 			}
 			of := &l.facts[o]
@@ -208,21 +218,18 @@ func (l *Linker) Add(a *record.Ad) []string {
 				l.union(i, o, "contact and text", c, changed)
 			}
 		}
-		if !have {
+		if k >= len(old.contacts) {
 			l.byContact[c] = append(l.byContact[c], i)
 		}
 	}
 	// Photos.
-	for _, img := range a.Images {
-		if img.SHA256 == "" || img.Error != "" || slices.Contains(l.byFile[img.SHA256], i) {
-			continue
-		}
-		for _, o := range l.byFile[img.SHA256] {
+	for _, sha := range f.files[len(old.files):] {
+		for _, o := range l.byFile[sha] {
 			if !l.conflict(i, o) {
-				l.union(i, o, "same image file", img.SHA256, changed)
+				l.union(i, o, "same image file", sha, changed)
 			}
 		}
-		l.byFile[img.SHA256] = append(l.byFile[img.SHA256], i)
+		l.byFile[sha] = append(l.byFile[sha], i)
 	}
 	for _, p := range f.photos[len(old.photos):] {
 		for _, o := range l.nearPhotos(p) {
@@ -243,7 +250,7 @@ func (l *Linker) Add(a *record.Ad) []string {
 	}
 	// Networks, once the ad's profile is settled.
 	for k, c := range f.contacts {
-		if !slices.Contains(f.contacts[:k], c) && !slices.Contains(old.contacts, c) {
+		if k >= len(old.contacts) && !slices.Contains(f.contacts[:k], c) {
 			l.linkContact(c, i)
 		}
 	}
@@ -255,10 +262,10 @@ func (l *Linker) Add(a *record.Ad) []string {
 	return out
 }
 
-// factsOf returns what an ad offers for linking, and its social handles.
-// What earlier versions of the ad said links it too (after a restart the
-// ad comes back as its last version, carrying the others).
-func factsOf(a *record.Ad) (facts, []string) {
+// factsOf returns what an ad offers for linking. What earlier versions of
+// the ad said links it too (after a restart the ad comes back as its last
+// version, carrying the others).
+func factsOf(a *record.Ad) facts {
 	f := facts{posted: a.PostedAt, name: normName(a.Poster)}
 	f.contacts = append(f.contacts, a.PhoneNumbers()...)
 	handles := a.Handles
@@ -274,10 +281,9 @@ func factsOf(a *record.Ad) (facts, []string) {
 			}
 		}
 	}
-	var social []string
 	for _, h := range handles {
 		if handle.Personal(h) {
-			social = append(social, h)
+			f.social = append(f.social, h)
 		} else {
 			f.contacts = append(f.contacts, h)
 		}
@@ -289,23 +295,23 @@ func factsOf(a *record.Ad) (facts, []string) {
 		if p, ok := parsePhoto(img); ok && img.Error == "" {
 			f.photos = append(f.photos, p)
 		}
+		if img.SHA256 != "" && img.Error == "" && !slices.Contains(f.files, img.SHA256) {
+			f.files = append(f.files, img.SHA256)
+		}
 	}
-	return f, social
+	return f
 }
 
 // mergeFacts returns the facts of an edited ad: its name and text as they
 // are now, its first posting time (which orders the profile's ads), and
-// every contact and photo it has offered, the earlier ones first (Add
-// links only those that are new).
+// every contact, handle, image file and photo it has offered, the earlier
+// ones first (Add links only those after them).
 func mergeFacts(old, now facts) facts {
 	out := now
 	out.posted = old.posted
-	out.contacts = slices.Clone(old.contacts)
-	for _, c := range now.contacts {
-		if !slices.Contains(out.contacts, c) {
-			out.contacts = append(out.contacts, c)
-		}
-	}
+	out.contacts = appendNew(slices.Clone(old.contacts), now.contacts)
+	out.social = appendNew(slices.Clone(old.social), now.social)
+	out.files = appendNew(slices.Clone(old.files), now.files)
 	out.photos = slices.Clone(old.photos)
 	for _, p := range now.photos {
 		if !slices.ContainsFunc(out.photos, func(q photo) bool { return q.plain == p.plain }) {
@@ -313,4 +319,14 @@ func mergeFacts(old, now facts) facts {
 		}
 	}
 	return out
+}
+
+// appendNew appends to list each of more it does not hold.
+func appendNew(list, more []string) []string {
+	for _, s := range more {
+		if !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	return list
 }

@@ -63,6 +63,9 @@ func (l *Linker) linkContact(c string, i int32) {
 // contacts recounted after merges, and a rebuild when a contact became
 // capped.
 func (l *Linker) settleNetworks() {
+	if l.bridged || l.netStale {
+		l.ensureLookups()
+	}
 	if l.bridged {
 		l.bridged = false
 		for c := range l.capped {
@@ -134,6 +137,7 @@ func (l *Linker) ProfilesOfPhone(phone string) []string {
 }
 
 func (l *Linker) profilesOf(contact string) []string {
+	l.ensureLookups()
 	set := map[string]bool{}
 	for _, i := range l.byContact[contact] {
 		set[l.profile(i)] = true
@@ -146,6 +150,7 @@ func (l *Linker) profilesOf(contact string) []string {
 func (l *Linker) ProfilesUsing(id string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.ensureLookups()
 	set := map[string]bool{}
 	for _, i := range l.byContact[id] {
 		set[l.profile(i)] = true

@@ -77,16 +77,21 @@ func (x *Index) Unpublished() []string {
 func (x *Index) Published() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if len(x.outbox) == 0 {
+	if len(x.outbox) == 0 && len(x.pendingRedirects) == 0 {
 		return nil
 	}
-	clear(x.outbox)
-	data, err := x.outboxValue(nil)
-	if err != nil {
+	b := x.bleve.NewBatch()
+	if len(x.outbox) > 0 {
+		clear(x.outbox)
+		b.DeleteInternal(outboxKey)
+	}
+	// The linking's redirects go in the same write.
+	if err := x.batchRedirects(b); err != nil {
 		return err
 	}
-	if len(x.outbox) == 0 {
-		return x.bleve.DeleteInternal(outboxKey)
+	if err := x.bleve.Batch(b); err != nil {
+		return fmt.Errorf("emptying the index's outbox: %w", err)
 	}
-	return x.bleve.SetInternal(outboxKey, data)
+	x.redirectsWritten()
+	return nil
 }

@@ -146,6 +146,7 @@ func forEachWithin(v uint32, width, r int, f func(uint32)) {
 func (l *Linker) SimilarPhotos(plain uint64, crops []uint64) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.ensureLookups()
 	set := map[string]bool{}
 	for _, o := range l.nearPhotos(photo{plain: plain, crops: crops}) {
 		set[l.profile(o)] = true

@@ -130,6 +130,7 @@ func (l *Linker) Links(profile string) []Link {
 func (l *Linker) Templates(profile string) []string {
 	set := map[string]bool{}
 	l.withProfile(profile, func(r int32) {
+		l.ensureLookups()
 		for _, m := range l.members[r] {
 			f := l.facts[m]
 			if !f.hasText {

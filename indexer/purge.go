@@ -81,6 +81,14 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 		delete(x.pages, id)
 		delete(x.outbox, id)
 	}
+	// The purge is a batch of the index's sequence with no journal: a
+	// linker state saved before it is refused at the next open (a batch it
+	// lacks is not journaled), and every ad left is linked again.
+	seq, _, err := x.journalValue(nil)
+	if err != nil {
+		return Purged{}, err
+	}
+	b.SetInternal(seqKey, seq)
 	if len(x.outbox) == 0 {
 		b.DeleteInternal(outboxKey)
 	} else {
@@ -93,6 +101,8 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 	if err := x.bleve.Batch(b); err != nil {
 		return Purged{}, fmt.Errorf("deleting %d ads from the index: %w", len(ids), err)
 	}
+	x.seq++
+	x.dirty = true
 
 	fresh := NewLinker(old.threshold, old.maxLink)
 	err = x.each(bleve.NewMatchAllQuery(), func(a record.Ad) error {
@@ -109,6 +119,13 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 	if err := x.loadRedirectsInto(fresh); err != nil {
 		return Purged{}, err
 	}
+	// Redirects made but not yet written stay pending, and hold now.
+	for k, v := range old.TakeRedirects() {
+		x.pendingRedirects[k] = v
+	}
+	for k, v := range x.pendingRedirects {
+		fresh.AddRedirect(k, v)
+	}
 	for p, m := range survivor {
 		if m == "" {
 			continue
@@ -120,7 +137,15 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 	old.mu.Lock()
 	old.linkState = fresh.linkState
 	old.mu.Unlock()
-	if err := x.saveRedirects(); err != nil {
+	rb := x.bleve.NewBatch()
+	if err := x.batchRedirects(rb); err != nil {
+		return Purged{}, err
+	}
+	if err := x.bleve.Batch(rb); err != nil {
+		return Purged{}, fmt.Errorf("saving the purge's redirects: %w", err)
+	}
+	x.redirectsWritten()
+	if err := x.saveState(); err != nil {
 		return Purged{}, err
 	}
 	out := make([]string, 0, len(unshown))

@@ -3,6 +3,8 @@ package indexer
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/blevesearch/bleve/v2"
 )
 
 // TakeRedirects returns the redirects made since the last call, for the
@@ -62,28 +64,34 @@ func (x *Index) redirectCount() (int, error) {
 	return n, nil
 }
 
-func (x *Index) saveRedirects() error {
-	fresh := x.Linker.TakeRedirects()
-	if len(fresh) == 0 {
+// batchRedirects adds the redirects made since the last call, with the
+// ones not yet written, to batch b: they are written with the next write
+// of the index (the next Put, Published or Close), not in one of their
+// own. Written records stop pending with redirectsWritten. The caller holds
+// x.mu.
+func (x *Index) batchRedirects(b *bleve.Batch) error {
+	for k, v := range x.Linker.TakeRedirects() {
+		x.pendingRedirects[k] = v
+	}
+	if len(x.pendingRedirects) == 0 {
 		return nil
 	}
 	n, err := x.redirectCount()
 	if err != nil {
 		return err
 	}
-	data, err := json.Marshal(fresh)
+	data, err := json.Marshal(x.pendingRedirects)
 	if err != nil {
 		return fmt.Errorf("encoding redirects: %w", err)
 	}
 	count, _ := json.Marshal(n + 1)
-	b := x.bleve.NewBatch()
 	b.SetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, n)), data)
 	b.SetInternal([]byte(redirectsPrefix+"n"), count)
-	if err := x.bleve.Batch(b); err != nil {
-		return fmt.Errorf("saving redirects: %w", err)
-	}
 	return nil
 }
+
+// redirectsWritten records that the batch of batchRedirects is written.
+func (x *Index) redirectsWritten() { clear(x.pendingRedirects) }
 
 func (x *Index) loadRedirects() error { return x.loadRedirectsInto(x.Linker) }
 

@@ -68,7 +68,9 @@ func (s *Stage) Run(ctx context.Context) error {
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamAds, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 256, Stage: "indexer", Dead: s.Metrics.Dead, Log: s.Log}
+	// Batches of up to 1,000 ads: each batch is one index segment written
+	// and synced, and fewer, larger segments leave the merger less to do.
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: durable, Batch: 1000, Stage: "indexer", Dead: s.Metrics.Dead, Log: s.Log}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var passes sync.WaitGroup

@@ -122,7 +122,7 @@ func (a *App) Close() {
 
 // OpenIndex opens the index under the data directory.
 func (a *App) OpenIndex(readOnly bool) (*indexer.Index, error) {
-	return indexer.Open(a.DataDir, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink, readOnly)
+	return indexer.OpenLogged(a.DataDir, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink, readOnly, a.Log)
 }
 
 // OpenSource opens what the read commands and a lone digest scheduler

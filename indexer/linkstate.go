@@ -1,0 +1,285 @@
+package indexer
+
+import (
+	"maps"
+	"slices"
+	"time"
+)
+
+// The linker's state is saved in three parts: the core, which answers
+// which profile and network an ad is in (what the read commands ask);
+// the facts and contacts that link a new ad, from which the look-up
+// tables are rebuilt on first use; and the index's pages (state.go).
+
+// evidences are the Link.Evidence values, written as their position.
+var evidences = []string{"handle", "contact and name", "contact and text", "same image file", "near-duplicate photo"}
+
+// encodeCore writes what says which profile and network each ad is in.
+// The caller holds l.mu, with the networks settled.
+func (l *Linker) encodeCore(e *encoder) {
+	n := len(l.ids)
+	e.uint(uint64(n))
+	e.each(l.ids)
+	for i := range n {
+		p := l.facts[i].posted
+		e.int(p.Unix())
+		e.uint(uint64(p.Nanosecond()))
+	}
+	for _, p := range l.sets.parent {
+		e.uint(uint64(p))
+	}
+	roots := slices.Sorted(maps.Keys(l.label))
+	e.uint(uint64(len(roots)))
+	for _, r := range roots {
+		e.uint(uint64(r))
+		e.uint(uint64(l.label[r]))
+		links := l.links[r]
+		e.uint(uint64(len(links)))
+		for _, k := range links {
+			e.uint(uint64(l.index[k.A]))
+			e.uint(uint64(l.index[k.B]))
+			ev := slices.Index(evidences, k.Evidence)
+			e.uint(uint64(ev + 1))
+			if ev < 0 {
+				e.str(k.Evidence)
+			}
+			e.str(k.Detail)
+		}
+	}
+	for _, m := range [2]map[string]string{l.redirects, l.fresh} {
+		keys := slices.Sorted(maps.Keys(m))
+		e.uint(uint64(len(keys)))
+		for _, k := range keys {
+			e.str(k)
+			e.str(m[k])
+		}
+	}
+	for i := range n {
+		e.uint(uint64(l.nsets.parent[i]))
+		e.uint(uint64(l.nsize[i]))
+	}
+	nroots := slices.Sorted(maps.Keys(l.nlabel))
+	e.uint(uint64(len(nroots)))
+	for _, r := range nroots {
+		e.uint(uint64(r))
+		e.uint(uint64(l.nlabel[r]))
+	}
+	e.strs(slices.Sorted(maps.Keys(l.capped)))
+	e.bool(l.netStale)
+	e.bool(l.bridged)
+	e.uint(uint64(max(l.newest, 0)))
+}
+
+// decodeCore reads what encodeCore wrote into an empty linker.
+func (l *Linker) decodeCore(d *decoder) {
+	n := d.count(2)
+	l.ids = make([]string, n)
+	for i := range l.ids {
+		l.ids[i] = d.str()
+	}
+	l.index = make(map[string]int32, n)
+	for i, id := range l.ids {
+		l.index[id] = int32(i)
+	}
+	l.facts = make([]facts, n)
+	for i := range l.facts {
+		sec, ns := d.int(), d.uint()
+		l.facts[i].posted = time.Unix(sec, int64(ns)).UTC()
+	}
+	l.sets.parent = make([]int32, n)
+	for i := range l.sets.parent {
+		l.sets.parent[i] = d.ad(n)
+	}
+	roots := d.count(3)
+	l.label = make(map[int32]int32, roots)
+	l.links = make(map[int32][]Link, roots)
+	l.byProfile = make(map[string]int32, roots)
+	for range roots {
+		r, lab := d.ad(n), d.ad(n)
+		l.label[r] = lab
+		l.byProfile[profileID(l.ids[lab])] = r
+		if c := d.count(4); c > 0 {
+			links := make([]Link, c)
+			for k := range links {
+				a, b := d.ad(n), d.ad(n)
+				links[k] = Link{A: l.ids[a], B: l.ids[b]}
+				if ev := d.uint(); ev == 0 {
+					links[k].Evidence = d.str()
+				} else if ev <= uint64(len(evidences)) {
+					links[k].Evidence = evidences[ev-1]
+				} else {
+					d.fail()
+				}
+				links[k].Detail = d.str()
+			}
+			l.links[r] = links
+		}
+	}
+	for _, m := range [2]map[string]string{l.redirects, l.fresh} {
+		for range d.count(2) {
+			k := d.str()
+			m[k] = d.str()
+		}
+	}
+	l.nsets.parent = make([]int32, n)
+	l.nsize = make([]int32, n)
+	for i := range n {
+		l.nsets.parent[i] = d.ad(n)
+		l.nsize[i] = int32(d.uint())
+	}
+	nroots := d.count(2)
+	l.nlabel = make(map[int32]int32, nroots)
+	for range nroots {
+		r := d.ad(n)
+		l.nlabel[r] = d.ad(n)
+	}
+	for _, c := range d.strs() {
+		l.capped[c] = true
+	}
+	l.netStale, l.bridged = d.bool(), d.bool()
+	if n > 0 {
+		l.newest = d.ad(n)
+	} else {
+		d.uint()
+	}
+	if d.err != nil {
+		return
+	}
+	// The members of each profile follow from the union-find: a root
+	// that is not a label's is corrupt.
+	l.members = make(map[int32][]int32, roots)
+	for i := range int32(n) {
+		r := l.find(i)
+		if _, ok := l.label[r]; !ok {
+			d.fail()
+			return
+		}
+		l.members[r] = append(l.members[r], i)
+	}
+	if len(l.members) != len(l.label) {
+		d.fail()
+	}
+}
+
+// encodeFacts writes what links new ads: each ad's facts, and the
+// contacts' representatives.
+func (l *Linker) encodeFacts(e *encoder) {
+	for i := range l.facts {
+		f := &l.facts[i]
+		e.str(f.name)
+		e.strs(f.contacts)
+		e.strs(f.social)
+		e.strs(f.files)
+		e.uint(uint64(len(f.photos)))
+		for _, p := range f.photos {
+			e.word(p.plain)
+			e.uint(uint64(len(p.crops)))
+			for _, c := range p.crops {
+				e.word(c)
+			}
+		}
+		e.bool(f.hasText)
+		if f.hasText {
+			e.word(f.text)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(l.reps))
+	e.uint(uint64(len(keys)))
+	for _, k := range keys {
+		e.str(k)
+		e.ints(l.reps[k])
+	}
+}
+
+// decodeFacts reads what encodeFacts wrote into the linker's facts, or,
+// with into false, only checks that it parses.
+func (l *Linker) decodeFacts(d *decoder, into bool) {
+	n := len(l.ids)
+	strs := func() []string {
+		c := d.count(1)
+		if c == 0 {
+			return nil
+		}
+		var out []string
+		if into {
+			out = make([]string, c)
+		}
+		for k := range c {
+			b := d.bytes()
+			if into {
+				out[k] = string(b)
+			}
+		}
+		return out
+	}
+	for i := range n {
+		var f facts
+		name := d.bytes()
+		f.contacts, f.social, f.files = strs(), strs(), strs()
+		if c := d.count(8); c > 0 {
+			f.photos = make([]photo, c)
+			for k := range f.photos {
+				f.photos[k].plain = d.word()
+				if nc := d.count(8); nc > 0 {
+					f.photos[k].crops = make([]uint64, nc)
+					for j := range f.photos[k].crops {
+						f.photos[k].crops[j] = d.word()
+					}
+				}
+			}
+		}
+		if f.hasText = d.bool(); f.hasText {
+			f.text = d.word()
+		}
+		if into {
+			f.name = string(name)
+			f.posted = l.facts[i].posted
+			l.facts[i] = f
+		}
+	}
+	for range d.count(2) {
+		k := d.bytes()
+		v := d.ads(n)
+		if into {
+			l.reps[string(k)] = v
+		}
+	}
+}
+
+// ensureLookups builds the look-up tables of a loaded linker from its
+// saved facts, as adding its ads in order built them. The caller holds
+// l.mu.
+func (l *Linker) ensureLookups() {
+	if !l.lookupsMissing {
+		return
+	}
+	l.lookupsMissing = false
+	d := &decoder{b: l.lazyFacts}
+	l.lazyFacts = nil
+	l.decodeFacts(d, true)
+	for i := range l.facts {
+		f := &l.facts[i]
+		ad := int32(i)
+		for _, h := range f.social {
+			l.byHandle[h] = append(l.byHandle[h], ad)
+		}
+		for _, c := range f.contacts {
+			l.byContact[c] = append(l.byContact[c], ad)
+		}
+		for _, sha := range f.files {
+			l.byFile[sha] = append(l.byFile[sha], ad)
+		}
+		for _, p := range f.photos {
+			addBands(&l.plainBands, p.plain, ad)
+			for _, c := range p.crops {
+				addBands(&l.variantBands, c, ad)
+			}
+		}
+		if f.hasText {
+			for b := range l.textBands {
+				k := uint16(f.text >> (16 * b))
+				l.textBands[b][k] = append(l.textBands[b][k], ad)
+			}
+		}
+	}
+}

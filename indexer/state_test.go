@@ -1,0 +1,383 @@
+package indexer
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/adwatch/adwatch/internal/record"
+)
+
+// linkCorpus generates n ads that link every way the linker knows: the
+// same photo (near-duplicate hashes and crop variants), the same image
+// file, social handles, phones with names or near-duplicate texts, and an
+// agency line on many profiles (capped at 25).
+func linkCorpus(n int) []record.Ad {
+	r := rand.New(rand.NewPCG(3, 4))
+	t0 := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	persons := n/3 + 1
+	ads := make([]record.Ad, n)
+	for i := range ads {
+		p := r.IntN(persons)
+		a := record.Ad{
+			ID: fmt.Sprintf("s%d:%05d", i%3, i), Site: fmt.Sprintf("s%d", i%3), City: fmt.Sprintf("City %d", p%9),
+			Title: fmt.Sprint("ad ", i), Body: fmt.Sprintf("sweet friendly person number %d new in town", p%300),
+			PostedAt: t0.Add(time.Duration(r.IntN(400*24)) * time.Hour), PageSHA256: fmt.Sprint("page", i),
+			URL:    fmt.Sprintf("https://s%d.example/%d", i%3, i),
+			Poster: fmt.Sprint("name", p%40),
+		}
+		switch r.IntN(4) {
+		case 0:
+			a.Phones = []record.Phone{{E164: fmt.Sprintf("+1510%07d", p)}}
+		case 1:
+			a.Phones = []record.Phone{{E164: "+18005550100"}} // the agency line
+		case 2:
+			a.Phones = []record.Phone{{E164: fmt.Sprintf("+1415%07d", p/4)}}
+		}
+		if r.IntN(6) == 0 {
+			a.Handles = []string{fmt.Sprint("instagram:p", p)}
+		}
+		if r.IntN(5) == 0 {
+			a.Handles = append(a.Handles, fmt.Sprint("cashapp:$p", p/3))
+		}
+		if r.IntN(3) > 0 {
+			h := uint64(p) * 0x9e3779b97f4a7c15
+			h ^= 1 << r.IntN(64) // a near duplicate
+			img := record.Image{PHash: fmt.Sprintf("%016x", h), SHA256: fmt.Sprintf("%064x", h)}
+			for k := range 3 {
+				img.PHashCrops = append(img.PHashCrops, fmt.Sprintf("%016x", uint64(p*16+k+1)*0x9e3779b97f4a7c15))
+			}
+			if r.IntN(10) == 0 {
+				img.SHA256 = fmt.Sprintf("%064x", p) // the same file
+			}
+			a.Images = []record.Image{img}
+		}
+		ads[i] = a
+	}
+	return ads
+}
+
+// linkAnswers is everything the linker answers about the ads: each ad's
+// profile, network and profile's members, and per profile its templates
+// and the profiles of its identifiers, and the capped contacts.
+func linkAnswers(t *testing.T, l *Linker, ads []record.Ad) []string {
+	t.Helper()
+	var out []string
+	seen := map[string]bool{}
+	for _, a := range ads {
+		p := l.Profile(a.ID)
+		out = append(out, fmt.Sprintf("%s profile %s network %s", a.ID, p, l.Network(p)))
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, fmt.Sprintf("%s members %v templates %v", p, l.Members(p), l.Templates(p)))
+		}
+		for _, c := range append(a.PhoneNumbers(), a.Handles...) {
+			out = append(out, fmt.Sprintf("%s uses %s: %v, capped %v", a.ID, c, l.ProfilesUsing(c), l.IsCapped(c)))
+		}
+		for _, img := range a.Images {
+			if h, err := parseHash(img.PHash); err == nil {
+				out = append(out, fmt.Sprintf("%s photo: %v", a.ID, l.SimilarPhotos(h, nil)))
+			}
+		}
+	}
+	return append(out, fmt.Sprint("capped ", l.Capped()))
+}
+
+// logTo returns a logger writing into buf.
+func logTo(buf *bytes.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(buf, nil)) }
+
+// buildIndex puts ads into a new index under dir in batches of size.
+func buildIndex(t *testing.T, dir string, ads []record.Ad, size int) *Index {
+	t.Helper()
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(ads); i += size {
+		if _, err := x.Put(ads[i:min(i+size, len(ads))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return x
+}
+
+// relinked answers as a linker that links every ad anew.
+func relinked(t *testing.T, dir string, ads []record.Ad) []string {
+	t.Helper()
+	x, err := Open(dir, 8, 25, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	l := NewLinker(8, 25)
+	var all []record.Ad
+	if err := x.Ads(Filter{}, func(a record.Ad) error { all = append(all, a); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for i := range all {
+		l.Add(&all[i])
+	}
+	return linkAnswers(t, l, ads)
+}
+
+// TestSavedStateAnswersLikeRelink: an index reopened from its saved linker
+// state answers exactly as the linker before the close, and, for
+// profiles, networks, templates, identifiers and photos, as a linker that
+// links every indexed ad anew; read-only or writable; and it goes on
+// linking new ads as the one never closed does.
+func TestSavedStateAnswersLikeRelink(t *testing.T) {
+	ads := linkCorpus(1500)
+	dir := t.TempDir()
+	x := buildIndex(t, dir, ads[:1200], 97)
+	before := linkAnswers(t, x.Linker, ads[:1200])
+	beforeLinks := map[string][]Link{}
+	for _, a := range ads[:1200] {
+		p := x.Linker.Profile(a.ID)
+		beforeLinks[p] = x.Linker.Links(p)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.bleve", stateFile)); err != nil {
+		t.Fatalf("no state file after closing: %v", err)
+	}
+	want := relinked(t, dir, ads[:1200])
+	if !slices.Equal(before, want) {
+		t.Fatalf("the linker built batch by batch and the one relinked differ:\n%s", firstDiff(before, want))
+	}
+	for _, readOnly := range []bool{true, false} {
+		var log bytes.Buffer
+		y, err := OpenLogged(dir, 8, 25, readOnly, logTo(&log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if log.Len() != 0 {
+			t.Errorf("read-only %v: opening logged %s", readOnly, log.String())
+		}
+		if got := linkAnswers(t, y.Linker, ads[:1200]); !slices.Equal(got, want) {
+			t.Errorf("read-only %v: loaded state answers otherwise:\n%s", readOnly, firstDiff(got, want))
+		}
+		for p, links := range beforeLinks {
+			if got := y.Linker.Links(p); !slices.Equal(got, links) {
+				t.Errorf("read-only %v: links of %s: %v, want %v", readOnly, p, got, links)
+			}
+		}
+		if !readOnly {
+			// Linking goes on as in the index never closed.
+			if _, err := y.Put(ads[1200:]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := y.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ref := NewLinker(8, 25)
+	for i := range ads {
+		ref.Add(&ads[i])
+	}
+	y, err := Open(dir, 8, 25, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if got, want := linkAnswers(t, y.Linker, ads), linkAnswers(t, ref, ads); !slices.Equal(got, want) {
+		t.Errorf("after more ads and a reopen:\n%s", firstDiff(got, want))
+	}
+}
+
+func firstDiff(a, b []string) string {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return a[i] + "\n" + b[i]
+		}
+	}
+	return fmt.Sprintf("%d lines, %d lines", len(a), len(b))
+}
+
+// TestBadStateFallsBack: a state file that is truncated, corrupt, of
+// another index, of other linking settings, newer than the index, or
+// older with its batches' journal gone, is not used: the ads are linked
+// anew, with a warning, and the answers are those of a relink.
+func TestBadStateFallsBack(t *testing.T) {
+	ads := linkCorpus(600)
+	dir := t.TempDir()
+	x := buildIndex(t, dir, ads[:300], 50)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "index.bleve", stateFile)
+	early, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the index as it is now: the later state file is newer.
+	older := t.TempDir()
+	if err := os.CopyFS(filepath.Join(older, "index.bleve"), os.DirFS(filepath.Join(dir, "index.bleve"))); err != nil {
+		t.Fatal(err)
+	}
+	x, err = Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.Put(ads[300:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir()
+	if err := buildIndex(t, other, ads, 600).Close(); err != nil {
+		t.Fatal(err)
+	}
+	otherState, err := os.ReadFile(filepath.Join(other, "index.bleve", stateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := relinked(t, dir, ads)
+	flipped := slices.Clone(good)
+	flipped[len(flipped)/2] ^= 0x10
+	for _, c := range []struct {
+		name      string
+		dir       string
+		state     []byte
+		threshold int
+		warn      string
+	}{
+		{"truncated", dir, good[:len(good)/3], 8, "checksum"},
+		{"one bit flipped", dir, flipped, 8, "checksum"},
+		{"empty", dir, []byte{}, 8, "not a linker state"},
+		{"another index's", dir, otherState, 8, "another index"},
+		{"other settings", dir, good, 6, "other linking settings"},
+		{"older, journal dropped", dir, early, 8, "not journaled"},
+		{"newer than the index", older, good, 8, "newer than the index"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := filepath.Join(c.dir, "index.bleve", stateFile)
+			if err := os.WriteFile(p, c.state, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var log bytes.Buffer
+			y, err := OpenLogged(c.dir, c.threshold, 25, true, logTo(&log))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer y.Close()
+			if !strings.Contains(log.String(), "level=WARN") || !strings.Contains(log.String(), c.warn) {
+				t.Errorf("log: %s, want a warning of %q", log.String(), c.warn)
+			}
+			if c.threshold != 8 || c.dir != dir {
+				return
+			}
+			if got := linkAnswers(t, y.Linker, ads); !slices.Equal(got, want) {
+				t.Errorf("answers:\n%s", firstDiff(got, want))
+			}
+		})
+	}
+	// A writable open replaces the bad file with a good one.
+	if err := os.WriteFile(path, flipped, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := y.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var log bytes.Buffer
+	y, err = OpenLogged(dir, 8, 25, true, logTo(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if log.Len() != 0 {
+		t.Errorf("after a writable open, opening logged %s", log.String())
+	}
+	if got := linkAnswers(t, y.Linker, ads); !slices.Equal(got, want) {
+		t.Errorf("answers:\n%s", firstDiff(got, want))
+	}
+}
+
+// TestStateOlderThanIndex: the process dies after writing batches to the
+// index and before writing the state file. The next open finds the file
+// older than the index and links the batches since, from their journal:
+// the answers are those of a relink, edits and gone ads included, and the
+// pages are known (an ad put again is not indexed again).
+func TestStateOlderThanIndex(t *testing.T) {
+	ads := linkCorpus(900)
+	dir := t.TempDir()
+	x := buildIndex(t, dir, ads[:400], 100)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 400; i < len(ads); i += 100 {
+		if _, err := x.Put(ads[i : i+100]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An edit of an ad linked before the crash, and a pass that finds
+	// some ads gone.
+	edited := ads[10]
+	edited.PageSHA256, edited.Phones = "edited", []record.Phone{{E164: "+15105550199"}}
+	if _, err := x.Put([]record.Ad{edited}); err != nil {
+		t.Fatal(err)
+	}
+	pass := record.SitePass{Site: "s1", Started: time.Now(), Finished: time.Now()}
+	if _, err := x.MarkGone(pass); err != nil {
+		t.Fatal(err)
+	}
+	// The crash: the state file is not written.
+	x.dirty = false
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := relinked(t, dir, ads)
+	for _, readOnly := range []bool{true, false} {
+		var log bytes.Buffer
+		y, err := OpenLogged(dir, 8, 25, readOnly, logTo(&log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(log.String(), "caught up") || strings.Contains(log.String(), "WARN") {
+			t.Errorf("read-only %v: log %s, want a catch-up", readOnly, log.String())
+		}
+		if got := linkAnswers(t, y.Linker, ads); !slices.Equal(got, want) {
+			t.Errorf("read-only %v: answers:\n%s", readOnly, firstDiff(got, want))
+		}
+		if !readOnly {
+			changed, err := y.Put([]record.Ad{ads[500], edited})
+			if err != nil || len(changed) != 0 {
+				t.Errorf("putting known ads again: %v, %v", changed, err)
+			}
+		}
+		if err := y.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The writable open saved the caught-up state.
+	var log bytes.Buffer
+	y, err := OpenLogged(dir, 8, 25, true, logTo(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	if log.Len() != 0 {
+		t.Errorf("after a writable open, opening logged %s", log.String())
+	}
+}
