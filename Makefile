@@ -64,7 +64,7 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
 
-bench: ## One table of the performance figures at ADS ads (default 100000, 8 to 15 minutes; make bench ADS=1000000; E2E= leaves out run --once against the plain libraries); docs/performance.md
+bench: ## One table of the performance figures at ADS ads (default 100000, 4 to 12 minutes; make bench ADS=1000000; E2E= leaves out run --once against the plain libraries); docs/performance.md
 	$(GO) run ./cmd/adwatch bench --ads $(ADS) $(E2E)
 
 bench-go: ## The packages' go test benchmarks (the 1M-ad linking case alone takes about 15 minutes)
