@@ -4,6 +4,7 @@ BIN     := bin/adwatch
 DATA    ?= ./data
 SIMADDR ?= 127.0.0.1:8089
 ADS     ?= 100000
+E2E     ?= --e2e
 
 .PHONY: help build demo test test-short bench bench-go vet staticcheck tools clean
 
@@ -63,8 +64,8 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
 
-bench: ## One table of the performance figures at ADS ads (default 100000, 5 to 10 minutes; make bench ADS=1000000); docs/performance.md
-	$(GO) run ./cmd/adwatch bench --ads $(ADS)
+bench: ## One table of the performance figures at ADS ads (default 100000, 4 to 12 minutes; make bench ADS=1000000; E2E= leaves out run --once against the plain libraries); docs/performance.md
+	$(GO) run ./cmd/adwatch bench --ads $(ADS) $(E2E)
 
 bench-go: ## The packages' go test benchmarks (the 1M-ad linking case alone takes about 15 minutes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./extractor/... ./indexer/... ./alerts/...

@@ -35,22 +35,31 @@ import (
 func benchCmd(g *globals) *cobra.Command {
 	var n int
 	var photoTime time.Duration
+	var e2e e2eOptions
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
 		Long: "bench measures, in one run and side by side with the plain libraries: decoding and hashing photos " +
 			"(adwatch's imagehash beside goimagehash), text-only extraction, generating --ads ads into a scratch " +
 			"JetStream and reindexing them, search and phone look-up latencies on that index, linking, resident memory " +
-			"and the index's size on disk. Everything happens in a temporary directory.",
+			"and the index's size on disk. Everything happens in a temporary directory. With --e2e it first runs " +
+			"adwatch run --once in-process against the simulated site (photo-heavy, then with its photos taken out) " +
+			"beside the plain libraries chained on the same site: a colly crawl, every image downloaded, each " +
+			"distinct one decoded and hashed with goimagehash, bleve batches of 1,000.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := g.app(cmd)
 			if err != nil {
 				return err
 			}
-			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr()}
+			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose}
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
 			if err != nil {
 				return err
+			}
+			if e2e.on {
+				if err := b.endToEnd(cmd.Context(), a.Config, e2e); err != nil {
+					return err
+				}
 			}
 			ex := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
 			if err := b.run(cmd.Context(), ex, m, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink); err != nil {
@@ -62,6 +71,10 @@ func benchCmd(g *globals) *cobra.Command {
 	}
 	c.Flags().IntVar(&n, "ads", 100_000, "ads to generate, index, search and link")
 	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library")
+	c.Flags().BoolVar(&e2e.on, "e2e", false, "also measure run --once end to end against the plain libraries chained on the simulated site (minutes)")
+	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
+	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
+	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file")
 	return c
 }
 
@@ -70,7 +83,9 @@ type bench struct {
 	n         int
 	photoTime time.Duration
 	log       io.Writer
-	rows      [][4]string // figure, value, target, note
+	// verbose logs the end-to-end runs' progress (-v).
+	verbose bool
+	rows    [][4]string // figure, value, target, note
 }
 
 func (b *bench) add(figure, value, target, note string) {
