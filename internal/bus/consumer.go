@@ -126,18 +126,43 @@ func (c Consumer) maxDeliver() int {
 // redelivers without limit: the loop itself decides when a message is a
 // dead letter, so none is abandoned without one.
 func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+	return CreateConsumer(ctx, js, c.Stream, jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.ackWait(),
 		MaxDeliver:    -1,
 		MaxAckPending: 4 * max(c.Batch, 1),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", c.Durable, c.Stream, err)
+	}, c.log())
+}
+
+// CreateConsumer creates (or finds and updates) a durable consumer of
+// stream, trying again while the answer is one a cluster gives while it
+// elects a leader or misses a node (a timeout, no responders, a 5xx API
+// error), so that a stage starting then waits instead of stopping its
+// process. A request the server refuses (a 4xx: no such stream, a
+// conflicting config) fails at once. log (may be nil) receives each retry.
+func CreateConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	wait := 200 * time.Millisecond
+	for {
+		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		if err == nil {
+			return cons, nil
+		}
+		var api *jetstream.APIError
+		if ctx.Err() != nil || (errors.As(err, &api) && api.Code < 500) {
+			return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
+		}
+		if log != nil {
+			log.Warn("creating a consumer failed; trying again", "stream", stream, "consumer", cfg.Durable, "wait", wait, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	return cons, nil
 }
 
 // Run fetches batches until ctx is done and hands them to h, then

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -162,5 +163,56 @@ func TestLongBatchIsNotRedelivered(t *testing.T) {
 	defer mu.Unlock()
 	if n != 1 {
 		t.Errorf("a 3 s batch with a 1 s acknowledgement wait was handled %d times, want once", n)
+	}
+}
+
+// flakyJS fails its first consumer creations as a cluster that is
+// electing a leader does.
+type flakyJS struct {
+	jetstream.JetStream
+	fails []error
+	calls int
+}
+
+func (f *flakyJS) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	f.calls++
+	if f.calls <= len(f.fails) {
+		return nil, f.fails[f.calls-1]
+	}
+	return f.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+}
+
+// TestConsumerOpenWaitsForTheCluster: a consumer created while the
+// cluster misses a node (a timeout, no responders, a 503) is created once
+// the cluster answers, instead of failing its stage; a request the server
+// refuses fails at once.
+func TestConsumerOpenWaitsForTheCluster(t *testing.T) {
+	b := bustest.New(t)
+	for _, tc := range []struct {
+		name      string
+		stream    string
+		fails     []error
+		wantErr   bool
+		wantCalls int
+	}{
+		{"answers at once", bus.StreamPages, nil, false, 1},
+		{"a node lost, then a leader elected", bus.StreamPages,
+			[]error{context.DeadlineExceeded, nats.ErrNoResponders, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream cluster not available"}},
+			false, 4},
+		{"no such stream", "ADWATCH_NONE", nil, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			js := &flakyJS{JetStream: b.JS, fails: tc.fails}
+			c := bus.Consumer{Stream: tc.stream, Durable: "extractor", Batch: 8}
+			cons, err := c.Open(ctx, js)
+			if (err != nil) != tc.wantErr || js.calls != tc.wantCalls {
+				t.Fatalf("Open: %v after %d calls; want error %v after %d", err, js.calls, tc.wantErr, tc.wantCalls)
+			}
+			if err == nil && cons.CachedInfo().Name != "extractor" {
+				t.Errorf("consumer %q, want extractor", cons.CachedInfo().Name)
+			}
+		})
 	}
 }
