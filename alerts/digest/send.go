@@ -79,13 +79,9 @@ func (s *Sender) Drain(ctx context.Context) error {
 }
 
 func (s *Sender) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	cons, err := s.JS.CreateOrUpdateConsumer(ctx, bus.StreamOutbox, jetstream.ConsumerConfig{
+	return bus.CreateConsumer(ctx, s.JS, bus.StreamOutbox, jetstream.ConsumerConfig{
 		Durable: "sender", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute, MaxDeliver: -1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating outbox consumer: %w", err)
-	}
-	return cons, nil
+	}, s.Log)
 }
 
 func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int, error) {
@@ -275,7 +271,12 @@ func (s *Sender) webhook(ctx context.Context, d *record.Digest) error {
 	return nil
 }
 
-// Scheduler queues each unit's digest at its scheduled time.
+// Scheduler queues each unit's digest at its scheduled time. A digest
+// that cannot be built or queued then (the NATS cluster electing a leader,
+// the index or serve's API out of reach for the figures) is tried again at
+// each check until it is queued, so a failure delays the day's digest
+// instead of skipping it; a digest built once is queued as built (its id
+// makes queueing it again harmless), so no alert goes out twice.
 type Scheduler struct {
 	Outbox Outbox
 	Units  []alerts.Unit
@@ -284,19 +285,27 @@ type Scheduler struct {
 	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Every is the time between checks; 0 means 30 seconds.
+	Every time.Duration
 }
 
-// Run checks the schedules every 30 seconds until ctx is done.
+// Run checks the schedules every Every until ctx is done.
 func (s *Scheduler) Run(ctx context.Context) error {
 	now := s.Now
 	if now == nil {
 		now = time.Now
 	}
+	every := s.Every
+	if every == 0 {
+		every = 30 * time.Second
+	}
 	next := map[string]time.Time{}
+	// built are the digests built but not yet queued, by unit.
+	built := map[string]*record.Digest{}
 	for i := range s.Units {
 		next[s.Units[i].Name] = s.Units[i].NextRun(now())
 	}
-	t := time.NewTicker(30 * time.Second)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -309,14 +318,23 @@ func (s *Scheduler) Run(ctx context.Context) error {
 			if now().Before(next[u.Name]) {
 				continue
 			}
-			next[u.Name] = u.NextRun(now())
-			d, err := Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, now())
+			d := built[u.Name]
+			var err error
+			if d == nil {
+				d, err = Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, now())
+			}
 			if err == nil {
+				built[u.Name] = d
 				err = Queue(ctx, s.Outbox, d)
 			}
 			if err != nil {
-				s.Log.Error("digest not queued", "unit", u.Name, "err", err)
+				if ctx.Err() == nil {
+					s.Log.Error("digest not queued; trying again", "unit", u.Name, "wait", every, "err", err)
+				}
+				continue
 			}
+			delete(built, u.Name)
+			next[u.Name] = u.NextRun(now())
 		}
 	}
 }
