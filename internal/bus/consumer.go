@@ -136,6 +136,39 @@ func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.C
 	}, c.log())
 }
 
+// transient reports whether err is one a cluster gives while it elects a
+// leader or misses a node (a timeout, no responders, a 5xx API error)
+// rather than a refusal (a 4xx: no such stream, a conflicting config).
+func transient(err error) bool {
+	var api *jetstream.APIError
+	return !errors.As(err, &api) || api.Code >= 500
+}
+
+// PublishMsg publishes msg, which must carry a message id
+// (jetstream.MsgIDHeader) so that a publication tried twice is stored
+// once, trying again for up to limit while the cluster answers as one
+// that has lost a node or elects a leader; log (may be nil) receives
+// each retry.
+func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, limit time.Duration, log *slog.Logger) (*jetstream.PubAck, error) {
+	deadline := time.Now().Add(limit)
+	wait := 200 * time.Millisecond
+	for {
+		ack, err := js.PublishMsg(ctx, msg)
+		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(wait).After(deadline) {
+			return ack, err
+		}
+		if log != nil {
+			log.Warn("publishing failed; trying again", "subject", msg.Subject, "wait", wait, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
 // CreateConsumer creates (or finds and updates) a durable consumer of
 // stream, trying again while the answer is one a cluster gives while it
 // elects a leader or misses a node (a timeout, no responders, a 5xx API
@@ -149,8 +182,7 @@ func CreateConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 		if err == nil {
 			return cons, nil
 		}
-		var api *jetstream.APIError
-		if ctx.Err() != nil || (errors.As(err, &api) && api.Code < 500) {
+		if ctx.Err() != nil || !transient(err) {
 			return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
 		}
 		if log != nil {

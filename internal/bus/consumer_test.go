@@ -166,12 +166,20 @@ func TestLongBatchIsNotRedelivered(t *testing.T) {
 	}
 }
 
-// flakyJS fails its first consumer creations as a cluster that is
-// electing a leader does.
+// flakyJS fails its first consumer creations or publications as a
+// cluster that is electing a leader does.
 type flakyJS struct {
 	jetstream.JetStream
 	fails []error
 	calls int
+}
+
+func (f *flakyJS) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	f.calls++
+	if f.calls <= len(f.fails) {
+		return nil, f.fails[f.calls-1]
+	}
+	return f.JetStream.PublishMsg(ctx, msg, opts...)
 }
 
 func (f *flakyJS) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
@@ -212,6 +220,39 @@ func TestConsumerOpenWaitsForTheCluster(t *testing.T) {
 			}
 			if err == nil && cons.CachedInfo().Name != "extractor" {
 				t.Errorf("consumer %q, want extractor", cons.CachedInfo().Name)
+			}
+		})
+	}
+}
+
+// TestPublishWaitsForTheCluster: a page published while the cluster
+// elects a leader is stored once the cluster answers, within the limit;
+// a refusal or a cluster that stays away past the limit is an error.
+func TestPublishWaitsForTheCluster(t *testing.T) {
+	b := bustest.New(t)
+	lost := []error{nats.ErrNoResponders, context.DeadlineExceeded, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream cluster not available"}}
+	for _, tc := range []struct {
+		name      string
+		subject   string
+		fails     []error
+		limit     time.Duration
+		wantErr   bool
+		wantCalls int
+	}{
+		{"answers at once", bus.SubjectPages + ".site", nil, time.Minute, false, 1},
+		{"a node lost, then a leader elected", bus.SubjectPages + ".site", lost, time.Minute, false, 4},
+		{"no stream for the subject", "adwatch.none", []error{&jetstream.APIError{Code: 400, ErrorCode: 10060, Description: "expected stream does not match"}}, time.Minute, true, 1},
+		{"away past the limit", bus.SubjectPages + ".site", lost, 300 * time.Millisecond, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			js := &flakyJS{JetStream: b.JS, fails: tc.fails}
+			msg := &nats.Msg{Subject: tc.subject, Data: []byte(tc.name), Header: nats.Header{}}
+			msg.Header.Set(jetstream.MsgIDHeader, tc.name)
+			_, err := bus.PublishMsg(ctx, js, msg, tc.limit, nil)
+			if (err != nil) != tc.wantErr || js.calls != tc.wantCalls {
+				t.Fatalf("PublishMsg: %v after %d calls; want error %v after %d", err, js.calls, tc.wantErr, tc.wantCalls)
 			}
 		})
 	}
