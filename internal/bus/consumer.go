@@ -136,12 +136,45 @@ func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.C
 	}, c.log())
 }
 
-// transient reports whether err is one a cluster gives while it elects a
+// Transient reports whether err is one a cluster gives while it elects a
 // leader or misses a node (a timeout, no responders, a 5xx API error)
-// rather than a refusal (a 4xx: no such stream, a conflicting config).
-func transient(err error) bool {
+// rather than a refusal (a 4xx: no such stream, a conflicting config) or
+// an error of adwatch's own.
+func Transient(err error) bool {
 	var api *jetstream.APIError
-	return !errors.As(err, &api) || api.Code >= 500
+	if errors.As(err, &api) {
+		return api.Code >= 500
+	}
+	for _, e := range []error{context.DeadlineExceeded, nats.ErrTimeout, nats.ErrNoResponders, jetstream.ErrNoStreamResponse,
+		nats.ErrConnectionReconnecting, nats.ErrDisconnected} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry calls f until it succeeds, fails with an error that is not
+// Transient, ctx is done, or limit (0: none) has passed; log (may be nil)
+// receives each retry of what.
+func Retry(ctx context.Context, limit time.Duration, log *slog.Logger, what string, f func() error) error {
+	deadline := time.Now().Add(limit)
+	wait := 200 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || !Transient(err) || (limit > 0 && time.Now().Add(wait).After(deadline)) {
+			return err
+		}
+		if log != nil {
+			log.Warn(what+" failed; trying again", "wait", wait, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // PublishMsg publishes msg, which must carry a message id
@@ -150,23 +183,13 @@ func transient(err error) bool {
 // that has lost a node or elects a leader; log (may be nil) receives
 // each retry.
 func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, limit time.Duration, log *slog.Logger) (*jetstream.PubAck, error) {
-	deadline := time.Now().Add(limit)
-	wait := 200 * time.Millisecond
-	for {
-		ack, err := js.PublishMsg(ctx, msg)
-		if err == nil || ctx.Err() != nil || !transient(err) || time.Now().Add(wait).After(deadline) {
-			return ack, err
-		}
-		if log != nil {
-			log.Warn("publishing failed; trying again", "subject", msg.Subject, "wait", wait, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+	var ack *jetstream.PubAck
+	err := Retry(ctx, limit, log, "publishing on "+msg.Subject, func() error {
+		var err error
+		ack, err = js.PublishMsg(ctx, msg)
+		return err
+	})
+	return ack, err
 }
 
 // CreateConsumer creates (or finds and updates) a durable consumer of
@@ -176,25 +199,16 @@ func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, limi
 // process. A request the server refuses (a 4xx: no such stream, a
 // conflicting config) fails at once. log (may be nil) receives each retry.
 func CreateConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
-	wait := 200 * time.Millisecond
-	for {
-		cons, err := js.CreateOrUpdateConsumer(ctx, stream, cfg)
-		if err == nil {
-			return cons, nil
-		}
-		if ctx.Err() != nil || !transient(err) {
-			return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
-		}
-		if log != nil {
-			log.Warn("creating a consumer failed; trying again", "stream", stream, "consumer", cfg.Durable, "wait", wait, "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
+	var cons jetstream.Consumer
+	err := Retry(ctx, 0, log, "creating consumer "+cfg.Durable+" on "+stream, func() error {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
+	return cons, nil
 }
 
 // Run fetches batches until ctx is done and hands them to h, then

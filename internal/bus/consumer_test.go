@@ -257,3 +257,28 @@ func TestPublishWaitsForTheCluster(t *testing.T) {
 		})
 	}
 }
+
+// TestRetry: what the cluster says while it misses a node is tried again;
+// adwatch's own errors and refusals are not.
+func TestRetry(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		errs      []error
+		wantCalls int
+	}{
+		{"no responders, then an answer", []error{nats.ErrNoResponders, fmt.Errorf("creating key-value bucket: %w", context.DeadlineExceeded), nil}, 3},
+		{"a config error of adwatch's own", []error{errors.New("audit retention under the minimum")}, 1},
+		{"a refusal", []error{&jetstream.APIError{Code: 400, Description: "stream name already in use"}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := bus.Retry(context.Background(), time.Minute, nil, "opening", func() error {
+				calls++
+				return tc.errs[calls-1]
+			})
+			if calls != tc.wantCalls || err != tc.errs[len(tc.errs)-1] {
+				t.Errorf("Retry: %v after %d calls; want %v after %d", err, calls, tc.errs[len(tc.errs)-1], tc.wantCalls)
+			}
+		})
+	}
+}
