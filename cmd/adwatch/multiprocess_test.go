@@ -299,6 +299,10 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 					out, _ := os.ReadFile(r.log)
 					t.Logf("%s:\n%s", r.name, tail(out, 2000))
 				}
+				for i := range cl.args {
+					out, _ := os.ReadFile(filepath.Join(cl.logs, fmt.Sprintf("nats-%d.log", i)))
+					t.Logf("nats-%d:\n%s", i, tail(out, 3000))
+				}
 				t.Fatalf("pipeline hung: %s not reached in 10 minutes", what)
 			case <-time.After(200 * time.Millisecond):
 			}
