@@ -111,6 +111,9 @@ func (s *Stage) Run(ctx context.Context) error {
 	// evaluate a half-built state.
 	replayed := replayTo == 0
 	touched := map[string]bool{}
+	// last is the sequence of the last update applied, evaluated once
+	// touched is.
+	var last uint64
 	watchRev := uint64(0)
 	for ctx.Err() == nil {
 		if rev, entries, err := loadWatchlist(ctx, s.Watchlist); err == nil && rev != watchRev {
@@ -127,9 +130,12 @@ func (s *Stage) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("reading profile updates: %w", err)
+			// A cluster electing a leader: the ordered consumer
+			// resumes after the last update applied.
+			s.Log.Warn("reading profile updates failed; trying again", "err", err)
+			pause(ctx, time.Second)
+			continue
 		}
-		var last uint64
 		s.mu.Lock()
 		for m := range mb.Messages() {
 			if meta, err := m.Metadata(); err == nil {
@@ -158,7 +164,12 @@ func (s *Stage) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return err
+			// The alerts bucket out of reach (a node lost): the same
+			// entities are evaluated again, which rewrites what was
+			// written already to the same.
+			s.Log.Error("writing alerts failed; evaluating again", "entities", len(touched), "err", err)
+			pause(ctx, time.Second)
+			continue
 		}
 		if len(touched) > 0 {
 			s.Metrics.Eval.Observe(time.Since(start).Seconds())
@@ -171,6 +182,14 @@ func (s *Stage) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// pause waits d or until ctx is done.
+func pause(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
 }
 
 // Decision is one rule's verdict on one entity.

@@ -8,8 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
@@ -153,5 +157,84 @@ func BenchmarkEvaluate(b *testing.B) {
 		s.st.apply(mk(i), touched)
 		s.decide(touched)
 		i++
+	}
+}
+
+// lossyKV fails its first writes, as the alerts bucket does while its
+// cluster elects a leader after losing a node.
+type lossyKV struct {
+	jetstream.KeyValue
+	mu    sync.Mutex
+	fails int
+}
+
+func (k *lossyKV) fail() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.fails == 0 {
+		return nil
+	}
+	k.fails--
+	return nats.ErrNoResponders
+}
+
+func (k *lossyKV) Put(ctx context.Context, key string, value []byte) (uint64, error) {
+	if err := k.fail(); err != nil {
+		return 0, err
+	}
+	return k.KeyValue.Put(ctx, key, value)
+}
+
+func (k *lossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
+	if err := k.fail(); err != nil {
+		return 0, err
+	}
+	return k.KeyValue.Update(ctx, key, value, rev)
+}
+
+// TestAlertsSurviveLostWrites: alert writes that fail (a NATS node lost)
+// neither stop the stage nor lose the alert: it is written once the
+// bucket answers.
+func TestAlertsSurviveLostWrites(t *testing.T) {
+	for _, fails := range []int{0, 3} {
+		t.Run(fmt.Sprintf("%d failed writes", fails), func(t *testing.T) {
+			b := bustest.New(t)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			_, rules, bad, err := ParseRules([]byte("rules:\n  - {name: shared_phone, severity: high, entity: phone, when: phone.profiles_in_window >= 3}\n"))
+			if err != nil || len(bad) > 0 {
+				t.Fatal(err, bad)
+			}
+			kv := &lossyKV{KeyValue: b.Alerts, fails: fails}
+			st := &Stage{JS: b.JS, Alerts: kv, Watchlist: b.Watchlist, Log: slog.New(slog.DiscardHandler), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
+			runCtx, stop := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- st.Run(runCtx) }()
+			for i, p := range []string{"P1", "P2", "P3"} {
+				data, _ := json.Marshal(record.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: p, Phones: []string{"+15108730123"}})
+				if _, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for {
+				if list, err := List(ctx, b.Alerts); err == nil && len(list) == 1 && len(list[0].Profiles) == 3 {
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("the stage stopped: %v", err)
+				case <-ctx.Done():
+					t.Fatal("no alert after the bucket answered again")
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			stop()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+			if kv.fails != 0 {
+				t.Errorf("%d writes never tried", kv.fails)
+			}
+		})
 	}
 }

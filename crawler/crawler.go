@@ -439,7 +439,9 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	// The same page with the same images is stored once; with an image
 	// that came on a later pass it is a new capture.
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
-	ack, err := c.JS.PublishMsg(ctx, msg)
+	// A NATS cluster that lost a node answers again within seconds: the
+	// page waits for it rather than for the next pass.
+	ack, err := bus.PublishMsg(ctx, c.JS, msg, time.Minute, c.Log)
 	if err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
 	}

@@ -280,3 +280,85 @@ func TestNoSMTPHostCountsFailedEmail(t *testing.T) {
 	}
 	checkCounts(t, s.Metrics, "vice", "email", counts{failed: 2})
 }
+
+// TestSchedulerRetriesADigestItCouldNotQueue has the scheduler meet a unit's
+// digest time while the figures cannot be read (serve's API restarting, a
+// NATS leader being elected): the digest is queued, once and whole, at a
+// later check instead of being skipped until the next day.
+func TestSchedulerRetriesADigestItCouldNotQueue(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fails int64
+	}{
+		{"figures at the first try", 0},
+		{"figures out of reach twice", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := bustest.New(t)
+			seed(t, b)
+			var calls atomic.Int64
+			snap := func(ctx context.Context, city string, day time.Time) (int, int, error) {
+				if calls.Add(1) <= tc.fails {
+					return 0, 0, errors.New("serve's API does not answer")
+				}
+				return snapshotter(ctx, city, day)
+			}
+			// Started a minute before 07:00 in Oakland; every later
+			// check is past it.
+			start := time.Date(2020, 10, 3, 13, 59, 0, 0, time.UTC)
+			var ticks atomic.Int64
+			now := func() time.Time {
+				if ticks.Add(1) == 1 {
+					return start
+				}
+				return start.Add(2 * time.Minute)
+			}
+			unit := alerts.Unit{Name: "alameda-vice", Recipients: []string{"vice@example.org"}, Cities: []string{"Oakland"},
+				MinSeverity: "medium", Timezone: "America/Los_Angeles", Schedule: "07:00"}
+			s := &Scheduler{Outbox: outbox(b), Units: []alerts.Unit{unit}, WebURL: "http://127.0.0.1:8080", Snap: snap,
+				Log: slog.New(slog.DiscardHandler), Now: now, Every: 10 * time.Millisecond}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- s.Run(ctx) }()
+			st, err := b.JS.Stream(ctx, bus.StreamOutbox)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for {
+				info, err := st.Info(ctx)
+				if err != nil {
+					t.Fatalf("no digest queued: %v", err)
+				}
+				if info.State.Msgs > 0 {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			// A few more checks: the digest is not queued again.
+			for n := ticks.Load() + 5; ticks.Load() < n && ctx.Err() == nil; {
+				time.Sleep(10 * time.Millisecond)
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			info, err := st.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := st.GetMsg(context.Background(), info.State.FirstSeq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d record.Digest
+			if err := json.Unmarshal(m.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if info.State.Msgs != 1 || d.Total != 2 || len(d.Snapshots) != 1 || d.Snapshots[0].Ads != 1165 {
+				t.Errorf("outbox: %d digests, the first of %d alerts with figures %+v; want one of 2 alerts with Oakland's 1,165 ads",
+					info.State.Msgs, d.Total, d.Snapshots)
+			}
+		})
+	}
+}

@@ -112,13 +112,9 @@ func (s *Sender) Drain(ctx context.Context) error {
 }
 
 func (s *Sender) consumer(ctx context.Context) (jetstream.Consumer, error) {
-	cons, err := s.JS.CreateOrUpdateConsumer(ctx, bus.StreamOutbox, jetstream.ConsumerConfig{
+	return bus.CreateConsumer(ctx, s.JS, bus.StreamOutbox, jetstream.ConsumerConfig{
 		Durable: "sender", AckPolicy: jetstream.AckExplicitPolicy, AckWait: 2 * time.Minute, MaxDeliver: -1,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("creating outbox consumer: %w", err)
-	}
-	return cons, nil
+	}, s.Log)
 }
 
 func (s *Sender) deliverBatch(ctx context.Context, cons jetstream.Consumer) (int, error) {
@@ -330,6 +326,9 @@ func (s *Sender) webhook(ctx context.Context, d *record.Digest) error {
 // Its id comes from the unit and the scheduled time, so queueing it again
 // after a crash between the outbox and the record of it is one message
 // (the outbox's duplicate window) and one delivery (Sender's record).
+// A digest that cannot be built or queued at its time (the NATS cluster
+// electing a leader, the figures out of reach) is tried again at each
+// check; one built but not queued is queued as built.
 type Scheduler struct {
 	Outbox Outbox
 	Units  []alerts.Unit
@@ -338,20 +337,28 @@ type Scheduler struct {
 	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Every is the time between checks; 0 means 30 seconds.
+	Every time.Duration
 
+	// built are the digests built but not yet queued, by unit.
+	built map[string]*record.Digest
 	// floor is, per unit never sent a digest, the scheduled time before
 	// which none is due: the one passed when this scheduler started.
 	floor map[string]time.Time
 }
 
-// Run checks the schedules at start and then every 30 seconds until ctx
-// is done.
+// Run checks the schedules at start and then every Every until ctx is
+// done.
 func (s *Scheduler) Run(ctx context.Context) error {
 	now := s.Now
 	if now == nil {
 		now = time.Now
 	}
-	t := time.NewTicker(30 * time.Second)
+	every := s.Every
+	if every == 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		s.Check(ctx, now())
@@ -367,7 +374,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // now and who has not had the digest of that time.
 func (s *Scheduler) Check(ctx context.Context, now time.Time) {
 	if s.floor == nil {
-		s.floor = map[string]time.Time{}
+		s.floor, s.built = map[string]time.Time{}, map[string]*record.Digest{}
 	}
 	for i := range s.Units {
 		u := &s.Units[i]
@@ -390,14 +397,23 @@ func (s *Scheduler) Check(ctx context.Context, now time.Time) {
 		if !last.Before(due) {
 			continue
 		}
-		d, err := Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, due)
-		if err == nil {
-			err = Queue(ctx, s.Outbox, d)
+		d := s.built[u.Name]
+		if d == nil || !d.Until.Equal(due) {
+			if d, err = Build(ctx, s.Outbox, *u, s.WebURL, s.Snap, due); err != nil {
+				if ctx.Err() == nil {
+					s.Log.Error("digest not built; tried again at the next check", "unit", u.Name, "err", err)
+				}
+				continue
+			}
+			s.built[u.Name] = d
 		}
-		if err != nil {
-			s.Log.Error("digest not queued; tried again at the next check", "unit", u.Name, "err", err)
+		if err := Queue(ctx, s.Outbox, d); err != nil {
+			if ctx.Err() == nil {
+				s.Log.Error("digest not queued; tried again at the next check", "unit", u.Name, "err", err)
+			}
 			continue
 		}
+		delete(s.built, u.Name)
 		s.Log.Info("digest queued", "unit", u.Name, "digest", d.ID, "alerts", d.Total)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adwatch/adwatch/alerts"
 	"github.com/adwatch/adwatch/alerts/digest"
 	"github.com/adwatch/adwatch/audit"
@@ -178,28 +180,37 @@ func (a *App) Build(ctx context.Context, roles []string, o Options) (*Stages, er
 				s.Named["indexer"] = ix
 			}
 			log := a.Log.With("component", "web")
-			users, err := auth.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas)
+			// Its buckets and streams, waiting out a NATS node lost
+			// while it starts.
+			var users *auth.Store
+			var trail *audit.Log
+			var cs *cases.Store
+			var pages jetstream.Stream
+			err := bus.Retry(ctx, 2*time.Minute, log, "opening the accounts, audit log and cases", func() error {
+				var err error
+				if users, err = auth.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas); err != nil {
+					return err
+				}
+				if trail, err = audit.Open(ctx, a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas, audit.WithLogger(log)); err != nil {
+					return err
+				}
+				if cs, err = cases.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas); err != nil {
+					return err
+				}
+				if pages, err = a.Bus.JS.Stream(ctx, bus.StreamPages); err != nil {
+					return fmt.Errorf("opening stream %s: %w", bus.StreamPages, err)
+				}
+				return nil
+			})
 			if err != nil {
 				return nil, err
 			}
 			users.Log = log
-			trail, err := audit.Open(ctx, a.Bus.JS, a.Config.Audit.Retention, a.Config.NATS.Replicas, audit.WithLogger(log))
-			if err != nil {
-				return nil, err
-			}
-			cs, err := cases.Open(ctx, a.Bus.JS, a.Config.NATS.Replicas)
-			if err != nil {
-				return nil, err
-			}
 			// The units, for the alert inbox's filter (the alert role
 			// reports rejected rules).
 			units, _, _, err := alerts.LoadRules(a.Config.AlertsFile)
 			if err != nil {
 				return nil, err
-			}
-			pages, err := a.Bus.JS.Stream(ctx, bus.StreamPages)
-			if err != nil {
-				return nil, fmt.Errorf("opening stream %s: %w", bus.StreamPages, err)
 			}
 			s.Named["web"] = &web.Server{Addr: a.Config.Serve.Addr, Index: s.Index, Config: &a.Config, Users: users, Audit: trail, Cases: cs, Units: units.Units,
 				Alerts: a.Bus.Alerts, Watchlist: a.Bus.Watchlist, Images: a.Bus.Images, Pages: pages, JS: a.Bus.JS, Gatherer: a.Registry, Metrics: web.NewMetrics(a.metrics), Log: log, TokenFile: a.TokenFile()}

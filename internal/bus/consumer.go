@@ -126,16 +126,87 @@ func (c Consumer) maxDeliver() int {
 // redelivers without limit: the loop itself decides when a message is a
 // dead letter, so none is abandoned without one.
 func (c Consumer) Open(ctx context.Context, js jetstream.JetStream) (jetstream.Consumer, error) {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, jetstream.ConsumerConfig{
+	return CreateConsumer(ctx, js, c.Stream, jetstream.ConsumerConfig{
 		Durable:       c.Durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       c.ackWait(),
 		MaxDeliver:    -1,
 		MaxAckPending: 4 * max(c.Batch, 1),
 		DeliverPolicy: jetstream.DeliverAllPolicy,
+	}, c.log())
+}
+
+// Transient reports whether err is one a cluster gives while it elects a
+// leader or misses a node (a timeout, no responders, a 5xx API error)
+// rather than a refusal (a 4xx: no such stream, a conflicting config) or
+// an error of adwatch's own.
+func Transient(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return api.Code >= 500
+	}
+	for _, e := range []error{context.DeadlineExceeded, nats.ErrTimeout, nats.ErrNoResponders, jetstream.ErrNoStreamResponse,
+		nats.ErrConnectionReconnecting, nats.ErrDisconnected} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// Retry calls f until it succeeds, fails with an error that is not
+// Transient, ctx is done, or limit (0: none) has passed; log (may be nil)
+// receives each retry of what.
+func Retry(ctx context.Context, limit time.Duration, log *slog.Logger, what string, f func() error) error {
+	deadline := time.Now().Add(limit)
+	wait := 200 * time.Millisecond
+	for {
+		err := f()
+		if err == nil || ctx.Err() != nil || !Transient(err) || (limit > 0 && time.Now().Add(wait).After(deadline)) {
+			return err
+		}
+		if log != nil {
+			log.Warn(what+" failed; trying again", "wait", wait, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// PublishMsg publishes msg, which must carry a message id
+// (jetstream.MsgIDHeader) so that a publication tried twice is stored
+// once, trying again for up to limit while the cluster answers as one
+// that has lost a node or elects a leader; log (may be nil) receives
+// each retry.
+func PublishMsg(ctx context.Context, js jetstream.JetStream, msg *nats.Msg, limit time.Duration, log *slog.Logger) (*jetstream.PubAck, error) {
+	var ack *jetstream.PubAck
+	err := Retry(ctx, limit, log, "publishing on "+msg.Subject, func() error {
+		var err error
+		ack, err = js.PublishMsg(ctx, msg)
+		return err
+	})
+	return ack, err
+}
+
+// CreateConsumer creates (or finds and updates) a durable consumer of
+// stream, trying again while the answer is one a cluster gives while it
+// elects a leader or misses a node (a timeout, no responders, a 5xx API
+// error), so that a stage starting then waits instead of stopping its
+// process. A request the server refuses (a 4xx: no such stream, a
+// conflicting config) fails at once. log (may be nil) receives each retry.
+func CreateConsumer(ctx context.Context, js jetstream.JetStream, stream string, cfg jetstream.ConsumerConfig, log *slog.Logger) (jetstream.Consumer, error) {
+	var cons jetstream.Consumer
+	err := Retry(ctx, 0, log, "creating consumer "+cfg.Durable+" on "+stream, func() error {
+		var err error
+		cons, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("creating consumer %s on %s: %w", c.Durable, c.Stream, err)
+		return nil, fmt.Errorf("creating consumer %s on %s: %w", cfg.Durable, stream, err)
 	}
 	return cons, nil
 }

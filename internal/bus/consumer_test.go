@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
@@ -162,5 +163,122 @@ func TestLongBatchIsNotRedelivered(t *testing.T) {
 	defer mu.Unlock()
 	if n != 1 {
 		t.Errorf("a 3 s batch with a 1 s acknowledgement wait was handled %d times, want once", n)
+	}
+}
+
+// flakyJS fails its first consumer creations or publications as a
+// cluster that is electing a leader does.
+type flakyJS struct {
+	jetstream.JetStream
+	fails []error
+	calls int
+}
+
+func (f *flakyJS) PublishMsg(ctx context.Context, msg *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	f.calls++
+	if f.calls <= len(f.fails) {
+		return nil, f.fails[f.calls-1]
+	}
+	return f.JetStream.PublishMsg(ctx, msg, opts...)
+}
+
+func (f *flakyJS) CreateOrUpdateConsumer(ctx context.Context, stream string, cfg jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	f.calls++
+	if f.calls <= len(f.fails) {
+		return nil, f.fails[f.calls-1]
+	}
+	return f.JetStream.CreateOrUpdateConsumer(ctx, stream, cfg)
+}
+
+// TestConsumerOpenWaitsForTheCluster: a consumer created while the
+// cluster misses a node (a timeout, no responders, a 503) is created once
+// the cluster answers, instead of failing its stage; a request the server
+// refuses fails at once.
+func TestConsumerOpenWaitsForTheCluster(t *testing.T) {
+	b := bustest.New(t)
+	for _, tc := range []struct {
+		name      string
+		stream    string
+		fails     []error
+		wantErr   bool
+		wantCalls int
+	}{
+		{"answers at once", bus.StreamPages, nil, false, 1},
+		{"a node lost, then a leader elected", bus.StreamPages,
+			[]error{context.DeadlineExceeded, nats.ErrNoResponders, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream cluster not available"}},
+			false, 4},
+		{"no such stream", "ADWATCH_NONE", nil, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			js := &flakyJS{JetStream: b.JS, fails: tc.fails}
+			c := bus.Consumer{Stream: tc.stream, Durable: "extractor", Batch: 8}
+			cons, err := c.Open(ctx, js)
+			if (err != nil) != tc.wantErr || js.calls != tc.wantCalls {
+				t.Fatalf("Open: %v after %d calls; want error %v after %d", err, js.calls, tc.wantErr, tc.wantCalls)
+			}
+			if err == nil && cons.CachedInfo().Name != "extractor" {
+				t.Errorf("consumer %q, want extractor", cons.CachedInfo().Name)
+			}
+		})
+	}
+}
+
+// TestPublishWaitsForTheCluster: a page published while the cluster
+// elects a leader is stored once the cluster answers, within the limit;
+// a refusal or a cluster that stays away past the limit is an error.
+func TestPublishWaitsForTheCluster(t *testing.T) {
+	b := bustest.New(t)
+	lost := []error{nats.ErrNoResponders, context.DeadlineExceeded, &jetstream.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream cluster not available"}}
+	for _, tc := range []struct {
+		name      string
+		subject   string
+		fails     []error
+		limit     time.Duration
+		wantErr   bool
+		wantCalls int
+	}{
+		{"answers at once", bus.SubjectPages + ".site", nil, time.Minute, false, 1},
+		{"a node lost, then a leader elected", bus.SubjectPages + ".site", lost, time.Minute, false, 4},
+		{"no stream for the subject", "adwatch.none", []error{&jetstream.APIError{Code: 400, ErrorCode: 10060, Description: "expected stream does not match"}}, time.Minute, true, 1},
+		{"away past the limit", bus.SubjectPages + ".site", lost, 300 * time.Millisecond, true, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			js := &flakyJS{JetStream: b.JS, fails: tc.fails}
+			msg := &nats.Msg{Subject: tc.subject, Data: []byte(tc.name), Header: nats.Header{}}
+			msg.Header.Set(jetstream.MsgIDHeader, tc.name)
+			_, err := bus.PublishMsg(ctx, js, msg, tc.limit, nil)
+			if (err != nil) != tc.wantErr || js.calls != tc.wantCalls {
+				t.Fatalf("PublishMsg: %v after %d calls; want error %v after %d", err, js.calls, tc.wantErr, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestRetry: what the cluster says while it misses a node is tried again;
+// adwatch's own errors and refusals are not.
+func TestRetry(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		errs      []error
+		wantCalls int
+	}{
+		{"no responders, then an answer", []error{nats.ErrNoResponders, fmt.Errorf("creating key-value bucket: %w", context.DeadlineExceeded), nil}, 3},
+		{"a config error of adwatch's own", []error{errors.New("audit retention under the minimum")}, 1},
+		{"a refusal", []error{&jetstream.APIError{Code: 400, Description: "stream name already in use"}}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			err := bus.Retry(context.Background(), time.Minute, nil, "opening", func() error {
+				calls++
+				return tc.errs[calls-1]
+			})
+			if calls != tc.wantCalls || err != tc.errs[len(tc.errs)-1] {
+				t.Errorf("Retry: %v after %d calls; want %v after %d", err, calls, tc.errs[len(tc.errs)-1], tc.wantCalls)
+			}
+		})
 	}
 }
