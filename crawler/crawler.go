@@ -450,7 +450,13 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
 		recorded = sum + "/images-pending"
 	}
-	if _, err := c.PageSums.Put(ctx, key, []byte(recorded)); err != nil {
+	// Recorded as the page is published: tried again for up to a minute
+	// while the cluster has lost a node or elects the bucket's leader.
+	err = bus.Retry(ctx, time.Minute, c.Log, "recording page", func() error {
+		_, err := c.PageSums.Put(ctx, key, []byte(recorded))
+		return err
+	})
+	if err != nil {
 		return false, fmt.Errorf("recording page: %w", err)
 	}
 	if ack.Duplicate {
