@@ -12,10 +12,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -258,9 +256,6 @@ type Stage struct {
 	Metrics     *Metrics
 	// Durable is the consumer name, "extractor" by default.
 	Durable string
-	// Workers is how many pages of a batch are extracted at once;
-	// GOMAXPROCS when zero.
-	Workers int
 }
 
 // Image reads image bytes from the object store.
@@ -317,64 +312,32 @@ func (s *Stage) Run(ctx context.Context) error {
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
 	return c.Run(ctx, s.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
-		// Extracting (parsing, finding numbers, decoding and hashing
-		// photos) is the stage's work: the batch's pages are extracted on
-		// every core, then their ads published one by one in the pages'
-		// order, as extracting them one at a time would.
 		errs := make([]error, len(msgs))
-		ads := make([]record.Ad, len(msgs))
-		starts := make([]time.Time, len(msgs))
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for range min(s.workers(), len(msgs)) {
-			wg.Go(func() {
-				for i := int(next.Add(1)) - 1; i < len(msgs); i = int(next.Add(1)) - 1 {
-					starts[i] = time.Now()
-					ads[i], errs[i] = s.extract(ctx, msgs[i])
-				}
-			})
-		}
-		wg.Wait()
-		for i := range msgs {
-			if errs[i] == nil {
-				errs[i] = s.publish(ctx, &ads[i], starts[i])
-			}
+		for i, m := range msgs {
+			errs[i] = s.handle(ctx, m)
 		}
 		return errs
 	})
 }
 
-// workers is how many pages of a batch are extracted at once.
-func (s *Stage) workers() int {
-	if s.Workers > 0 {
-		return s.Workers
-	}
-	return runtime.GOMAXPROCS(0)
-}
-
-// extract extracts the ad of the page in m.
-func (s *Stage) extract(ctx context.Context, m jetstream.Msg) (record.Ad, error) {
+func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
+	start := time.Now()
 	var p record.Page
 	if err := json.Unmarshal(m.Data(), &p); err != nil {
 		s.Metrics.Errors.WithLabelValues("decode").Inc()
 		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
-		return record.Ad{}, fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
+		return fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
 	}
 	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image { return s.hashCached(ctx, ref) })
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("extract").Inc()
 		s.Log.Error("page not extracted", "site", p.Site, "err", err)
-		return record.Ad{}, fmt.Errorf("%w: %w", bus.ErrPoison, err)
+		return fmt.Errorf("%w: %w", bus.ErrPoison, err)
 	}
-	return a, nil
-}
-
-// publish publishes an extracted ad; start is when its extraction began.
-func (s *Stage) publish(ctx context.Context, a *record.Ad, start time.Time) error {
 	for _, ph := range a.Phones {
 		s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
 	}
-	data, err := json.Marshal(*a)
+	data, err := json.Marshal(a)
 	if err != nil {
 		return fmt.Errorf("encoding ad: %w", err)
 	}
