@@ -2,7 +2,6 @@ package crawler
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
@@ -68,18 +66,7 @@ fields: {id: {css: article, attr: data-id}, images: {css: img, attr: src}}
 	if st, err := c.Crawl(ctx, &s); err != nil || st.Published != 1 {
 		t.Fatalf("crawl: %+v, %v; want 1 published", st, err)
 	}
-	cons, err := b.JS.OrderedConsumer(ctx, bus.StreamPages, jsOrdered())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := cons.Next(fetchWait())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p record.Page
-	if err := json.Unmarshal(m.Data(), &p); err != nil {
-		t.Fatal(err)
-	}
+	p := firstPage(ctx, t, b.JS)
 	if string(p.Served()) != page {
 		t.Errorf("served bytes %q, want %q", p.Served(), page)
 	}

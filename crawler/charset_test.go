@@ -16,6 +16,8 @@ import (
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/encoding/japanese"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 	"github.com/adwatch/adwatch/internal/record"
@@ -74,18 +76,7 @@ fields: {id: {css: article, attr: data-id}}
 			if st, err := c.Crawl(ctx, &s); err != nil || st.Published != 1 {
 				t.Fatalf("crawl: %+v, %v; want 1 published", st, err)
 			}
-			cons, err := b.JS.OrderedConsumer(ctx, bus.StreamPages, jsOrdered())
-			if err != nil {
-				t.Fatal(err)
-			}
-			m, err := cons.Next(fetchWait())
-			if err != nil {
-				t.Fatal(err)
-			}
-			var p record.Page
-			if err := json.Unmarshal(m.Data(), &p); err != nil {
-				t.Fatal(err)
-			}
+			p := firstPage(ctx, t, b.JS)
 			if !strings.Contains(string(p.HTML), tc.text) {
 				t.Errorf("page text reached the extractor as %q, want it to contain %q in UTF-8", p.HTML, tc.text)
 			}
@@ -113,4 +104,22 @@ func TestToUTF8(t *testing.T) {
 			t.Errorf("%s: toUTF8 = %q, want %q", tc.name, got, tc.want)
 		}
 	}
+}
+
+// firstPage returns the first page on the pages stream.
+func firstPage(ctx context.Context, t *testing.T, js jetstream.JetStream) record.Page {
+	t.Helper()
+	cons, err := js.OrderedConsumer(ctx, bus.StreamPages, jsOrdered())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := cons.Next(fetchWait())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p record.Page
+	if err := json.Unmarshal(m.Data(), &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
