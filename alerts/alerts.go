@@ -95,10 +95,13 @@ func (s *Stage) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("opening profile updates: %w", err)
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	// One iterator for the life of the stage: it keeps one consumer on
+	// the server and recreates it only when it is lost (a node down).
+	it, err := follow(ctx, st, 0)
 	if err != nil {
 		return fmt.Errorf("reading profile updates: %w", err)
 	}
+	defer func() { it.Stop() }()
 	// Replay what is already in the stream before evaluating anything, so
 	// that a restart writes no intermediate evidence.
 	info, err := st.Info(ctx)
@@ -125,19 +128,9 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 			s.mu.Unlock()
 		}
-		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(500*time.Millisecond))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			// A cluster electing a leader: the ordered consumer
-			// resumes after the last update applied.
-			s.Log.Warn("reading profile updates failed; trying again", "err", err)
-			pause(ctx, time.Second)
-			continue
-		}
+		msgs, err := bus.NextBatch(it, 500, 500*time.Millisecond)
 		s.mu.Lock()
-		for m := range mb.Messages() {
+		for _, m := range msgs {
 			if meta, err := m.Metadata(); err == nil {
 				last = meta.Sequence.Stream
 			}
@@ -150,8 +143,22 @@ func (s *Stage) Run(ctx context.Context) error {
 			s.Metrics.Updates.Inc()
 		}
 		s.mu.Unlock()
-		if err := mb.Error(); err != nil && ctx.Err() == nil && !errors.Is(err, context.DeadlineExceeded) {
-			s.Log.Warn("fetching profile updates", "err", err)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			// The iterator has already tried to recreate its consumer
+			// (a cluster electing a leader, a node down); one that has
+			// stopped is opened again after the last update applied.
+			s.Log.Warn("reading profile updates failed; trying again", "err", err)
+			pause(ctx, time.Second)
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				if next, err := follow(ctx, st, last); err == nil {
+					it.Stop()
+					it = next
+				}
+			}
+			continue
 		}
 		if last >= replayTo {
 			replayed = true
@@ -182,6 +189,26 @@ func (s *Stage) Run(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// follow opens an iterator over the profile updates after the sequence
+// after (0: from the first), stopped when ctx is done, even while it is
+// recreating a lost consumer.
+func follow(ctx context.Context, st jetstream.Stream, after uint64) (jetstream.MessagesContext, error) {
+	cfg := jetstream.OrderedConsumerConfig{}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	}
+	cons, err := st.OrderedConsumer(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(500))
+	if err != nil {
+		return nil, err
+	}
+	context.AfterFunc(ctx, it.Stop)
+	return it, nil
 }
 
 // pause waits d or until ctx is done.
