@@ -537,9 +537,13 @@ func (c *Crawler) fetchImage(ctx context.Context, cr *crawl, u string) (ref reco
 // is tried again storeAttempts times in all. Without a deadline of its own
 // the object store gives up on a chunk after the client's default 5-second
 // ack wait, which a busy server (fsyncing every write, or recovering after
-// a crash) can exceed; a photo lost that way would never link its ad.
+// a crash) can exceed; a photo lost that way would never link its ad. With
+// a deadline it waits for every chunk's ack until then, and an ack lost
+// with a cluster node (the chunk stored, its answer not) holds the attempt
+// that long: half a minute, not more, so that a lost node does not stall
+// the crawl for minutes.
 const (
-	storeTimeout  = 2 * time.Minute
+	storeTimeout  = 30 * time.Second
 	storeAttempts = 3
 )
 

@@ -190,27 +190,27 @@ func (e *Extractor) HashImage(ctx context.Context, src ImageSource, ref record.I
 	return img
 }
 
-// hashImage is HashImage, and whether a failure may pass (the image could
-// not be read from the store) rather than being the image's own (it does
-// not decode).
-func (e *Extractor) hashImage(ctx context.Context, src ImageSource, ref record.ImageRef) (record.Image, bool) {
+// hashImage is HashImage, and the error of reading the image from the
+// store when that is why it failed (a failure that may pass) rather than
+// the image's own (it does not decode).
+func (e *Extractor) hashImage(ctx context.Context, src ImageSource, ref record.ImageRef) (record.Image, error) {
 	img := record.Image{URL: ref.URL, SHA256: ref.SHA256}
 	data, err := src.Image(ctx, ref.SHA256)
 	if err != nil {
 		img.Error = err.Error()
-		return img, true
+		return img, err
 	}
 	r, err := imagehash.Hash(data, e.maxPixels)
 	if err != nil {
 		img.Error = err.Error()
-		return img, false
+		return img, nil
 	}
 	img.PHash = imagehash.Hex(r.PHash)
 	for _, c := range r.Crops {
 		img.PHashCrops = append(img.PHashCrops, imagehash.Hex(c))
 	}
 	img.Width, img.Height = r.Width, r.Height
-	return img, false
+	return img, nil
 }
 
 // Metrics are the extractor's Prometheus metrics.
@@ -273,23 +273,33 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 }
 
 // hashCached fingerprints ref once per distinct image: the result is kept in
-// the image-hash bucket by SHA-256, so a repost costs no decode.
-func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Image {
+// the image-hash bucket by SHA-256, so a repost costs no decode. The error
+// is not the image's own but the store's: the image is there (or was) but
+// could not be read now (a cluster that lost a node, a timeout), and the
+// page is to be tried again rather than published without the photo's
+// hash, which would keep its ad from ever linking by that photo.
+func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) (record.Image, error) {
 	if e, err := s.ImageHashes.Get(ctx, ref.SHA256); err == nil {
 		var img record.Image
 		if json.Unmarshal(e.Value(), &img) == nil {
 			img.URL = ref.URL
 			s.Metrics.Images.WithLabelValues("cached").Inc()
-			return img
+			return img, nil
 		}
 	}
-	img, passing := s.Extractor.hashImage(ctx, s, ref)
+	img, readErr := s.Extractor.hashImage(ctx, s, ref)
 	if img.Error != "" {
 		s.Metrics.Images.WithLabelValues("error").Inc()
+		// An image missing from the store is published as such (the
+		// crawler stores it again at its next capture); one the store
+		// could not give now fails the page, which comes again.
+		if readErr != nil && ctx.Err() == nil && !errors.Is(readErr, jetstream.ErrObjectNotFound) {
+			return img, readErr
+		}
 		// Only the image's own failure (it does not decode) is kept:
 		// one that may pass is tried again with the next capture.
-		if passing || errors.Is(ctx.Err(), context.Canceled) {
-			return img
+		if readErr != nil || errors.Is(ctx.Err(), context.Canceled) {
+			return img, nil
 		}
 	} else {
 		s.Metrics.Images.WithLabelValues("hashed").Inc()
@@ -297,7 +307,7 @@ func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) record.Imag
 	if b, err := json.Marshal(img); err == nil {
 		_, _ = s.ImageHashes.Put(ctx, ref.SHA256, b)
 	}
-	return img
+	return img, nil
 }
 
 // Run consumes pages until ctx is done.
@@ -328,7 +338,19 @@ func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
 		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
 		return fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
 	}
-	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image { return s.hashCached(ctx, ref) })
+	var storeErr error
+	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image {
+		img, err := s.hashCached(ctx, ref)
+		if err != nil && storeErr == nil {
+			storeErr = err
+		}
+		return img
+	})
+	if storeErr != nil {
+		s.Metrics.Errors.WithLabelValues("image_store").Inc()
+		s.Log.Warn("a stored image could not be read; the page will be tried again", "site", p.Site, "err", storeErr)
+		return fmt.Errorf("reading the page's images: %w", storeErr)
+	}
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("extract").Inc()
 		s.Log.Error("page not extracted", "site", p.Site, "err", err)
