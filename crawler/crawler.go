@@ -549,7 +549,12 @@ const (
 
 var storeBackoff = retry.Backoff{Base: time.Second, Max: 10 * time.Second}
 
-// storeImage puts data in the image store under sha unless it is there.
+// storeImage puts data in the image store under sha unless it is there,
+// whole. An object's description is written after its chunks but without
+// waiting for them, so a put cut short (a chunk lost with a cluster node)
+// can leave a description whose chunks are missing: such an object counts
+// as absent and is put again, and an attempt after a failed one puts
+// without looking.
 func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error {
 	var err error
 	for attempt := 0; attempt < storeAttempts; attempt++ {
@@ -563,8 +568,10 @@ func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error
 		err = func() error {
 			actx, cancel := context.WithTimeout(ctx, storeTimeout)
 			defer cancel()
-			if _, err := c.Images.GetInfo(actx, sha); err == nil {
-				return nil
+			if attempt == 0 {
+				if info, err := c.Images.GetInfo(actx, sha); err == nil && c.whole(actx, info) {
+					return nil
+				}
 			}
 			_, err := c.Images.PutBytes(actx, sha, data)
 			return err
@@ -574,6 +581,26 @@ func (c *Crawler) storeImage(ctx context.Context, sha string, data []byte) error
 		}
 	}
 	return err
+}
+
+// whole reports whether every chunk the object's description counts is in
+// its bucket's stream (an object store keeps them under one subject per
+// object). When the stream cannot be asked, the object is taken as
+// broken: putting it again costs a copy, never a loss.
+func (c *Crawler) whole(ctx context.Context, info *jetstream.ObjectInfo) bool {
+	if c.JS == nil || info.Chunks == 0 {
+		return true
+	}
+	subject := "$O." + info.Bucket + ".C." + info.NUID
+	st, err := c.JS.Stream(ctx, "OBJ_"+info.Bucket)
+	if err != nil {
+		return false
+	}
+	si, err := st.Info(ctx, jetstream.WithSubjectFilter(subject))
+	if err != nil {
+		return false
+	}
+	return si.State.Subjects[subject] >= uint64(info.Chunks)
 }
 
 // ErrTooLarge is returned for a download over its size limit.

@@ -97,3 +97,63 @@ func TestImageRetriedNextPass(t *testing.T) {
 		t.Errorf("%d passes recorded, want 3", info.State.Msgs)
 	}
 }
+
+// TestImageWithMissingChunksStoredAgain: an object whose description is in
+// the store but whose chunks are not all there (a put cut short by a lost
+// node) counts as absent: storing the image again makes it whole, while a
+// whole one is left as it is.
+func TestImageWithMissingChunksStoredAgain(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := &Crawler{JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: quiet(), Metrics: NewMetrics(nil)}
+	data := make([]byte, 300<<10) // three chunks of 128 KiB
+	for i := range data {
+		data[i] = byte(i * 31)
+	}
+	const sha = "broken"
+	if _, err := b.Images.PutBytes(ctx, sha, data); err != nil {
+		t.Fatal(err)
+	}
+	info, err := b.Images.GetInfo(ctx, sha)
+	if err != nil || info.Chunks < 2 {
+		t.Fatalf("object: %+v, %v; want several chunks", info, err)
+	}
+	if !c.whole(ctx, info) {
+		t.Fatal("a whole object counts as broken")
+	}
+	// Lose one chunk, as a put cut short leaves it.
+	st, err := b.JS.Stream(ctx, "OBJ_"+bus.BucketImages)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetLastMsgForSubject(ctx, "$O."+bus.BucketImages+".C."+info.NUID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteMsg(ctx, m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if c.whole(ctx, info) {
+		t.Fatal("an object with a chunk missing counts as whole")
+	}
+	if err := c.storeImage(ctx, sha, data); err != nil {
+		t.Fatal(err)
+	}
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	got, err := b.Images.GetBytes(rctx, sha)
+	if err != nil || len(got) != len(data) {
+		t.Fatalf("after storing again: %d bytes, %v; want %d", len(got), err, len(data))
+	}
+	again, err := b.Images.GetInfo(ctx, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.storeImage(ctx, sha, data); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := b.Images.GetInfo(ctx, sha); after == nil || after.NUID != again.NUID {
+		t.Error("a whole object was put again")
+	}
+}

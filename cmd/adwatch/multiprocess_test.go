@@ -181,6 +181,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	}
 	cl := startCluster(t)
 	dir := t.TempDir()
+	keepLogs(t, dir, cl.logs)
 	bin := filepath.Join(dir, "adwatch")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building adwatch: %v\n%s", err, out)
@@ -309,7 +310,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 		}
 	}
 	msgs := func(stream string) uint64 {
-		st, err := js.Stream(ctx, stream)
+		st, err := js.Stream(brief(ctx), stream)
 		if err != nil {
 			return 0
 		}
@@ -326,7 +327,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 		resp.Body.Close()
 		for _, c := range [][2]string{{bus.StreamPages, "extractor"}, {bus.StreamAds, "indexer"}, {bus.StreamAds, serveView},
 			{bus.StreamPasses, "indexer-passes"}, {bus.StreamPasses, serveView + "-passes"}, {bus.StreamOutbox, "sender"}} {
-			if _, err := js.Consumer(ctx, c[0], c[1]); err != nil {
+			if _, err := js.Consumer(brief(ctx), c[0], c[1]); err != nil {
 				return false
 			}
 		}
@@ -337,7 +338,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	// Kill the node leading the pages stream while pages are crawled.
 	var leader string
 	waitFor("the first pages", func() bool {
-		st, err := js.Stream(ctx, bus.StreamPages)
+		st, err := js.Stream(brief(ctx), bus.StreamPages)
 		if err != nil || st.CachedInfo().State.Msgs < 20 || st.CachedInfo().Cluster == nil {
 			return false
 		}
@@ -349,7 +350,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 		t.Fatalf("no node named %q", leader)
 	}
 	for _, name := range []string{bus.StreamPages, bus.StreamAds, bus.StreamProfiles, bus.StreamOutbox} {
-		st, err := js.Stream(ctx, name)
+		st, err := js.Stream(brief(ctx), name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -376,7 +377,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	}
 
 	idle := func(stream, durable string) bool {
-		n, err := bus.Pending(ctx, js, stream, durable)
+		n, err := bus.Pending(brief(ctx), js, stream, durable)
 		return err == nil && n == 0
 	}
 	waitFor("the index and serve's view idle", func() bool {
@@ -385,11 +386,11 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	})
 	// The restarted node has caught up: every replica of the ads is current.
 	waitFor("the restarted node current", func() bool {
-		st, err := js.Stream(ctx, bus.StreamAds)
+		st, err := js.Stream(brief(ctx), bus.StreamAds)
 		if err != nil {
 			return false
 		}
-		info, err := st.Info(ctx)
+		info, err := st.Info(brief(ctx))
 		if err != nil || info.Cluster == nil || len(info.Cluster.Replicas) != 2 {
 			return false
 		}
@@ -424,7 +425,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	var got []string
 	converged := time.Now().Add(3 * time.Minute)
 	waitFor("the alerts of a clean run", func() bool {
-		got = alertKeys(ctx, t, b.Alerts)
+		got = alertKeys(brief(ctx), t, b.Alerts)
 		return slices.Equal(got, want) || time.Now().After(converged)
 	})
 	if !slices.Equal(got, want) {
@@ -445,7 +446,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 		if n != 1 {
 			t.Errorf("digest %s delivered %d times", id, n)
 		}
-		if _, err := b.Digests.Get(ctx, "delivered."+id+".webhook"); err != nil {
+		if _, err := b.Digests.Get(brief(ctx), "delivered."+id+".webhook"); err != nil {
 			t.Errorf("digest %s not recorded as delivered: %v", id, err)
 		}
 	}
@@ -617,4 +618,39 @@ func tail(out []byte, n int) []byte {
 		return out[len(out)-n:]
 	}
 	return out
+}
+
+// keepLogs copies the roles' and the nodes' logs to the directory named by
+// ADWATCH_TEST_LOGS when the test fails, before its temporary directories
+// go.
+func keepLogs(t *testing.T, dirs ...string) {
+	to := os.Getenv("ADWATCH_TEST_LOGS")
+	if to == "" {
+		return
+	}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, d := range dirs {
+			logs, _ := filepath.Glob(filepath.Join(d, "*.log"))
+			for _, l := range logs {
+				if b, err := os.ReadFile(l); err == nil {
+					_ = os.MkdirAll(to, 0o755)
+					_ = os.WriteFile(filepath.Join(to, filepath.Base(l)), b, 0o644)
+				}
+			}
+		}
+		t.Logf("logs kept in %s", to)
+	})
+}
+
+// brief bounds one request to the cluster by ten seconds: with a deadline
+// of its own (the test's) a request lost with a killed node is not timed
+// out by the client, and the test would wait for an answer that never
+// comes instead of asking again.
+func brief(ctx context.Context) context.Context {
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	time.AfterFunc(11*time.Second, cancel)
+	return c
 }
