@@ -96,9 +96,43 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketSessions, err)
 	}
+	// Read where written: a key-value bucket answers a read from any of
+	// its replicas (direct get), and a replica a moment behind does not
+	// know the session just created or the password just changed, so a
+	// login in a cluster could be refused on its next request. The
+	// accounts' buckets are read from their leader.
+	if users, err = readFromLeader(ctx, js, users); err != nil {
+		return nil, err
+	}
+	if sessions, err = readFromLeader(ctx, js, sessions); err != nil {
+		return nil, err
+	}
 	s := &Store{users: users, sessions: sessions, params: defaultParams}
 	s.dummy = sync.OnceValue(func() string { return hashPassword("no such user: a dummy password", s.params) })
 	return s, nil
+}
+
+// readFromLeader turns off direct gets on kv's stream (the bucket is
+// created with them on) and returns kv bound again, which reads through
+// the stream's leader.
+func readFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
+	bucket := kv.Bucket()
+	name := "KV_" + bucket
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("opening stream %s: %w", name, err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("updating stream %s: %w", name, err)
+		}
+	}
+	kv, err = js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening key-value bucket %s: %w", bucket, err)
+	}
+	return kv, nil
 }
 
 func (s *Store) log() *slog.Logger {

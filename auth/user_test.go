@@ -278,3 +278,43 @@ func TestOpenTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountsReadFromLeader: the accounts' buckets answer reads through
+// their stream's leader, not from any replica (which may not yet hold a
+// session just created), also after a second start recreates them; and
+// the store still works.
+func TestAccountsReadFromLeader(t *testing.T) {
+	b := bustest.New(t)
+	ctx := t.Context()
+	for start := range 2 {
+		s, err := Open(ctx, b.JS, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.params = testParams
+		for _, bucket := range []string{BucketUsers, BucketSessions} {
+			st, err := b.JS.Stream(ctx, "KV_"+bucket)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.CachedInfo().Config.AllowDirect {
+				t.Errorf("start %d: bucket %s answers reads from any replica", start, bucket)
+			}
+		}
+		name := fmt.Sprintf("lee%d", start)
+		if err := s.Add(ctx, name, Investigator, goodPassword); err != nil {
+			t.Fatal(err)
+		}
+		u, err := s.Authenticate(ctx, name, goodPassword, t0)
+		if err != nil {
+			t.Fatalf("start %d: %v", start, err)
+		}
+		token, err := s.NewSession(ctx, u, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Lookup(ctx, token, t0.Add(time.Minute)); err != nil {
+			t.Fatalf("start %d: the session just created: %v", start, err)
+		}
+	}
+}

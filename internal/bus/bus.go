@@ -251,7 +251,36 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 	if b.Digests, err = kv(BucketDigests); err != nil {
 		return nil, err
 	}
+	// Whether a digest went out is read where it was written: a replica
+	// a moment behind would have it sent twice.
+	if b.Digests, err = ReadFromLeader(ctx, js, b.Digests); err != nil {
+		return nil, err
+	}
 	return b, nil
+}
+
+// ReadFromLeader turns off direct gets on kv's stream (a bucket is created
+// with them on, and a replica a moment behind then answers a read without
+// the key just written) and returns kv bound again, reading through the
+// stream's leader.
+func ReadFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
+	bucket := kv.Bucket()
+	name := "KV_" + bucket
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("opening stream %s: %w", name, err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("updating stream %s: %w", name, err)
+		}
+	}
+	kv, err = js.KeyValue(ctx, bucket)
+	if err != nil {
+		return nil, fmt.Errorf("opening key-value bucket %s: %w", bucket, err)
+	}
+	return kv, nil
 }
 
 // Close drains the connection.
