@@ -97,3 +97,25 @@ func TestSchedulerAcrossStops(t *testing.T) {
 		t.Errorf("the next day: %d digests %v, want one more for each unit", len(got), units2)
 	}
 }
+
+// TestFirstDigestAcrossACrash: a unit first scheduled before its time, by
+// a process that stops (or crashes) before that time and is started
+// again after it, still gets that first digest.
+func TestFirstDigestAcrossACrash(t *testing.T) {
+	ctx := context.Background()
+	b := bustest.New(t)
+	seed(t, b)
+	units := []alerts.Unit{{Name: "first-unit", MinSeverity: "low", Schedule: "07:00", Timezone: "UTC", Webhook: "http://127.0.0.1:1/hook"}}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	(&Scheduler{Outbox: outbox(b), Units: units, Snap: snapshotter, Log: log}).Check(ctx, day.Add(6*time.Hour+59*time.Minute))
+	if got := queued(t, b); len(got) != 0 {
+		t.Fatalf("a digest before the unit's first time: %+v", got)
+	}
+	// Stopped at 06:59:30, started again at 07:05.
+	(&Scheduler{Outbox: outbox(b), Units: units, Snap: snapshotter, Log: log}).Check(ctx, day.Add(7*time.Hour+5*time.Minute))
+	got := queued(t, b)
+	if len(got) != 1 || got[0].Unit != "first-unit" || !got[0].Until.Equal(day.Add(7*time.Hour)) {
+		t.Fatalf("after a stop across the first digest's time: %+v, want first-unit's digest of 07:00", got)
+	}
+}

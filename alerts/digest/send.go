@@ -385,9 +385,16 @@ func (s *Scheduler) Check(ctx context.Context, now time.Time) {
 		case err == nil:
 			_ = last.UnmarshalText(e.Value())
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			// Never sent: the first digest is the first scheduled after start.
+			// Never sent: the first digest is the first scheduled after
+			// the unit was first seen, which is recorded, so that a stop
+			// or crash across that time does not skip it.
 			if _, ok := s.floor[u.Name]; !ok {
-				s.floor[u.Name] = due
+				floor, err := firstSeen(ctx, s.Outbox.Sent, u.Name, due)
+				if err != nil {
+					s.Log.Error("digest schedule not checked", "unit", u.Name, "err", err)
+					continue
+				}
+				s.floor[u.Name] = floor
 			}
 			last = s.floor[u.Name]
 		default:
@@ -416,4 +423,24 @@ func (s *Scheduler) Check(ctx context.Context, now time.Time) {
 		delete(s.built, u.Name)
 		s.Log.Info("digest queued", "unit", u.Name, "digest", d.ID, "alerts", d.Total)
 	}
+}
+
+// firstSeen returns when the unit's schedule was first checked (the
+// latest scheduled time before then), recording now's due if it was
+// never checked before.
+func firstSeen(ctx context.Context, kv jetstream.KeyValue, unit string, due time.Time) (time.Time, error) {
+	key := "start." + keyPart(unit)
+	v, _ := due.UTC().MarshalText()
+	if _, err := kv.Create(ctx, key, v); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+		return time.Time{}, fmt.Errorf("recording when unit %s was first scheduled: %w", unit, err)
+	}
+	e, err := kv.Get(ctx, key)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading when unit %s was first scheduled: %w", unit, err)
+	}
+	var t time.Time
+	if err := t.UnmarshalText(e.Value()); err != nil {
+		return time.Time{}, fmt.Errorf("reading when unit %s was first scheduled: %w", unit, err)
+	}
+	return t, nil
 }

@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -12,17 +15,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/sim"
 )
 
-// TestCrashMidRunLosesNothing kills adwatch run --once with SIGKILL three
-// times at random points of its work, runs it to the end, and expects
-// every ad of the simulator indexed exactly once, the DA's figures exact
-// and linking as good as a clean run's.
+// TestCrashMidRunLosesNothing is the chaos test: it kills adwatch run
+// --once with SIGKILL three times at random points of its work (the crawl,
+// the extractor, the indexer and the alert stage are all at work by then),
+// then adwatch run (monitoring) once more just as a unit's digest falls due,
+// runs it to the end, and expects the end state of a clean run on the same
+// world: every ad of the simulator indexed exactly once, each in the same
+// profile and network, the same alerts, the DA's figures exact, and the
+// digest of that due time one digest, delivered.
 func TestCrashMidRunLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test")
@@ -38,7 +47,19 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 	}
 	ts := httptest.NewServer(sim.NewServer(world))
 	defer ts.Close()
+	hk := &hook{posts: map[string]int{}}
+	hs := httptest.NewServer(hk)
+	defer hs.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// The clean run on the same world.
+	wantAlerts, wantLinks := cleanRun(ctx, t, bin, dir, ts.URL)
+
 	cfgPath := writeConfig(t, dir, ts.URL, "")
+	alertsFile := writeAlerts(t, dir, "units: []\n")
+	setConfig(t, cfgPath, "alerts_file", alertsFile)
+	setConfig(t, cfgPath, "serve", fmt.Sprintf("{addr: %q}", fmt.Sprintf("127.0.0.1:%d", freePort(t))))
 	data := filepath.Join(dir, "data")
 	args := []string{"--config", cfgPath, "--data", data, "run", "--once"}
 
@@ -71,12 +92,28 @@ func TestCrashMidRunLosesNothing(t *testing.T) {
 		t.Logf("kill %d after %s of work", kill+1, wait)
 	}
 
+	digestUnderKill(ctx, t, bin, cfgPath, data, alertsFile, hs.URL, hk, rng)
+	project, _ := filepath.Abs("../../configs/alerts.yaml")
+	setConfig(t, cfgPath, "alerts_file", project)
+
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 		t.Fatalf("the run after the kills: %v\n%s", err, out)
 	}
 	out, err := exec.Command(bin, "--config", cfgPath, "--data", data, "export", "ads").Output()
 	if err != nil {
 		t.Fatalf("export: %v", err)
+	}
+	if got := links(t, out); !maps.Equal(got, wantLinks) {
+		diff := 0
+		for id, l := range wantLinks {
+			if got[id] != l {
+				diff++
+			}
+		}
+		t.Errorf("after the kills %d of %d ads are linked otherwise than in the clean run", diff, len(wantLinks))
+	}
+	if got := dataAlerts(ctx, t, data); !slices.Equal(got, wantAlerts) {
+		t.Errorf("alerts after the kills:\n%v\nwant (the clean run's)\n%v", got, wantAlerts)
 	}
 	seen := map[string]int{}
 	sc := bufio.NewScanner(bytes.NewReader(out))
@@ -150,12 +187,7 @@ func readWhileRunning(t *testing.T, bin, cfgPath, data string, snap, prof []byte
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "serve: {addr: %q}\n", addr)
-	f.Close()
+	setConfig(t, cfgPath, "serve", fmt.Sprintf("{addr: %q}", addr))
 	run := exec.Command(bin, "--config", cfgPath, "--data", data, "--no-sync", "run")
 	if err := run.Start(); err != nil {
 		t.Fatal(err)
@@ -249,4 +281,138 @@ func writeConfig(t *testing.T, dir, base, natsURL string) string {
 		t.Fatal(err)
 	}
 	return cfgPath
+}
+
+// digestUnderKill runs adwatch run (monitoring) with a unit whose digest
+// falls due in 20 to 80 seconds, kills it with SIGKILL up to three seconds
+// after the due time (while the digest is built, queued or sent), runs it
+// again until the digest has come, and expects one digest for that time:
+// delivered, and if twice (a kill between the webhook's answer and its
+// record), with the same Idempotency-Key, which the receiver dedups.
+func digestUnderKill(ctx context.Context, t *testing.T, bin, cfgPath, data, alertsFile, hookURL string, hk *hook, rng *rand.Rand) {
+	t.Helper()
+	due := time.Now().UTC().Add(80 * time.Second).Truncate(time.Minute)
+	writeAlerts(t, filepath.Dir(alertsFile), "units:\n  - name: chaos-unit\n    webhook: "+hookURL+"/hook\n    cities: [Oakland]\n"+
+		"    schedule: \""+due.Format("15:04")+"\"\n    timezone: UTC\n")
+	logPath := filepath.Join(filepath.Dir(alertsFile), "run.log")
+	logs, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	monitor := func() *exec.Cmd {
+		c := exec.CommandContext(ctx, bin, "--config", cfgPath, "--data", data, "run")
+		c.Stdout, c.Stderr = logs, logs
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	run := monitor()
+	kill := due.Add(time.Duration(rng.IntN(3000)) * time.Millisecond)
+	time.Sleep(time.Until(kill))
+	if err := run.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = run.Wait()
+	posts, _ := hk.received()
+	t.Logf("kill 4 (adwatch run) %s after the digest's time, %d digest(s) received by then", time.Since(due).Round(time.Millisecond), len(posts))
+
+	run = monitor()
+	for deadline := time.Now().Add(3 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		if posts, _ = hk.received(); len(posts) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			out, _ := os.ReadFile(logPath)
+			t.Fatalf("the digest was not delivered within 3 minutes of the restart; adwatch run said:\n%s", tail(out, 6000))
+		}
+	}
+	// Room for a second delivery, were the record of the first lost.
+	time.Sleep(5 * time.Second)
+	_ = run.Process.Signal(os.Interrupt)
+	_ = run.Wait()
+	posts, d := hk.received()
+	if len(posts) != 1 || d.Unit != "chaos-unit" {
+		t.Fatalf("digests received: %v (the last of unit %q); want one digest of chaos-unit for %s", posts, d.Unit, due.Format("15:04"))
+	}
+	for id, n := range posts {
+		if n > 1 {
+			t.Logf("digest %s delivered %d times with the same Idempotency-Key (the kill fell between the answer and its record)", id, n)
+		}
+	}
+}
+
+// cleanRun runs adwatch run --once on a fresh data dir against the
+// simulator at base and returns its alerts' keys and its ads' links.
+func cleanRun(ctx context.Context, t *testing.T, bin, dir, base string) (alertKeys []string, adLinks map[string]string) {
+	t.Helper()
+	bdir := filepath.Join(dir, "clean")
+	if err := os.MkdirAll(bdir, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeConfig(t, bdir, base, "")
+	data := filepath.Join(bdir, "data")
+	if out, err := exec.CommandContext(ctx, bin, "--config", cfg, "--data", data, "--no-sync", "run", "--once").CombinedOutput(); err != nil {
+		t.Fatalf("the clean run: %v\n%s", err, tail(out, 4000))
+	}
+	out, err := exec.CommandContext(ctx, bin, "--config", cfg, "--data", data, "export", "ads").Output()
+	if err != nil {
+		t.Fatalf("export of the clean run: %v", err)
+	}
+	return dataAlerts(ctx, t, data), links(t, out)
+}
+
+// links maps each exported ad to its profile and network.
+func links(t *testing.T, export []byte) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for line := range bytes.Lines(export) {
+		var a struct{ ID, Profile, Network string }
+		if err := json.Unmarshal(line, &a); err != nil {
+			t.Fatal(err)
+		}
+		out[a.ID] = a.Profile + " " + a.Network
+	}
+	return out
+}
+
+// dataAlerts lists the alerts' keys in a data dir no process holds.
+func dataAlerts(ctx context.Context, t *testing.T, data string) []string {
+	t.Helper()
+	owner, u, err := bus.Open(data, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	token, err := bus.Token(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bus.Connect(ctx, u, 1, bus.Credentials{Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	return alertKeys(ctx, t, b.Alerts)
+}
+
+// setConfig sets the top-level key of the config at path to value (YAML),
+// in place of any value it had.
+func setConfig(t *testing.T, path, key, value string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keep []string
+	for line := range strings.Lines(string(b)) {
+		if !strings.HasPrefix(line, key+":") {
+			keep = append(keep, strings.TrimRight(line, "\n"))
+		}
+	}
+	keep = append(keep, key+": "+value)
+	if err := os.WriteFile(path, []byte(strings.Join(keep, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

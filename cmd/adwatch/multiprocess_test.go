@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
@@ -509,30 +508,8 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 // simulator at base and returns the keys of the alerts it raised.
 func baselineAlerts(ctx context.Context, t *testing.T, bin, dir, base string) []string {
 	t.Helper()
-	bdir := filepath.Join(dir, "baseline")
-	if err := os.MkdirAll(bdir, 0o750); err != nil {
-		t.Fatal(err)
-	}
-	cfg := writeConfig(t, bdir, base, "")
-	data := filepath.Join(bdir, "data")
-	if out, err := exec.CommandContext(ctx, bin, "--config", cfg, "--data", data, "--no-sync", "run", "--once").CombinedOutput(); err != nil {
-		t.Fatalf("the clean run: %v\n%s", err, tail(out, 4000))
-	}
-	owner, u, err := bus.Open(data, false, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer owner.Close()
-	token, err := bus.Token(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := bus.Connect(ctx, u, 1, bus.Credentials{Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	return alertKeys(ctx, t, b.Alerts)
+	alerts, _ := cleanRun(ctx, t, bin, dir, base)
+	return alerts
 }
 
 // alertKeys lists the keys of the alerts in kv, sorted, failing on a key

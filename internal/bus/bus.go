@@ -251,10 +251,16 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 	if b.Digests, err = kv(BucketDigests); err != nil {
 		return nil, err
 	}
-	// Whether a digest went out is read where it was written: a replica
-	// a moment behind would have it sent twice.
-	if b.Digests, err = ReadFromLeader(ctx, js, b.Digests); err != nil {
-		return nil, err
+	// Whether a digest went out, the alerts (written with their revision,
+	// investigators' status changes kept) and the watchlist are read where
+	// they were written: a replica a moment behind would have a digest sent
+	// twice, an alert's write refused until it catches up, or a list come
+	// back short. A replica that failed to catch up after a restart was
+	// seen to answer so for minutes.
+	for _, kv := range []*jetstream.KeyValue{&b.Digests, &b.Alerts, &b.Watchlist} {
+		if *kv, err = ReadFromLeader(ctx, js, *kv); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

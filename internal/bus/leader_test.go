@@ -9,15 +9,16 @@ import (
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 )
 
-// TestDigestsReadFromLeader: the bucket that says whether a digest went
-// out answers through its stream's leader (a replica a moment behind
-// would have it sent twice), the hot buckets from any replica; and a
+// TestDigestsReadFromLeader: the buckets that say whether a digest went
+// out, the alerts and the watchlist answer through their stream's leader
+// (a replica a moment behind would have a digest sent twice), the hot
+// buckets from any replica; and a
 // record written is read back at once.
 func TestDigestsReadFromLeader(t *testing.T) {
 	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for bucket, direct := range map[string]bool{bus.BucketDigests: false, bus.BucketImageHash: true, bus.BucketCrawl: true} {
+	for bucket, direct := range map[string]bool{bus.BucketDigests: false, bus.BucketAlerts: false, bus.BucketWatchlist: false, bus.BucketImageHash: true, bus.BucketCrawl: true} {
 		st, err := b.JS.Stream(ctx, "KV_"+bucket)
 		if err != nil {
 			t.Fatal(err)
