@@ -312,20 +312,45 @@ func (s *scratch) grayRow(src *image.Gray, y int) {
 // vertical runs the vertical pass into gray, a destination row at a
 // time, rounding each channel to 8 bits as the RGBA copy did, then weighing
 // them to luminance. Each pixel's sums are taken in the order of the
-// contributions, as x/image/draw takes them.
+// contributions, as x/image/draw takes them, three rows at a time and
+// then the last one or two.
 func (s *scratch) vertical(gray *[workSize * workSize]float64) {
-	var acc [3 * workSize]float64
 	const rowLen = 3 * workSize
+	var acc [rowLen]float64
 	k := s.vw.n
 	for dy, st := range s.vw.start[:workSize] {
-		acc = [3 * workSize]float64{}
+		ws := s.vw.weight[dy*k : dy*k+k]
+		rows := s.tmp[rowLen*st : rowLen*(st+k)]
 		var pa float64
-		for i, w := range s.vw.weight[dy*k : dy*k+k] {
-			row := (*[rowLen]float64)(s.tmp[rowLen*(st+i):])
-			for j, v := range row {
-				acc[j] += float64(v * w)
+		if len(ws) < 3 {
+			acc = [rowLen]float64{}
+		}
+		i := 0
+		for ; i+2 < len(ws); i += 3 {
+			r0 := (*[rowLen]float64)(rows[rowLen*i:])
+			r1 := (*[rowLen]float64)(rows[rowLen*(i+1):])
+			r2 := (*[rowLen]float64)(rows[rowLen*(i+2):])
+			w0, w1, w2 := ws[i], ws[i+1], ws[i+2]
+			if i == 0 { // 0 + x is x: the first taps set the sums
+				for j := range acc {
+					acc[j] = float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+				}
+			} else {
+				for j := range acc {
+					acc[j] = acc[j] + float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+				}
 			}
-			pa += w
+			pa += w0
+			pa += w1
+			pa += w2
+		}
+		for ; i < len(ws); i++ {
+			r0 := (*[rowLen]float64)(rows[rowLen*i:])
+			w0 := ws[i]
+			for j, v := range r0 {
+				acc[j] += float64(v * w0)
+			}
+			pa += w0
 		}
 		inv := s.v.sources[dy].invTotalWeight
 		out := gray[dy*workSize : dy*workSize+workSize]
