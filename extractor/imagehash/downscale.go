@@ -29,6 +29,10 @@ type scratch struct {
 	r, g, b  []float64 // one source row in 16-bit RGB, zero-padded for the last taps
 	tmp      []float64 // the horizontal pass: workSize columns by the source rows (RGB interleaved), zero-padded rows after
 	fallback *image.RGBA
+	// gray is the gray copy, and across its rows sampled across for the
+	// pHashes of regions of the same horizontal extent.
+	gray   [workSize * workSize]float64
+	across [workSize][dctSize]float64
 }
 
 // taps are a distribution's weights, n per destination pixel, the first
@@ -143,6 +147,11 @@ func grow[T any](s []T, n int) []T {
 func downscale(img image.Image, gray *[workSize * workSize]float64) {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
+	s.downscale(img, gray)
+}
+
+// downscale is downscale with s's buffers.
+func (s *scratch) downscale(img image.Image, gray *[workSize * workSize]float64) {
 	switch src := img.(type) {
 	case *image.YCbCr:
 		if src.Rect.Min.X < 0 || src.Rect.Min.Y < 0 {
