@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"sync/atomic"
 	"testing"
 
 	"github.com/corona10/goimagehash"
@@ -79,6 +80,45 @@ func BenchmarkDecodeHash(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "photos/s")
 	})
+}
+
+// BenchmarkDecodeHashParallel is BenchmarkDecodeHash on GOMAXPROCS
+// goroutines, each hashing whole photos: photos/s is the throughput of the
+// machine's cores.
+func BenchmarkDecodeHashParallel(b *testing.B) {
+	photos := adPhotos(b, 16)
+	for _, bc := range []struct {
+		name string
+		hash func([]byte) error
+	}{
+		{"adwatch", func(data []byte) error {
+			_, err := Hash(data, 1<<24)
+			return err
+		}},
+		{"goimagehash", func(data []byte) error {
+			img, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			_ = record.SHA256Hex(data)
+			_, err = goimagehash.PerceptionHash(img)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bc.hash(photos[int(next.Add(1))%len(photos)]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "photos/s")
+		})
+	}
 }
 
 // BenchmarkDecodeOnly is the floor: image/jpeg decoding the same photos.
