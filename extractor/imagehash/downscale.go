@@ -14,17 +14,18 @@ import (
 // downscale computes exactly that, bit for bit, straight from the planes
 // of a decoded JPEG (*image.YCbCr or *image.Gray): every source pixel is
 // converted to RGB once instead of once per kernel tap, the three colour
-// planes are filtered without an RGBA copy, and the buffers are reused.
+// planes are filtered without an RGBA copy over fixed-width taps, and the
+// buffers are reused.
 // Other images go through x/image/draw itself. The pHash values, which
 // linking compares with hashes already stored, therefore do not change;
 // TestDownscaleMatchesXDraw checks it.
 
-// scratch holds the buffers of one downscale, reused through a pool.
+// scratch holds the buffers of one Hash, reused through a pool.
 type scratch struct {
 	h, v distrib
 	// hw and vw are the horizontal and vertical weights as fixed-width
-	// rows (taps), zero-padded, starting at hs and vs: the padding adds
-	// exact zeros, which leaves every sum as it is.
+	// rows (taps), zero-padded: the padding adds exact zeros, which leaves
+	// every sum as it is.
 	hw, vw   taps
 	r, g, b  []float64 // one source row in 16-bit RGB, zero-padded for the last taps
 	tmp      []float64 // the horizontal pass: workSize columns by the source rows (RGB interleaved), zero-padded rows after
