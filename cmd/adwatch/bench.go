@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"image/jpeg"
@@ -16,6 +17,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/corona10/goimagehash"
@@ -40,7 +43,7 @@ func benchCmd(g *globals) *cobra.Command {
 		Use:   "bench",
 		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
 		Long: "bench measures, in one run and side by side with the plain libraries: decoding and hashing photos " +
-			"(adwatch's imagehash beside goimagehash), text-only extraction, generating --ads ads into a scratch " +
+			"(adwatch's imagehash beside goimagehash, on one goroutine and on GOMAXPROCS), text-only extraction, generating --ads ads into a scratch " +
 			"JetStream and reindexing them, search and phone look-up latencies on that index, linking, resident memory " +
 			"and the index's size on disk. Everything happens in a temporary directory. With --e2e it first runs " +
 			"adwatch run --once in-process against the simulated site (photo-heavy, then with its photos taken out) " +
@@ -70,7 +73,7 @@ func benchCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&n, "ads", 100_000, "ads to generate, index, search and link")
-	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library")
+	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library, on one goroutine and again on GOMAXPROCS")
 	c.Flags().BoolVar(&e2e.on, "e2e", false, "also measure run --once end to end against the plain libraries chained on the simulated site (minutes)")
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
 	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
@@ -131,7 +134,9 @@ func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.M
 }
 
 // photos hashes the same 300x400 JPEGs with adwatch and with plain
-// goimagehash, in alternating turns so that both meet the same load.
+// goimagehash, in alternating turns so that both meet the same load: on one
+// goroutine, then on GOMAXPROCS goroutines each hashing whole photos (the
+// throughput of the machine's cores, as the extract stages use them).
 func (b *bench) photos() error {
 	var photos [][]byte
 	for i := range 32 {
@@ -143,35 +148,79 @@ func (b *bench) photos() error {
 		}
 		photos = append(photos, buf.Bytes())
 	}
-	var ours, theirs time.Duration
-	var nOurs, nTheirs int
-	for turn := 0; ours+theirs < 2*b.photoTime; turn++ {
-		start := time.Now()
-		for _, p := range photos {
-			if _, err := imagehash.Hash(p, 1<<24); err != nil {
-				return err
-			}
+	ours := func(p []byte) error {
+		_, err := imagehash.Hash(p, 1<<24)
+		return err
+	}
+	theirs := func(p []byte) error {
+		img, err := jpeg.Decode(bytes.NewReader(p))
+		if err != nil {
+			return fmt.Errorf("decoding a photo: %w", err)
 		}
-		ours += time.Since(start)
+		_ = record.SHA256Hex(p)
+		if _, err := goimagehash.PerceptionHash(img); err != nil {
+			return fmt.Errorf("goimagehash: %w", err)
+		}
+		return nil
+	}
+	workers := runtime.GOMAXPROCS(0)
+	for i, n := range []int{1, workers} {
+		o, t, err := b.alternate(photos, n, ours, theirs)
+		if err != nil {
+			return err
+		}
+		figure, note := "decode + hash, 300x400 JPEG (SHA-256, pHash, 9 crops)", "goimagehash (decode, SHA-256, one pHash)"
+		if i > 0 {
+			figure = fmt.Sprintf("decode + hash on %d goroutines, 300x400 JPEG (SHA-256, pHash, 9 crops)", n)
+			note = fmt.Sprintf("goimagehash on %d goroutines", n)
+		}
+		b.add(figure, fmt.Sprintf("%.0f photos/s", o), ">= 400 photos/s",
+			fmt.Sprintf("%s in the same run: %.0f photos/s; ratio %.2f", note, t, o/t))
+	}
+	return nil
+}
+
+// alternate hashes photos with ours, then with theirs, turn after turn on
+// the given number of goroutines, until each has had b.photoTime, and
+// returns the photos per second of each.
+func (b *bench) alternate(photos [][]byte, goroutines int, ours, theirs func([]byte) error) (o, t float64, err error) {
+	var dOurs, dTheirs time.Duration
+	var nOurs, nTheirs int
+	for dOurs+dTheirs < 2*b.photoTime {
+		start := time.Now()
+		if err := hashAll(photos, goroutines, ours); err != nil {
+			return 0, 0, err
+		}
+		dOurs += time.Since(start)
 		nOurs += len(photos)
 		start = time.Now()
-		for _, p := range photos {
-			img, err := jpeg.Decode(bytes.NewReader(p))
-			if err != nil {
-				return fmt.Errorf("decoding a photo: %w", err)
-			}
-			_ = record.SHA256Hex(p)
-			if _, err := goimagehash.PerceptionHash(img); err != nil {
-				return fmt.Errorf("goimagehash: %w", err)
-			}
+		if err := hashAll(photos, goroutines, theirs); err != nil {
+			return 0, 0, err
 		}
-		theirs += time.Since(start)
+		dTheirs += time.Since(start)
 		nTheirs += len(photos)
 	}
-	o, t := float64(nOurs)/ours.Seconds(), float64(nTheirs)/theirs.Seconds()
-	b.add("decode + hash, 300x400 JPEG (SHA-256, pHash, 9 crops)", fmt.Sprintf("%.0f photos/s", o), ">= 400 photos/s",
-		fmt.Sprintf("goimagehash (decode, SHA-256, one pHash) in the same run: %.0f photos/s; ratio %.2f", t, o/t))
-	return nil
+	return float64(nOurs) / dOurs.Seconds(), float64(nTheirs) / dTheirs.Seconds(), nil
+}
+
+// hashAll hashes every photo on the given number of goroutines, each
+// taking the next photo not yet taken.
+func hashAll(photos [][]byte, goroutines int, hash func([]byte) error) error {
+	var next atomic.Int64
+	errs := make([]error, goroutines)
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(photos)); i = next.Add(1) - 1 {
+				if err := hash(photos[i]); err != nil {
+					errs[g] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // extraction extracts the simulated site's ad pages without their photos.

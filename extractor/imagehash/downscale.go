@@ -14,17 +14,58 @@ import (
 // downscale computes exactly that, bit for bit, straight from the planes
 // of a decoded JPEG (*image.YCbCr or *image.Gray): every source pixel is
 // converted to RGB once instead of once per kernel tap, the three colour
-// planes are filtered without an RGBA copy, and the buffers are reused.
+// planes are filtered without an RGBA copy over fixed-width taps, and the
+// buffers are reused.
 // Other images go through x/image/draw itself. The pHash values, which
 // linking compares with hashes already stored, therefore do not change;
 // TestDownscaleMatchesXDraw checks it.
 
-// scratch holds the buffers of one downscale, reused through a pool.
+// scratch holds the buffers of one Hash, reused through a pool.
 type scratch struct {
-	h, v     distrib
-	rgb      []float64 // one source row in 16-bit RGB, the channels interleaved
-	tmp      []float64 // the horizontal pass: workSize columns by the source rows, RGB interleaved
+	h, v distrib
+	// hw and vw are the horizontal and vertical weights as fixed-width
+	// rows (taps), zero-padded: the padding adds exact zeros, which leaves
+	// every sum as it is.
+	hw, vw   taps
+	r, g, b  []float64 // one source row in 16-bit RGB, zero-padded for the last taps
+	tmp      []float64 // the horizontal pass: workSize columns by the source rows (RGB interleaved), zero-padded rows after
 	fallback *image.RGBA
+	// gray is the gray copy, and across its rows sampled across for the
+	// pHashes of regions of the same horizontal extent.
+	gray   [workSize * workSize]float64
+	across [workSize][dctSize]float64
+}
+
+// taps are a distribution's weights, n per destination pixel, the first
+// applying to source pixel start[d].
+type taps struct {
+	n      int
+	start  []int
+	weight []float64
+}
+
+// set lays out d's weights as taps.
+func (t *taps) set(d *distrib) {
+	t.n = 0
+	for _, s := range d.sources {
+		if s.j > s.i {
+			t.n = max(t.n, int(d.contribs[s.j-1].coord-d.contribs[s.i].coord)+1)
+		}
+	}
+	t.n = max(t.n, 1)
+	t.start = grow(t.start, len(d.sources))
+	t.weight = grow(t.weight, len(d.sources)*t.n)
+	clear(t.weight)
+	for x, s := range d.sources {
+		t.start[x] = 0
+		if s.j > s.i {
+			t.start[x] = int(d.contribs[s.i].coord)
+		}
+		w := t.weight[x*t.n : x*t.n+t.n]
+		for _, c := range d.contribs[s.i:s.j] {
+			w[int(c.coord)-t.start[x]] = c.weight
+		}
+	}
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -107,6 +148,11 @@ func grow[T any](s []T, n int) []T {
 func downscale(img image.Image, gray *[workSize * workSize]float64) {
 	s := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(s)
+	s.downscale(img, gray)
+}
+
+// downscale is downscale with s's buffers.
+func (s *scratch) downscale(img image.Image, gray *[workSize * workSize]float64) {
 	switch src := img.(type) {
 	case *image.YCbCr:
 		if src.Rect.Min.X < 0 || src.Rect.Min.Y < 0 {
@@ -136,30 +182,40 @@ func downscale(img image.Image, gray *[workSize * workSize]float64) {
 }
 
 // planes runs the horizontal pass over every row of r, row(y) having
-// filled s.rgb with row y in 16-bit RGB.
+// filled s.r, s.g and s.b with row y in 16-bit RGB.
 func (s *scratch) planes(r image.Rectangle, row func(y int)) {
 	sw, sh := r.Dx(), r.Dy()
 	s.h.set(workSize, int32(sw))
 	s.v.set(workSize, int32(sh))
-	s.rgb = grow(s.rgb, 3*sw)
-	s.tmp = grow(s.tmp, 3*workSize*sh)
-	t := 0
+	s.hw.set(&s.h)
+	s.vw.set(&s.v)
+	// The taps of the last columns and rows may reach past the image:
+	// their weights there are zero, and so are the values.
+	n := sw + s.hw.n
+	s.r, s.g, s.b = grow(s.r, n), grow(s.g, n), grow(s.b, n)
+	clear(s.r[sw:])
+	clear(s.g[sw:])
+	clear(s.b[sw:])
+	s.tmp = grow(s.tmp, 3*workSize*(sh+s.vw.n))
+	clear(s.tmp[3*workSize*sh:])
+	k := s.hw.n
 	for y := range sh {
 		row(r.Min.Y + y)
-		rgb := s.rgb
-		for _, src := range s.h.sources {
-			var pr, pg, pb float64
-			for _, c := range s.h.contribs[src.i:src.j] {
-				p := rgb[3*c.coord : 3*c.coord+3]
-				pr += float64(p[0] * c.weight)
-				pg += float64(p[1] * c.weight)
-				pb += float64(p[2] * c.weight)
+		out := s.tmp[3*workSize*y : 3*workSize*(y+1)]
+		for x, st := range s.hw.start[:workSize] {
+			w := s.hw.weight[x*k : x*k+k]
+			pr, pg, pb := s.r[st:st+k], s.g[st:st+k], s.b[st:st+k]
+			var sr, sg, sb float64
+			for i, wi := range w {
+				sr += float64(pr[i] * wi)
+				sg += float64(pg[i] * wi)
+				sb += float64(pb[i] * wi)
 			}
-			d := s.tmp[t : t+3]
-			d[0] = pr * src.invTotalWeightFFFF
-			d[1] = pg * src.invTotalWeightFFFF
-			d[2] = pb * src.invTotalWeightFFFF
-			t += 3
+			inv := s.h.sources[x].invTotalWeightFFFF
+			d := out[3*x : 3*x+3]
+			d[0] = sr * inv
+			d[1] = sg * inv
+			d[2] = sb * inv
 		}
 	}
 }
@@ -177,80 +233,142 @@ func (s *scratch) ycbcrRow(src *image.YCbCr, y int) {
 	halfX := src.SubsampleRatio == image.YCbCrSubsampleRatio420 || src.SubsampleRatio == image.YCbCrSubsampleRatio422
 	minX := src.Rect.Min.X
 	ys := src.Y[yi : yi+src.Rect.Dx()]
-	rgb := s.rgb[:3*len(ys)]
-	if !halfX || minX < 0 || minX%2 != 0 {
-		for i, yy := range ys {
-			pj := ci + i
-			if halfX {
-				pj = ci + (minX+i)/2 - minX/2
-			}
-			toRGB(rgb[3*i:3*i+3], yy, src.Cb[pj], src.Cr[pj])
+	r, g, b := s.r[:len(ys)], s.g[:len(ys)], s.b[:len(ys)]
+	switch {
+	case !halfX: // a chroma sample per luma sample
+		convert444(r, g, b, ys, src.Cb[ci:ci+len(ys)], src.Cr[ci:ci+len(ys)])
+	case minX%2 == 0: // two luma samples per chroma sample
+		pairs := len(ys) / 2
+		convert420(r, g, b, ys[:2*pairs], src.Cb[ci:ci+pairs], src.Cr[ci:ci+pairs])
+		if len(ys)%2 == 1 {
+			i := len(ys) - 1
+			r[i], g[i], b[i] = toRGB(ys[i], src.Cb[ci+pairs], src.Cr[ci+pairs])
 		}
-		return
-	}
-	// Two luma samples share each chroma sample.
-	n := (len(ys) + 1) / 2
-	cb, cr := src.Cb[ci:ci+n], src.Cr[ci:ci+n]
-	for j := range cb {
-		pcb1 := int(cb[j]) - 128
-		pcr1 := int(cr[j]) - 128
-		rc, gc, bc := 91881*pcr1, -22554*pcb1-46802*pcr1, 116130*pcb1
-		for i := 2 * j; i < min(2*j+2, len(ys)); i++ {
-			pyy1 := int(ys[i]) * 0x10101
-			p := rgb[3*i : 3*i+3]
-			p[0] = float64(clamp16((pyy1 + rc) >> 8))
-			p[1] = float64(clamp16((pyy1 + gc) >> 8))
-			p[2] = float64(clamp16((pyy1 + bc) >> 8))
+	default: // a sub-image starting between two luma samples of a chroma sample
+		for i, yy := range ys {
+			pj := ci + (minX+i)/2 - minX/2
+			r[i], g[i], b[i] = toRGB(yy, src.Cb[pj], src.Cr[pj])
 		}
 	}
 }
 
-// toRGB writes one pixel in 16-bit RGB, computed as image/color does.
-func toRGB(p []float64, y, cb, cr uint8) {
-	pyy1 := int(y) * 0x10101
-	pcb1 := int(cb) - 128
-	pcr1 := int(cr) - 128
-	p[0] = float64(clamp16((pyy1 + 91881*pcr1) >> 8))
-	p[1] = float64(clamp16((pyy1 - 22554*pcb1 - 46802*pcr1) >> 8))
-	p[2] = float64(clamp16((pyy1 + 116130*pcb1) >> 8))
+// The conversions below are image/color's YCbCr to 16-bit RGB: for each
+// channel clamp((y*0x10101 + k1*(cb-128) + k2*(cr-128)) >> 8) to
+// [0, 0xffff], which is clamping the sum to [0, 0xffffff] before the
+// shift. A pair of pixels whose six sums all lie in that range (the
+// usual case: their OR has no bit from 24 up) skips the clamps.
+
+// convert420 converts pairs of pixels sharing a chroma sample:
+// len(ys) == 2*len(cb) == 2*len(cr), and r, g and b at least as long as ys.
+func convert420(r, g, b []float64, ys, cb, cr []uint8) {
+	r, g, b = r[:len(ys)], g[:len(ys)], b[:len(ys)]
+	cr = cr[:len(cb)]
+	for i := 1; i < len(ys); i += 2 {
+		j := i >> 1
+		pcb := int32(cb[j]) - 128
+		pcr := int32(cr[j]) - 128
+		rc, gc, bc := 91881*pcr, -22554*pcb-46802*pcr, 116130*pcb
+		y0, y1 := int32(ys[i-1])*0x10101, int32(ys[i])*0x10101
+		r0, r1, g0, g1, b0, b1 := y0+rc, y1+rc, y0+gc, y1+gc, y0+bc, y1+bc
+		if uint32(r0|r1|g0|g1|b0|b1) >= 1<<24 {
+			r0, r1, g0, g1, b0, b1 = clamp24(r0), clamp24(r1), clamp24(g0), clamp24(g1), clamp24(b0), clamp24(b1)
+		}
+		r[i-1], r[i] = float64(r0>>8), float64(r1>>8)
+		g[i-1], g[i] = float64(g0>>8), float64(g1>>8)
+		b[i-1], b[i] = float64(b0>>8), float64(b1>>8)
+	}
 }
+
+// convert444 converts pixels with a chroma sample each: len(cb) ==
+// len(cr) == len(ys), and r, g and b at least as long.
+func convert444(r, g, b []float64, ys, cb, cr []uint8) {
+	r, g, b = r[:len(ys)], g[:len(ys)], b[:len(ys)]
+	cb, cr = cb[:len(ys)], cr[:len(ys)]
+	for i, yy := range ys {
+		pcb := int32(cb[i]) - 128
+		pcr := int32(cr[i]) - 128
+		y1 := int32(yy) * 0x10101
+		rv, gv, bv := y1+91881*pcr, y1-22554*pcb-46802*pcr, y1+116130*pcb
+		if uint32(rv|gv|bv) >= 1<<24 {
+			rv, gv, bv = clamp24(rv), clamp24(gv), clamp24(bv)
+		}
+		r[i], g[i], b[i] = float64(rv>>8), float64(gv>>8), float64(bv>>8)
+	}
+}
+
+// toRGB converts one pixel.
+func toRGB(y, cb, cr uint8) (r, g, b float64) {
+	y1 := int32(y) * 0x10101
+	pcb := int32(cb) - 128
+	pcr := int32(cr) - 128
+	return float64(clamp24(y1+91881*pcr) >> 8),
+		float64(clamp24(y1-22554*pcb-46802*pcr) >> 8),
+		float64(clamp24(y1+116130*pcb) >> 8)
+}
+
+func clamp24(v int32) int32 { return min(max(v, 0), 0xffffff) }
 
 // grayRow converts row y of src to 16-bit gray in all three channels.
 func (s *scratch) grayRow(src *image.Gray, y int) {
 	i0 := (y - src.Rect.Min.Y) * src.Stride
 	pix := src.Pix[i0 : i0+src.Rect.Dx()]
-	rgb := s.rgb[:3*len(pix)]
+	r, g, b := s.r[:len(pix)], s.g[:len(pix)], s.b[:len(pix)]
 	for i, v := range pix {
 		f := float64(uint32(v) * 0x101)
-		p := rgb[3*i : 3*i+3]
-		p[0], p[1], p[2] = f, f, f
+		r[i], g[i], b[i] = f, f, f
 	}
 }
-
-func clamp16(v int) int { return min(max(v, 0), 0xffff) }
 
 // vertical runs the vertical pass into gray, a destination row at a
 // time, rounding each channel to 8 bits as the RGBA copy did, then weighing
 // them to luminance. Each pixel's sums are taken in the order of the
-// contributions, as x/image/draw takes them.
+// contributions, as x/image/draw takes them, three rows at a time and
+// then the last one or two.
 func (s *scratch) vertical(gray *[workSize * workSize]float64) {
-	var acc [3 * workSize]float64
-	for dy, src := range s.v.sources {
-		acc = [3 * workSize]float64{}
+	const rowLen = 3 * workSize
+	var acc [rowLen]float64
+	k := s.vw.n
+	for dy, st := range s.vw.start[:workSize] {
+		ws := s.vw.weight[dy*k : dy*k+k]
+		rows := s.tmp[rowLen*st : rowLen*(st+k)]
 		var pa float64
-		for _, c := range s.v.contribs[src.i:src.j] {
-			row := s.tmp[3*workSize*int(c.coord) : 3*workSize*int(c.coord+1)]
-			for k, v := range row {
-				acc[k] += float64(v * c.weight)
-			}
-			pa += c.weight
+		if len(ws) < 3 {
+			acc = [rowLen]float64{}
 		}
+		i := 0
+		for ; i+2 < len(ws); i += 3 {
+			r0 := (*[rowLen]float64)(rows[rowLen*i:])
+			r1 := (*[rowLen]float64)(rows[rowLen*(i+1):])
+			r2 := (*[rowLen]float64)(rows[rowLen*(i+2):])
+			w0, w1, w2 := ws[i], ws[i+1], ws[i+2]
+			if i == 0 { // 0 + x is x: the first taps set the sums
+				for j := range acc {
+					acc[j] = float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+				}
+			} else {
+				for j := range acc {
+					acc[j] = acc[j] + float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+				}
+			}
+			pa += w0
+			pa += w1
+			pa += w2
+		}
+		for ; i < len(ws); i++ {
+			r0 := (*[rowLen]float64)(rows[rowLen*i:])
+			w0 := ws[i]
+			for j, v := range r0 {
+				acc[j] += float64(v * w0)
+			}
+			pa += w0
+		}
+		inv := s.v.sources[dy].invTotalWeight
 		out := gray[dy*workSize : dy*workSize+workSize]
 		for dx := range out {
 			p := acc[3*dx : 3*dx+3]
-			r := float64(uint8(ftou(min(p[0], pa)*src.invTotalWeight) >> 8))
-			g := float64(uint8(ftou(min(p[1], pa)*src.invTotalWeight) >> 8))
-			b := float64(uint8(ftou(min(p[2], pa)*src.invTotalWeight) >> 8))
+			r := float64(uint8(ftou(min(p[0], pa)*inv) >> 8))
+			g := float64(uint8(ftou(min(p[1], pa)*inv) >> 8))
+			b := float64(uint8(ftou(min(p[2], pa)*inv) >> 8))
 			out[dx] = 0.299*r + 0.587*g + 0.114*b
 		}
 	}

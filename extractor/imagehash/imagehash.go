@@ -65,43 +65,76 @@ func Hash(data []byte, maxPixels int) (Result, error) {
 		return Result{}, fmt.Errorf("decoding %s image: %w", format, err)
 	}
 	// Hash a small gray copy: every variant then costs little.
-	var gray [workSize * workSize]float64
-	downscale(img, &gray)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.downscale(img, &sc.gray)
 	res := Result{SHA256: record.SHA256Hex(data), Width: cfg.Width, Height: cfg.Height, Format: format}
-	res.PHash = phash(&gray, 0, 0, workSize, workSize)
-	v := int(math.Round(CropFraction * workSize))
-	h := v / 2
-	for _, c := range [][4]int{{v, 0, 0, 0}, {0, v, 0, 0}, {0, 0, v, 0}, {0, 0, 0, v}, {v, v, 0, 0}, {0, v, v, 0}, {0, 0, v, v}, {v, 0, 0, v}, {h, h, h, h}} {
-		res.Crops = append(res.Crops, phash(&gray, c[0], c[1], workSize-c[2], workSize-c[3]))
-	}
+	hashes := sc.phashes(&sc.gray, &regions)
+	res.PHash = hashes[0]
+	res.Crops = append([]uint64(nil), hashes[1:]...)
 	return res, nil
 }
 
-// phash is the DCT perceptual hash of the region [x0,x1)x[y0,y1) of a gray
-// image: the region sampled bilinearly to dctSize x dctSize, and one bit
-// per coefficient of its lowest 8x8 DCT frequencies, set when the
-// coefficient is above their median.
-func phash(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint64 {
-	var pixels [dctSize * dctSize]float64
-	xs := samples(x0, x1)
-	ys := samples(y0, y1)
-	for y, sy := range ys {
-		top, bot := gray[sy.i*workSize:sy.i*workSize+workSize], gray[sy.i1*workSize:sy.i1*workSize+workSize]
-		row := pixels[y*dctSize : y*dctSize+dctSize]
-		for x, sx := range xs {
-			t := top[sx.i]*(1-sx.w) + top[sx.i1]*sx.w
-			b := bot[sx.i]*(1-sx.w) + bot[sx.i1]*sx.w
-			row[x] = t*(1-sy.w) + b*sy.w
+// region is the part [x0,x1)x[y0,y1) of the gray copy.
+type region struct{ x0, y0, x1, y1 int }
+
+// regions are the parts of the gray copy Hash takes the pHash of: the
+// whole, then CropFraction cut off each side, each corner and half of it
+// all round.
+var regions = func() (r [10]region) {
+	v := int(math.Round(CropFraction * workSize))
+	h := v / 2
+	r[0] = region{0, 0, workSize, workSize}
+	for i, c := range [9][4]int{{v, 0, 0, 0}, {0, v, 0, 0}, {0, 0, v, 0}, {0, 0, 0, v}, {v, v, 0, 0}, {0, v, v, 0}, {0, 0, v, v}, {v, 0, 0, v}, {h, h, h, h}} {
+		r[i+1] = region{c[0], c[1], workSize - c[2], workSize - c[3]}
+	}
+	return r
+}()
+
+// phashes computes the pHash of each region of gray, as phash would one
+// by one. A region's samples are bilinear, across then down; the across
+// step of every row of the copy is shared by the regions with the same
+// horizontal extent (the ten regions have four), the same products and
+// sums as phash takes per region.
+func (s *scratch) phashes(gray *[workSize * workSize]float64, rs *[10]region) (out [10]uint64) {
+	var done [10]bool
+	for i, r := range rs {
+		if done[i] {
+			continue
+		}
+		xs := samples(r.x0, r.x1)
+		for y := range workSize {
+			src := gray[y*workSize : y*workSize+workSize]
+			row := &s.across[y]
+			for x, sx := range xs {
+				row[x] = src[sx.i]*(1-sx.w) + src[sx.i1]*sx.w
+			}
+		}
+		for j := i; j < len(rs); j++ {
+			if !done[j] && rs[j].x0 == r.x0 && rs[j].x1 == r.x1 {
+				out[j] = dctHash(&s.across, rs[j].y0, rs[j].y1)
+				done[j] = true
+			}
 		}
 	}
+	return out
+}
+
+// dctHash finishes the pHash of a region whose rows of the gray copy have
+// been sampled across into across: it samples [y0,y1) down, and takes one
+// bit per coefficient of the lowest 8x8 DCT frequencies, set when the
+// coefficient is above their median.
+func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 	// Only the lowest 8x8 frequencies are needed: a separable DCT-II of
 	// those, rows then columns. The eight sums of a row are taken in one
-	// pass, each in the order of x as before.
+	// pass, each in the order of x, as each sample is made.
 	var rows [dctSize][8]float64
-	for y := 0; y < dctSize; y++ {
-		row := pixels[y*dctSize : y*dctSize+dctSize]
+	for y, sy := range samples(y0, y1) {
+		top, bot := &across[sy.i], &across[sy.i1]
+		wt, wb := 1-sy.w, sy.w
 		var s0, s1, s2, s3, s4, s5, s6, s7 float64
-		for x, v := range row {
+		for x := range dctSize {
+			v := top[x]*wt + bot[x]*wb
 			c := &cosColumns[x]
 			s0 += v * c[0]
 			s1 += v * c[1]

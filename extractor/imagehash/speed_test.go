@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"sync/atomic"
 	"testing"
 
 	"github.com/corona10/goimagehash"
@@ -55,8 +56,8 @@ func BenchmarkDecodeHash(b *testing.B) {
 			}
 			_ = record.SHA256Hex(data)
 			gray := viaXDraw(img)
-			for range 10 {
-				_ = phash(gray, 0, 0, workSize, workSize)
+			for _, r := range regions {
+				_ = phashReference(gray, r.x0, r.y0, r.x1, r.y1)
 			}
 			i++
 		}
@@ -81,6 +82,45 @@ func BenchmarkDecodeHash(b *testing.B) {
 	})
 }
 
+// BenchmarkDecodeHashParallel is BenchmarkDecodeHash on GOMAXPROCS
+// goroutines, each hashing whole photos: photos/s is the throughput of the
+// machine's cores.
+func BenchmarkDecodeHashParallel(b *testing.B) {
+	photos := adPhotos(b, 16)
+	for _, bc := range []struct {
+		name string
+		hash func([]byte) error
+	}{
+		{"adwatch", func(data []byte) error {
+			_, err := Hash(data, 1<<24)
+			return err
+		}},
+		{"goimagehash", func(data []byte) error {
+			img, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				return err
+			}
+			_ = record.SHA256Hex(data)
+			_, err = goimagehash.PerceptionHash(img)
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var next atomic.Int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bc.hash(photos[int(next.Add(1))%len(photos)]); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "photos/s")
+		})
+	}
+}
+
 // BenchmarkDecodeOnly is the floor: image/jpeg decoding the same photos.
 func BenchmarkDecodeOnly(b *testing.B) {
 	photos := adPhotos(b, 16)
@@ -94,18 +134,16 @@ func BenchmarkDecodeOnly(b *testing.B) {
 }
 
 // BenchmarkAfterDecode is what Hash adds to the decoder: the gray copy and
-// the ten pHashes of a decoded 300x384 photo.
+// the ten pHashes of a decoded 300x400 photo.
 func BenchmarkAfterDecode(b *testing.B) {
 	img, err := jpeg.Decode(bytes.NewReader(adPhotos(b, 1)[0]))
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	var gray [workSize * workSize]float64
+	s := new(scratch)
 	for b.Loop() {
-		downscale(img, &gray)
-		for range 10 {
-			_ = phash(&gray, 0, 0, workSize, workSize)
-		}
+		s.downscale(img, &s.gray)
+		_ = s.phashes(&s.gray, &regions)
 	}
 }
