@@ -72,7 +72,7 @@ func (s *Store) Lookup(ctx context.Context, token string, now time.Time) (Sessio
 		return Session{}, ErrNoSession
 	}
 	key := sessionKey(token)
-	e, err := s.sessions.Get(ctx, key)
+	value, rev, err := s.read(ctx, s.sessions, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return Session{}, ErrNoSession
 	}
@@ -80,7 +80,7 @@ func (s *Store) Lookup(ctx context.Context, token string, now time.Time) (Sessio
 		return Session{}, fmt.Errorf("reading a session: %w", err)
 	}
 	var sess Session
-	if err := json.Unmarshal(e.Value(), &sess); err != nil {
+	if err := json.Unmarshal(value, &sess); err != nil {
 		return Session{}, fmt.Errorf("decoding a session: %w", err)
 	}
 	if now.Sub(sess.LastSeen) >= IdleTimeout || now.Sub(sess.Created) >= MaxLifetime {
@@ -102,7 +102,7 @@ func (s *Store) Lookup(ctx context.Context, token string, now time.Time) (Sessio
 		}
 		// At the revision read: a session revoked meanwhile stays revoked,
 		// and when a concurrent request refreshed it first, that is enough.
-		_, err = s.sessions.Update(ctx, key, data, e.Revision())
+		_, err = s.sessions.Update(ctx, key, data, rev)
 		if err != nil && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return Session{}, fmt.Errorf("refreshing a session of %s: %w", sess.User, err)
 		}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/adwatch/adwatch/internal/bus"
 )
 
 // Bucket names.
@@ -67,6 +69,8 @@ func (u User) Locked(now time.Time) bool { return now.Before(u.LockedUntil) }
 type Store struct {
 	users    jetstream.KeyValue
 	sessions jetstream.KeyValue
+	// js reads from a bucket's leader what a replica did not find.
+	js jetstream.JetStream
 	// Log receives lockouts and other security events (never a password
 	// or a session token); nil discards them.
 	Log *slog.Logger
@@ -96,43 +100,24 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, er
 	if err != nil {
 		return nil, fmt.Errorf("creating key-value bucket %s: %w", BucketSessions, err)
 	}
-	// Read where written: a key-value bucket answers a read from any of
-	// its replicas (direct get), and a replica a moment behind does not
-	// know the session just created or the password just changed, so a
-	// login in a cluster could be refused on its next request. The
-	// accounts' buckets are read from their leader.
-	if users, err = readFromLeader(ctx, js, users); err != nil {
-		return nil, err
-	}
-	if sessions, err = readFromLeader(ctx, js, sessions); err != nil {
-		return nil, err
-	}
-	s := &Store{users: users, sessions: sessions, params: defaultParams}
+	s := &Store{js: js, users: users, sessions: sessions, params: defaultParams}
 	s.dummy = sync.OnceValue(func() string { return hashPassword("no such user: a dummy password", s.params) })
 	return s, nil
 }
 
-// readFromLeader turns off direct gets on kv's stream (the bucket is
-// created with them on) and returns kv bound again, which reads through
-// the stream's leader.
-func readFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
-	bucket := kv.Bucket()
-	name := "KV_" + bucket
-	st, err := js.Stream(ctx, name)
-	if err != nil {
-		return nil, fmt.Errorf("opening stream %s: %w", name, err)
+// read returns the value of key in kv and its revision. A "not found" is
+// asked again of the bucket's leader (bus.LeaderGet): in a cluster a
+// replica a moment behind does not yet know a session just opened or an
+// account just added, and a login would be refused on its next request.
+func (s *Store) read(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if err == nil {
+		return e.Value(), e.Revision(), nil
 	}
-	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
-		cfg.AllowDirect = false
-		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("updating stream %s: %w", name, err)
-		}
+	if !errors.Is(err, jetstream.ErrKeyNotFound) || s.js == nil {
+		return nil, 0, err
 	}
-	kv, err = js.KeyValue(ctx, bucket)
-	if err != nil {
-		return nil, fmt.Errorf("opening key-value bucket %s: %w", bucket, err)
-	}
-	return kv, nil
+	return bus.LeaderGet(ctx, s.js, kv.Bucket(), key)
 }
 
 func (s *Store) log() *slog.Logger {
@@ -200,7 +185,7 @@ func (s *Store) get(ctx context.Context, name string) (User, uint64, error) {
 	if err := CheckName(name); err != nil {
 		return User{}, 0, err
 	}
-	e, err := s.users.Get(ctx, name)
+	value, rev, err := s.read(ctx, s.users, name)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return User{}, 0, fmt.Errorf("reading user %s: %w", name, ErrNotFound)
 	}
@@ -208,10 +193,10 @@ func (s *Store) get(ctx context.Context, name string) (User, uint64, error) {
 		return User{}, 0, fmt.Errorf("reading user %s: %w", name, err)
 	}
 	var u User
-	if err := json.Unmarshal(e.Value(), &u); err != nil {
+	if err := json.Unmarshal(value, &u); err != nil {
 		return User{}, 0, fmt.Errorf("decoding user %s: %w", name, err)
 	}
-	return u, e.Revision(), nil
+	return u, rev, nil
 }
 
 // put writes u if its entry is still at revision rev; the error wraps

@@ -218,7 +218,9 @@ func (s *Sender) deliver(ctx context.Context, d *record.Digest, attempt uint64) 
 	}
 	for name, send := range channels {
 		key := deliveredKey(d.ID, name)
-		if _, err := s.Delivered.Get(ctx, key); err == nil {
+		// A "not found" from a replica a moment behind is asked of the
+		// leader: believed, it would send the digest twice.
+		if delivered(ctx, s.JS, s.Delivered, key) {
 			continue
 		}
 		if attempt > 1 {
@@ -380,10 +382,10 @@ func (s *Scheduler) Check(ctx context.Context, now time.Time) {
 		u := &s.Units[i]
 		due := u.NextRun(now).AddDate(0, 0, -1) // the latest scheduled time at or before now
 		var last time.Time
-		e, err := s.Outbox.Sent.Get(ctx, lastKey(u.Name))
+		value, err := getFromLeader(ctx, s.Outbox.JS, s.Outbox.Sent, lastKey(u.Name))
 		switch {
 		case err == nil:
-			_ = last.UnmarshalText(e.Value())
+			_ = last.UnmarshalText(value)
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			// Never sent: the first digest is the first scheduled after
 			// the unit was first seen, which is recorded, so that a stop
@@ -443,4 +445,27 @@ func firstSeen(ctx context.Context, kv jetstream.KeyValue, unit string, due time
 		return time.Time{}, fmt.Errorf("reading when unit %s was first scheduled: %w", unit, err)
 	}
 	return t, nil
+}
+
+// getFromLeader reads key from kv; a "not found" is asked again of the
+// bucket's leader (bus.LeaderGet), since a replica a moment behind does
+// not yet know a key just written. js may be nil (no second ask).
+func getFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) ([]byte, error) {
+	e, err := kv.Get(ctx, key)
+	if err == nil {
+		return e.Value(), nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyNotFound) || js == nil {
+		return nil, err
+	}
+	v, _, err := bus.LeaderGet(ctx, js, kv.Bucket(), key)
+	return v, err
+}
+
+// delivered reports whether the record key says a digest went out on a
+// channel. A failure to read it counts as not delivered: the digest is
+// then sent (again), with the same Message-ID and Idempotency-Key.
+func delivered(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) bool {
+	_, err := getFromLeader(ctx, js, kv, key)
+	return err == nil
 }

@@ -83,7 +83,7 @@ var allowed = map[string][]string{
 	"alerts/digest":        {"alerts", "internal/bus", "internal/record", "internal/retry"},
 	"report":               {"indexer", "internal/config", "internal/record"},
 	"web":                  append([]string{"alerts", "audit", "auth", "cases", "indexer", "internal/bus", "internal/config", "internal/record", "report"}, parsers...),
-	"auth":                 {},
+	"auth":                 {"internal/bus"},
 	"audit":                {},
 	"cases":                {"indexer", "internal/bus", "internal/record", "report"},
 	"evidence":             {"internal/bus", "internal/record"},

@@ -19,6 +19,7 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -251,42 +252,58 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 	if b.Digests, err = kv(BucketDigests); err != nil {
 		return nil, err
 	}
-	// Whether a digest went out, the alerts (written with their revision,
-	// investigators' status changes kept) and the watchlist are read where
-	// they were written: a replica a moment behind would have a digest sent
-	// twice, an alert's write refused until it catches up, or a list come
-	// back short. A replica that failed to catch up after a restart was
-	// seen to answer so for minutes.
-	for _, kv := range []*jetstream.KeyValue{&b.Digests, &b.Alerts, &b.Watchlist} {
-		if *kv, err = ReadFromLeader(ctx, js, *kv); err != nil {
-			return nil, err
-		}
-	}
 	return b, nil
 }
 
-// ReadFromLeader turns off direct gets on kv's stream (a bucket is created
-// with them on, and a replica a moment behind then answers a read without
-// the key just written) and returns kv bound again, reading through the
-// stream's leader.
-func ReadFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) (jetstream.KeyValue, error) {
-	bucket := kv.Bucket()
-	name := "KV_" + bucket
-	st, err := js.Stream(ctx, name)
+// LeaderGet reads the value of key in the key-value bucket from its
+// stream's leader. A bucket answers reads from any of its replicas (direct
+// get), and a replica a moment behind, or one that has not caught up after
+// a restart, answers "not found" for a key just written: where that would
+// do harm (a session just opened refused, a digest sent twice), a "not
+// found" is asked of the leader before it is believed. It returns the
+// value and its revision, or jetstream.ErrKeyNotFound when the leader has
+// no value (or a deleted one).
+func LeaderGet(ctx context.Context, js jetstream.JetStream, bucket, key string) ([]byte, uint64, error) {
+	req, err := json.Marshal(map[string]string{"last_by_subj": "$KV." + bucket + "." + key})
 	if err != nil {
-		return nil, fmt.Errorf("opening stream %s: %w", name, err)
+		return nil, 0, err
 	}
-	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
-		cfg.AllowDirect = false
-		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("updating stream %s: %w", name, err)
-		}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
 	}
-	kv, err = js.KeyValue(ctx, bucket)
+	msg, err := js.Conn().RequestWithContext(ctx, "$JS.API.STREAM.MSG.GET.KV_"+bucket, req)
 	if err != nil {
-		return nil, fmt.Errorf("opening key-value bucket %s: %w", bucket, err)
+		return nil, 0, fmt.Errorf("reading %s from the leader of bucket %s: %w", key, bucket, err)
 	}
-	return kv, nil
+	var resp struct {
+		Message *struct {
+			Seq    uint64 `json:"seq"`
+			Header []byte `json:"hdrs"`
+			Data   []byte `json:"data"`
+		} `json:"message"`
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(msg.Data, &resp); err != nil {
+		return nil, 0, fmt.Errorf("reading %s from the leader of bucket %s: %w", key, bucket, err)
+	}
+	switch {
+	case resp.Error != nil && resp.Error.Code == 404:
+		return nil, 0, jetstream.ErrKeyNotFound
+	case resp.Error != nil:
+		return nil, 0, fmt.Errorf("reading %s from the leader of bucket %s: %s", key, bucket, resp.Error.Description)
+	case resp.Message == nil:
+		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	if h := string(resp.Message.Header); strings.Contains(h, "KV-Operation: DEL") || strings.Contains(h, "KV-Operation: PURGE") {
+		return nil, 0, jetstream.ErrKeyNotFound
+	}
+	return resp.Message.Data, resp.Message.Seq, nil
 }
 
 // Close drains the connection.

@@ -2,35 +2,41 @@ package bus_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
 )
 
-// TestDigestsReadFromLeader: the buckets that say whether a digest went
-// out, the alerts and the watchlist answer through their stream's leader
-// (a replica a moment behind would have a digest sent twice), the hot
-// buckets from any replica; and a
-// record written is read back at once.
-func TestDigestsReadFromLeader(t *testing.T) {
+// TestLeaderGet: a value is read from the stream's leader as written, the
+// latest revision; a key never written and a deleted one are "not found".
+func TestLeaderGet(t *testing.T) {
 	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for bucket, direct := range map[string]bool{bus.BucketDigests: false, bus.BucketAlerts: false, bus.BucketWatchlist: false, bus.BucketImageHash: true, bus.BucketCrawl: true} {
-		st, err := b.JS.Stream(ctx, "KV_"+bucket)
-		if err != nil {
+	for _, v := range []string{"first", "second"} {
+		if _, err := b.Digests.Put(ctx, "delivered.d1.webhook", []byte(v)); err != nil {
 			t.Fatal(err)
 		}
-		if got := st.CachedInfo().Config.AllowDirect; got != direct {
-			t.Errorf("bucket %s: direct gets %v, want %v", bucket, got, direct)
-		}
 	}
-	if _, err := b.Digests.Put(ctx, "delivered.d1.webhook", []byte("1")); err != nil {
+	got, rev, err := bus.LeaderGet(ctx, b.JS, bus.BucketDigests, "delivered.d1.webhook")
+	if err != nil || string(got) != "second" {
+		t.Fatalf("LeaderGet = %q, %v; want the latest value", got, err)
+	}
+	if e, err := b.Digests.Get(ctx, "delivered.d1.webhook"); err != nil || e.Revision() != rev {
+		t.Errorf("LeaderGet's revision %d, the bucket's %v (%v)", rev, e, err)
+	}
+	if _, _, err := bus.LeaderGet(ctx, b.JS, bus.BucketDigests, "delivered.none.webhook"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("a key never written: %v, want not found", err)
+	}
+	if err := b.Digests.Delete(ctx, "delivered.d1.webhook"); err != nil {
 		t.Fatal(err)
 	}
-	if e, err := b.Digests.Get(ctx, "delivered.d1.webhook"); err != nil || string(e.Value()) != "1" {
-		t.Fatalf("read back: %v", err)
+	if _, _, err := bus.LeaderGet(ctx, b.JS, bus.BucketDigests, "delivered.d1.webhook"); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("a deleted key: %v, want not found", err)
 	}
 }
