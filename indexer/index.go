@@ -288,6 +288,14 @@ func (x *Index) Close() error {
 // Put indexes ads in one batch, skipping ads already indexed with the same
 // page, and links them. It returns the ads whose profile changed.
 func (x *Index) Put(ads []record.Ad) ([]string, error) {
+	changed, _, err := x.put(ads)
+	return changed, err
+}
+
+// put is Put, also returning the ads it indexed (from ads, an edited
+// one with its earlier versions added): as stored, so that the stage
+// publishes their updates without reading them back.
+func (x *Index) put(ads []record.Ad) ([]string, []*record.Ad, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	b := x.bleve.NewBatch()
@@ -302,7 +310,7 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 			// An edited ad keeps what it said before.
 			old, ok, err := x.Get(a.ID)
 			if err != nil {
-				return nil, fmt.Errorf("reading the earlier version of ad %s: %w", a.ID, err)
+				return nil, nil, fmt.Errorf("reading the earlier version of ad %s: %w", a.ID, err)
 			}
 			if ok && len(a.Versions) == 0 {
 				a.Versions = append(slices.Clone(old.Versions), old.Earlier())
@@ -311,15 +319,15 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 		}
 		d, err := toDoc(a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if err := b.Index(a.ID, d); err != nil {
-			return nil, fmt.Errorf("batching ad %s: %w", a.ID, err)
+			return nil, nil, fmt.Errorf("batching ad %s: %w", a.ID, err)
 		}
 		fresh = append(fresh, a)
 	}
 	if len(fresh) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// The fresh ads wait in the outbox, in the same batch, until their
 	// profile updates are published (Published).
@@ -329,21 +337,21 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	}
 	outbox, err := x.outboxValue(ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.SetInternal(outboxKey, outbox)
 	// And the batch is journaled for the linker's saved state.
 	seq, journal, err := x.journalValue(ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	b.SetInternal(seqKey, seq)
 	b.SetInternal(journalKey(x.seq+1), journal)
 	if err := x.batchRedirects(b); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := x.bleve.Batch(b); err != nil {
-		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
+		return nil, nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
 	}
 	x.redirectsWritten()
 	x.seq++
@@ -368,12 +376,12 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	}
 	if x.sinceSave += len(fresh); x.sinceSave >= max(saveEvery, len(x.pages)/10) {
 		if err := x.saveState(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	out := slices.AppendSeq(make([]string, 0, len(changed)), maps.Keys(changed))
 	slices.Sort(out)
-	return out, nil
+	return out, fresh, nil
 }
 
 // Count returns the number of indexed ads.

@@ -106,13 +106,13 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	// What a failed publish or a crash left unpublished goes out with
 	// this batch's updates.
 	left := s.Index.Unpublished()
-	changed, err := s.Index.Put(ads)
+	changed, fresh, err := s.Index.put(ads)
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("index").Inc()
 		s.Log.Error("batch not indexed; indexing its ads one by one", "ads", len(ads), "err", err)
 		return s.oneByOne(ctx, msgs, errs)
 	}
-	if err := s.publish(ctx, changed, left); err != nil {
+	if err := s.publish(ctx, changed, left, fresh); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
 		for i := range errs {
 			if errs[i] == nil {
@@ -136,9 +136,9 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 		var a record.Ad
 		_ = json.Unmarshal(m.Data(), &a) // decoded once already
 		left := s.Index.Unpublished()
-		changed, err := s.Index.Put([]record.Ad{a})
+		changed, fresh, err := s.Index.put([]record.Ad{a})
 		if err == nil {
-			err = s.publish(ctx, changed, left)
+			err = s.publish(ctx, changed, left, fresh)
 		}
 		if err != nil {
 			s.Metrics.Errors.WithLabelValues("index").Inc()
@@ -151,13 +151,14 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 }
 
 // publish publishes the profile updates of the changed ads and of those
-// left unpublished before, then empties the index's outbox.
-func (s *Stage) publish(ctx context.Context, changed, left []string) error {
+// left unpublished before, then empties the index's outbox. The ads just
+// indexed (fresh) are taken as they are, the others read from the index.
+func (s *Stage) publish(ctx context.Context, changed, left []string, fresh []*record.Ad) error {
 	ids := changed
 	if len(left) > 0 {
 		ids = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(changed), left...))))
 	}
-	if err := s.publishUpdates(ctx, ids); err != nil {
+	if err := s.publishUpdates(ctx, ids, fresh); err != nil {
 		return err
 	}
 	if err := s.Index.Published(); err != nil {
@@ -166,11 +167,48 @@ func (s *Stage) publish(ctx context.Context, changed, left []string) error {
 	return nil
 }
 
-func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
-	ads, err := s.Index.GetMany(ids)
+// publishWindow is how many profile updates are published before their
+// acknowledgements are awaited.
+const publishWindow = 256
+
+// publishAckWait is how long an acknowledged publish is waited for.
+const publishAckWait = 30 * time.Second
+
+// publishUpdates publishes the profile updates of ids, in time order (as
+// GetMany returns them). The publishes are asynchronous, their
+// acknowledgements awaited every publishWindow updates and at the end:
+// the batch is acknowledged only once every update is stored.
+func (s *Stage) publishUpdates(ctx context.Context, ids []string, fresh []*record.Ad) error {
+	have := make(map[string]*record.Ad, len(fresh))
+	for _, a := range fresh {
+		have[a.ID] = a
+	}
+	var rest []string
+	for _, id := range ids {
+		if have[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	read, err := s.Index.GetMany(rest)
 	if err != nil {
 		return err
 	}
+	ads := make([]*record.Ad, 0, len(ids))
+	for i := range read {
+		ads = append(ads, &read[i])
+	}
+	for _, id := range ids {
+		if a := have[id]; a != nil {
+			ads = append(ads, a)
+		}
+	}
+	slices.SortFunc(ads, func(a, b *record.Ad) int {
+		if c := a.PostedAt.Compare(b.PostedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	var acks []jetstream.PubAckFuture
 	for _, a := range ads {
 		p := s.Index.Linker.Profile(a.ID)
 		u := record.ProfileUpdate{Ad: a.ID, Profile: p, Network: s.Index.Linker.Network(p), Phones: a.PhoneNumbers(), Handles: a.Handles,
@@ -190,8 +228,33 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 		}
 		msg := &nats.Msg{Subject: bus.SubjectProfileUpdates, Data: data, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, u.Ad+"/"+u.Profile)
-		if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
+		f, err := s.JS.PublishMsgAsync(msg)
+		if err != nil {
 			return fmt.Errorf("publishing profile update: %w", err)
+		}
+		if acks = append(acks, f); len(acks) == publishWindow {
+			if err := awaitAcks(ctx, acks); err != nil {
+				return err
+			}
+			acks = acks[:0]
+		}
+	}
+	return awaitAcks(ctx, acks)
+}
+
+// awaitAcks waits for the acknowledgement of each publish.
+func awaitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
+	timeout := time.NewTimer(publishAckWait)
+	defer timeout.Stop()
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publishing profile update: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("publishing profile update: %w", ctx.Err())
+		case <-timeout.C:
+			return fmt.Errorf("publishing profile update: no acknowledgement in %v", publishAckWait)
 		}
 	}
 	return nil
