@@ -264,11 +264,27 @@ func awaitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
 // stream before it reports the rebuild incomplete.
 const rebuildStall = 30 * time.Second
 
+// rebuildBatch is how many ads Rebuild indexes in one batch: fewer, larger
+// segments than the stream's fetches of 500 leave the merger less to do
+// and sync the index less often.
+const rebuildBatch = 2000
+
+// fetched is one fetch of the ads stream, decoded.
+type fetched struct {
+	ads  []record.Ad
+	bad  int
+	seq  uint64 // the last message's stream sequence
+	err  error
+	done bool // the last message present at the start is read
+}
+
 // Rebuild indexes every ad of the ads stream into x, from the first
 // message to the last one present when it starts, calling progress (when
 // not nil) after each batch with the messages read and the total. It
 // fails, rather than reporting success, when the stream stops answering
 // before the last message; ads that do not decode are counted in bad.
+// The stream is read and decoded on a goroutine of its own while the
+// ads read before are indexed.
 func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress func(read, total uint64)) (n, bad int, err error) {
 	st, err := js.Stream(ctx, bus.StreamAds)
 	if err != nil {
@@ -286,30 +302,30 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading ads stream: %w", err)
 	}
-	var seq, prev uint64
-	lastProgress := time.Now()
-	for {
-		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return n, bad, fmt.Errorf("reading ads stream: %w", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan fetched, 2)
+	var reader sync.WaitGroup
+	reader.Go(func() { readAds(ctx, cons, last, batches) })
+	defer reader.Wait()
+	defer cancel()
+
+	var pending []record.Ad
+	var seq uint64
+	for f := range batches {
+		bad += f.bad
+		pending = append(pending, f.ads...)
+		if f.seq > seq {
+			seq = f.seq
 		}
-		var ads []record.Ad
-		for m := range mb.Messages() {
-			if meta, err := m.Metadata(); err == nil {
-				seq = meta.Sequence.Stream
-			}
-			var a record.Ad
-			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
-				ads = append(ads, a)
-			} else {
-				bad++
-			}
+		if f.err != nil {
+			return n, bad, f.err
 		}
-		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return n, bad, fmt.Errorf("reading ads stream at %d of %d: %w", seq, last, err)
+		if len(pending) < rebuildBatch && !f.done {
+			continue
 		}
-		if len(ads) > 0 {
-			if _, err := x.Put(ads); err != nil {
+		if len(pending) > 0 {
+			if _, err := x.Put(pending); err != nil {
 				return n, bad, err
 			}
 			// A rebuild publishes nothing: every ad's update went out
@@ -317,19 +333,66 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 			if err := x.Published(); err != nil {
 				return n, bad, err
 			}
-			n += len(ads)
-		}
-		if seq != prev {
-			prev, lastProgress = seq, time.Now()
+			n += len(pending)
+			pending = nil
 		}
 		if progress != nil && seq >= first {
 			progress(seq-first+1, last-first+1)
 		}
-		if seq >= last {
+		if f.done {
 			return n, bad, nil
 		}
+	}
+	return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
+}
+
+// readAds fetches and decodes the ads stream up to message last, sending
+// each fetch to out, and closes out when it is done, fails, or ctx is.
+func readAds(ctx context.Context, cons jetstream.Consumer, last uint64, out chan<- fetched) {
+	defer close(out)
+	send := func(f fetched) bool {
+		select {
+		case out <- f:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	var seq, prev uint64
+	lastProgress := time.Now()
+	for {
+		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			send(fetched{err: fmt.Errorf("reading ads stream: %w", err)})
+			return
+		}
+		var f fetched
+		for m := range mb.Messages() {
+			if meta, err := m.Metadata(); err == nil {
+				seq = meta.Sequence.Stream
+			}
+			var a record.Ad
+			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
+				f.ads = append(f.ads, a)
+			} else {
+				f.bad++
+			}
+		}
+		f.seq = seq
+		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			f.err = fmt.Errorf("reading ads stream at %d of %d: %w", seq, last, err)
+			send(f)
+			return
+		}
+		f.done = seq >= last
+		if !send(f) || f.done {
+			return
+		}
+		if seq != prev {
+			prev, lastProgress = seq, time.Now()
+		}
 		if time.Since(lastProgress) > rebuildStall || ctx.Err() != nil {
-			return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
+			return
 		}
 	}
 }
