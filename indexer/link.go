@@ -61,10 +61,8 @@ type linkState struct {
 	// in separate tables, band value -> ads.
 	plainBands   photoBands
 	variantBands photoBands
-	// masks are the band probes' XOR patterns, found the matches of one
-	// look-up (reused).
-	masks     probeMasks
-	found     []bandEntry
+	// scratch is what the photo look-ups reuse.
+	scratch   lookScratch
 	textBands [4]map[uint16][]int32
 	byFile    map[string][]int32
 	byHandle  map[string][]int32 // social handles: person-level

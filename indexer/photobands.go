@@ -98,28 +98,32 @@ func (p *photoBands) add(h uint64, ad int32) {
 
 // within appends to out every stored hash within bound bits of h, each
 // once, in no particular order.
-func (p *photoBands) within(h uint64, bound int, masks *probeMasks, out []bandEntry, work *workCount) []bandEntry {
-	start := len(out)
-	found := 0
+func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry, work *workCount) []bandEntry {
+	if p.tables[0].buckets == nil {
+		return out
+	}
+	// The buckets are gathered first, then read: their addresses do not
+	// depend on one another, so their cache misses overlap.
+	buckets := s.buckets[:0]
 	for b, r := range bandRadii(bound) {
-		t := &p.tables[b]
-		if t.buckets == nil {
-			return out
-		}
+		t := p.tables[b].buckets
 		v := band(h, b)
-		for _, m := range masks.within(r) {
-			bucket := t.buckets[v^uint32(m)]
-			work.probes++
-			work.candidates += int64(len(bucket))
-			for _, e := range bucket {
-				if bits.OnesCount64(h^e.hash) <= bound {
-					out = append(out, e)
-					found++
-				}
+		for _, m := range s.masks.within(r) {
+			buckets = append(buckets, t[v^uint32(m)])
+		}
+	}
+	s.buckets = buckets
+	work.probes += int64(len(buckets))
+	start := len(out)
+	for _, bucket := range buckets {
+		work.candidates += int64(len(bucket))
+		for _, e := range bucket {
+			if bits.OnesCount64(h^e.hash) <= bound {
+				out = append(out, e)
 			}
 		}
 	}
-	if found > 1 {
+	if len(out)-start > 1 {
 		// A hash close on several bands was found on each.
 		got := out[start:]
 		slices.SortFunc(got, func(a, b bandEntry) int { return cmp.Compare(a.seq, b.seq) })
@@ -141,6 +145,13 @@ func (p *probeMasks) within(r int) []uint16 {
 		p.byRadius = append(p.byRadius, ms)
 	}
 	return p.byRadius[r]
+}
+
+// lookScratch is what a look-up reuses from one call to the next.
+type lookScratch struct {
+	masks   probeMasks
+	buckets [][]bandEntry
+	found   []bandEntry
 }
 
 // workCount counts band probes and candidate hashes compared.
@@ -205,9 +216,9 @@ func compareWithin(x, y uint32) int {
 func (l *Linker) nearPhotos(p photo) []int32 {
 	var out []int32
 	var seen map[int32]bool
-	found := l.found[:0]
+	found := l.scratch.found[:0]
 	look := func(t *photoBands, h uint64, bound int) {
-		found = t.within(h, bound, &l.masks, found[:0], &l.work)
+		found = t.within(h, bound, &l.scratch, found[:0], &l.work)
 		if len(found) > 1 {
 			slices.SortFunc(found, probeOrder(h, bound))
 		}
@@ -235,7 +246,7 @@ func (l *Linker) nearPhotos(p photo) []int32 {
 	for _, c := range p.crops {
 		look(&l.plainBands, c, variantBound)
 	}
-	l.found = found[:0]
+	l.scratch.found = found[:0]
 	return out
 }
 
