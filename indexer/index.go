@@ -350,7 +350,18 @@ func (x *Index) put(ads []record.Ad) ([]string, []*record.Ad, error) {
 	if err := x.batchRedirects(b); err != nil {
 		return nil, nil, err
 	}
-	if err := x.bleve.Batch(b); err != nil {
+	// What the ads offer for linking is worked out while bleve writes
+	// them.
+	fs := make([]facts, len(fresh))
+	var factsDone sync.WaitGroup
+	factsDone.Go(func() {
+		for i, a := range fresh {
+			fs[i] = factsOf(a)
+		}
+	})
+	err = x.bleve.Batch(b)
+	factsDone.Wait()
+	if err != nil {
 		return nil, nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
 	}
 	x.redirectsWritten()
@@ -360,9 +371,9 @@ func (x *Index) put(ads []record.Ad) ([]string, []*record.Ad, error) {
 		x.outbox[id] = true
 	}
 	changed := map[string]bool{}
-	for _, a := range fresh {
+	for i, a := range fresh {
 		x.pages[a.ID] = a.Version()
-		for _, id := range x.Linker.Add(a) {
+		for _, id := range x.Linker.addFacts(a, fs[i]) {
 			changed[id] = true
 		}
 	}

@@ -165,12 +165,14 @@ func (l *Linker) conflict(a, b int32) bool {
 // Adding an ad twice changes nothing. An ad added again with other facts
 // (an edited ad) is relinked at once: what it says now links it too, and
 // what it said before still does.
-func (l *Linker) Add(a *record.Ad) []string {
+func (l *Linker) Add(a *record.Ad) []string { return l.addFacts(a, factsOf(a)) }
+
+// addFacts is Add with the ad's facts (factsOf) computed beforehand.
+func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
 	l.ensureLookups()
-	f := factsOf(a)
 	i, known := l.index[a.ID]
 	var old facts
 	if known {
