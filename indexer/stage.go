@@ -310,6 +310,28 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 	defer reader.Wait()
 	defer cancel()
 
+	// Each batch is linked while the next one is written (write, link):
+	// the linker lags the index by one batch at most, which its saved
+	// state allows for (Close saves it, and a crash catches up).
+	var linking sync.WaitGroup
+	var linkErr error
+	defer linking.Wait()
+	index := func(ads []record.Ad) error {
+		w, err := x.write(ads)
+		linking.Wait()
+		if err = errors.Join(err, linkErr); err != nil {
+			return err
+		}
+		// A rebuild publishes nothing: every ad's update went out when
+		// it was first indexed.
+		if err := x.Published(); err != nil {
+			return err
+		}
+		if w != nil {
+			linking.Go(func() { _, linkErr = x.link(w, false) })
+		}
+		return nil
+	}
 	var pending []record.Ad
 	var seq uint64
 	for f := range batches {
@@ -325,12 +347,7 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 			continue
 		}
 		if len(pending) > 0 {
-			if _, err := x.Put(pending); err != nil {
-				return n, bad, err
-			}
-			// A rebuild publishes nothing: every ad's update went out
-			// when it was first indexed.
-			if err := x.Published(); err != nil {
+			if err := index(pending); err != nil {
 				return n, bad, err
 			}
 			n += len(pending)
@@ -340,7 +357,8 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 			progress(seq-first+1, last-first+1)
 		}
 		if f.done {
-			return n, bad, nil
+			linking.Wait()
+			return n, bad, linkErr
 		}
 	}
 	return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
