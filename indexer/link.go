@@ -34,9 +34,8 @@ import (
 // earliest ad, so the same ads in any order give the same ids. When two
 // profiles merge the later id redirects to the earlier. Candidates come
 // from look-ups (multi-index hashing of the perceptual hashes: four 16-bit
-// bands, each probed within a radius, the radii adding up to bound-3;
-// maps of phones and handles), never
-// from a scan of all ads.
+// bands, each probed within a radius, the radii adding up to bound-3; maps
+// of phones and handles), never from a scan of all ads.
 type Linker struct {
 	mu sync.Mutex
 	linkState
