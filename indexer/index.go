@@ -288,11 +288,41 @@ func (x *Index) Close() error {
 // Put indexes ads in one batch, skipping ads already indexed with the same
 // page, and links them. It returns the ads whose profile changed.
 func (x *Index) Put(ads []record.Ad) ([]string, error) {
+	changed, _, err := x.put(ads)
+	return changed, err
+}
+
+// put is Put, also returning the ads it indexed (from ads, an edited
+// one with its earlier versions added): as stored, so that the stage
+// publishes their updates without reading them back.
+func (x *Index) put(ads []record.Ad) ([]string, []*record.Ad, error) {
+	w, err := x.write(ads)
+	if err != nil || w == nil {
+		return nil, nil, err
+	}
+	changed, err := x.link(w, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	return changed, w.fresh, nil
+}
+
+// written is one batch write leaves for linking.
+type written struct {
+	fresh  []*record.Ad
+	facts  []facts // fresh's, in order
+	edited []string
+}
+
+// write is Put's first half: it indexes the ads that are new or changed
+// in one bleve batch, with the outbox and the batch's journal, and works
+// out what they offer for linking. It returns nil when every ad was
+// indexed already. link must follow, batch after batch in order.
+func (x *Index) write(ads []record.Ad) (*written, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	b := x.bleve.NewBatch()
-	var fresh []*record.Ad
-	var edited []string
+	w := &written{}
 	for i := range ads {
 		a := &ads[i]
 		if x.pages[a.ID] == a.Version() {
@@ -307,7 +337,7 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 			if ok && len(a.Versions) == 0 {
 				a.Versions = append(slices.Clone(old.Versions), old.Earlier())
 			}
-			edited = append(edited, a.ID)
+			w.edited = append(w.edited, a.ID)
 		}
 		d, err := toDoc(a)
 		if err != nil {
@@ -316,15 +346,15 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 		if err := b.Index(a.ID, d); err != nil {
 			return nil, fmt.Errorf("batching ad %s: %w", a.ID, err)
 		}
-		fresh = append(fresh, a)
+		w.fresh = append(w.fresh, a)
 	}
-	if len(fresh) == 0 {
+	if len(w.fresh) == 0 {
 		return nil, nil
 	}
 	// The fresh ads wait in the outbox, in the same batch, until their
 	// profile updates are published (Published).
-	ids := make([]string, len(fresh))
-	for i, a := range fresh {
+	ids := make([]string, len(w.fresh))
+	for i, a := range w.fresh {
 		ids[i] = a.ID
 	}
 	outbox, err := x.outboxValue(ids)
@@ -342,8 +372,19 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	if err := x.batchRedirects(b); err != nil {
 		return nil, err
 	}
-	if err := x.bleve.Batch(b); err != nil {
-		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(fresh), err)
+	// What the ads offer for linking is worked out while bleve writes
+	// them.
+	w.facts = make([]facts, len(w.fresh))
+	var factsDone sync.WaitGroup
+	factsDone.Go(func() {
+		for i, a := range w.fresh {
+			w.facts[i] = factsOf(a)
+		}
+	})
+	err = x.bleve.Batch(b)
+	factsDone.Wait()
+	if err != nil {
+		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(w.fresh), err)
 	}
 	x.redirectsWritten()
 	x.seq++
@@ -351,22 +392,35 @@ func (x *Index) Put(ads []record.Ad) ([]string, error) {
 	for _, id := range ids {
 		x.outbox[id] = true
 	}
-	changed := map[string]bool{}
-	for _, a := range fresh {
+	for _, a := range w.fresh {
 		x.pages[a.ID] = a.Version()
-		for _, id := range x.Linker.Add(a) {
+	}
+	return w, nil
+}
+
+// link is Put's second half: it links the ads write indexed and returns
+// the ads whose profile changed. With save, it saves the linker's state
+// every so many ads; a caller that writes the next batch while this one
+// links (Rebuild) passes false, since the state is saved for the batches
+// written, and Close saves it.
+func (x *Index) link(w *written, save bool) ([]string, error) {
+	changed := map[string]bool{}
+	for i, a := range w.fresh {
+		for _, id := range x.Linker.addFacts(a, w.facts[i]) {
 			changed[id] = true
 		}
 	}
 	// An edited ad is evaluated again at once.
-	for _, id := range edited {
+	for _, id := range w.edited {
 		changed[id] = true
 	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
 	// The redirects linking made are written with the next write.
 	for k, v := range x.Linker.TakeRedirects() {
 		x.pendingRedirects[k] = v
 	}
-	if x.sinceSave += len(fresh); x.sinceSave >= max(saveEvery, len(x.pages)/10) {
+	if x.sinceSave += len(w.fresh); save && x.sinceSave >= max(saveEvery, len(x.pages)/10) {
 		if err := x.saveState(); err != nil {
 			return nil, err
 		}

@@ -34,8 +34,8 @@ import (
 // earliest ad, so the same ads in any order give the same ids. When two
 // profiles merge the later id redirects to the earlier. Candidates come
 // from look-ups (multi-index hashing of the perceptual hashes: four 16-bit
-// bands probed within radius bound/4; maps of phones and handles), never
-// from a scan of all ads.
+// bands, each probed within a radius, the radii adding up to bound-3; maps
+// of phones and handles), never from a scan of all ads.
 type Linker struct {
 	mu sync.Mutex
 	linkState
@@ -58,12 +58,14 @@ type linkState struct {
 
 	// Multi-index hashing of photos: plain hashes and crop-variant hashes
 	// in separate tables, band value -> ads.
-	plainBands   [bands]*bandTable
-	variantBands [bands]*bandTable
-	textBands    [4]map[uint16][]int32
-	byFile       map[string][]int32
-	byHandle     map[string][]int32 // social handles: person-level
-	byContact    map[string][]int32 // phone, email or payment handle: network-level
+	plainBands   photoBands
+	variantBands photoBands
+	// scratch is what the photo look-ups reuse.
+	scratch   lookScratch
+	textBands [4]map[uint16][]int32
+	byFile    map[string][]int32
+	byHandle  map[string][]int32 // social handles: person-level
+	byContact map[string][]int32 // phone, email or payment handle: network-level
 
 	redirects map[string]string
 	// fresh are the redirects made since TakeRedirects last ran.
@@ -101,7 +103,7 @@ type linkState struct {
 
 	// work counts band probes and candidate hashes compared, for the
 	// benchmark to show that the work per ad does not grow with the ads.
-	work struct{ probes, candidates int64 }
+	work workCount
 }
 
 // facts are what one ad offers for linking.
@@ -130,10 +132,6 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 		redirects: map[string]string{}, fresh: map[string]string{}, byProfile: map[string]int32{},
 		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},
 	}}
-	for i := range l.plainBands {
-		l.plainBands[i] = &bandTable{}
-		l.variantBands[i] = &bandTable{}
-	}
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
 	}
@@ -166,12 +164,14 @@ func (l *Linker) conflict(a, b int32) bool {
 // Adding an ad twice changes nothing. An ad added again with other facts
 // (an edited ad) is relinked at once: what it says now links it too, and
 // what it said before still does.
-func (l *Linker) Add(a *record.Ad) []string {
+func (l *Linker) Add(a *record.Ad) []string { return l.addFacts(a, factsOf(a)) }
+
+// addFacts is Add with the ad's facts (factsOf) computed beforehand.
+func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
 	l.ensureLookups()
-	f := factsOf(a)
 	i, known := l.index[a.ID]
 	var old facts
 	if known {
@@ -237,9 +237,9 @@ func (l *Linker) Add(a *record.Ad) []string {
 				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
 			}
 		}
-		addBands(&l.plainBands, p.plain, i)
+		l.plainBands.add(p.plain, i)
 		for _, c := range p.crops {
-			addBands(&l.variantBands, c, i)
+			l.variantBands.add(c, i)
 		}
 	}
 	if f.hasText && (!old.hasText || old.text != f.text) {

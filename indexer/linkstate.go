@@ -270,9 +270,9 @@ func (l *Linker) ensureLookups() {
 			l.byFile[sha] = append(l.byFile[sha], ad)
 		}
 		for _, p := range f.photos {
-			addBands(&l.plainBands, p.plain, ad)
+			l.plainBands.add(p.plain, ad)
 			for _, c := range p.crops {
-				addBands(&l.variantBands, c, ad)
+				l.variantBands.add(c, ad)
 			}
 		}
 		if f.hasText {

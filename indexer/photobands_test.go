@@ -1,6 +1,10 @@
 package indexer
 
 import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/adwatch/adwatch/extractor/imagehash"
@@ -32,6 +36,145 @@ func TestHashHelpersMatchImagehash(t *testing.T) {
 		_, werr := imagehash.ParseHex(s)
 		if (err == nil) != (werr == nil) {
 			t.Errorf("parseHash(%q) error %v, imagehash.ParseHex error %v", s, err, werr)
+		}
+	}
+}
+
+// oldNearPhotos is the look-up nearPhotos replaced: every band probed at
+// radius bound/4, the buckets read in forEachWithin's order. The new one
+// must find the same ads in the same order.
+func oldNearPhotos(plain, variant *[bands]map[uint32][]bandEntry, threshold int, p photo) []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	probe := func(t *[bands]map[uint32][]bandEntry, h uint64, bound int) {
+		for b, tb := range t {
+			forEachWithin(band(h, b), 16, bound/bands, func(v uint32) {
+				for _, e := range tb[v] {
+					if hamming(h, e.hash) > bound || seen[e.ad] {
+						continue
+					}
+					seen[e.ad] = true
+					out = append(out, e.ad)
+				}
+			})
+		}
+	}
+	probe(plain, p.plain, threshold)
+	probe(variant, p.plain, threshold-variantMargin)
+	for _, c := range p.crops {
+		probe(plain, c, threshold-variantMargin)
+	}
+	return out
+}
+
+// TestNearPhotosMatchesBruteForce stores random photos, many of them near
+// copies of one another (a few bits flipped, crops a few bits off their
+// photo), and checks each look-up against a scan of every stored hash
+// (the same set of ads) and against the look-up it replaced (the same
+// ads in the same order), for several thresholds.
+func TestNearPhotosMatchesBruteForce(t *testing.T) {
+	for _, threshold := range []int{2, 5, 8, 10, 12} {
+		t.Run(fmt.Sprint("threshold=", threshold), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(uint64(threshold), 7))
+			flip := func(h uint64, n int) uint64 {
+				for range n {
+					h ^= 1 << r.IntN(64)
+				}
+				return h
+			}
+			var bases []uint64
+			newPhoto := func() photo {
+				var p photo
+				if len(bases) > 0 && r.IntN(3) > 0 {
+					// Near a stored photo, or sharing one of its bands.
+					base := bases[r.IntN(len(bases))]
+					if r.IntN(4) == 0 {
+						p.plain = base&0xffff<<(16*r.IntN(4)) | r.Uint64()&^(0xffff<<(16*r.IntN(4)))
+					} else {
+						p.plain = flip(base, r.IntN(threshold+4))
+					}
+				} else {
+					p.plain = r.Uint64()
+				}
+				bases = append(bases, p.plain)
+				for range r.IntN(10) {
+					p.crops = append(p.crops, flip(p.plain, r.IntN(threshold+2)))
+				}
+				return p
+			}
+			l := NewLinker(threshold, 25)
+			var oldPlain, oldVariant [bands]map[uint32][]bandEntry
+			for b := range bands {
+				oldPlain[b], oldVariant[b] = map[uint32][]bandEntry{}, map[uint32][]bandEntry{}
+			}
+			type stored struct {
+				ad int32
+				p  photo
+			}
+			var all []stored
+			for i := range 3000 {
+				ad := int32(i)
+				if i > 0 && r.IntN(5) == 0 {
+					ad = int32(r.IntN(i)) // an ad with several photos
+				}
+				p := newPhoto()
+				if i%10 == 0 {
+					got := l.nearPhotos(p)
+					want := oldNearPhotos(&oldPlain, &oldVariant, threshold, p)
+					if !slices.Equal(got, want) {
+						t.Fatalf("photo %d: nearPhotos = %v, the old look-up %v", i, got, want)
+					}
+					brute := map[int32]bool{}
+					for _, s := range all {
+						near := hamming(p.plain, s.p.plain) <= threshold
+						for _, c := range s.p.crops {
+							near = near || hamming(p.plain, c) <= threshold-variantMargin
+						}
+						for _, c := range p.crops {
+							near = near || hamming(c, s.p.plain) <= threshold-variantMargin
+						}
+						if near {
+							brute[s.ad] = true
+						}
+					}
+					gotSet := map[int32]bool{}
+					for _, o := range got {
+						gotSet[o] = true
+					}
+					if !maps.Equal(gotSet, brute) {
+						t.Fatalf("photo %d: nearPhotos found %d ads, a scan of every hash %d", i, len(gotSet), len(brute))
+					}
+				}
+				l.plainBands.add(p.plain, ad)
+				for b := range bands {
+					oldPlain[b][band(p.plain, b)] = append(oldPlain[b][band(p.plain, b)], bandEntry{hash: p.plain, ad: ad})
+				}
+				for _, c := range p.crops {
+					l.variantBands.add(c, ad)
+					for b := range bands {
+						oldVariant[b][band(c, b)] = append(oldVariant[b][band(c, b)], bandEntry{hash: c, ad: ad})
+					}
+				}
+				all = append(all, stored{ad, p})
+			}
+		})
+	}
+}
+
+func TestBandRadii(t *testing.T) {
+	for _, tc := range []struct {
+		bound int
+		want  [bands]int
+	}{
+		{0, [bands]int{0, 0, 0, 0}},
+		{3, [bands]int{0, 0, 0, 0}},
+		{4, [bands]int{1, 0, 0, 0}},
+		{6, [bands]int{1, 1, 1, 0}},
+		{8, [bands]int{2, 1, 1, 1}},
+		{12, [bands]int{3, 2, 2, 2}},
+	} {
+		if got := bandRadii(tc.bound); got != tc.want {
+			t.Errorf("bandRadii(%d) = %v, want %v", tc.bound, got, tc.want)
 		}
 	}
 }

@@ -1,9 +1,9 @@
 package indexer
 
 import (
-	"hash/fnv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // SimHash is a 64-bit fingerprint of a text's character 5-shingles: texts that
@@ -18,11 +18,19 @@ func SimHash(text string) uint64 {
 	}
 	var acc [64]int
 	const k = 5 // character shingles: stable on short texts
+	var buf [k * utf8.UTFMax]byte
 	for i := 0; i+k <= len(norm) || i == 0; i++ {
 		end := min(i+k, len(norm))
-		h := fnv.New64a()
-		_, _ = h.Write([]byte(string(norm[i:end])))
-		v := h.Sum64()
+		// FNV-1a (hash/fnv's New64a) of the shingle's UTF-8 bytes.
+		shingle := buf[:0]
+		for _, r := range norm[i:end] {
+			shingle = utf8.AppendRune(shingle, r)
+		}
+		v := uint64(fnvOffset64)
+		for _, c := range shingle {
+			v ^= uint64(c)
+			v *= fnvPrime64
+		}
 		for b := range acc {
 			if v&(1<<uint(b)) != 0 {
 				acc[b]++
@@ -42,3 +50,9 @@ func SimHash(text string) uint64 {
 	}
 	return out
 }
+
+// FNV-1a's 64-bit parameters (hash/fnv).
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)

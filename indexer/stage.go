@@ -106,13 +106,13 @@ func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {
 	// What a failed publish or a crash left unpublished goes out with
 	// this batch's updates.
 	left := s.Index.Unpublished()
-	changed, err := s.Index.Put(ads)
+	changed, fresh, err := s.Index.put(ads)
 	if err != nil {
 		s.Metrics.Errors.WithLabelValues("index").Inc()
 		s.Log.Error("batch not indexed; indexing its ads one by one", "ads", len(ads), "err", err)
 		return s.oneByOne(ctx, msgs, errs)
 	}
-	if err := s.publish(ctx, changed, left); err != nil {
+	if err := s.publish(ctx, changed, left, fresh); err != nil {
 		s.Metrics.Errors.WithLabelValues("publish").Inc()
 		for i := range errs {
 			if errs[i] == nil {
@@ -136,9 +136,9 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 		var a record.Ad
 		_ = json.Unmarshal(m.Data(), &a) // decoded once already
 		left := s.Index.Unpublished()
-		changed, err := s.Index.Put([]record.Ad{a})
+		changed, fresh, err := s.Index.put([]record.Ad{a})
 		if err == nil {
-			err = s.publish(ctx, changed, left)
+			err = s.publish(ctx, changed, left, fresh)
 		}
 		if err != nil {
 			s.Metrics.Errors.WithLabelValues("index").Inc()
@@ -151,13 +151,14 @@ func (s *Stage) oneByOne(ctx context.Context, msgs []jetstream.Msg, errs []error
 }
 
 // publish publishes the profile updates of the changed ads and of those
-// left unpublished before, then empties the index's outbox.
-func (s *Stage) publish(ctx context.Context, changed, left []string) error {
+// left unpublished before, then empties the index's outbox. The ads just
+// indexed (fresh) are taken as they are, the others read from the index.
+func (s *Stage) publish(ctx context.Context, changed, left []string, fresh []*record.Ad) error {
 	ids := changed
 	if len(left) > 0 {
 		ids = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(changed), left...))))
 	}
-	if err := s.publishUpdates(ctx, ids); err != nil {
+	if err := s.publishUpdates(ctx, ids, fresh); err != nil {
 		return err
 	}
 	if err := s.Index.Published(); err != nil {
@@ -166,11 +167,48 @@ func (s *Stage) publish(ctx context.Context, changed, left []string) error {
 	return nil
 }
 
-func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
-	ads, err := s.Index.GetMany(ids)
+// publishWindow is how many profile updates are published before their
+// acknowledgements are awaited.
+const publishWindow = 256
+
+// publishAckWait is how long an acknowledged publish is waited for.
+const publishAckWait = 30 * time.Second
+
+// publishUpdates publishes the profile updates of ids, in time order (as
+// GetMany returns them). The publishes are asynchronous, their
+// acknowledgements awaited every publishWindow updates and at the end:
+// the batch is acknowledged only once every update is stored.
+func (s *Stage) publishUpdates(ctx context.Context, ids []string, fresh []*record.Ad) error {
+	have := make(map[string]*record.Ad, len(fresh))
+	for _, a := range fresh {
+		have[a.ID] = a
+	}
+	var rest []string
+	for _, id := range ids {
+		if have[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	read, err := s.Index.GetMany(rest)
 	if err != nil {
 		return err
 	}
+	ads := make([]*record.Ad, 0, len(ids))
+	for i := range read {
+		ads = append(ads, &read[i])
+	}
+	for _, id := range ids {
+		if a := have[id]; a != nil {
+			ads = append(ads, a)
+		}
+	}
+	slices.SortFunc(ads, func(a, b *record.Ad) int {
+		if c := a.PostedAt.Compare(b.PostedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	var acks []jetstream.PubAckFuture
 	for _, a := range ads {
 		p := s.Index.Linker.Profile(a.ID)
 		u := record.ProfileUpdate{Ad: a.ID, Profile: p, Network: s.Index.Linker.Network(p), Phones: a.PhoneNumbers(), Handles: a.Handles,
@@ -190,8 +228,33 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 		}
 		msg := &nats.Msg{Subject: bus.SubjectProfileUpdates, Data: data, Header: nats.Header{}}
 		msg.Header.Set(jetstream.MsgIDHeader, u.Ad+"/"+u.Profile)
-		if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
+		f, err := s.JS.PublishMsgAsync(msg)
+		if err != nil {
 			return fmt.Errorf("publishing profile update: %w", err)
+		}
+		if acks = append(acks, f); len(acks) == publishWindow {
+			if err := awaitAcks(ctx, acks); err != nil {
+				return err
+			}
+			acks = acks[:0]
+		}
+	}
+	return awaitAcks(ctx, acks)
+}
+
+// awaitAcks waits for the acknowledgement of each publish.
+func awaitAcks(ctx context.Context, acks []jetstream.PubAckFuture) error {
+	timeout := time.NewTimer(publishAckWait)
+	defer timeout.Stop()
+	for _, f := range acks {
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			return fmt.Errorf("publishing profile update: %w", err)
+		case <-ctx.Done():
+			return fmt.Errorf("publishing profile update: %w", ctx.Err())
+		case <-timeout.C:
+			return fmt.Errorf("publishing profile update: no acknowledgement in %v", publishAckWait)
 		}
 	}
 	return nil
@@ -201,11 +264,27 @@ func (s *Stage) publishUpdates(ctx context.Context, ids []string) error {
 // stream before it reports the rebuild incomplete.
 const rebuildStall = 30 * time.Second
 
+// rebuildBatch is how many ads Rebuild indexes in one batch: fewer, larger
+// segments than the stream's fetches of 500 leave the merger less to do
+// and sync the index less often.
+const rebuildBatch = 2000
+
+// fetched is one fetch of the ads stream, decoded.
+type fetched struct {
+	ads  []record.Ad
+	bad  int
+	seq  uint64 // the last message's stream sequence
+	err  error
+	done bool // the last message present at the start is read
+}
+
 // Rebuild indexes every ad of the ads stream into x, from the first
 // message to the last one present when it starts, calling progress (when
 // not nil) after each batch with the messages read and the total. It
 // fails, rather than reporting success, when the stream stops answering
 // before the last message; ads that do not decode are counted in bad.
+// The stream is read and decoded on a goroutine of its own while the
+// ads read before are indexed.
 func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress func(read, total uint64)) (n, bad int, err error) {
 	st, err := js.Stream(ctx, bus.StreamAds)
 	if err != nil {
@@ -223,50 +302,115 @@ func Rebuild(ctx context.Context, js jetstream.JetStream, x *Index, progress fun
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading ads stream: %w", err)
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	batches := make(chan fetched, 2)
+	var reader sync.WaitGroup
+	reader.Go(func() { readAds(ctx, cons, last, batches) })
+	defer reader.Wait()
+	defer cancel()
+
+	// Each batch is linked while the next one is written (write, link):
+	// the linker lags the index by one batch at most, which its saved
+	// state allows for (Close saves it, and a crash catches up).
+	var linking sync.WaitGroup
+	var linkErr error
+	defer linking.Wait()
+	index := func(ads []record.Ad) error {
+		w, err := x.write(ads)
+		linking.Wait()
+		if err = errors.Join(err, linkErr); err != nil {
+			return err
+		}
+		// A rebuild publishes nothing: every ad's update went out when
+		// it was first indexed.
+		if err := x.Published(); err != nil {
+			return err
+		}
+		if w != nil {
+			linking.Go(func() { _, linkErr = x.link(w, false) })
+		}
+		return nil
+	}
+	var pending []record.Ad
+	var seq uint64
+	for f := range batches {
+		bad += f.bad
+		pending = append(pending, f.ads...)
+		if f.seq > seq {
+			seq = f.seq
+		}
+		if f.err != nil {
+			return n, bad, f.err
+		}
+		if len(pending) < rebuildBatch && !f.done {
+			continue
+		}
+		if len(pending) > 0 {
+			if err := index(pending); err != nil {
+				return n, bad, err
+			}
+			n += len(pending)
+			pending = nil
+		}
+		if progress != nil && seq >= first {
+			progress(seq-first+1, last-first+1)
+		}
+		if f.done {
+			linking.Wait()
+			return n, bad, linkErr
+		}
+	}
+	return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
+}
+
+// readAds fetches and decodes the ads stream up to message last, sending
+// each fetch to out, and closes out when it is done, fails, or ctx is.
+func readAds(ctx context.Context, cons jetstream.Consumer, last uint64, out chan<- fetched) {
+	defer close(out)
+	send := func(f fetched) bool {
+		select {
+		case out <- f:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	var seq, prev uint64
 	lastProgress := time.Now()
 	for {
 		mb, err := cons.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
-			return n, bad, fmt.Errorf("reading ads stream: %w", err)
+			send(fetched{err: fmt.Errorf("reading ads stream: %w", err)})
+			return
 		}
-		var ads []record.Ad
+		var f fetched
 		for m := range mb.Messages() {
 			if meta, err := m.Metadata(); err == nil {
 				seq = meta.Sequence.Stream
 			}
 			var a record.Ad
 			if json.Unmarshal(m.Data(), &a) == nil && a.ID != "" {
-				ads = append(ads, a)
+				f.ads = append(f.ads, a)
 			} else {
-				bad++
+				f.bad++
 			}
 		}
+		f.seq = seq
 		if err := mb.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return n, bad, fmt.Errorf("reading ads stream at %d of %d: %w", seq, last, err)
+			f.err = fmt.Errorf("reading ads stream at %d of %d: %w", seq, last, err)
+			send(f)
+			return
 		}
-		if len(ads) > 0 {
-			if _, err := x.Put(ads); err != nil {
-				return n, bad, err
-			}
-			// A rebuild publishes nothing: every ad's update went out
-			// when it was first indexed.
-			if err := x.Published(); err != nil {
-				return n, bad, err
-			}
-			n += len(ads)
+		f.done = seq >= last
+		if !send(f) || f.done {
+			return
 		}
 		if seq != prev {
 			prev, lastProgress = seq, time.Now()
 		}
-		if progress != nil && seq >= first {
-			progress(seq-first+1, last-first+1)
-		}
-		if seq >= last {
-			return n, bad, nil
-		}
 		if time.Since(lastProgress) > rebuildStall || ctx.Err() != nil {
-			return n, bad, fmt.Errorf("the ads stream stopped answering at message %d of %d: the rebuild is incomplete", seq, last)
+			return
 		}
 	}
 }
