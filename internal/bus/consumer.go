@@ -248,6 +248,12 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 			}
 			c.settle(ctx, js, m, e)
 		}
+		// One round trip for the batch's acknowledgements, not one per
+		// message: the server has them before the next fetch.
+		if err := js.Conn().FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+			c.log().Warn("sending the acknowledgements failed; their messages will come again",
+				"stream", c.Stream, "stage", c.stage(), "err", err)
+		}
 	}
 	return nil
 }
@@ -275,14 +281,15 @@ func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler) [
 	return h(ctx, msgs)
 }
 
-// settle acknowledges m as its error says. A failed acknowledgement is
-// logged, not fatal: the message comes again after AckWait, and every
-// stage handles a message twice as once.
+// settle acknowledges m as its error says, without waiting for the
+// server's answer (Run flushes the batch's acknowledgements together). A
+// lost acknowledgement is not fatal: the message comes again after
+// AckWait, and every stage handles a message twice as once.
 func (c Consumer) settle(ctx context.Context, js jetstream.JetStream, m jetstream.Msg, e error) {
 	var err error
 	switch {
 	case e == nil:
-		err = m.DoubleAck(ctx)
+		err = m.Ack()
 	case errors.Is(e, ErrPoison) || deliveries(m) >= c.maxDeliver():
 		if derr := c.deadLetter(ctx, js, m, e); derr != nil {
 			c.log().Error("a message could not be moved to the dead letters; it will be tried again",
