@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -256,10 +257,24 @@ type Stage struct {
 	Metrics     *Metrics
 	// Durable is the consumer name, "extractor" by default.
 	Durable string
+	// ImageWorkers is how many of a batch's images are fingerprinted at
+	// once; four per core when zero.
+	ImageWorkers int
+
+	// imageStream is the image store's stream, for ReadObject; nil until
+	// looked up.
+	mu          sync.Mutex
+	imageStream jetstream.Stream
 }
 
-// Image reads image bytes from the object store.
+// Image reads image bytes from the object store: with two direct gets
+// when the image is one chunk (bus.ReadObject), else through the store.
 func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
+	if st := s.stream(ctx); st != nil {
+		if data, err := bus.ReadObject(ctx, st, s.Images, sha); err == nil {
+			return data, nil
+		}
+	}
 	r, err := s.Images.Get(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("getting image %s: %w", sha, err)
@@ -270,6 +285,19 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 		return nil, fmt.Errorf("reading image %s: %w", sha, err)
 	}
 	return data, nil
+}
+
+// stream returns the image store's stream, looked up the first time it
+// is found; nil while it cannot be.
+func (s *Stage) stream(ctx context.Context) jetstream.Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.imageStream == nil && s.JS != nil && s.Images != nil {
+		if st, err := s.Images.Status(ctx); err == nil {
+			s.imageStream, _ = bus.ObjectStream(ctx, s.JS, st.Bucket())
+		}
+	}
+	return s.imageStream
 }
 
 // hashCached fingerprints ref once per distinct image: the result is kept in
@@ -311,44 +339,141 @@ func (s *Stage) Run(ctx context.Context) error {
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	return c.Run(ctx, s.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
-		errs := make([]error, len(msgs))
-		for i, m := range msgs {
-			errs[i] = s.handle(ctx, m)
-		}
-		return errs
-	})
+	return c.Run(ctx, s.JS, s.handleBatch)
 }
 
-func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
-	start := time.Now()
-	var p record.Page
-	if err := json.Unmarshal(m.Data(), &p); err != nil {
-		s.Metrics.Errors.WithLabelValues("decode").Inc()
-		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
-		return fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
+// publishWait is how long a batch's ads wait for the stream's
+// acknowledgements; a page whose ad is not acknowledged by then is
+// delivered again (and its ad stored once, by its message id).
+const publishWait = time.Minute
+
+// handleBatch extracts a batch of pages: the images of all of them are
+// fingerprinted first, ImageWorkers at a time, then each page is extracted
+// in the batch's order and its ad published; the acknowledgements are
+// awaited together. A page is acknowledged only once its ad is stored.
+func (s *Stage) handleBatch(ctx context.Context, msgs []jetstream.Msg) []error {
+	errs := make([]error, len(msgs))
+	pages := make([]*record.Page, len(msgs))
+	for i, m := range msgs {
+		var p record.Page
+		if err := json.Unmarshal(m.Data(), &p); err != nil {
+			s.Metrics.Errors.WithLabelValues("decode").Inc()
+			s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
+			errs[i] = fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
+			continue
+		}
+		pages[i] = &p
 	}
-	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image { return s.hashCached(ctx, ref) })
-	if err != nil {
-		s.Metrics.Errors.WithLabelValues("extract").Inc()
-		s.Log.Error("page not extracted", "site", p.Site, "err", err)
-		return fmt.Errorf("%w: %w", bus.ErrPoison, err)
+	images, took := s.hashBatch(ctx, pages)
+	var out []*nats.Msg
+	var outPage []int
+	var ads []record.Ad
+	for i, p := range pages {
+		if p == nil {
+			continue
+		}
+		start := time.Now()
+		next := 0
+		a, err := s.Extractor.Extract(p, func(record.ImageRef) record.Image {
+			next++
+			return images[i][next-1]
+		})
+		if err != nil {
+			s.Metrics.Errors.WithLabelValues("extract").Inc()
+			s.Log.Error("page not extracted", "site", p.Site, "err", err)
+			errs[i] = fmt.Errorf("%w: %w", bus.ErrPoison, err)
+			continue
+		}
+		for _, ph := range a.Phones {
+			s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
+		}
+		data, err := json.Marshal(a)
+		if err != nil {
+			errs[i] = fmt.Errorf("encoding ad: %w", err)
+			continue
+		}
+		msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.Version())
+		out, outPage, ads = append(out, msg), append(outPage, i), append(ads, a)
+		// The page's own time: extracting it and fingerprinting its
+		// images (done beside the batch's others), not the wait for
+		// the batch's acknowledgements.
+		took[i] += time.Since(start)
 	}
-	for _, ph := range a.Phones {
-		s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
+	_, perrs := bus.PublishAll(ctx, s.JS, out, publishWait)
+	for k, err := range perrs {
+		i, a := outPage[k], &ads[k]
+		if err != nil {
+			s.Metrics.Errors.WithLabelValues("publish").Inc()
+			errs[i] = fmt.Errorf("publishing ad %s: %w", a.ID, err)
+			continue
+		}
+		s.Metrics.Ads.Inc()
+		s.Metrics.Duration.Observe(took[i].Seconds())
+		s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
 	}
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encoding ad: %w", err)
+	return errs
+}
+
+// hashBatch fingerprints the images of pages (nil ones skipped), those
+// that Extract asks for, in their order: images[i] are page i's. The
+// first of each distinct image in the batch is fingerprinted by
+// ImageWorkers workers; the others after, from the cache it then holds,
+// as they would be one page after another. took[i] is the time spent on
+// page i's images.
+func (s *Stage) hashBatch(ctx context.Context, pages []*record.Page) (images [][]record.Image, took []time.Duration) {
+	type job struct{ page, image int }
+	var first, again []job
+	images = make([][]record.Image, len(pages))
+	took = make([]time.Duration, len(pages))
+	refs := make([][]record.ImageRef, len(pages))
+	seen := map[string]bool{}
+	for i, p := range pages {
+		if p == nil {
+			continue
+		}
+		for _, ref := range p.Images {
+			// The images Extract fingerprints.
+			if ref.Error != "" || ref.SHA256 == "" {
+				continue
+			}
+			j := job{i, len(refs[i])}
+			refs[i] = append(refs[i], ref)
+			if seen[ref.SHA256] {
+				again = append(again, j)
+			} else {
+				seen[ref.SHA256] = true
+				first = append(first, j)
+			}
+		}
+		images[i] = make([]record.Image, len(refs[i]))
 	}
-	msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.Version())
-	if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
-		s.Metrics.Errors.WithLabelValues("publish").Inc()
-		return fmt.Errorf("publishing ad %s: %w", a.ID, err)
+	var mu sync.Mutex
+	run := func(jobs []job) {
+		workers := s.ImageWorkers
+		if workers <= 0 {
+			workers = 4 * runtime.GOMAXPROCS(0)
+		}
+		todo := make(chan job)
+		var wg sync.WaitGroup
+		for range min(workers, len(jobs)) {
+			wg.Go(func() {
+				for j := range todo {
+					start := time.Now()
+					images[j.page][j.image] = s.hashCached(ctx, refs[j.page][j.image])
+					mu.Lock()
+					took[j.page] += time.Since(start)
+					mu.Unlock()
+				}
+			})
+		}
+		for _, j := range jobs {
+			todo <- j
+		}
+		close(todo)
+		wg.Wait()
 	}
-	s.Metrics.Ads.Inc()
-	s.Metrics.Duration.Observe(time.Since(start).Seconds())
-	s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
-	return nil
+	run(first)
+	run(again)
+	return images, took
 }
