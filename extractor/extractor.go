@@ -262,10 +262,15 @@ type Stage struct {
 	ImageWorkers int
 
 	// imageStream is the image store's stream, for ReadObject; nil until
-	// looked up.
+	// looked up, at most once every streamRetry (lookedUp is the last time).
 	mu          sync.Mutex
 	imageStream jetstream.Stream
+	lookedUp    time.Time
 }
+
+// streamRetry is how long the extract stage reads images through the
+// store alone after its stream could not be looked up.
+const streamRetry = 10 * time.Second
 
 // Image reads image bytes from the object store: with two direct gets
 // when the image is one chunk (bus.ReadObject), else through the store.
@@ -288,11 +293,13 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 }
 
 // stream returns the image store's stream, looked up the first time it
-// is found; nil while it cannot be.
+// is asked for; nil while it cannot be (a cluster that lost a node, say),
+// when it is looked up again after streamRetry.
 func (s *Stage) stream(ctx context.Context) jetstream.Stream {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.imageStream == nil && s.JS != nil && s.Images != nil {
+	if s.imageStream == nil && s.JS != nil && s.Images != nil && time.Since(s.lookedUp) >= streamRetry {
+		s.lookedUp = time.Now()
 		if st, err := s.Images.Status(ctx); err == nil {
 			s.imageStream, _ = bus.ObjectStream(ctx, s.JS, st.Bucket())
 		}
