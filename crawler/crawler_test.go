@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,65 +247,5 @@ fields: {id: {css: article, attr: data-id}}
 	var p record.Page
 	if err := json.Unmarshal(m.Data(), &p); err != nil || string(p.HTML) != big {
 		t.Errorf("the page on the stream: %d bytes, want %d (%v)", len(p.HTML), len(big), err)
-	}
-}
-
-// TestOnceCrawlsSitesAtOnce: with Once the sites are crawled at the same
-// time: each site's ad page is served only once the other site's has been
-// asked for, which one site after the other never gets to (each page
-// then gives up after a while and the test fails). Every site's ads are
-// published all the same.
-func TestOnceCrawlsSitesAtOnce(t *testing.T) {
-	var asked sync.WaitGroup
-	asked.Add(2)
-	both := make(chan struct{})
-	go func() { asked.Wait(); close(both) }()
-	var gaveUp atomic.Bool
-	serve := func(name string) *httptest.Server {
-		var once sync.Once
-		return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			switch r.URL.Path {
-			case "/":
-				fmt.Fprintf(w, `<a href="/ad/1">ad</a>`)
-			case "/ad/1":
-				once.Do(asked.Done)
-				select {
-				case <-both:
-					fmt.Fprintf(w, `<article data-id="%s-1">an ad of %s</article>`, name, name)
-				case <-time.After(10 * time.Second):
-					gaveUp.Store(true)
-					http.Error(w, "the other site was not crawled meanwhile", http.StatusNotFound)
-				}
-			default:
-				http.NotFound(w, r)
-			}
-		}))
-	}
-	var sites []site.Site
-	for _, name := range []string{"east", "west"} {
-		ts := serve(name)
-		defer ts.Close()
-		s, err := site.Parse([]byte(fmt.Sprintf("name: %s\nstart_urls: [\"%s/\"]\nallowed: ['^%s/($|ad/)']\nad_pages: ['/ad/']\nallow_private_addresses: true\nfields: {id: {css: article, attr: data-id}}\n",
-			name, ts.URL, ts.URL)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sites = append(sites, s)
-	}
-	b := bustest.New(t)
-	c := &Crawler{Sites: sites, JS: b.JS, Images: b.Images, PageSums: b.PageSums, Log: quiet(), Metrics: NewMetrics(nil), Once: true}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := c.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if gaveUp.Load() {
-		t.Error("the sites were not crawled at the same time: an ad page waited for the other site's in vain")
-	}
-	for _, s := range sites {
-		u := s.Starts()[0] + "ad/1"
-		if _, err := b.PageSums.Get(ctx, record.SHA256Hex([]byte(u))[:40]); err != nil {
-			t.Errorf("site %s: its ad page %s was not published: %v", s.Name, u, err)
-		}
 	}
 }
