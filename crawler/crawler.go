@@ -94,39 +94,22 @@ type Crawler struct {
 // after one pass when Once is set). A site that cannot be crawled (down,
 // unreachable) does not stop the others: it is logged, counted as an
 // "unreachable" error and tried again at the next pass. With Once, Run
-// crawls the sites at the same time (each with its own limiter, so each
-// host sees the pace it would alone), so the later stages start on every
-// site's pages at once, and returns the failures together, in the sites'
-// order, after crawling every other site.
+// returns those failures together after crawling every other site.
 func (c *Crawler) Run(ctx context.Context) error {
 	for {
-		failed := make([]error, len(c.Sites))
-		crawl := func(i int) {
+		var failed []error
+		for i := range c.Sites {
 			st, err := c.Crawl(ctx, &c.Sites[i])
 			if ctx.Err() != nil {
-				return
+				return nil
 			}
 			if err != nil {
 				c.Metrics.Errors.WithLabelValues("unreachable").Inc()
 				c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
-				failed[i] = err
-				return
+				failed = append(failed, err)
+				continue
 			}
 			c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
-		}
-		if c.Once {
-			var wg sync.WaitGroup
-			for i := range c.Sites {
-				wg.Go(func() { crawl(i) })
-			}
-			wg.Wait()
-		} else {
-			for i := range c.Sites {
-				crawl(i)
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
 		}
 		if c.Once {
 			return errors.Join(failed...)
