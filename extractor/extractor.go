@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -256,10 +257,29 @@ type Stage struct {
 	Metrics     *Metrics
 	// Durable is the consumer name, "extractor" by default.
 	Durable string
+	// ImageWorkers is how many of a batch's images are fingerprinted at
+	// once; four per core when zero.
+	ImageWorkers int
+
+	// imageStream is the image store's stream, for ReadObject; nil until
+	// looked up, at most once every streamRetry (lookedUp is the last time).
+	mu          sync.Mutex
+	imageStream jetstream.Stream
+	lookedUp    time.Time
 }
 
-// Image reads image bytes from the object store.
+// streamRetry is how long the extract stage reads images through the
+// store alone after its stream could not be looked up.
+const streamRetry = 10 * time.Second
+
+// Image reads image bytes from the object store: with two direct gets
+// when the image is one chunk (bus.ReadObject), else through the store.
 func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
+	if st := s.stream(ctx); st != nil {
+		if data, err := bus.ReadObject(ctx, st, s.Images, sha); err == nil {
+			return data, nil
+		}
+	}
 	r, err := s.Images.Get(ctx, sha)
 	if err != nil {
 		return nil, fmt.Errorf("getting image %s: %w", sha, err)
@@ -270,6 +290,21 @@ func (s *Stage) Image(ctx context.Context, sha string) ([]byte, error) {
 		return nil, fmt.Errorf("reading image %s: %w", sha, err)
 	}
 	return data, nil
+}
+
+// stream returns the image store's stream, looked up the first time it
+// is asked for; nil while it cannot be (a cluster that lost a node, say),
+// when it is looked up again after streamRetry.
+func (s *Stage) stream(ctx context.Context) jetstream.Stream {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.imageStream == nil && s.JS != nil && s.Images != nil && time.Since(s.lookedUp) >= streamRetry {
+		s.lookedUp = time.Now()
+		if st, err := s.Images.Status(ctx); err == nil {
+			s.imageStream, _ = bus.ObjectStream(ctx, s.JS, st.Bucket())
+		}
+	}
+	return s.imageStream
 }
 
 // hashCached fingerprints ref once per distinct image: the result is kept in
@@ -321,56 +356,156 @@ func (s *Stage) Run(ctx context.Context) error {
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
-	return c.Run(ctx, s.JS, func(ctx context.Context, msgs []jetstream.Msg) []error {
-		errs := make([]error, len(msgs))
-		for i, m := range msgs {
-			errs[i] = s.handle(ctx, m)
-		}
-		return errs
-	})
+	return c.Run(ctx, s.JS, s.handleBatch)
 }
 
-func (s *Stage) handle(ctx context.Context, m jetstream.Msg) error {
-	start := time.Now()
-	var p record.Page
-	if err := json.Unmarshal(m.Data(), &p); err != nil {
-		s.Metrics.Errors.WithLabelValues("decode").Inc()
-		s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
-		return fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
-	}
-	var storeErr error
-	a, err := s.Extractor.Extract(&p, func(ref record.ImageRef) record.Image {
-		img, err := s.hashCached(ctx, ref)
-		if err != nil && storeErr == nil {
-			storeErr = err
+// publishWait is how long a batch's ads wait for the stream's
+// acknowledgements; a page whose ad is not acknowledged by then is
+// delivered again (and its ad stored once, by its message id).
+const publishWait = time.Minute
+
+// handleBatch extracts a batch of pages: the images of all of them are
+// fingerprinted first, ImageWorkers at a time, then each page is extracted
+// in the batch's order and its ad published; the acknowledgements are
+// awaited together. A page is acknowledged only once its ad is stored.
+func (s *Stage) handleBatch(ctx context.Context, msgs []jetstream.Msg) []error {
+	errs := make([]error, len(msgs))
+	pages := make([]*record.Page, len(msgs))
+	for i, m := range msgs {
+		var p record.Page
+		if err := json.Unmarshal(m.Data(), &p); err != nil {
+			s.Metrics.Errors.WithLabelValues("decode").Inc()
+			s.Log.Error("page does not decode", "subject", m.Subject(), "err", err)
+			errs[i] = fmt.Errorf("%w: decoding page: %w", bus.ErrPoison, err)
+			continue
 		}
-		return img
-	})
-	if storeErr != nil {
-		s.Metrics.Errors.WithLabelValues("image_store").Inc()
-		s.Log.Warn("a stored image could not be read; the page will be tried again", "site", p.Site, "err", storeErr)
-		return fmt.Errorf("reading the page's images: %w", storeErr)
+		pages[i] = &p
 	}
-	if err != nil {
-		s.Metrics.Errors.WithLabelValues("extract").Inc()
-		s.Log.Error("page not extracted", "site", p.Site, "err", err)
-		return fmt.Errorf("%w: %w", bus.ErrPoison, err)
+	images, took, storeErrs := s.hashBatch(ctx, pages)
+	var out []*nats.Msg
+	var outPage []int
+	var ads []record.Ad
+	for i, p := range pages {
+		if p == nil {
+			continue
+		}
+		if err := storeErrs[i]; err != nil {
+			// A stored image the store cannot give now: the page comes
+			// again rather than its ad going out without the photo's
+			// hash, which would keep it from ever linking by that photo.
+			s.Metrics.Errors.WithLabelValues("image_store").Inc()
+			s.Log.Warn("a stored image could not be read; the page will be tried again", "site", p.Site, "err", err)
+			errs[i] = fmt.Errorf("reading the page's images: %w", err)
+			continue
+		}
+		start := time.Now()
+		next := 0
+		a, err := s.Extractor.Extract(p, func(record.ImageRef) record.Image {
+			next++
+			return images[i][next-1]
+		})
+		if err != nil {
+			s.Metrics.Errors.WithLabelValues("extract").Inc()
+			s.Log.Error("page not extracted", "site", p.Site, "err", err)
+			errs[i] = fmt.Errorf("%w: %w", bus.ErrPoison, err)
+			continue
+		}
+		for _, ph := range a.Phones {
+			s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
+		}
+		data, err := json.Marshal(a)
+		if err != nil {
+			errs[i] = fmt.Errorf("encoding ad: %w", err)
+			continue
+		}
+		msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
+		msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.Version())
+		out, outPage, ads = append(out, msg), append(outPage, i), append(ads, a)
+		// The page's own time: extracting it and fingerprinting its
+		// images (done beside the batch's others), not the wait for
+		// the batch's acknowledgements.
+		took[i] += time.Since(start)
 	}
-	for _, ph := range a.Phones {
-		s.Metrics.Phones.WithLabelValues(fmt.Sprint(ph.Obfuscated)).Inc()
+	_, perrs := bus.PublishAll(ctx, s.JS, out, publishWait)
+	for k, err := range perrs {
+		i, a := outPage[k], &ads[k]
+		if err != nil {
+			s.Metrics.Errors.WithLabelValues("publish").Inc()
+			errs[i] = fmt.Errorf("publishing ad %s: %w", a.ID, err)
+			continue
+		}
+		s.Metrics.Ads.Inc()
+		s.Metrics.Duration.Observe(took[i].Seconds())
+		s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
 	}
-	data, err := json.Marshal(a)
-	if err != nil {
-		return fmt.Errorf("encoding ad: %w", err)
+	return errs
+}
+
+// hashBatch fingerprints the images of pages (nil ones skipped), those
+// that Extract asks for, in their order: images[i] are page i's. The
+// first of each distinct image in the batch is fingerprinted by
+// ImageWorkers workers; the others after, from the cache it then holds,
+// as they would be one page after another. took[i] is the time spent on
+// page i's images; storeErrs[i] the first error of the store for one of
+// them (hashCached).
+func (s *Stage) hashBatch(ctx context.Context, pages []*record.Page) (images [][]record.Image, took []time.Duration, storeErrs []error) {
+	type job struct{ page, image int }
+	var first, again []job
+	images = make([][]record.Image, len(pages))
+	took = make([]time.Duration, len(pages))
+	storeErrs = make([]error, len(pages))
+	refs := make([][]record.ImageRef, len(pages))
+	seen := map[string]bool{}
+	for i, p := range pages {
+		if p == nil {
+			continue
+		}
+		for _, ref := range p.Images {
+			// The images Extract fingerprints.
+			if ref.Error != "" || ref.SHA256 == "" {
+				continue
+			}
+			j := job{i, len(refs[i])}
+			refs[i] = append(refs[i], ref)
+			if seen[ref.SHA256] {
+				again = append(again, j)
+			} else {
+				seen[ref.SHA256] = true
+				first = append(first, j)
+			}
+		}
+		images[i] = make([]record.Image, len(refs[i]))
 	}
-	msg := &nats.Msg{Subject: bus.SubjectAds + "." + a.Site, Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, a.ID+"/"+a.Version())
-	if _, err := s.JS.PublishMsg(ctx, msg); err != nil {
-		s.Metrics.Errors.WithLabelValues("publish").Inc()
-		return fmt.Errorf("publishing ad %s: %w", a.ID, err)
+	var mu sync.Mutex
+	run := func(jobs []job) {
+		workers := s.ImageWorkers
+		if workers <= 0 {
+			workers = 4 * runtime.GOMAXPROCS(0)
+		}
+		todo := make(chan job)
+		var wg sync.WaitGroup
+		for range min(workers, len(jobs)) {
+			wg.Go(func() {
+				for j := range todo {
+					start := time.Now()
+					img, err := s.hashCached(ctx, refs[j.page][j.image])
+					images[j.page][j.image] = img
+					mu.Lock()
+					took[j.page] += time.Since(start)
+					if err != nil && storeErrs[j.page] == nil {
+						storeErrs[j.page] = err
+					}
+					mu.Unlock()
+				}
+			})
+		}
+		for _, j := range jobs {
+			todo <- j
+		}
+		close(todo)
+		wg.Wait()
 	}
-	s.Metrics.Ads.Inc()
-	s.Metrics.Duration.Observe(time.Since(start).Seconds())
-	s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
-	return nil
+	run(first)
+	run(again)
+	return images, took, storeErrs
 }

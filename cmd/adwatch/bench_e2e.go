@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime/pprof"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,7 +56,7 @@ func simSite(base string) baseline.Site {
 
 // e2eRun is what one adwatch run --once did.
 type e2eRun struct {
-	took                 time.Duration
+	took, cpu            time.Duration
 	published, images    float64
 	hashed, cachedImages float64
 }
@@ -82,7 +83,7 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	}
 	defer os.RemoveAll(dir)
 
-	var ours, theirs time.Duration
+	var ours, theirs, ourCPU, theirCPU time.Duration
 	var last e2eRun
 	var sum baseline.Result
 	for round := range max(o.rounds, 1) {
@@ -96,15 +97,17 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 				return err
 			}
 			ours += r.took
+			ourCPU += r.cpu
 			last = r
 			return nil
 		}
 		runTheirs := func() error {
-			r, err := b.runPlain(ctx, w, filepath.Join(dir, fmt.Sprintf("plain-%d.bleve", round)))
+			r, cpu, err := b.runPlain(ctx, w, filepath.Join(dir, fmt.Sprintf("plain-%d.bleve", round)))
 			if err != nil {
 				return err
 			}
 			theirs += r.Total()
+			theirCPU += cpu
 			sum.Crawl += r.Crawl
 			sum.Download += r.Download
 			sum.Hash += r.Hash
@@ -127,12 +130,13 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	ourMean, theirMean := ours/time.Duration(n), theirs/time.Duration(n)
 	b.add("end to end, photo-heavy: adwatch run --once", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(len(w.Ads))/ourMean.Seconds(),
 		float64(photos)/ourMean.Seconds()), "—",
-		fmt.Sprintf("%d ads, %d photos (%.0f published, %.0f downloaded, %.0f hashed, %.0f from the hash cache) in %v; mean of %d",
-			len(w.Ads), photos, last.published, last.images, last.hashed, last.cachedImages, ourMean.Round(100*time.Millisecond), int(n)))
+		fmt.Sprintf("%d ads, %d photos (%.0f published, %.0f downloaded, %.0f hashed, %.0f from the hash cache) in %v, CPU %v; mean of %d",
+			len(w.Ads), photos, last.published, last.images, last.hashed, last.cachedImages, ourMean.Round(100*time.Millisecond),
+			(ourCPU/time.Duration(n)).Round(100*time.Millisecond), int(n)))
 	b.add("end to end, photo-heavy: plain libraries chained", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(sum.Ads)/theirMean.Seconds(),
 		float64(sum.Images)/theirMean.Seconds()), "—",
-		fmt.Sprintf("%d ads, %d photos (%d distinct hashed, %d failed) in %v: colly crawl %v, downloads %v, decode + goimagehash %v, bleve %v; mean of %d",
-			sum.Ads, sum.Images, sum.Distinct, sum.Failed, theirMean.Round(100*time.Millisecond), (sum.Crawl/time.Duration(n)).Round(100*time.Millisecond),
+		fmt.Sprintf("%d ads, %d photos (%d distinct hashed, %d failed) in %v, CPU %v: colly crawl %v, downloads %v, decode + goimagehash %v, bleve %v; mean of %d",
+			sum.Ads, sum.Images, sum.Distinct, sum.Failed, theirMean.Round(100*time.Millisecond), (theirCPU/time.Duration(n)).Round(100*time.Millisecond), (sum.Crawl/time.Duration(n)).Round(100*time.Millisecond),
 			(sum.Download/time.Duration(n)).Round(100*time.Millisecond), (sum.Hash/time.Duration(n)).Round(100*time.Millisecond),
 			(sum.Index/time.Duration(n)).Round(100*time.Millisecond), int(n)))
 	b.add("end to end, photo-heavy: ratio (plain chain / adwatch)", fmt.Sprintf("%.2f", theirs.Seconds()/ours.Seconds()), ">= 1.0",
@@ -142,14 +146,14 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	if err != nil {
 		return err
 	}
-	p, err := b.runPlain(ctx, &text, filepath.Join(dir, "plain-text.bleve"))
+	p, pcpu, err := b.runPlain(ctx, &text, filepath.Join(dir, "plain-text.bleve"))
 	if err != nil {
 		return err
 	}
 	b.add("end to end, text-only: adwatch run --once", fmt.Sprintf("%.0f ads/s", float64(len(text.Ads))/r.took.Seconds()), ">= 1,000 ads/s",
-		fmt.Sprintf("%d ads (%.0f published) in %v; plain chain (colly crawl %v, bleve %v) %v, ratio %.2f", len(text.Ads), r.published,
-			r.took.Round(100*time.Millisecond), p.Crawl.Round(100*time.Millisecond), p.Index.Round(100*time.Millisecond),
-			p.Total().Round(100*time.Millisecond), p.Total().Seconds()/r.took.Seconds()))
+		fmt.Sprintf("%d ads (%.0f published) in %v, CPU %v; plain chain (colly crawl %v, bleve %v) %v, CPU %v, ratio %.2f", len(text.Ads), r.published,
+			r.took.Round(100*time.Millisecond), r.cpu.Round(100*time.Millisecond), p.Crawl.Round(100*time.Millisecond), p.Index.Round(100*time.Millisecond),
+			p.Total().Round(100*time.Millisecond), pcpu.Round(100*time.Millisecond), p.Total().Seconds()/r.took.Seconds()))
 	return nil
 }
 
@@ -183,33 +187,35 @@ func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, di
 		}
 		defer pprof.StopCPUProfile()
 	}
-	start := time.Now()
+	start, cpu := time.Now(), cpuTime()
 	if err := a.Run(ctx, true); err != nil {
 		return e2eRun{}, fmt.Errorf("adwatch run --once: %w", err)
 	}
-	r := e2eRun{took: time.Since(start)}
+	r := e2eRun{took: time.Since(start), cpu: cpuTime() - cpu}
 	r.published = counter(a.Registry, "adwatch_crawler_ads_published_total", "")
 	r.images = counter(a.Registry, "adwatch_crawler_images_fetched_total", "")
 	r.hashed = counter(a.Registry, "adwatch_extractor_images_total", "hashed")
 	r.cachedImages = counter(a.Registry, "adwatch_extractor_images_total", "cached")
-	fmt.Fprintf(b.log, "bench: adwatch run --once: %v\n", r.took)
+	fmt.Fprintf(b.log, "bench: adwatch run --once: %v, CPU %v\n", r.took, r.cpu.Round(100*time.Millisecond))
 	return r, nil
 }
 
 // runPlain runs the plain chain against a fresh simulator of w.
-func (b *bench) runPlain(ctx context.Context, w *sim.World, dir string) (baseline.Result, error) {
+func (b *bench) runPlain(ctx context.Context, w *sim.World, dir string) (baseline.Result, time.Duration, error) {
 	ts := httptest.NewServer(sim.NewServer(w))
 	defer ts.Close()
 	fmt.Fprintf(b.log, "bench: plain chain on %d ads\n", len(w.Ads))
+	cpu := cpuTime()
 	r, err := baseline.Run(ctx, simSite(ts.URL), dir)
+	cpu = cpuTime() - cpu
 	if err != nil {
-		return r, fmt.Errorf("the plain chain: %w", err)
+		return r, cpu, fmt.Errorf("the plain chain: %w", err)
 	}
 	if r.Ads != len(w.Ads) {
-		return r, fmt.Errorf("the plain chain found %d ads, the simulator has %d", r.Ads, len(w.Ads))
+		return r, cpu, fmt.Errorf("the plain chain found %d ads, the simulator has %d", r.Ads, len(w.Ads))
 	}
-	fmt.Fprintf(b.log, "bench: plain chain: %v\n", r.Total())
-	return r, nil
+	fmt.Fprintf(b.log, "bench: plain chain: %v, CPU %v\n", r.Total(), cpu.Round(100*time.Millisecond))
+	return r, cpu, nil
 }
 
 // counter sums a counter's series on reg whose "result" label is result
@@ -237,4 +243,16 @@ func counter(reg *prometheus.Registry, name, result string) float64 {
 		}
 	}
 	return sum
+}
+
+// cpuTime is the CPU time this process has used so far (user and system,
+// every thread): the end-to-end runs, the simulator's included, are
+// measured by it beside the wall time, which the machine's load moves
+// more.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
