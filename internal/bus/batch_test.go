@@ -1,8 +1,12 @@
 package bus_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,5 +76,60 @@ func TestNextBatch(t *testing.T) {
 	}
 	if consumers != 1 {
 		t.Errorf("%d consumers on the stream after five batches, want the one", consumers)
+	}
+}
+
+// TestConsumerAcknowledgesQuietly: a batch handled without error is
+// acknowledged, nothing comes again, and sending the acknowledgements
+// logs no failure (their flush needs a deadline of its own).
+func TestConsumerAcknowledgesQuietly(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := range 20 {
+		if _, err := b.JS.Publish(ctx, bus.SubjectPages+".site", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	seen := map[string]int{}
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: "quiet", Batch: 8, Stage: "test",
+		Log: slog.New(slog.NewTextHandler(&logs, nil))}
+	// A stage's context has no deadline, as in adwatch run.
+	rctx, rcancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(rctx, b.JS, func(_ context.Context, msgs []jetstream.Msg) []error {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, m := range msgs {
+				seen[string(m.Data())]++
+			}
+			return make([]error, len(msgs))
+		})
+	}()
+	for ctx.Err() == nil {
+		if n, err := bus.Pending(ctx, b.JS, bus.StreamPages, "quiet"); err == nil && n == 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 20 {
+		t.Errorf("%d messages handled, want 20", len(seen))
+	}
+	for m, n := range seen {
+		if n != 1 {
+			t.Errorf("message %s handled %d times", m, n)
+		}
+	}
+	if strings.Contains(logs.String(), "failed") {
+		t.Errorf("acknowledging logged a failure:\n%s", logs.String())
 	}
 }

@@ -250,13 +250,26 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 		}
 		// One round trip for the batch's acknowledgements, not one per
 		// message: the server has them before the next fetch.
-		if err := js.Conn().FlushWithContext(ctx); err != nil && ctx.Err() == nil {
+		if err := flush(ctx, js); err != nil && ctx.Err() == nil {
 			c.log().Warn("sending the acknowledgements failed; their messages will come again",
 				"stream", c.Stream, "stage", c.stage(), "err", err)
 		}
 	}
 	return nil
 }
+
+// flush waits until the server has every message sent so far on js's
+// connection, for at most ackFlushWait.
+func flush(ctx context.Context, js jetstream.JetStream) error {
+	ctx, cancel := context.WithTimeout(ctx, ackFlushWait)
+	defer cancel()
+	return js.Conn().FlushWithContext(ctx)
+}
+
+// ackFlushWait bounds the wait for a batch's acknowledgements to reach the
+// server; past it they may still arrive, and if not, their messages come
+// again after AckWait.
+const ackFlushWait = 10 * time.Second
 
 // handle runs h on msgs, marking them in progress every third of AckWait
 // until it returns.
