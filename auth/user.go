@@ -105,19 +105,12 @@ func Open(ctx context.Context, js jetstream.JetStream, replicas int) (*Store, er
 	return s, nil
 }
 
-// read returns the value of key in kv and its revision. A "not found" is
-// asked again of the bucket's leader (bus.LeaderGet): in a cluster a
-// replica a moment behind does not yet know a session just opened or an
-// account just added, and a login would be refused on its next request.
+// read returns the value of key in kv and its revision, asking the
+// bucket's leader when a replica says it is not there
+// (bus.GetConsistent): in a cluster a replica a moment behind does not yet
+// know a session just opened or an account just added.
 func (s *Store) read(ctx context.Context, kv jetstream.KeyValue, key string) ([]byte, uint64, error) {
-	e, err := kv.Get(ctx, key)
-	if err == nil {
-		return e.Value(), e.Revision(), nil
-	}
-	if !errors.Is(err, jetstream.ErrKeyNotFound) || s.js == nil {
-		return nil, 0, err
-	}
-	return bus.LeaderGet(ctx, s.js, kv.Bucket(), key)
+	return bus.GetConsistent(ctx, s.js, kv, key)
 }
 
 func (s *Store) log() *slog.Logger {

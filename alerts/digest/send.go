@@ -447,18 +447,10 @@ func firstSeen(ctx context.Context, kv jetstream.KeyValue, unit string, due time
 	return t, nil
 }
 
-// getFromLeader reads key from kv; a "not found" is asked again of the
-// bucket's leader (bus.LeaderGet), since a replica a moment behind does
-// not yet know a key just written. js may be nil (no second ask).
+// getFromLeader reads key from kv, asking the bucket's leader when a
+// replica says it is not there (bus.GetConsistent).
 func getFromLeader(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) ([]byte, error) {
-	e, err := kv.Get(ctx, key)
-	if err == nil {
-		return e.Value(), nil
-	}
-	if !errors.Is(err, jetstream.ErrKeyNotFound) || js == nil {
-		return nil, err
-	}
-	v, _, err := bus.LeaderGet(ctx, js, kv.Bucket(), key)
+	v, _, err := bus.GetConsistent(ctx, js, kv, key)
 	return v, err
 }
 

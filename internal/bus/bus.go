@@ -255,6 +255,20 @@ func setup(ctx context.Context, nc *nats.Conn, replicas int) (*Bus, error) {
 	return b, nil
 }
 
+// GetConsistent reads key from kv, asking the bucket's leader
+// (LeaderGet) when a replica says it is not there: for the reads that must
+// see a key just written. js may be nil (no second ask).
+func GetConsistent(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) ([]byte, uint64, error) {
+	e, err := kv.Get(ctx, key)
+	if err == nil {
+		return e.Value(), e.Revision(), nil
+	}
+	if !errors.Is(err, jetstream.ErrKeyNotFound) || js == nil {
+		return nil, 0, err
+	}
+	return LeaderGet(ctx, js, kv.Bucket(), key)
+}
+
 // LeaderGet reads the value of key in the key-value bucket from its
 // stream's leader. A bucket answers reads from any of its replicas (direct
 // get), and a replica a moment behind, or one that has not caught up after

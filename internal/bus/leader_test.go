@@ -30,6 +30,9 @@ func TestLeaderGet(t *testing.T) {
 	if e, err := b.Digests.Get(ctx, "delivered.d1.webhook"); err != nil || e.Revision() != rev {
 		t.Errorf("LeaderGet's revision %d, the bucket's %v (%v)", rev, e, err)
 	}
+	if v, r, err := bus.GetConsistent(ctx, b.JS, b.Digests, "delivered.d1.webhook"); err != nil || string(v) != "second" || r != rev {
+		t.Errorf("GetConsistent = %q at %d, %v; want the latest value at %d", v, r, err, rev)
+	}
 	if _, _, err := bus.LeaderGet(ctx, b.JS, bus.BucketDigests, "delivered.none.webhook"); !errors.Is(err, jetstream.ErrKeyNotFound) {
 		t.Errorf("a key never written: %v, want not found", err)
 	}
