@@ -118,6 +118,8 @@ func (s *Stage) Run(ctx context.Context) error {
 	// touched is.
 	var last uint64
 	watchRev := uint64(0)
+	// quietSince is when the iterator last delivered (or failed).
+	quietSince := time.Now()
 	for ctx.Err() == nil {
 		if rev, entries, err := loadWatchlist(ctx, s.Watchlist); err == nil && rev != watchRev {
 			watchRev = rev
@@ -129,6 +131,23 @@ func (s *Stage) Run(ctx context.Context) error {
 			s.mu.Unlock()
 		}
 		msgs, err := bus.NextBatch(it, 500, 500*time.Millisecond)
+		if len(msgs) > 0 || err != nil {
+			quietSince = time.Now()
+		} else if time.Since(quietSince) > stallAfter {
+			// Nothing came for a while: the consumer may sit on a replica
+			// that is still catching up after a restart (the cluster
+			// places it on any replica), delivering nothing new. When the
+			// stream's leader holds updates past the last applied one,
+			// the iterator is opened again, on a replica chosen afresh.
+			quietSince = time.Now()
+			if info, ierr := st.Info(ctx); ierr == nil && info.State.LastSeq > last {
+				s.Log.Warn("profile updates stalled; reading them again", "applied", last, "stream", info.State.LastSeq)
+				if next, ferr := follow(ctx, st, last); ferr == nil {
+					it.Stop()
+					it = next
+				}
+			}
+		}
 		s.mu.Lock()
 		for _, m := range msgs {
 			if meta, err := m.Metadata(); err == nil {
@@ -190,6 +209,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	}
 	return nil
 }
+
+// stallAfter is how long the stage waits for a profile update before it
+// asks the stream's leader whether it is behind.
+const stallAfter = 10 * time.Second
 
 // follow opens an iterator over the profile updates after the sequence
 // after (0: from the first), stopped when ctx is done, even while it is

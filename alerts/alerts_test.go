@@ -44,7 +44,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	waitFor := func(what string, ok func([]record.Alert) bool) []record.Alert {
 		t.Helper()
 		for ctx.Err() == nil {
-			list, err := List(ctx, b.Alerts)
+			list, err := List(ctx, b.JS, b.Alerts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -60,7 +60,7 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	publish("a1", "P1")
 	publish("a2", "P2")
 	time.Sleep(700 * time.Millisecond)
-	if list, _ := List(ctx, b.Alerts); len(list) != 0 {
+	if list, _ := List(ctx, b.JS, b.Alerts); len(list) != 0 {
 		t.Fatalf("two profiles raised %+v", list)
 	}
 	publish("a3", "P3")
@@ -70,10 +70,10 @@ func TestSharedPhoneAlertLifecycle(t *testing.T) {
 	}
 
 	// An investigator acknowledges it; new evidence reopens it.
-	if _, err := SetStatus(ctx, b.Alerts, list[0].Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
+	if _, err := SetStatus(ctx, b.JS, b.Alerts, list[0].Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := SetStatus(ctx, b.Alerts, list[0].Key, "solved", "det. lee", ""); err == nil {
+	if _, err := SetStatus(ctx, b.JS, b.Alerts, list[0].Key, "solved", "det. lee", ""); err == nil {
 		t.Error("an unknown status was accepted")
 	}
 	publish("a4", "P4")
@@ -122,7 +122,7 @@ func TestWatchlistRaisesAlert(t *testing.T) {
 		}
 	}
 	for ctx.Err() == nil {
-		list, _ := List(ctx, b.Alerts)
+		list, _ := List(ctx, b.JS, b.Alerts)
 		if len(list) == 1 && list[0].Rule == "watchlist" && list[0].Entity == "ad:a1" && strings.Contains(list[0].Summary, "+15108730123") {
 			return
 		}
@@ -185,6 +185,13 @@ func (k *lossyKV) Put(ctx context.Context, key string, value []byte) (uint64, er
 	return k.KeyValue.Put(ctx, key, value)
 }
 
+func (k *lossyKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if err := k.fail(); err != nil {
+		return 0, err
+	}
+	return k.KeyValue.Create(ctx, key, value, opts...)
+}
+
 func (k *lossyKV) Update(ctx context.Context, key string, value []byte, rev uint64) (uint64, error) {
 	if err := k.fail(); err != nil {
 		return 0, err
@@ -217,7 +224,7 @@ func TestAlertsSurviveLostWrites(t *testing.T) {
 				}
 			}
 			for {
-				if list, err := List(ctx, b.Alerts); err == nil && len(list) == 1 && len(list[0].Profiles) == 3 {
+				if list, err := List(ctx, b.JS, b.Alerts); err == nil && len(list) == 1 && len(list[0].Profiles) == 3 {
 					break
 				}
 				select {
@@ -236,5 +243,70 @@ func TestAlertsSurviveLostWrites(t *testing.T) {
 				t.Errorf("%d writes never tried", kv.fails)
 			}
 		})
+	}
+}
+
+// laggingKV answers reads as a replica that has not caught up after a
+// restart: every key not found, no key listed. Writes go to the bucket.
+type laggingKV struct{ jetstream.KeyValue }
+
+func (laggingKV) Get(context.Context, string) (jetstream.KeyValueEntry, error) {
+	return nil, jetstream.ErrKeyNotFound
+}
+
+func (laggingKV) ListKeys(context.Context, ...jetstream.WatchOpt) (jetstream.KeyLister, error) {
+	return nil, jetstream.ErrNoKeysFound
+}
+
+// TestLaggingReplicaLosesNoAlert: with reads answered by a replica that is
+// behind, the stage neither overwrites an alert an investigator acted on
+// (its history stays, and new evidence reopens it) nor leaves it out of
+// the list: both ask the bucket's leader.
+func TestLaggingReplicaLosesNoAlert(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, rules, bad, err := ParseRules([]byte("rules:\n  - {name: shared_phone, severity: high, entity: phone, when: phone.profiles_in_window >= 3}\n"))
+	if err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	lag := laggingKV{b.Alerts}
+	st := &Stage{JS: b.JS, Alerts: lag, Watchlist: b.Watchlist, Log: slog.New(slog.DiscardHandler), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- st.Run(runCtx) }()
+	defer func() { stop(); <-done }()
+	publish := func(i int) {
+		t.Helper()
+		data, _ := json.Marshal(record.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{"+15108730123"}})
+		if _, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor := func(what string, ok func(record.Alert) bool) record.Alert {
+		t.Helper()
+		for ctx.Err() == nil {
+			if list, err := List(ctx, b.JS, lag); err == nil && len(list) == 1 && ok(list[0]) {
+				return list[0]
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("timed out waiting for %s", what)
+		return record.Alert{}
+	}
+	for i := range 3 {
+		publish(i)
+	}
+	a := waitFor("the alert", func(a record.Alert) bool { return len(a.Profiles) == 3 })
+	if list, err := List(ctx, nil, lag); err != nil || len(list) != 0 {
+		t.Fatalf("the lagging replica alone lists %d alerts (%v); the test does not lag", len(list), err)
+	}
+	if _, err := SetStatus(ctx, b.JS, lag, a.Key, record.StatusAcknowledged, "det. lee", "looked at it"); err != nil {
+		t.Fatal(err)
+	}
+	publish(3)
+	a = waitFor("the new evidence", func(a record.Alert) bool { return len(a.Profiles) == 4 })
+	if a.Status != record.StatusNew || len(a.History) != 2 || a.History[0].By != "det. lee" {
+		t.Errorf("after new evidence read through a lagging replica: status %s, history %+v; want reopened with det. lee's acknowledgement kept", a.Status, a.History)
 	}
 }

@@ -34,7 +34,7 @@ func alertKey(rule, entity string) string { return rule + "." + bus.KeyToken(ent
 // acted on is deleted; one with a status an investigator set is kept and
 // marked withdrawn, so their work is not lost.
 func (s *Stage) retract(ctx context.Context, key string) error {
-	old, rev, err := get(ctx, s.Alerts, key)
+	old, rev, err := get(ctx, s.JS, s.Alerts, key)
 	if err != nil || old == nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func newEvidence(a, b *record.Alert) bool {
 // holds something new (an ad, profile, phone, photo or term it did not).
 func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	now := time.Now().UTC()
-	old, rev, err := get(ctx, s.Alerts, a.Key)
+	old, rev, err := get(ctx, s.JS, s.Alerts, a.Key)
 	if err != nil {
 		return err
 	}
@@ -98,9 +98,12 @@ func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	return put(ctx, s.Alerts, &a, rev)
 }
 
-// get reads one alert; nil when absent.
-func get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert, uint64, error) {
-	e, err := kv.Get(ctx, key)
+// get reads one alert; nil when absent. A replica that says "not found"
+// is asked again of the bucket's leader (bus.GetConsistent; js may be
+// nil), so an alert is not taken as new, nor left unretracted, because a
+// replica was behind.
+func get(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) (*record.Alert, uint64, error) {
+	v, rev, err := bus.GetConsistent(ctx, js, kv, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return nil, 0, nil
 	}
@@ -108,15 +111,16 @@ func get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert,
 		return nil, 0, fmt.Errorf("reading alert %s: %w", key, err)
 	}
 	var a record.Alert
-	if err := json.Unmarshal(e.Value(), &a); err != nil {
+	if err := json.Unmarshal(v, &a); err != nil {
 		return nil, 0, fmt.Errorf("decoding alert %s: %w", key, err)
 	}
-	return &a, e.Revision(), nil
+	return &a, rev, nil
 }
 
 // put writes an alert; with rev > 0 only over that revision, so a status
 // an investigator set meanwhile is not overwritten (the write fails and
-// the next evaluation retries).
+// the next evaluation retries); with rev 0 only where no alert is, so an
+// alert a lagging read missed is not overwritten with its history lost.
 func put(ctx context.Context, kv jetstream.KeyValue, a *record.Alert, rev uint64) error {
 	data, err := json.Marshal(a)
 	if err != nil {
@@ -125,7 +129,7 @@ func put(ctx context.Context, kv jetstream.KeyValue, a *record.Alert, rev uint64
 	if rev > 0 {
 		_, err = kv.Update(ctx, a.Key, data, rev)
 	} else {
-		_, err = kv.Put(ctx, a.Key, data)
+		_, err = kv.Create(ctx, a.Key, data)
 	}
 	if err != nil {
 		return fmt.Errorf("writing alert %s: %w", a.Key, err)
@@ -133,24 +137,25 @@ func put(ctx context.Context, kv jetstream.KeyValue, a *record.Alert, rev uint64
 	return nil
 }
 
-// listJSON decodes every value of a bucket; values that do not decode
-// are skipped.
-func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string) ([]T, error) {
-	keys, err := kv.ListKeys(ctx)
-	if errors.Is(err, jetstream.ErrNoKeysFound) {
-		return nil, nil
-	}
+// listJSON decodes every value of a bucket, listed as its leader knows it
+// (bus.LeaderKeys, bus.GetConsistent; js may be nil): keys deleted are
+// skipped, and so are values that do not decode.
+func listJSON[T any](ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, what string) ([]T, error) {
+	keys, err := bus.LeaderKeys(ctx, js, kv)
 	if err != nil {
 		return nil, fmt.Errorf("listing %s: %w", what, err)
 	}
 	var out []T
-	for k := range keys.Keys() {
-		e, err := kv.Get(ctx, k)
-		if err != nil {
+	for _, k := range keys {
+		data, _, err := bus.GetConsistent(ctx, js, kv, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			continue
 		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s %s: %w", what, k, err)
+		}
 		var v T
-		if json.Unmarshal(e.Value(), &v) == nil {
+		if json.Unmarshal(data, &v) == nil {
 			out = append(out, v)
 		}
 	}
@@ -161,14 +166,14 @@ func listJSON[T any](ctx context.Context, kv jetstream.KeyValue, what string) ([
 var ErrBadStatus = errors.New("unknown status")
 
 // SetStatus records an investigator's status change on an alert.
-func SetStatus(ctx context.Context, kv jetstream.KeyValue, key, status, by, note string) (*record.Alert, error) {
+func SetStatus(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key, status, by, note string) (*record.Alert, error) {
 	if !slices.Contains(record.Statuses, status) {
 		return nil, fmt.Errorf("%w %q (one of %s)", ErrBadStatus, status, strings.Join(record.Statuses, ", "))
 	}
 	if strings.TrimSpace(by) == "" {
 		return nil, errors.New("a status change needs who made it")
 	}
-	return change(ctx, kv, key, func(a *record.Alert) {
+	return change(ctx, js, kv, key, func(a *record.Alert) {
 		a.Status = status
 		a.History = append(a.History, record.StatusChange{Status: status, By: by, At: time.Now().UTC(), Note: note})
 	})
@@ -179,9 +184,9 @@ var ErrNoAlert = errors.New("no such alert")
 
 // change applies fn to the alert at key, at the revision read, retrying
 // when the alert changed meanwhile.
-func change(ctx context.Context, kv jetstream.KeyValue, key string, fn func(a *record.Alert)) (*record.Alert, error) {
+func change(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string, fn func(a *record.Alert)) (*record.Alert, error) {
 	for range 5 {
-		a, rev, err := get(ctx, kv, key)
+		a, rev, err := get(ctx, js, kv, key)
 		if err != nil {
 			return nil, err
 		}
@@ -198,19 +203,19 @@ func change(ctx context.Context, kv jetstream.KeyValue, key string, fn func(a *r
 
 // Assign gives the alert at key to assignee (empty: nobody), recorded in
 // its history as a change by by with note; the status stays.
-func Assign(ctx context.Context, kv jetstream.KeyValue, key, assignee, by, note string) (*record.Alert, error) {
+func Assign(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key, assignee, by, note string) (*record.Alert, error) {
 	if strings.TrimSpace(by) == "" {
 		return nil, errors.New("an assignment needs who made it")
 	}
-	return change(ctx, kv, key, func(a *record.Alert) {
+	return change(ctx, js, kv, key, func(a *record.Alert) {
 		a.Assignee = assignee
 		a.History = append(a.History, record.StatusChange{Status: a.Status, By: by, At: time.Now().UTC(), Note: note, Assigned: assignee})
 	})
 }
 
 // Get returns the alert at key; ErrNoAlert when there is none.
-func Get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert, error) {
-	a, _, err := get(ctx, kv, key)
+func Get(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, key string) (*record.Alert, error) {
+	a, _, err := get(ctx, js, kv, key)
 	if err == nil && a == nil {
 		err = fmt.Errorf("%w: %s", ErrNoAlert, key)
 	}
@@ -218,8 +223,11 @@ func Get(ctx context.Context, kv jetstream.KeyValue, key string) (*record.Alert,
 }
 
 // List returns every alert in the bucket: most severe first, then newest.
-func List(ctx context.Context, kv jetstream.KeyValue) ([]record.Alert, error) {
-	out, err := listJSON[record.Alert](ctx, kv, "alerts")
+// With js it lists the alerts as the bucket's leader knows them, so a
+// replica catching up after a restart leaves none out; js may be nil (a
+// single server).
+func List(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) ([]record.Alert, error) {
+	out, err := listJSON[record.Alert](ctx, js, kv, "alerts")
 	if err != nil {
 		return nil, err
 	}

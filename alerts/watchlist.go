@@ -164,7 +164,7 @@ func loadWatchlist(ctx context.Context, kv jetstream.KeyValue) (uint64, []WatchE
 
 // Watchlist returns every entry.
 func Watchlist(ctx context.Context, kv jetstream.KeyValue) ([]WatchEntry, error) {
-	return listJSON[WatchEntry](ctx, kv, "watchlist")
+	return listJSON[WatchEntry](ctx, nil, kv, "watchlist")
 }
 
 // watchHits lists the entries an ad matches.

@@ -259,7 +259,7 @@ func (p *Purger) held(ctx context.Context) (holds, error) {
 	l := p.Index.Linker
 	hold := func(profile string) { h.profiles[l.Resolve(profile)] = true }
 	if p.Alerts != nil {
-		list, err := alerts.List(ctx, p.Alerts)
+		list, err := alerts.List(ctx, p.JS, p.Alerts)
 		if err != nil {
 			return h, fmt.Errorf("reading the alerts a purge keeps: %w", err)
 		}

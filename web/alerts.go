@@ -30,7 +30,7 @@ type AlertSummary struct {
 // profile=; paging: ?offset=&limit= (the total before paging is in the
 // X-Total-Count header).
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
-	list, err := alerts.List(r.Context(), s.Alerts)
+	list, err := alerts.List(r.Context(), s.JS, s.Alerts)
 	if err != nil {
 		writeErr(w, http.StatusInternalServerError, err.Error())
 		return
@@ -76,7 +76,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 
 // alert answers one alert with its evidence and history.
 func (s *Server) alert(w http.ResponseWriter, r *http.Request) {
-	a, err := alerts.Get(r.Context(), s.Alerts, r.PathValue("key"))
+	a, err := alerts.Get(r.Context(), s.JS, s.Alerts, r.PathValue("key"))
 	writeAlert(w, a, err, http.StatusInternalServerError)
 }
 
@@ -114,7 +114,7 @@ func (s *Server) assignAlert(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a, err := alerts.Assign(r.Context(), s.Alerts, key, as.Assignee, who(r).User, as.Note)
+	a, err := alerts.Assign(r.Context(), s.JS, s.Alerts, key, as.Assignee, who(r).User, as.Note)
 	s.auditChange(r, audit.ActionAlertStatus, key, "assign "+as.Assignee, err)
 	writeAlert(w, a, err, http.StatusInternalServerError)
 }
@@ -152,7 +152,7 @@ func (s *Server) alertStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	key := r.PathValue("key")
-	a, err := alerts.SetStatus(r.Context(), s.Alerts, key, c.Status, who(r).User, c.Note)
+	a, err := alerts.SetStatus(r.Context(), s.JS, s.Alerts, key, c.Status, who(r).User, c.Note)
 	s.auditChange(r, audit.ActionAlertStatus, key, c.Status, err)
 	writeAlert(w, a, err, http.StatusBadRequest)
 }

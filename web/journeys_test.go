@@ -450,7 +450,7 @@ func TestJourneyTriageAlert(t *testing.T) {
 	if !strings.HasPrefix(order, "possible_minor,shared_phone") {
 		t.Errorf("inbox order %q: want possible minors first, then the gravest", order)
 	}
-	list, err := alerts.List(context.Background(), ts.b.Alerts)
+	list, err := alerts.List(context.Background(), ts.b.JS, ts.b.Alerts)
 	if err != nil {
 		t.Fatal(err)
 	}

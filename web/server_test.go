@@ -118,7 +118,7 @@ func TestAlertStatusInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := alerts.List(context.Background(), b.Alerts)
+	list, err := alerts.List(context.Background(), b.JS, b.Alerts)
 	if err != nil || len(list) != 1 || list[0].Status != record.StatusAcknowledged || len(list[0].History) != 1 || list[0].History[0].By != "ivy" {
 		t.Errorf("alert after the click: %+v %v (page said %q)", list, err, accepted)
 	}

@@ -66,11 +66,11 @@ func keyPart(s string) string {
 func Build(ctx context.Context, b Outbox, u alerts.Unit, webURL string, snap Snapshotter, now time.Time) (*record.Digest, error) {
 	d := &record.Digest{Unit: u.Name, Until: now.UTC(), WebURL: strings.TrimRight(webURL, "/"),
 		Recipients: u.Recipients, Webhook: u.Webhook, Format: u.WebhookFormat}
-	if e, err := b.Sent.Get(ctx, lastKey(u.Name)); err == nil {
-		_ = d.Since.UnmarshalText(e.Value())
+	if v, _, err := bus.GetConsistent(ctx, b.JS, b.Sent, lastKey(u.Name)); err == nil {
+		_ = d.Since.UnmarshalText(v)
 	}
 	d.ID = fmt.Sprintf("%s-%d", keyPart(u.Name), now.UnixNano())
-	list, err := alerts.List(ctx, b.Alerts)
+	list, err := alerts.List(ctx, b.JS, b.Alerts)
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,7 @@ func Build(ctx context.Context, b Outbox, u alerts.Unit, webURL string, snap Sna
 		if !u.Wants(&a) || a.Status == record.StatusDismissed || a.Status == record.StatusWithdrawn {
 			continue
 		}
-		if _, err := b.Sent.Get(ctx, sentKey(u.Name, a.Key)); err == nil {
+		if _, _, err := bus.GetConsistent(ctx, b.JS, b.Sent, sentKey(u.Name, a.Key)); err == nil {
 			continue
 		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
 			return nil, fmt.Errorf("reading what %s was sent: %w", u.Name, err)

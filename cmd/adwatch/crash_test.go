@@ -394,7 +394,7 @@ func dataAlerts(ctx context.Context, t *testing.T, data string) []string {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	return alertKeys(ctx, t, b.Alerts)
+	return alertKeys(ctx, t, b)
 }
 
 // setConfig sets the top-level key of the config at path to value (YAML),

@@ -428,7 +428,7 @@ func TestStagesAsSeparateProcesses(t *testing.T) {
 	var got []string
 	converged := time.Now().Add(3 * time.Minute)
 	waitFor("the alerts of a clean run", func() bool {
-		got = alertKeys(brief(ctx), t, b.Alerts)
+		got = alertKeys(brief(ctx), t, b)
 		return slices.Equal(got, want) || time.Now().After(converged)
 	})
 	if !slices.Equal(got, want) {
@@ -515,11 +515,11 @@ func baselineAlerts(ctx context.Context, t *testing.T, bin, dir, base string) []
 	return alerts
 }
 
-// alertKeys lists the keys of the alerts in kv, sorted, failing on a key
-// listed twice.
-func alertKeys(ctx context.Context, t *testing.T, kv jetstream.KeyValue) []string {
+// alertKeys lists the keys of the alerts on b, as the bucket's leader
+// knows them, sorted, failing on a key listed twice.
+func alertKeys(ctx context.Context, t *testing.T, b *bus.Bus) []string {
 	t.Helper()
-	list, err := alerts.List(ctx, kv)
+	list, err := alerts.List(ctx, b.JS, b.Alerts)
 	if err != nil {
 		t.Logf("listing the alerts: %v", err)
 		return nil

@@ -360,7 +360,7 @@ func listAlerts(t *testing.T, cfg config.Config, dir string) []record.Alert {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	list, err := alerts.List(ctx, a.Bus.Alerts)
+	list, err := alerts.List(ctx, a.Bus.JS, a.Bus.Alerts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -318,6 +319,46 @@ func LeaderGet(ctx context.Context, js jetstream.JetStream, bucket, key string) 
 		return nil, 0, jetstream.ErrKeyNotFound
 	}
 	return resp.Message.Data, resp.Message.Seq, nil
+}
+
+// LeaderKeys lists the keys of the key-value bucket kv as its stream's
+// leader knows them, sorted. A listing through kv.ListKeys reads an
+// ordered consumer that the cluster may place on a replica still catching
+// up after a restart, which leaves out the keys written meanwhile; the
+// leader's stream info counts every subject. The list may name keys whose
+// last operation was a delete or purge: read each with GetConsistent and
+// skip those not found. With js nil it falls back to kv.ListKeys.
+func LeaderKeys(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue) ([]string, error) {
+	if js == nil {
+		kl, err := kv.ListKeys(ctx)
+		if errors.Is(err, jetstream.ErrNoKeysFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("listing the keys of %s: %w", kv.Bucket(), err)
+		}
+		var keys []string
+		for k := range kl.Keys() {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		return keys, nil
+	}
+	st, err := js.Stream(ctx, "KV_"+kv.Bucket())
+	if err != nil {
+		return nil, fmt.Errorf("listing the keys of %s: %w", kv.Bucket(), err)
+	}
+	prefix := "$KV." + kv.Bucket() + "."
+	info, err := st.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return nil, fmt.Errorf("listing the keys of %s: %w", kv.Bucket(), err)
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subj := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subj, prefix))
+	}
+	slices.Sort(keys)
+	return keys, nil
 }
 
 // Close drains the connection.
