@@ -608,6 +608,19 @@ func tail(out []byte, n int) []byte {
 func keepLogs(t *testing.T, dirs ...string) {
 	to := os.Getenv("ADWATCH_TEST_LOGS")
 	if to == "" {
+		// In CI the logs go with the run: print each role's warnings
+		// and errors, one line per message, into the failed test's
+		// output.
+		t.Cleanup(func() {
+			if t.Failed() {
+				for _, d := range dirs {
+					logs, _ := filepath.Glob(filepath.Join(d, "*.log"))
+					for _, l := range logs {
+						printWarnings(t, l)
+					}
+				}
+			}
+		})
 		return
 	}
 	t.Cleanup(func() {
@@ -625,6 +638,40 @@ func keepLogs(t *testing.T, dirs ...string) {
 		}
 		t.Logf("logs kept in %s", to)
 	})
+}
+
+// printWarnings logs the first line of each distinct warning or error
+// message in the log file l (an adwatch role's or a nats-server's; at
+// most 20).
+func printWarnings(t *testing.T, l string) {
+	data, err := os.ReadFile(l)
+	if err != nil {
+		return
+	}
+	seen := map[string]bool{}
+	for line := range bytes.Lines(data) {
+		if !bytes.Contains(line, []byte("level=WARN")) && !bytes.Contains(line, []byte("level=ERROR")) &&
+			!bytes.Contains(line, []byte("[WRN]")) && !bytes.Contains(line, []byte("[ERR]")) {
+			continue
+		}
+		msg := line
+		for _, tag := range []string{"[WRN] ", "[ERR] "} { // a nats-server line
+			if i := bytes.Index(line, []byte(tag)); i >= 0 {
+				msg = line[i:]
+			}
+		}
+		if i := bytes.Index(line, []byte("msg=")); i >= 0 {
+			msg = line[i:]
+			if j := bytes.Index(msg, []byte(" component=")); j >= 0 {
+				msg = msg[:j]
+			}
+		}
+		if seen[string(msg)] || len(seen) == 20 {
+			continue
+		}
+		seen[string(msg)] = true
+		t.Logf("%s: %s", filepath.Base(l), bytes.TrimSpace(line))
+	}
 }
 
 // brief bounds one request to the cluster by ten seconds: with a deadline
