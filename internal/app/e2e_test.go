@@ -66,7 +66,9 @@ func runOnce(t *testing.T, cfg config.Config, dir string) time.Duration {
 	t.Helper()
 	a := app.New(cfg, dir, slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	a.SyncAlways = false
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// A bound for a hung run, not a speed test: under -race on a loaded
+	// two-core machine one run has taken over ten minutes.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	start := time.Now()
 	if err := a.Run(ctx, true); err != nil {
