@@ -209,11 +209,13 @@ func (x *Index) Find(s Search) (Found, error) {
 	req.Fields = []string{"source"}
 	req.SortBy([]string{"-_score", "_id"})
 	if s.Facets {
+		// Each shard counts every value; the counts of the shards added
+		// up are cut to the facet's size in facetsOf.
 		for _, f := range facetFields {
-			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, f.size))
+			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
 		}
 	}
-	res, err := x.bleve.Search(req)
+	res, err := x.bleve.search(req, s.From, s.Until)
 	if err != nil {
 		return Found{}, fmt.Errorf("searching index: %w", err)
 	}
@@ -228,12 +230,28 @@ func (x *Index) Find(s Search) (Found, error) {
 	return out, nil
 }
 
+// allValues is the size of the facets asked of the shards: every value.
+const allValues = 1 << 20
+
+// facetsOf reads the facets of a search, each cut to its size as bleve
+// cuts one: the most frequent values, ties in value order.
 func facetsOf(fr search.FacetResults) *Facets {
 	terms := func(name string) []Facet {
 		out := []Facet{}
 		if r, ok := fr[name]; ok && r != nil {
 			for _, t := range r.Terms.Terms() {
 				out = append(out, Facet{Value: t.Term, Count: t.Count})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Count != out[j].Count {
+				return out[i].Count > out[j].Count
+			}
+			return out[i].Value < out[j].Value
+		})
+		for _, f := range facetFields {
+			if f.name == name && len(out) > f.size {
+				out = out[:f.size]
 			}
 		}
 		return out
@@ -285,7 +303,7 @@ type ProfilesFound struct {
 func (x *Index) FindProfiles(s Search, offset, size int) (ProfilesFound, error) {
 	req := bleve.NewSearchRequestOptions(s.query(), MaxProfileScan, 0, false)
 	req.SortBy([]string{"-_score", "_id"})
-	res, err := x.bleve.Search(req)
+	res, err := x.bleve.search(req, s.From, s.Until)
 	if err != nil {
 		return ProfilesFound{}, fmt.Errorf("searching index: %w", err)
 	}
