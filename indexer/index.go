@@ -1,7 +1,8 @@
-// Package indexer keeps adwatch's searchable view of the ads: one bleve
-// index of ads (dates as dates, phones as keywords), and a Linker that
-// groups ads into profiles and profiles into networks. The index is a view:
-// it can be rebuilt from the ads stream at any time.
+// Package indexer keeps adwatch's searchable view of the ads: a bleve
+// index of ads (dates as dates, phones as keywords) in monthly shards
+// searched as one (shards.go), and a Linker that groups ads into profiles
+// and profiles into networks. The index is a view: it can be rebuilt from
+// the ads stream at any time.
 package indexer
 
 import (
