@@ -29,11 +29,16 @@ type globalQuery struct {
 
 	mu     sync.Mutex
 	counts map[string]uint64 // field "\x00" term -> documents
+	// dicts are the merged dictionaries asked for, and has the terms
+	// looked up, by field and term (or range, or prefix): each shard's
+	// searcher asks for the same ones.
+	dicts map[string][]index.DictEntry
+	has   map[string]bool
 }
 
 // newGlobalQuery wraps q with the counts of the shards. close releases them.
 func newGlobalQuery(q query.Query, shards []bleve.Index) (*globalQuery, error) {
-	g := &globalQuery{Query: q, counts: map[string]uint64{}}
+	g := &globalQuery{Query: q, counts: map[string]uint64{}, dicts: map[string][]index.DictEntry{}, has: map[string]bool{}}
 	for _, bi := range shards {
 		ai, err := bi.Advanced()
 		if err != nil {
@@ -90,10 +95,13 @@ func (g *globalQuery) count(ctx context.Context, term []byte, field string) (uin
 	return n, nil
 }
 
-// dict merges the dictionaries open returns of every shard.
-func (g *globalQuery) dict(open func(r index.IndexReader) (index.FieldDict, error)) (index.FieldDict, error) {
+// dict merges the dictionaries open returns of every shard, once per key.
+func (g *globalQuery) dict(key string, open func(r index.IndexReader) (index.FieldDict, error)) (index.FieldDict, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if entries, ok := g.dicts[key]; ok {
+		return &mergedDict{entries: entries}, nil
+	}
 	sum := map[string]uint64{}
 	for _, r := range g.readers {
 		d, err := open(r)
@@ -126,6 +134,7 @@ func (g *globalQuery) dict(open func(r index.IndexReader) (index.FieldDict, erro
 		}
 		return 0
 	})
+	g.dicts[key] = md.entries
 	return md, nil
 }
 
@@ -152,15 +161,17 @@ func (r *globalReader) TermFieldReader(ctx context.Context, term []byte, field s
 }
 
 func (r *globalReader) FieldDict(field string) (index.FieldDict, error) {
-	return r.g.dict(func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDict(field) })
+	return r.g.dict("d\x00"+field, func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDict(field) })
 }
 
 func (r *globalReader) FieldDictRange(field string, start, end []byte) (index.FieldDict, error) {
-	return r.g.dict(func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictRange(field, start, end) })
+	key := "r\x00" + field + "\x00" + string(start) + "\x00" + string(end)
+	return r.g.dict(key, func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictRange(field, start, end) })
 }
 
 func (r *globalReader) FieldDictPrefix(field string, prefix []byte) (index.FieldDict, error) {
-	return r.g.dict(func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictPrefix(field, prefix) })
+	key := "p\x00" + field + "\x00" + string(prefix)
+	return r.g.dict(key, func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictPrefix(field, prefix) })
 }
 
 // FieldDictContains says whether any shard holds a term.
@@ -177,23 +188,43 @@ func (r *globalReader) FieldDictContains(field string) (index.FieldDictContains,
 		}
 		cs = append(cs, c)
 	}
-	return anyContains(cs), nil
+	return &anyContains{g: r.g, field: field, cs: cs}, nil
 }
 
-type anyContains []index.FieldDictContains
+// anyContains looks a term up in every shard, once per search.
+type anyContains struct {
+	g     *globalQuery
+	field string
+	cs    []index.FieldDictContains
+}
 
-func (a anyContains) Contains(key []byte) (bool, error) {
-	for _, c := range a {
-		if ok, err := c.Contains(key); err != nil || ok {
-			return ok, err
+func (a *anyContains) Contains(term []byte) (bool, error) {
+	key := a.field + "\x00" + string(term)
+	a.g.mu.Lock()
+	has, ok := a.g.has[key]
+	a.g.mu.Unlock()
+	if ok {
+		return has, nil
+	}
+	for _, c := range a.cs {
+		ok, err := c.Contains(term)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			has = true
+			break
 		}
 	}
-	return false, nil
+	a.g.mu.Lock()
+	a.g.has[key] = has
+	a.g.mu.Unlock()
+	return has, nil
 }
 
-func (a anyContains) BytesRead() uint64 {
+func (a *anyContains) BytesRead() uint64 {
 	var n uint64
-	for _, c := range a {
+	for _, c := range a.cs {
 		n += c.BytesRead()
 	}
 	return n
