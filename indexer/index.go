@@ -608,7 +608,7 @@ func (x *Index) SearchText(text string, limit int) ([]Hit, error) {
 func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
 	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
 	req.Fields = []string{"source"}
-	res, err := x.bleve.search(req, time.Time{}, time.Time{})
+	res, err := x.bleve.search(req, time.Time{}, time.Time{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("searching index: %w", err)
 	}

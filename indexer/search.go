@@ -11,6 +11,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/adwatch/adwatch/internal/record"
 )
@@ -168,6 +169,47 @@ func (s Search) query() query.Query {
 	return bleve.NewConjunctionQuery(must...)
 }
 
+// mayMatch reports whether a shard may hold an ad s matches, by the
+// dictionary of its phones, handles or phone digits: a look-up of one
+// person's number reads only the shards that have it.
+func (s Search) mayMatch(bi bleve.Index) (bool, error) {
+	has := func(field, term string, prefix bool) (bool, error) {
+		var d index.FieldDict
+		var err error
+		if prefix {
+			d, err = bi.FieldDictPrefix(field, []byte(term))
+		} else {
+			d, err = bi.FieldDictRange(field, []byte(term), []byte(term))
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading a shard's %s: %w", field, err)
+		}
+		defer d.Close()
+		e, err := d.Next()
+		return e != nil, err
+	}
+	any := func(field string, terms []string, prefix bool) (bool, error) {
+		for _, t := range terms {
+			if ok, err := has(field, t, prefix); err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	switch {
+	case len(s.Phones) > 0:
+		return any("phones", s.Phones, false)
+	case len(s.Handles) > 0:
+		return any("handles", s.Handles, false)
+	case s.PhonePart != "":
+		if ok, err := has("phone_digits", s.PhonePart, true); err != nil || ok {
+			return ok, err
+		}
+		return has("phone_rev", reverse(s.PhonePart), true)
+	}
+	return true, nil
+}
+
 // Facet is one value of a facet and how many matching ads have it.
 type Facet struct {
 	Value string `json:"value"`
@@ -215,7 +257,7 @@ func (x *Index) Find(s Search) (Found, error) {
 			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
 		}
 	}
-	res, err := x.bleve.search(req, s.From, s.Until)
+	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return Found{}, fmt.Errorf("searching index: %w", err)
 	}
@@ -303,7 +345,7 @@ type ProfilesFound struct {
 func (x *Index) FindProfiles(s Search, offset, size int) (ProfilesFound, error) {
 	req := bleve.NewSearchRequestOptions(s.query(), MaxProfileScan, 0, false)
 	req.SortBy([]string{"-_score", "_id"})
-	res, err := x.bleve.search(req, s.From, s.Until)
+	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return ProfilesFound{}, fmt.Errorf("searching index: %w", err)
 	}

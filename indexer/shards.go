@@ -488,12 +488,31 @@ func (s *shardSet) keys() []string {
 	return ks
 }
 
-// search runs req over the shards an ads posted in [from, until) need,
-// each scoring as one index of every open shard would (globalQuery).
-func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time) (*bleve.SearchResult, error) {
+// search runs req over the shards ads posted in [from, until) need, each
+// scoring as one index of every open shard would (globalQuery). Of those,
+// when may is not nil, only the shards it says may hold a match are
+// searched (the others add nothing: no hit, no count).
+func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may func(bleve.Index) (bool, error)) (*bleve.SearchResult, error) {
 	all, need, err := s.pick(from, until)
 	if err != nil {
 		return nil, err
+	}
+	if may != nil && len(need) > 1 {
+		kept := need[:0:0]
+		for _, bi := range need {
+			ok, err := may(bi)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				kept = append(kept, bi)
+			}
+		}
+		if len(kept) > 0 {
+			need = kept
+		} else {
+			need = need[:1]
+		}
 	}
 	if len(all) > 1 {
 		g, err := newGlobalQuery(req.Query, all)

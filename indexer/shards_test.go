@@ -34,12 +34,14 @@ func threeMonths() []record.Ad {
 		ads = append(ads, a)
 	}
 	ads[59].PostedAt = time.Time{}
+	// A number of one month's ad only.
+	ads[30].Phones = append(ads[30].Phones, record.Phone{E164: "+14155550100"})
 	return ads
 }
 
 // legacyDir writes ads into a data dir as adwatch wrote it before the
 // shards: every ad in index.bleve.
-func legacyDir(t *testing.T, ads []record.Ad) string {
+func legacyDir(t testing.TB, ads []record.Ad) string {
 	t.Helper()
 	dir := t.TempDir()
 	bi, err := bleve.New(filepath.Join(dir, "index.bleve"), newMapping())
@@ -114,6 +116,8 @@ func TestShardsAnswerAsOneIndex(t *testing.T) {
 		{"words, few", Search{Text: "new smile", Size: 3}},
 		{"phone", Search{Phones: []string{"+15108730003"}, Size: 100}},
 		{"phone part", Search{PhonePart: "510873", Size: 100}},
+		{"phone of one month", Search{Phones: []string{"+14155550100"}, Size: 100, Facets: true}},
+		{"part of one month's phone", Search{PhonePart: "5550100", Size: 100}},
 		{"phone end", Search{PhonePart: "0007", Size: 100}},
 		{"handle", Search{Handles: []string{"instagram:person1"}, Size: 100}},
 		{"November", Search{From: nov, Until: nov.AddDate(0, 1, 0), Size: 100, Facets: true}},
@@ -147,6 +151,16 @@ func TestShardsAnswerAsOneIndex(t *testing.T) {
 		}
 		if diff := cmp.Diff(wantP, gotP); diff != "" {
 			t.Errorf("%s: FindProfiles differs from one index (-one +sharded):\n%s", tc.name, diff)
+		}
+	}
+	for _, s := range []Search{{Phones: []string{"+19995550100"}, Facets: true}, {PhonePart: "99955", Size: 10}} {
+		want, err := one.Find(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sharded.Find(s)
+		if diff := cmp.Diff(want, got); diff != "" || err != nil || want.Total != 0 {
+			t.Errorf("%+v: nothing found differs (-one +sharded), %v:\n%s", s, err, diff)
 		}
 	}
 	for _, p := range []string{"+15108730003", "+15108730010"} {
