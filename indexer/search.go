@@ -172,14 +172,14 @@ func (s Search) query() query.Query {
 // mayMatch reports whether a shard may hold an ad s matches, by the
 // dictionary of its phones, handles or phone digits: a look-up of one
 // person's number reads only the shards that have it.
-func (s Search) mayMatch(bi bleve.Index) (bool, error) {
+func (s Search) mayMatch(r index.IndexReader) (bool, error) {
 	has := func(field, term string, prefix bool) (bool, error) {
 		var d index.FieldDict
 		var err error
 		if prefix {
-			d, err = bi.FieldDictPrefix(field, []byte(term))
+			d, err = r.FieldDictPrefix(field, []byte(term))
 		} else {
-			d, err = bi.FieldDictRange(field, []byte(term), []byte(term))
+			d, err = r.FieldDictRange(field, []byte(term), []byte(term))
 		}
 		if err != nil {
 			return false, fmt.Errorf("reading a shard's %s: %w", field, err)
@@ -188,7 +188,7 @@ func (s Search) mayMatch(bi bleve.Index) (bool, error) {
 		e, err := d.Next()
 		return e != nil, err
 	}
-	any := func(field string, terms []string, prefix bool) (bool, error) {
+	anyOf := func(field string, terms []string, prefix bool) (bool, error) {
 		for _, t := range terms {
 			if ok, err := has(field, t, prefix); err != nil || ok {
 				return ok, err
@@ -198,9 +198,9 @@ func (s Search) mayMatch(bi bleve.Index) (bool, error) {
 	}
 	switch {
 	case len(s.Phones) > 0:
-		return any("phones", s.Phones, false)
+		return anyOf("phones", s.Phones, false)
 	case len(s.Handles) > 0:
-		return any("handles", s.Handles, false)
+		return anyOf("handles", s.Handles, false)
 	case s.PhonePart != "":
 		if ok, err := has("phone_digits", s.PhonePart, true); err != nil || ok {
 			return ok, err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/adwatch/adwatch/internal/record"
 )
@@ -492,27 +493,10 @@ func (s *shardSet) keys() []string {
 // scoring as one index of every open shard would (globalQuery). Of those,
 // when may is not nil, only the shards it says may hold a match are
 // searched (the others add nothing: no hit, no count).
-func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may func(bleve.Index) (bool, error)) (*bleve.SearchResult, error) {
+func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
 	all, need, err := s.pick(from, until)
 	if err != nil {
 		return nil, err
-	}
-	if may != nil && len(need) > 1 {
-		kept := need[:0:0]
-		for _, bi := range need {
-			ok, err := may(bi)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				kept = append(kept, bi)
-			}
-		}
-		if len(kept) > 0 {
-			need = kept
-		} else {
-			need = need[:1]
-		}
 	}
 	if len(all) > 1 {
 		g, err := newGlobalQuery(req.Query, all)
@@ -521,6 +505,27 @@ func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may f
 		}
 		defer g.close()
 		req.Query = g
+		if may != nil && len(need) > 1 {
+			reader := make(map[bleve.Index]index.IndexReader, len(all))
+			for i, bi := range all {
+				reader[bi] = g.readers[i]
+			}
+			kept := need[:0:0]
+			for _, bi := range need {
+				ok, err := may(reader[bi])
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					kept = append(kept, bi)
+				}
+			}
+			if len(kept) > 0 {
+				need = kept
+			} else {
+				need = need[:1]
+			}
+		}
 	}
 	if len(need) == 1 {
 		return need[0].Search(req)
