@@ -306,13 +306,20 @@ func (s *shardSet) newDocBatch() *docBatch {
 	return &docBatch{home: s.home.NewBatch(), docs: map[*shard]*bleve.Batch{}, placed: map[string]*shard{}, strays: map[string][]string{}}
 }
 
-func (b *docBatch) of(sh *shard) *bleve.Batch {
-	sb := b.docs[sh]
-	if sb == nil {
-		sb = sh.idx.NewBatch()
-		b.docs[sh] = sb
+// batchOf is b's batch of shard sh, opening the shard when it was closed
+// meanwhile.
+func (s *shardSet) batchOf(b *docBatch, sh *shard) (*bleve.Batch, error) {
+	if sb := b.docs[sh]; sb != nil {
+		return sb, nil
 	}
-	return sb
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.openShard(sh); err != nil {
+		return nil, err
+	}
+	sb := sh.idx.NewBatch()
+	b.docs[sh] = sb
+	return sb, nil
 }
 
 // index adds an ad to b: to the shard its id lives in, or, new, to the
@@ -326,22 +333,16 @@ func (s *shardSet) index(b *docBatch, a *record.Ad, d doc) error {
 		}
 	}
 	if sh == nil {
-		key := shardKey(a)
-		s.mu.Lock()
-		sh = s.shards[key]
-		if sh == nil {
-			sh = &shard{key: key, path: filepath.Join(s.path, shardsDir, key+".bleve")}
-		}
-		err := s.openShard(sh)
-		if err == nil {
-			s.shards[key] = sh
-		}
-		s.mu.Unlock()
-		if err != nil {
+		var err error
+		if sh, err = s.shardFor(shardKey(a)); err != nil {
 			return err
 		}
 	}
-	if err := b.of(sh).Index(a.ID, d); err != nil {
+	sb, err := s.batchOf(b, sh)
+	if err != nil {
+		return err
+	}
+	if err := sb.Index(a.ID, d); err != nil {
 		return fmt.Errorf("batching ad %s: %w", a.ID, err)
 	}
 	b.placed[a.ID] = sh
@@ -356,13 +357,39 @@ func (s *shardSet) index(b *docBatch, a *record.Ad, d doc) error {
 	return nil
 }
 
+// shardFor returns the shard of key, created when absent (batchOf opens
+// it when closed).
+func (s *shardSet) shardFor(key string) (*shard, error) {
+	s.mu.RLock()
+	sh := s.shards[key]
+	s.mu.RUnlock()
+	if sh != nil {
+		return sh, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sh = s.shards[key]; sh != nil {
+		return sh, nil
+	}
+	sh = &shard{key: key, path: filepath.Join(s.path, shardsDir, key+".bleve")}
+	if err := s.openShard(sh); err != nil {
+		return nil, err
+	}
+	s.shards[key] = sh
+	return sh, nil
+}
+
 // delete adds the deletion of an ad to b.
 func (s *shardSet) delete(b *docBatch, id string) error {
 	sh, err := s.lookup(id)
 	if err != nil || sh == nil {
 		return err
 	}
-	b.of(sh).Delete(id)
+	sb, err := s.batchOf(b, sh)
+	if err != nil {
+		return err
+	}
+	sb.Delete(id)
 	b.gone = append(b.gone, id)
 	return nil
 }
@@ -394,11 +421,20 @@ func (s *shardSet) apply(b *docBatch) error {
 			return err
 		}
 	}
+	// Searches go on while the shards are written; a shard is not
+	// closed meanwhile.
+	s.mu.RLock()
 	for sh, sb := range b.docs {
+		if sh.idx == nil {
+			s.mu.RUnlock()
+			return fmt.Errorf("shard %q closed while written", sh.key)
+		}
 		if err := sh.idx.Batch(sb); err != nil {
+			s.mu.RUnlock()
 			return fmt.Errorf("shard %q: %w", sh.key, err)
 		}
 	}
+	s.mu.RUnlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if strays != nil {
