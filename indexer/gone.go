@@ -47,7 +47,7 @@ func (x *Index) MarkGone(p record.SitePass) ([]string, error) {
 	}
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	b := x.bleve.NewBatch()
+	b := x.bleve.newDocBatch()
 	ids := make([]string, 0, len(changed))
 	for i := range changed {
 		if x.pages[changed[i].ID] != changed[i].Version() {
@@ -57,12 +57,12 @@ func (x *Index) MarkGone(p record.SitePass) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.Index(changed[i].ID, d); err != nil {
-			return nil, fmt.Errorf("batching ad %s: %w", changed[i].ID, err)
+		if err := x.bleve.index(b, &changed[i], d); err != nil {
+			return nil, err
 		}
 		ids = append(ids, changed[i].ID)
 	}
-	if err := x.bleve.Batch(b); err != nil {
+	if err := x.bleve.apply(b); err != nil {
 		return nil, fmt.Errorf("marking %d ads of %s: %w", len(ids), p.Site, err)
 	}
 	slices.Sort(ids)

@@ -1,7 +1,8 @@
-// Package indexer keeps adwatch's searchable view of the ads: one bleve
-// index of ads (dates as dates, phones as keywords), and a Linker that
-// groups ads into profiles and profiles into networks. The index is a view:
-// it can be rebuilt from the ads stream at any time.
+// Package indexer keeps adwatch's searchable view of the ads: a bleve
+// index of ads (dates as dates, phones as keywords) in monthly shards
+// searched as one (shards.go), and a Linker that groups ads into profiles
+// and profiles into networks. The index is a view: it can be rebuilt from
+// the ads stream at any time.
 package indexer
 
 import (
@@ -167,12 +168,13 @@ func toDoc(a *record.Ad) (doc, error) {
 	return d, nil
 }
 
-// Index is the bleve index of ads together with their links.
+// Index is the bleve index of ads, in monthly shards (shards.go),
+// together with their links.
 type Index struct {
-	bleve  bleve.Index
+	bleve  *shardSet
 	Linker *Linker
 
-	path     string // the bleve index's directory
+	path     string // the home bleve index's directory
 	readOnly bool
 	log      *slog.Logger
 
@@ -228,20 +230,25 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 		}
 		return nil, fmt.Errorf("opening index %s: %w", path, err)
 	}
-	x := &Index{bleve: bi, path: path, readOnly: readOnly, log: log, pendingRedirects: map[string]string{}}
-	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
+	shards, err := openShards(path, bi, readOnly)
 	if err != nil {
 		bi.Close()
 		return nil, err
 	}
+	x := &Index{bleve: shards, path: path, readOnly: readOnly, log: log, pendingRedirects: map[string]string{}}
+	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
+	if err != nil {
+		shards.Close()
+		return nil, err
+	}
 	if x.dirty = dirty; dirty {
 		if err := x.saveState(); err != nil {
-			bi.Close()
+			shards.Close()
 			return nil, err
 		}
 	}
 	if err := x.loadOutbox(); err != nil {
-		bi.Close()
+		shards.Close()
 		return nil, err
 	}
 	return x, nil
@@ -321,7 +328,8 @@ type written struct {
 func (x *Index) write(ads []record.Ad) (*written, error) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	b := x.bleve.NewBatch()
+	db := x.bleve.newDocBatch()
+	b := db.home
 	w := &written{}
 	for i := range ads {
 		a := &ads[i]
@@ -343,8 +351,8 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := b.Index(a.ID, d); err != nil {
-			return nil, fmt.Errorf("batching ad %s: %w", a.ID, err)
+		if err := x.bleve.index(db, a, d); err != nil {
+			return nil, err
 		}
 		w.fresh = append(w.fresh, a)
 	}
@@ -381,7 +389,7 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 			w.facts[i] = factsOf(a)
 		}
 	})
-	err = x.bleve.Batch(b)
+	err = x.bleve.apply(db)
 	factsDone.Wait()
 	if err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(w.fresh), err)
@@ -435,28 +443,40 @@ func (x *Index) Count() (uint64, error) { return x.bleve.DocCount() }
 
 // Get returns one ad by id.
 func (x *Index) Get(id string) (record.Ad, bool, error) {
-	var out []record.Ad
-	err := x.each(query.NewDocIDQuery([]string{id}), func(a record.Ad) error {
-		out = append(out, a)
-		return nil
-	})
+	out, err := x.GetMany([]string{id})
 	if err != nil || len(out) == 0 {
 		return record.Ad{}, false, err
 	}
 	return out[0], true, nil
 }
 
-// GetMany returns the ads with the given ids, in time order.
+// GetMany returns the ads with the given ids, in time order: from the
+// shard each lives in.
 func (x *Index) GetMany(ids []string) ([]record.Ad, error) {
+	groups, err := x.bleve.byShard(ids)
+	if err != nil {
+		return nil, err
+	}
 	var out []record.Ad
-	for start := 0; start < len(ids); start += 1000 {
-		end := min(start+1000, len(ids))
-		err := x.each(query.NewDocIDQuery(ids[start:end]), func(a record.Ad) error {
-			out = append(out, a)
-			return nil
-		})
-		if err != nil {
-			return nil, err
+	for bi, ids := range groups {
+		for start := 0; start < len(ids); start += 1000 {
+			end := min(start+1000, len(ids))
+			c := &cursor{idx: bi, q: query.NewDocIDQuery(ids[start:end])}
+			for {
+				if err := c.fill(); err != nil {
+					return nil, err
+				}
+				if len(c.hits) == 0 {
+					break
+				}
+				for _, h := range c.hits {
+					var a record.Ad
+					if err := json.Unmarshal([]byte(h.source), &a); err != nil {
+						return nil, fmt.Errorf("decoding stored ad %s: %w", h.id, err)
+					}
+					out = append(out, a)
+				}
+			}
 		}
 	}
 	sortAds(out)
@@ -476,33 +496,7 @@ const page = 1000
 
 // each calls f with every ad matching q, in id order.
 func (x *Index) each(q query.Query, f func(record.Ad) error) error {
-	var after []string
-	for {
-		req := bleve.NewSearchRequestOptions(q, page, 0, false)
-		req.Fields = []string{"source"}
-		req.SortBy([]string{"_id"})
-		if after != nil {
-			req.SearchAfter = after
-		}
-		res, err := x.bleve.Search(req)
-		if err != nil {
-			return fmt.Errorf("searching index: %w", err)
-		}
-		for _, h := range res.Hits {
-			s, _ := h.Fields["source"].(string)
-			var a record.Ad
-			if err := json.Unmarshal([]byte(s), &a); err != nil {
-				return fmt.Errorf("decoding stored ad %s: %w", h.ID, err)
-			}
-			if err := f(a); err != nil {
-				return err
-			}
-		}
-		if len(res.Hits) < page {
-			return nil
-		}
-		after = []string{res.Hits[len(res.Hits)-1].ID}
-	}
+	return x.bleve.each(q, time.Time{}, time.Time{}, f)
 }
 
 // Filter selects ads for Ads.
@@ -538,7 +532,9 @@ func (f Filter) query() query.Query {
 }
 
 // Ads calls fn with each ad matching f, in id order.
-func (x *Index) Ads(f Filter, fn func(record.Ad) error) error { return x.each(f.query(), fn) }
+func (x *Index) Ads(f Filter, fn func(record.Ad) error) error {
+	return x.bleve.each(f.query(), f.Since, f.Until, fn)
+}
 
 // Counts are the ads posted in one city over a time window, the distinct
 // profiles among them and their distinct phone numbers.
@@ -612,7 +608,7 @@ func (x *Index) SearchText(text string, limit int) ([]Hit, error) {
 func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
 	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
 	req.Fields = []string{"source"}
-	res, err := x.bleve.Search(req)
+	res, err := x.bleve.search(req, time.Time{}, time.Time{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("searching index: %w", err)
 	}

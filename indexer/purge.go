@@ -75,9 +75,12 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 			}
 		}
 	}
-	b := x.bleve.NewBatch()
+	db := x.bleve.newDocBatch()
+	b := db.home
 	for _, id := range ids {
-		b.Delete(id)
+		if err := x.bleve.delete(db, id); err != nil {
+			return Purged{}, err
+		}
 		delete(x.pages, id)
 		delete(x.outbox, id)
 	}
@@ -98,7 +101,7 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 		}
 		b.SetInternal(outboxKey, data)
 	}
-	if err := x.bleve.Batch(b); err != nil {
+	if err := x.bleve.apply(db); err != nil {
 		return Purged{}, fmt.Errorf("deleting %d ads from the index: %w", len(ids), err)
 	}
 	x.seq++

@@ -11,6 +11,7 @@ import (
 	"github.com/blevesearch/bleve/v2"
 	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
+	index "github.com/blevesearch/bleve_index_api"
 
 	"github.com/adwatch/adwatch/internal/record"
 )
@@ -168,6 +169,47 @@ func (s Search) query() query.Query {
 	return bleve.NewConjunctionQuery(must...)
 }
 
+// mayMatch reports whether a shard may hold an ad s matches, by the
+// dictionary of its phones, handles or phone digits: a look-up of one
+// person's number reads only the shards that have it.
+func (s Search) mayMatch(r index.IndexReader) (bool, error) {
+	has := func(field, term string, prefix bool) (bool, error) {
+		var d index.FieldDict
+		var err error
+		if prefix {
+			d, err = r.FieldDictPrefix(field, []byte(term))
+		} else {
+			d, err = r.FieldDictRange(field, []byte(term), []byte(term))
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading a shard's %s: %w", field, err)
+		}
+		defer d.Close()
+		e, err := d.Next()
+		return e != nil, err
+	}
+	anyOf := func(field string, terms []string, prefix bool) (bool, error) {
+		for _, t := range terms {
+			if ok, err := has(field, t, prefix); err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	switch {
+	case len(s.Phones) > 0:
+		return anyOf("phones", s.Phones, false)
+	case len(s.Handles) > 0:
+		return anyOf("handles", s.Handles, false)
+	case s.PhonePart != "":
+		if ok, err := has("phone_digits", s.PhonePart, true); err != nil || ok {
+			return ok, err
+		}
+		return has("phone_rev", reverse(s.PhonePart), true)
+	}
+	return true, nil
+}
+
 // Facet is one value of a facet and how many matching ads have it.
 type Facet struct {
 	Value string `json:"value"`
@@ -209,11 +251,13 @@ func (x *Index) Find(s Search) (Found, error) {
 	req.Fields = []string{"source"}
 	req.SortBy([]string{"-_score", "_id"})
 	if s.Facets {
+		// Each shard counts every value; the counts of the shards added
+		// up are cut to the facet's size in facetsOf.
 		for _, f := range facetFields {
-			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, f.size))
+			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
 		}
 	}
-	res, err := x.bleve.Search(req)
+	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return Found{}, fmt.Errorf("searching index: %w", err)
 	}
@@ -228,12 +272,28 @@ func (x *Index) Find(s Search) (Found, error) {
 	return out, nil
 }
 
+// allValues is the size of the facets asked of the shards: every value.
+const allValues = 1 << 20
+
+// facetsOf reads the facets of a search, each cut to its size as bleve
+// cuts one: the most frequent values, ties in value order.
 func facetsOf(fr search.FacetResults) *Facets {
 	terms := func(name string) []Facet {
 		out := []Facet{}
 		if r, ok := fr[name]; ok && r != nil {
 			for _, t := range r.Terms.Terms() {
 				out = append(out, Facet{Value: t.Term, Count: t.Count})
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Count != out[j].Count {
+				return out[i].Count > out[j].Count
+			}
+			return out[i].Value < out[j].Value
+		})
+		for _, f := range facetFields {
+			if f.name == name && len(out) > f.size {
+				out = out[:f.size]
 			}
 		}
 		return out
@@ -285,7 +345,7 @@ type ProfilesFound struct {
 func (x *Index) FindProfiles(s Search, offset, size int) (ProfilesFound, error) {
 	req := bleve.NewSearchRequestOptions(s.query(), MaxProfileScan, 0, false)
 	req.SortBy([]string{"-_score", "_id"})
-	res, err := x.bleve.Search(req)
+	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return ProfilesFound{}, fmt.Errorf("searching index: %w", err)
 	}

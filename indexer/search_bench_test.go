@@ -110,3 +110,60 @@ func BenchmarkPhoneLookup(b *testing.B) {
 	}
 	reportLatency(b, lat)
 }
+
+// BenchmarkShards: the same searches of the same 50k ads (two years of
+// posts) in one index and in monthly shards, in turns: a word in a city
+// with every facet, the last seven digits of a phone, and a word in one
+// month.
+func BenchmarkShards(b *testing.B) {
+	if testing.Short() {
+		b.Skip("indexes 50k ads twice")
+	}
+	ads, phones := benchAds(50_000)
+	one, err := Open(legacyDir(b, ads), 8, 25, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { one.Close() })
+	sharded, err := Open(b.TempDir(), 8, 25, false)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sharded.Close() })
+	for i := 0; i < len(ads); i += 5000 {
+		if _, err := sharded.Put(ads[i:min(i+5000, len(ads))]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	month := time.Date(2020, 3, 1, 0, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		s    func(i int) Search
+	}{
+		{"facets", func(i int) Search {
+			return Search{Text: "discreet", City: fmt.Sprintf("City %d", i%20), Size: 50, Facets: true}
+		}},
+		{"phone", func(i int) Search { p := phones[i%len(phones)]; return Search{PhonePart: p[len(p)-7:], Size: 50} }},
+		{"month", func(i int) Search {
+			return Search{Text: "kind", From: month.AddDate(0, i%12, 0), Until: month.AddDate(0, i%12+1, 0), Size: 50, Facets: true}
+		}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var lat [2][]time.Duration
+			for i := 0; b.Loop(); i++ {
+				for k, x := range []*Index{one, sharded} {
+					start := time.Now()
+					if _, err := x.Find(tc.s(i)); err != nil {
+						b.Fatal(err)
+					}
+					lat[k] = append(lat[k], time.Since(start))
+				}
+			}
+			for k, name := range []string{"one", "shards"} {
+				slices.Sort(lat[k])
+				b.ReportMetric(float64(lat[k][len(lat[k])/2].Microseconds()), name+"-p50-µs")
+				b.ReportMetric(float64(lat[k][len(lat[k])*95/100].Microseconds()), name+"-p95-µs")
+			}
+		})
+	}
+}
