@@ -90,26 +90,35 @@ type Crawler struct {
 	Once bool
 }
 
-// Run crawls every site, then again every Interval, until ctx is done (or
-// after one pass when Once is set). A site that cannot be crawled (down,
+// Run crawls every site, the sites at once (each with its own limiter and
+// parallelism), then again every Interval, until ctx is done (or after one
+// pass when Once is set). A site that cannot be crawled (down,
 // unreachable) does not stop the others: it is logged, counted as an
 // "unreachable" error and tried again at the next pass. With Once, Run
-// returns those failures together after crawling every other site.
+// returns those failures together, in the sites' order, after crawling
+// every other site.
 func (c *Crawler) Run(ctx context.Context) error {
 	for {
-		var failed []error
+		failed := make([]error, len(c.Sites))
+		var wg sync.WaitGroup
 		for i := range c.Sites {
-			st, err := c.Crawl(ctx, &c.Sites[i])
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err != nil {
-				c.Metrics.Errors.WithLabelValues("unreachable").Inc()
-				c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
-				failed = append(failed, err)
-				continue
-			}
-			c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
+			wg.Go(func() {
+				st, err := c.Crawl(ctx, &c.Sites[i])
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					c.Metrics.Errors.WithLabelValues("unreachable").Inc()
+					c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
+					failed[i] = err
+					return
+				}
+				c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
+			})
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil
 		}
 		if c.Once {
 			return errors.Join(failed...)
@@ -146,7 +155,16 @@ type crawl struct {
 	pageRecorder  *recorder
 	images        *http.Client
 	robots        *robots
+	// slots bounds the ad pages whose publication is under way
+	// (publishAd); settling counts them until they are settled.
+	slots    chan struct{}
+	settling sync.WaitGroup
 }
+
+// pagesInFlight is how many ad pages per unit of a site's parallelism may
+// wait for their publication to be acknowledged and their checksum
+// recorded while the crawl goes on.
+const pagesInFlight = 4
 
 // newCrawl makes the clients of one crawl of s: pages, robots.txt and
 // images share one per-host limiter. Call close when done.
@@ -160,7 +178,8 @@ func newCrawl(s *site.Site) *crawl {
 		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
 	pageTransport := pages.Transport()
 	return &crawl{site: s, pages: pages, pageTransport: pageTransport, pageRecorder: newRecorder(pageTransport), images: images.Client(),
-		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
+		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}},
+		slots:  make(chan struct{}, pagesInFlight*max(s.Parallelism, 1))}
 }
 
 func (cr *crawl) close() {
@@ -250,28 +269,29 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			st.Unlock()
 			return
 		}
-		published, err := c.publishAd(ctx, cr, u, toUTF8(r.Body, r.Headers.Get("Content-Type")), served)
-		if bus.StorageFull(err) && !full.Swap(true) {
-			c.Metrics.StorageFull.Set(1)
-			c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
-				"site", s.Name, "err", err)
-		}
-		st.Lock()
-		defer st.Unlock()
-		st.Ads++
-		if err == nil {
-			st.seen = append(st.seen, u)
-		}
-		switch {
-		case err != nil:
-			st.Errors++
-			c.Metrics.Errors.WithLabelValues("publish").Inc()
-			c.Log.Error("ad page not published", "page", record.PageRef(u), "err", redactErr(err, u))
-		case published:
-			st.Published++
-		default:
-			st.Unchanged++
-		}
+		c.publishAd(ctx, cr, u, toUTF8(r.Body, r.Headers.Get("Content-Type")), served, func(published bool, err error) {
+			if bus.StorageFull(err) && !full.Swap(true) {
+				c.Metrics.StorageFull.Set(1)
+				c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
+					"site", s.Name, "err", err)
+			}
+			st.Lock()
+			defer st.Unlock()
+			st.Ads++
+			if err == nil {
+				st.seen = append(st.seen, u)
+			}
+			switch {
+			case err != nil:
+				st.Errors++
+				c.Metrics.Errors.WithLabelValues("publish").Inc()
+				c.Log.Error("ad page not published", "page", record.PageRef(u), "err", redactErr(err, u))
+			case published:
+				st.Published++
+			default:
+				st.Unchanged++
+			}
+		})
 	})
 	col.OnError(func(r *colly.Response, err error) {
 		u := r.Request.URL.String()
@@ -318,6 +338,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		}
 		if err != nil && !isBenignVisitErr(err) {
 			col.Wait()
+			cr.settling.Wait()
 			if kind := errKind(err, ""); kind != "" {
 				c.Metrics.Errors.WithLabelValues(kind).Inc()
 			}
@@ -325,6 +346,9 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		}
 	}
 	col.Wait()
+	// Every page's publication acknowledged (or failed) and its
+	// checksum recorded before the pass is judged.
+	cr.settling.Wait()
 	if err := ctx.Err(); err != nil {
 		return st.Stats, fmt.Errorf("crawling %s: %w", s.Name, err)
 	}
@@ -389,9 +413,13 @@ func isBenignVisitErr(err error) bool {
 var pageBackoff = retry.Backoff{Base: 500 * time.Millisecond, Max: 30 * time.Second}
 
 // publishAd publishes an ad page unless the same content was published
-// before, with its exchange (served) when the recorder has it. It reports
-// whether it published.
-func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte, served captured) (bool, error) {
+// before, with its exchange (served) when the recorder has it, and calls
+// done with whether it published. The page is read, its images fetched
+// and stored, and its message sent before publishAd returns; the wait
+// for the stream's acknowledgement and the page's checksum written after
+// it are not waited for: done is called when they are over, on another
+// goroutine (cr.settling counts them, and cr.slots bounds them).
+func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte, served captured, done func(published bool, err error)) {
 	s := cr.site
 	start := time.Now()
 	sum := record.SHA256Hex(body)
@@ -402,7 +430,8 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	// image comes or the ad is gone.
 	if e, err := c.PageSums.Get(ctx, key); err == nil && string(e.Value()) == sum {
 		c.Metrics.Unchanged.Inc()
-		return false, nil
+		done(false, nil)
+		return
 	}
 	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
 	incomplete := false
@@ -433,24 +462,76 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	}
 	data, err := json.Marshal(page)
 	if err != nil {
-		return false, fmt.Errorf("encoding page: %w", err)
+		done(false, fmt.Errorf("encoding page: %w", err))
+		return
 	}
 	msg := &nats.Msg{Subject: bus.SubjectPages + "." + s.Name, Data: data, Header: nats.Header{}}
 	// The same page with the same images is stored once; with an image
 	// that came on a later pass it is a new capture.
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
-	// A NATS cluster that lost a node answers again within seconds: the
-	// page waits for it rather than for the next pass.
-	ack, err := bus.PublishMsg(ctx, c.JS, msg, time.Minute, c.Log)
-	if err != nil {
-		return false, fmt.Errorf("publishing page: %w", err)
-	}
 	recorded := sum
 	if incomplete {
 		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
 		recorded = sum + "/images-pending"
 	}
-	// Recorded as the page is published: tried again for up to a minute
+	select {
+	case cr.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(false, fmt.Errorf("publishing page: %w", ctx.Err()))
+		return
+	}
+	cr.settling.Add(1)
+	future, err := c.JS.PublishMsgAsync(msg)
+	go func() {
+		defer func() {
+			<-cr.slots
+			cr.settling.Done()
+		}()
+		published, err := c.settle(ctx, msg, future, err, key, recorded)
+		if published {
+			c.Metrics.Published.Inc()
+			c.Metrics.Fetch.Observe(time.Since(start).Seconds())
+		}
+		done(published, err)
+	}()
+}
+
+// pageAckWait is how long a page sent asynchronously waits for its
+// acknowledgement before it is published again, synchronously (its
+// message id keeps it stored once): the wait of a synchronous
+// publication.
+const pageAckWait = 5 * time.Second
+
+// settle waits for the acknowledgement of the page msg (future, or the
+// error of sending it), then records its checksum (recorded) under key.
+// A page whose acknowledgement does not come, or comes with an error of a
+// cluster that has lost a node or elects a leader, is published again
+// for up to a minute, as a synchronous publication would be. It reports
+// whether the page was stored as a new capture.
+func (c *Crawler) settle(ctx context.Context, msg *nats.Msg, future jetstream.PubAckFuture, err error, key, recorded string) (bool, error) {
+	var ack *jetstream.PubAck
+	if err == nil {
+		t := time.NewTimer(pageAckWait)
+		select {
+		case ack = <-future.Ok():
+		case err = <-future.Err():
+		case <-t.C:
+			err = nats.ErrTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		t.Stop()
+	}
+	if err != nil && ctx.Err() == nil && (!isAPIError(err) || bus.Transient(err)) {
+		// A cluster that lost a node answers again within seconds: the
+		// page waits for it rather than for the next pass.
+		again := &nats.Msg{Subject: msg.Subject, Data: msg.Data, Header: msg.Header}
+		ack, err = bus.PublishMsg(ctx, c.JS, again, time.Minute, c.Log)
+	}
+	if err != nil {
+		return false, fmt.Errorf("publishing page: %w", err)
+	}
+	// Recorded once the page is stored: tried again for up to a minute
 	// while the cluster has lost a node or elects the bucket's leader.
 	err = bus.Retry(ctx, time.Minute, c.Log, "recording page", func() error {
 		_, err := c.PageSums.Put(ctx, key, []byte(recorded))
@@ -464,9 +545,14 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 		c.Metrics.Unchanged.Inc()
 		return false, nil
 	}
-	c.Metrics.Published.Inc()
-	c.Metrics.Fetch.Observe(time.Since(start).Seconds())
 	return true, nil
+}
+
+// isAPIError reports whether err is the stream's answer (a refusal: the
+// store full, a message too large) rather than a failure to get one.
+func isAPIError(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api)
 }
 
 // imagesTag distinguishes captures of one page by the images they hold:
