@@ -351,13 +351,19 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "extractor"
 	}
-	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
+	// A batch waits at most pageWait to fill: the pages of a crawl come
+	// a few at a time, and the last of them are not held back.
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, MaxWait: pageWait, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
 	return c.Run(ctx, s.JS, s.handleBatch)
 }
+
+// pageWait is how long the extract stage waits for a batch of pages to
+// fill before it takes what came.
+const pageWait = 100 * time.Millisecond
 
 // publishWait is how long a batch's ads wait for the stream's
 // acknowledgements; a page whose ad is not acknowledged by then is
