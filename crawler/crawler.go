@@ -159,6 +159,26 @@ type crawl struct {
 	// (publishAd); settling counts them until they are settled.
 	slots    chan struct{}
 	settling sync.WaitGroup
+	// visited are the links colly has taken or refused for good in this
+	// crawl (a visit, or a benign refusal: visited already, robots,
+	// filters), which it would refuse again.
+	visitedMu sync.Mutex
+	visited   map[string]bool
+}
+
+// handed reports whether link was given to colly already in this crawl
+// with an answer that does not change (hand).
+func (cr *crawl) handed(link string) bool {
+	cr.visitedMu.Lock()
+	defer cr.visitedMu.Unlock()
+	return cr.visited[link]
+}
+
+// hand records that colly took link, or refused it for good.
+func (cr *crawl) hand(link string) {
+	cr.visitedMu.Lock()
+	defer cr.visitedMu.Unlock()
+	cr.visited[link] = true
 }
 
 // pagesInFlight is how many ad pages per unit of a site's parallelism may
@@ -179,7 +199,7 @@ func newCrawl(s *site.Site) *crawl {
 	pageTransport := pages.Transport()
 	return &crawl{site: s, pages: pages, pageTransport: pageTransport, pageRecorder: newRecorder(pageTransport), images: images.Client(),
 		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}},
-		slots:  make(chan struct{}, pagesInFlight*max(s.Parallelism, 1))}
+		slots:  make(chan struct{}, pagesInFlight*max(s.Parallelism, 1)), visited: map[string]bool{}}
 }
 
 func (cr *crawl) close() {
@@ -232,12 +252,18 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		if link == "" || !s.Allowed(link) || !(s.IsListPage(link) || s.IsAdPage(link)) {
 			return
 		}
+		if cr.handed(link) {
+			// Given to colly already, which would refuse it as visited
+			// (the nav links of every ad page): not parsed again.
+			return
+		}
 		err := cr.robots.check(ctx, link)
 		if err == nil {
 			err = e.Request.Visit(link)
 		}
 		switch {
 		case err == nil, isBenignVisitErr(err):
+			cr.hand(link)
 		case ctx.Err() != nil:
 		default:
 			countErr(errKind(err, "visit"))
