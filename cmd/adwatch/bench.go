@@ -66,7 +66,11 @@ func benchCmd(g *globals) *cobra.Command {
 				}
 			}
 			if national > 0 {
-				if err := b.nationalDay(cmd.Context(), a.Config, national); err != nil {
+				profile := ""
+				if !e2e.on {
+					profile = e2e.cpuProfile
+				}
+				if err := b.nationalDay(cmd.Context(), a.Config, national, profile); err != nil {
 					return err
 				}
 			}
@@ -84,7 +88,7 @@ func benchCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
 	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
 	c.Flags().IntVar(&national, "national-day", 0, "also measure the national day on this many ads with three photos each, most reused (written into the streams, then extracted, indexed and alerted), and project 200,000 from it; 0: not measured")
-	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file")
+	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file; without it, of the --national-day stages")
 	return c
 }
 

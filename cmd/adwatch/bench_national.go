@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -41,8 +42,9 @@ const (
 // new ids; every ad shows three photos of its person, so from the
 // second round on nearly every photo is one already seen, as reposts
 // are. The crawl itself is not in the figure: the end-to-end rows
-// measure it.
-func (b *bench) nationalDay(ctx context.Context, cfg config.Config, n int) error {
+// measure it. With profile set, the stages run under a CPU profile
+// written there.
+func (b *bench) nationalDay(ctx context.Context, cfg config.Config, n int, profile string) error {
 	w, err := sim.Generate(1, "alameda")
 	if err != nil {
 		return err
@@ -80,6 +82,17 @@ func (b *bench) nationalDay(ctx context.Context, cfg config.Config, n int) error
 	defer cancel()
 	done := make(chan error, 1)
 	fmt.Fprintf(b.log, "bench: national day: extract, index and alerts on %d pages\n", n)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return fmt.Errorf("creating the CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting the CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start, cpu := time.Now(), cpuTime()
 	go func() { done <- app.RunStages(runCtx, s.Named) }()
 	if err := waitDrained(ctx, a.Bus.JS, s, done, b.log, start); err != nil {
