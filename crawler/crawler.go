@@ -497,8 +497,7 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
 	recorded := sum
 	if incomplete {
-		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
-		recorded = sum + "/images-pending"
+		recorded = sum + pendingSuffix
 	}
 	select {
 	case cr.slots <- struct{}{}:
@@ -521,6 +520,11 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 		done(published, err)
 	}()
 }
+
+// pendingSuffix marks the recorded checksum of a page with an image that
+// failed for a passing reason: it does not match the page's checksum, so
+// the page is fetched again next pass.
+const pendingSuffix = "/images-pending"
 
 // pageAckWait is how long a page sent asynchronously waits for its
 // acknowledgement before it is published again, synchronously (its
@@ -556,6 +560,9 @@ func (c *Crawler) settle(ctx context.Context, msg *nats.Msg, future jetstream.Pu
 	}
 	if err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
+	}
+	if strings.HasSuffix(recorded, pendingSuffix) {
+		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
 	}
 	// Recorded once the page is stored: tried again for up to a minute
 	// while the cluster has lost a node or elects the bucket's leader.
