@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -90,30 +91,35 @@ type Crawler struct {
 	Once bool
 }
 
-// Run crawls every site, the sites at once (each with its own limiter and
-// parallelism), then again every Interval, until ctx is done (or after one
-// pass when Once is set). A site that cannot be crawled (down,
+// Run crawls every site, then again every Interval, until ctx is done (or
+// after one pass when Once is set). Sites on different hosts are crawled
+// at once; sites that share a host (their pages' or their images') one
+// after the other, in their order, so that a host never sees more than
+// one site's parallelism and delay. A site that cannot be crawled (down,
 // unreachable) does not stop the others: it is logged, counted as an
 // "unreachable" error and tried again at the next pass. With Once, Run
 // returns those failures together, in the sites' order, after crawling
 // every other site.
 func (c *Crawler) Run(ctx context.Context) error {
+	groups := hostGroups(c.Sites)
 	for {
 		failed := make([]error, len(c.Sites))
 		var wg sync.WaitGroup
-		for i := range c.Sites {
+		for _, g := range groups {
 			wg.Go(func() {
-				st, err := c.Crawl(ctx, &c.Sites[i])
-				if ctx.Err() != nil {
-					return
+				for _, i := range g {
+					st, err := c.Crawl(ctx, &c.Sites[i])
+					if ctx.Err() != nil {
+						return
+					}
+					if err != nil {
+						c.Metrics.Errors.WithLabelValues("unreachable").Inc()
+						c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
+						failed[i] = err
+						continue
+					}
+					c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
 				}
-				if err != nil {
-					c.Metrics.Errors.WithLabelValues("unreachable").Inc()
-					c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
-					failed[i] = err
-					return
-				}
-				c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
 			})
 		}
 		wg.Wait()
@@ -129,6 +135,49 @@ func (c *Crawler) Run(ctx context.Context) error {
 		case <-time.After(c.Interval):
 		}
 	}
+}
+
+// hostGroups groups the indexes of sites so that sites sharing a host
+// (of their pages or of their images), directly or through another
+// site, are in one group; each group in the sites' order, the groups in
+// that of their first site.
+func hostGroups(sites []site.Site) [][]int {
+	parent := make([]int, len(sites))
+	for i := range parent {
+		parent[i] = i
+	}
+	var root func(int) int
+	root = func(i int) int {
+		if parent[i] != i {
+			parent[i] = root(parent[i])
+		}
+		return parent[i]
+	}
+	owner := map[string]int{}
+	for i := range sites {
+		for _, h := range append(slices.Clone(sites[i].Hosts()), sites[i].ImageHostList()...) {
+			h = strings.ToLower(h)
+			if j, ok := owner[h]; ok {
+				a, b := root(i), root(j)
+				parent[max(a, b)] = min(a, b)
+			} else {
+				owner[h] = i
+			}
+		}
+	}
+	var groups [][]int
+	at := map[int]int{}
+	for i := range sites {
+		r := root(i)
+		k, ok := at[r]
+		if !ok {
+			k = len(groups)
+			at[r] = k
+			groups = append(groups, nil)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	return groups
 }
 
 // Stats counts what one crawl did.
