@@ -5,6 +5,7 @@ DATA    ?= ./data
 SIMADDR ?= 127.0.0.1:8089
 ADS     ?= 100000
 E2E     ?= --e2e
+NATIONAL ?= 0
 
 .PHONY: help build demo test test-short bench bench-go vet staticcheck tools clean
 
@@ -64,8 +65,8 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
 
-bench: ## One table of the performance figures at ADS ads (default 100000, 4 to 12 minutes; make bench ADS=1000000; E2E= leaves out run --once against the plain libraries); docs/performance.md
-	$(GO) run ./cmd/adwatch bench --ads $(ADS) $(E2E)
+bench: ## One table of the performance figures at ADS ads (default 100000, 4 to 12 minutes; make bench ADS=1000000; E2E= leaves out run --once against the plain libraries; NATIONAL=20000 adds the national day on that many ads, a few minutes more); docs/performance.md
+	$(GO) run ./cmd/adwatch bench --ads $(ADS) $(E2E) --national-day $(NATIONAL)
 
 bench-go: ## The packages' go test benchmarks (the 1M-ad linking case alone takes about 15 minutes)
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./extractor/... ./indexer/... ./alerts/...

@@ -19,6 +19,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,25 +92,39 @@ type Crawler struct {
 }
 
 // Run crawls every site, then again every Interval, until ctx is done (or
-// after one pass when Once is set). A site that cannot be crawled (down,
+// after one pass when Once is set). Sites on different hosts are crawled
+// at once; sites that share a host (their pages' or their images') one
+// after the other, in their order, so that a host never sees more than
+// one site's parallelism and delay. A site that cannot be crawled (down,
 // unreachable) does not stop the others: it is logged, counted as an
 // "unreachable" error and tried again at the next pass. With Once, Run
-// returns those failures together after crawling every other site.
+// returns those failures together, in the sites' order, after crawling
+// every other site.
 func (c *Crawler) Run(ctx context.Context) error {
+	groups := hostGroups(c.Sites)
 	for {
-		var failed []error
-		for i := range c.Sites {
-			st, err := c.Crawl(ctx, &c.Sites[i])
-			if ctx.Err() != nil {
-				return nil
-			}
-			if err != nil {
-				c.Metrics.Errors.WithLabelValues("unreachable").Inc()
-				c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
-				failed = append(failed, err)
-				continue
-			}
-			c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
+		failed := make([]error, len(c.Sites))
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			wg.Go(func() {
+				for _, i := range g {
+					st, err := c.Crawl(ctx, &c.Sites[i])
+					if ctx.Err() != nil {
+						return
+					}
+					if err != nil {
+						c.Metrics.Errors.WithLabelValues("unreachable").Inc()
+						c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
+						failed[i] = err
+						continue
+					}
+					c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
+				}
+			})
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return nil
 		}
 		if c.Once {
 			return errors.Join(failed...)
@@ -120,6 +135,49 @@ func (c *Crawler) Run(ctx context.Context) error {
 		case <-time.After(c.Interval):
 		}
 	}
+}
+
+// hostGroups groups the indexes of sites so that sites sharing a host
+// (of their pages or of their images), directly or through another
+// site, are in one group; each group in the sites' order, the groups in
+// that of their first site.
+func hostGroups(sites []site.Site) [][]int {
+	parent := make([]int, len(sites))
+	for i := range parent {
+		parent[i] = i
+	}
+	var root func(int) int
+	root = func(i int) int {
+		if parent[i] != i {
+			parent[i] = root(parent[i])
+		}
+		return parent[i]
+	}
+	owner := map[string]int{}
+	for i := range sites {
+		for _, h := range append(slices.Clone(sites[i].Hosts()), sites[i].ImageHostList()...) {
+			h = strings.ToLower(h)
+			if j, ok := owner[h]; ok {
+				a, b := root(i), root(j)
+				parent[max(a, b)] = min(a, b)
+			} else {
+				owner[h] = i
+			}
+		}
+	}
+	var groups [][]int
+	at := map[int]int{}
+	for i := range sites {
+		r := root(i)
+		k, ok := at[r]
+		if !ok {
+			k = len(groups)
+			at[r] = k
+			groups = append(groups, nil)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	return groups
 }
 
 // Stats counts what one crawl did.
@@ -146,7 +204,36 @@ type crawl struct {
 	pageRecorder  *recorder
 	images        *http.Client
 	robots        *robots
+	// slots bounds the ad pages whose publication is under way
+	// (publishAd); settling counts them until they are settled.
+	slots    chan struct{}
+	settling sync.WaitGroup
+	// visited are the links colly has taken or refused for good in this
+	// crawl (a visit, or a benign refusal: visited already, robots,
+	// filters), which it would refuse again.
+	visitedMu sync.Mutex
+	visited   map[string]bool
 }
+
+// handed reports whether link was given to colly already in this crawl
+// with an answer that does not change (hand).
+func (cr *crawl) handed(link string) bool {
+	cr.visitedMu.Lock()
+	defer cr.visitedMu.Unlock()
+	return cr.visited[link]
+}
+
+// hand records that colly took link, or refused it for good.
+func (cr *crawl) hand(link string) {
+	cr.visitedMu.Lock()
+	defer cr.visitedMu.Unlock()
+	cr.visited[link] = true
+}
+
+// pagesInFlight is how many ad pages per unit of a site's parallelism may
+// wait for their publication to be acknowledged and their checksum
+// recorded while the crawl goes on.
+const pagesInFlight = 4
 
 // newCrawl makes the clients of one crawl of s: pages, robots.txt and
 // images share one per-host limiter. Call close when done.
@@ -160,7 +247,8 @@ func newCrawl(s *site.Site) *crawl {
 		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
 	pageTransport := pages.Transport()
 	return &crawl{site: s, pages: pages, pageTransport: pageTransport, pageRecorder: newRecorder(pageTransport), images: images.Client(),
-		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}}}
+		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}},
+		slots:  make(chan struct{}, pagesInFlight*max(s.Parallelism, 1)), visited: map[string]bool{}}
 }
 
 func (cr *crawl) close() {
@@ -213,12 +301,18 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		if link == "" || !s.Allowed(link) || !(s.IsListPage(link) || s.IsAdPage(link)) {
 			return
 		}
+		if cr.handed(link) {
+			// Given to colly already, which would refuse it as visited
+			// (the nav links of every ad page): not parsed again.
+			return
+		}
 		err := cr.robots.check(ctx, link)
 		if err == nil {
 			err = e.Request.Visit(link)
 		}
 		switch {
 		case err == nil, isBenignVisitErr(err):
+			cr.hand(link)
 		case ctx.Err() != nil:
 		default:
 			countErr(errKind(err, "visit"))
@@ -250,28 +344,29 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 			st.Unlock()
 			return
 		}
-		published, err := c.publishAd(ctx, cr, u, toUTF8(r.Body, r.Headers.Get("Content-Type")), served)
-		if bus.StorageFull(err) && !full.Swap(true) {
-			c.Metrics.StorageFull.Set(1)
-			c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
-				"site", s.Name, "err", err)
-		}
-		st.Lock()
-		defer st.Unlock()
-		st.Ads++
-		if err == nil {
-			st.seen = append(st.seen, u)
-		}
-		switch {
-		case err != nil:
-			st.Errors++
-			c.Metrics.Errors.WithLabelValues("publish").Inc()
-			c.Log.Error("ad page not published", "page", record.PageRef(u), "err", redactErr(err, u))
-		case published:
-			st.Published++
-		default:
-			st.Unchanged++
-		}
+		c.publishAd(ctx, cr, u, toUTF8(r.Body, r.Headers.Get("Content-Type")), served, func(published bool, err error) {
+			if bus.StorageFull(err) && !full.Swap(true) {
+				c.Metrics.StorageFull.Set(1)
+				c.Log.Error("the message store is full: crawl paused; nothing stored is lost, the rest is fetched on a later pass once there is room",
+					"site", s.Name, "err", err)
+			}
+			st.Lock()
+			defer st.Unlock()
+			st.Ads++
+			if err == nil {
+				st.seen = append(st.seen, u)
+			}
+			switch {
+			case err != nil:
+				st.Errors++
+				c.Metrics.Errors.WithLabelValues("publish").Inc()
+				c.Log.Error("ad page not published", "page", record.PageRef(u), "err", redactErr(err, u))
+			case published:
+				st.Published++
+			default:
+				st.Unchanged++
+			}
+		})
 	})
 	col.OnError(func(r *colly.Response, err error) {
 		u := r.Request.URL.String()
@@ -318,6 +413,7 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		}
 		if err != nil && !isBenignVisitErr(err) {
 			col.Wait()
+			cr.settling.Wait()
 			if kind := errKind(err, ""); kind != "" {
 				c.Metrics.Errors.WithLabelValues(kind).Inc()
 			}
@@ -325,6 +421,9 @@ func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
 		}
 	}
 	col.Wait()
+	// Every page's publication acknowledged (or failed) and its
+	// checksum recorded before the pass is judged.
+	cr.settling.Wait()
 	if err := ctx.Err(); err != nil {
 		return st.Stats, fmt.Errorf("crawling %s: %w", s.Name, err)
 	}
@@ -389,9 +488,13 @@ func isBenignVisitErr(err error) bool {
 var pageBackoff = retry.Backoff{Base: 500 * time.Millisecond, Max: 30 * time.Second}
 
 // publishAd publishes an ad page unless the same content was published
-// before, with its exchange (served) when the recorder has it. It reports
-// whether it published.
-func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte, served captured) (bool, error) {
+// before, with its exchange (served) when the recorder has it, and calls
+// done with whether it published. The page is read, its images fetched
+// and stored, and its message sent before publishAd returns; the wait
+// for the stream's acknowledgement and the page's checksum written after
+// it are not waited for: done is called when they are over, on another
+// goroutine (cr.settling counts them, and cr.slots bounds them).
+func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byte, served captured, done func(published bool, err error)) {
 	s := cr.site
 	start := time.Now()
 	sum := record.SHA256Hex(body)
@@ -402,7 +505,8 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	// image comes or the ad is gone.
 	if e, err := c.PageSums.Get(ctx, key); err == nil && string(e.Value()) == sum {
 		c.Metrics.Unchanged.Inc()
-		return false, nil
+		done(false, nil)
+		return
 	}
 	page := record.Page{Site: s.Name, URL: u, FetchedAt: time.Now().UTC(), SHA256: sum, HTML: body}
 	incomplete := false
@@ -433,24 +537,83 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 	}
 	data, err := json.Marshal(page)
 	if err != nil {
-		return false, fmt.Errorf("encoding page: %w", err)
+		done(false, fmt.Errorf("encoding page: %w", err))
+		return
 	}
 	msg := &nats.Msg{Subject: bus.SubjectPages + "." + s.Name, Data: data, Header: nats.Header{}}
 	// The same page with the same images is stored once; with an image
 	// that came on a later pass it is a new capture.
 	msg.Header.Set(jetstream.MsgIDHeader, key+"/"+sum+imagesTag(page.Images))
-	// A NATS cluster that lost a node answers again within seconds: the
-	// page waits for it rather than for the next pass.
-	ack, err := bus.PublishMsg(ctx, c.JS, msg, time.Minute, c.Log)
+	recorded := sum
+	if incomplete {
+		recorded = sum + pendingSuffix
+	}
+	select {
+	case cr.slots <- struct{}{}:
+	case <-ctx.Done():
+		done(false, fmt.Errorf("publishing page: %w", ctx.Err()))
+		return
+	}
+	cr.settling.Add(1)
+	future, err := c.JS.PublishMsgAsync(msg)
+	go func() {
+		defer func() {
+			<-cr.slots
+			cr.settling.Done()
+		}()
+		published, err := c.settle(ctx, msg, future, err, key, recorded)
+		if published {
+			c.Metrics.Published.Inc()
+			c.Metrics.Fetch.Observe(time.Since(start).Seconds())
+		}
+		done(published, err)
+	}()
+}
+
+// pendingSuffix marks the recorded checksum of a page with an image that
+// failed for a passing reason: it does not match the page's checksum, so
+// the page is fetched again next pass.
+const pendingSuffix = "/images-pending"
+
+// pageAckWait is how long a page sent asynchronously waits for its
+// acknowledgement before it is published again, synchronously (its
+// message id keeps it stored once): the wait of a synchronous
+// publication.
+const pageAckWait = 5 * time.Second
+
+// settle waits for the acknowledgement of the page msg (future, or the
+// error of sending it), then records its checksum (recorded) under key.
+// A page whose acknowledgement does not come, or comes with an error of a
+// cluster that has lost a node or elects a leader, is published again
+// for up to a minute, as a synchronous publication would be. It reports
+// whether the page was stored as a new capture.
+func (c *Crawler) settle(ctx context.Context, msg *nats.Msg, future jetstream.PubAckFuture, err error, key, recorded string) (bool, error) {
+	var ack *jetstream.PubAck
+	if err == nil {
+		t := time.NewTimer(pageAckWait)
+		select {
+		case ack = <-future.Ok():
+		case err = <-future.Err():
+		case <-t.C:
+			err = nats.ErrTimeout
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		t.Stop()
+	}
+	if err != nil && ctx.Err() == nil && (!isAPIError(err) || bus.Transient(err)) {
+		// A cluster that lost a node answers again within seconds: the
+		// page waits for it rather than for the next pass.
+		again := &nats.Msg{Subject: msg.Subject, Data: msg.Data, Header: msg.Header}
+		ack, err = bus.PublishMsg(ctx, c.JS, again, time.Minute, c.Log)
+	}
 	if err != nil {
 		return false, fmt.Errorf("publishing page: %w", err)
 	}
-	recorded := sum
-	if incomplete {
+	if strings.HasSuffix(recorded, pendingSuffix) {
 		c.Metrics.Errors.WithLabelValues("image_retry").Inc()
-		recorded = sum + "/images-pending"
 	}
-	// Recorded as the page is published: tried again for up to a minute
+	// Recorded once the page is stored: tried again for up to a minute
 	// while the cluster has lost a node or elects the bucket's leader.
 	err = bus.Retry(ctx, time.Minute, c.Log, "recording page", func() error {
 		_, err := c.PageSums.Put(ctx, key, []byte(recorded))
@@ -464,9 +627,14 @@ func (c *Crawler) publishAd(ctx context.Context, cr *crawl, u string, body []byt
 		c.Metrics.Unchanged.Inc()
 		return false, nil
 	}
-	c.Metrics.Published.Inc()
-	c.Metrics.Fetch.Observe(time.Since(start).Seconds())
 	return true, nil
+}
+
+// isAPIError reports whether err is the stream's answer (a refusal: the
+// store full, a message too large) rather than a failure to get one.
+func isAPIError(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api)
 }
 
 // imagesTag distinguishes captures of one page by the images they hold:

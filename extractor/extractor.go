@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -261,6 +262,11 @@ type Stage struct {
 	// once; four per core when zero.
 	ImageWorkers int
 
+	// recent holds the hashes of the images this stage read from the
+	// image-hash bucket or wrote there lately, by SHA-256: a photo
+	// reposted again and again costs no round trip.
+	recent recentHashes
+
 	// imageStream is the image store's stream, for ReadObject; nil until
 	// looked up, at most once every streamRetry (lookedUp is the last time).
 	mu          sync.Mutex
@@ -314,9 +320,15 @@ func (s *Stage) stream(ctx context.Context) jetstream.Stream {
 // page is to be tried again rather than published without the photo's
 // hash, which would keep its ad from ever linking by that photo.
 func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) (record.Image, error) {
+	if img, ok := s.recent.get(ref.SHA256); ok {
+		img.URL = ref.URL
+		s.Metrics.Images.WithLabelValues("cached").Inc()
+		return img, nil
+	}
 	if e, err := s.ImageHashes.Get(ctx, ref.SHA256); err == nil {
 		var img record.Image
 		if json.Unmarshal(e.Value(), &img) == nil {
+			s.recent.put(ref.SHA256, img)
 			img.URL = ref.URL
 			s.Metrics.Images.WithLabelValues("cached").Inc()
 			return img, nil
@@ -340,9 +352,64 @@ func (s *Stage) hashCached(ctx context.Context, ref record.ImageRef) (record.Ima
 		s.Metrics.Images.WithLabelValues("hashed").Inc()
 	}
 	if b, err := json.Marshal(img); err == nil {
-		_, _ = s.ImageHashes.Put(ctx, ref.SHA256, b)
+		if _, err := s.ImageHashes.Put(ctx, ref.SHA256, b); err == nil {
+			// What the bucket now holds, URL and all, as a Get
+			// would give it.
+			var kept record.Image
+			if json.Unmarshal(b, &kept) == nil {
+				s.recent.put(ref.SHA256, kept)
+			}
+		}
 	}
 	return img, nil
+}
+
+// recentImages bounds recentHashes: between half of it and all of it is
+// kept, the most recently used first (a few hundred bytes an image).
+const recentImages = 65536
+
+// recentHashes is a bounded cache of image hashes by SHA-256, in two
+// generations: a look-up finds the current one or the one before (and
+// moves its find to the current one); when the current one is full it
+// becomes the one before, and the oldest generation is dropped. The
+// bucket's entries never change for a SHA-256 (the same bytes, the same
+// hashes), so a copy kept here is the one the bucket would give.
+type recentHashes struct {
+	mu        sync.Mutex
+	cur, prev map[string]record.Image
+}
+
+func (r *recentHashes) get(sha string) (record.Image, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if img, ok := r.cur[sha]; ok {
+		return cloneImage(img), true
+	}
+	img, ok := r.prev[sha]
+	if ok {
+		r.putLocked(sha, img)
+	}
+	return cloneImage(img), ok
+}
+
+func (r *recentHashes) put(sha string, img record.Image) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.putLocked(sha, img)
+}
+
+func (r *recentHashes) putLocked(sha string, img record.Image) {
+	if r.cur == nil || len(r.cur) >= recentImages/2 {
+		r.prev, r.cur = r.cur, make(map[string]record.Image, recentImages/2)
+	}
+	r.cur[sha] = img
+}
+
+// cloneImage copies img with its own crop hashes, so that no two ads
+// share them.
+func cloneImage(img record.Image) record.Image {
+	img.PHashCrops = slices.Clone(img.PHashCrops)
+	return img
 }
 
 // Run consumes pages until ctx is done.
@@ -351,13 +418,19 @@ func (s *Stage) Run(ctx context.Context) error {
 	if durable == "" {
 		durable = "extractor"
 	}
-	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
+	// A batch waits at most pageWait to fill: the pages of a crawl come
+	// a few at a time, and the last of them are not held back.
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, MaxWait: pageWait, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
 	defer func() { stopLag(); lag.Wait() }()
 	return c.Run(ctx, s.JS, s.handleBatch)
 }
+
+// pageWait is how long the extract stage waits for a batch of pages to
+// fill before it takes what came.
+const pageWait = 100 * time.Millisecond
 
 // publishWait is how long a batch's ads wait for the stream's
 // acknowledgements; a page whose ad is not acknowledged by then is

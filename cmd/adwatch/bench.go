@@ -39,6 +39,7 @@ func benchCmd(g *globals) *cobra.Command {
 	var n int
 	var photoTime time.Duration
 	var e2e e2eOptions
+	var national int
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
@@ -64,6 +65,15 @@ func benchCmd(g *globals) *cobra.Command {
 					return err
 				}
 			}
+			if national > 0 {
+				profile := ""
+				if !e2e.on {
+					profile = e2e.cpuProfile
+				}
+				if err := b.nationalDay(cmd.Context(), a.Config, national, profile); err != nil {
+					return err
+				}
+			}
 			ex := extractor.New(a.Config.Sites, a.Config.Region, m, a.Config.Extract.MaxImagePixels)
 			if err := b.run(cmd.Context(), ex, m, a.Config.Linking.PHashThreshold, a.Config.Linking.MaxProfilesPerLink); err != nil {
 				return err
@@ -77,7 +87,8 @@ func benchCmd(g *globals) *cobra.Command {
 	c.Flags().BoolVar(&e2e.on, "e2e", false, "also measure run --once end to end against the plain libraries chained on the simulated site (minutes)")
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
 	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
-	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file")
+	c.Flags().IntVar(&national, "national-day", 0, "also measure the national day on this many ads with three photos each, most reused (written into the streams, then extracted, indexed and alerted), and project 200,000 from it; 0: not measured")
+	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file; without it, of the --national-day stages")
 	return c
 }
 

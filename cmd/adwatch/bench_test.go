@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,5 +74,31 @@ func TestBenchEndToEnd(t *testing.T) {
 	}
 	if n := strings.Count("\n"+table, "\n| "); n != 16 {
 		t.Errorf("%d table lines, want a header, its rule and 14 rows:\n%s", n, table)
+	}
+}
+
+// TestBenchNationalDay: adwatch bench --national-day N adds the national
+// day's row: N pages with three photos each went through the stages, every
+// one of them indexed, and some photos were reused.
+func TestBenchNationalDay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("extracts, indexes and alerts hundreds of ads")
+	}
+	root := newRoot()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(io.Discard)
+	root.SetArgs([]string{"--config", "../../configs/adwatch.yaml", "bench", "--ads", "100", "--photo-time", "10ms", "--national-day", "300"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	table := out.String()
+	m := regexp.MustCompile(`\| national day: 300 ads with 3 photos each \(extract, index, alerts\) \| \d+ ads/s; 200,000 ads in [^|]+ \| [^|]+ \| (\d+) pages and (\d+) photos \((\d+) distinct, .* indexed \((\d+) ads\)`).FindStringSubmatch(table)
+	if m == nil {
+		t.Fatalf("no national day row in\n%s", table)
+	}
+	distinct, _ := strconv.Atoi(m[3])
+	if m[1] != "300" || m[2] != "900" || m[4] != "300" || distinct == 0 || distinct >= 900 {
+		t.Errorf("national day: %s pages, %s photos (%s distinct), %s indexed; want 300, 900 (some reused), 300", m[1], m[2], m[3], m[4])
 	}
 }

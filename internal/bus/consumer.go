@@ -34,6 +34,8 @@ const (
 	// DefaultMaxDeliver is how often a failing message is tried before it
 	// becomes a dead letter.
 	DefaultMaxDeliver = 20
+	// DefaultMaxWait is how long a fetch waits for its batch to fill.
+	DefaultMaxWait = 500 * time.Millisecond
 )
 
 // Dead-letter headers: what failed, where, and why.
@@ -56,6 +58,11 @@ type Consumer struct {
 	Durable string
 	// Batch is the most messages handed to the handler at once.
 	Batch int
+	// MaxWait is how long a fetch waits for a batch to fill before the
+	// handler is given what came; DefaultMaxWait when zero. A shorter
+	// wait hands over the last messages of a burst sooner, a longer one
+	// makes larger batches of a trickle.
+	MaxWait time.Duration
 	// Stage names the stage in dead letters and in the metric; the durable
 	// name when empty.
 	Stage string
@@ -113,6 +120,13 @@ func (c Consumer) ackWait() time.Duration {
 		return c.AckWait
 	}
 	return DefaultAckWait
+}
+
+func (c Consumer) maxWait() time.Duration {
+	if c.MaxWait > 0 {
+		return c.MaxWait
+	}
+	return DefaultMaxWait
 }
 
 func (c Consumer) maxDeliver() int {
@@ -220,7 +234,7 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	}
 	batch := max(c.Batch, 1)
 	for ctx.Err() == nil {
-		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(500*time.Millisecond))
+		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(c.maxWait()))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil

@@ -145,10 +145,14 @@ func (p *Policy) Client() *http.Client {
 func (p *Policy) Transport() *Transport {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: dialControl(p.AllowPrivate, p.exempt)}
 	return &Transport{policy: *p, base: &http.Transport{
-		Proxy:                 nil, // the address checked must be the one reached
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
+		Proxy:             nil, // the address checked must be the one reached
+		DialContext:       d.DialContext,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      100,
+		// As many kept per host as may be in flight: the default (2)
+		// closed and dialled again most connections of a crawl whose
+		// parallelism is 8.
+		MaxIdleConnsPerHost:   100,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
