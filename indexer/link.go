@@ -49,7 +49,7 @@ type linkState struct {
 
 	ids   []string         // ad index -> ad id
 	index map[string]int32 // ad id -> ad index
-	facts []facts          // ad index -> what links it
+	facts []adFacts        // ad index -> what links it
 	sets  unionFind        // ad index -> profile
 	// Per component root.
 	members map[int32][]int32
@@ -120,6 +120,57 @@ type facts struct {
 	files  []string
 }
 
+// adFacts are what the linker keeps of an ad's facts: their photos are
+// kept as where their hashes are stored in the bands (photoRef), not a
+// second time.
+type adFacts struct {
+	posted   time.Time
+	name     string
+	contacts []string
+	photos   []photoRef
+	text     uint64
+	hasText  bool
+	social   []string
+	files    []string
+}
+
+// photoRef is where one stored photo's hashes are: its plain hash in
+// plainBands, and its crop variants, one after the other, in variantBands.
+type photoRef struct{ plain, crops, ncrops uint32 }
+
+// photo returns the hashes of a stored photo. Its crops are the bands'
+// own: not to be changed.
+func (l *linkState) photo(r photoRef) photo {
+	p := photo{plain: l.plainBands.hashes[r.plain]}
+	if r.ncrops > 0 {
+		p.crops = l.variantBands.hashes[r.crops : r.crops+r.ncrops : r.crops+r.ncrops]
+	}
+	return p
+}
+
+// storePhoto adds p to the bands as ad i's and returns where it is.
+func (l *linkState) storePhoto(p photo, i int32) photoRef {
+	r := photoRef{uint32(l.plainBands.len()), uint32(l.variantBands.len()), uint32(len(p.crops))}
+	l.plainBands.add(p.plain, i)
+	for _, c := range p.crops {
+		l.variantBands.add(c, i)
+	}
+	return r
+}
+
+// factsAt returns the facts of ad i as factsOf gave them.
+func (l *linkState) factsAt(i int32) facts {
+	s := &l.facts[i]
+	f := facts{posted: s.posted, name: s.name, contacts: s.contacts, text: s.text, hasText: s.hasText, social: s.social, files: s.files}
+	if len(s.photos) > 0 {
+		f.photos = make([]photo, len(s.photos))
+		for k, r := range s.photos {
+			f.photos[k] = l.photo(r)
+		}
+	}
+	return f
+}
+
 // textThreshold is the largest SimHash distance of near-duplicate texts.
 const textThreshold = 8
 
@@ -175,13 +226,13 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	i, known := l.index[a.ID]
 	var old facts
 	if known {
-		old = l.facts[i]
+		old = l.factsAt(i)
 		f = mergeFacts(old, f)
 	} else {
 		i = int32(len(l.ids))
 		l.ids = append(l.ids, a.ID)
 		l.index[a.ID] = i
-		l.facts = append(l.facts, facts{})
+		l.facts = append(l.facts, adFacts{})
 		l.sets.add(i)
 		l.members[i] = []int32{i}
 		l.label[i] = i
@@ -191,7 +242,8 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 		l.nlabel[i] = i
 		changed[i] = true
 	}
-	l.facts[i] = f
+	l.facts[i] = adFacts{posted: f.posted, name: f.name, contacts: f.contacts, photos: slices.Clip(l.facts[i].photos),
+		text: f.text, hasText: f.hasText, social: f.social, files: f.files}
 	l.newest = i
 
 	// Social handles: person-level.
@@ -237,10 +289,7 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
 			}
 		}
-		l.plainBands.add(p.plain, i)
-		for _, c := range p.crops {
-			l.variantBands.add(c, i)
-		}
+		l.facts[i].photos = append(l.facts[i].photos, l.storePhoto(p, i))
 	}
 	if f.hasText && (!old.hasText || old.text != f.text) {
 		for b := range l.textBands {

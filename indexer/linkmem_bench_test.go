@@ -14,7 +14,8 @@ import (
 // BenchmarkLinkerSynth links n synthetic ads (internal/synth, the ads
 // adwatch bench links: the simulated world's, round after round) into a
 // fresh linker, each followed by its profile's network as the index stage
-// asks, and reports the linker's heap (HeapInuse after a collection, less
+// asks (and the redirects taken every 256 ads, as the index does after
+// each batch), and reports the linker's heap (HeapInuse after a collection, less
 // the same before linking) per ad and the time per ad over the last tenth,
 // the linker at its fullest. Run it once per size:
 //
@@ -59,6 +60,9 @@ func benchLinkSynth(b *testing.B, gen *synth.Generator, n int) {
 		l.Add(&a)
 		if l.Network(l.Profile(a.ID)) == "" {
 			b.Fatal("no network")
+		}
+		if i%256 == 255 {
+			l.TakeRedirects() // as the index does after each batch
 		}
 	}
 	took := time.Since(start)

@@ -81,7 +81,7 @@ func (l *Linker) decodeCore(d *decoder) {
 	for i, id := range l.ids {
 		l.index[id] = int32(i)
 	}
-	l.facts = make([]facts, n)
+	l.facts = make([]adFacts, n)
 	for i := range l.facts {
 		sec, ns := d.int(), d.uint()
 		l.facts[i].posted = time.Unix(sec, int64(ns)).UTC()
@@ -171,7 +171,8 @@ func (l *Linker) encodeFacts(e *encoder) {
 		e.strs(f.social)
 		e.strs(f.files)
 		e.uint(uint64(len(f.photos)))
-		for _, p := range f.photos {
+		for _, r := range f.photos {
+			p := l.photo(r)
 			e.word(p.plain)
 			e.uint(uint64(len(p.crops)))
 			for _, c := range p.crops {
@@ -191,8 +192,8 @@ func (l *Linker) encodeFacts(e *encoder) {
 	}
 }
 
-// decodeFacts reads what encodeFacts wrote into the linker's facts, or,
-// with into false, only checks that it parses.
+// decodeFacts reads what encodeFacts wrote into the linker's facts, their
+// photos into the bands, or, with into false, only checks that it parses.
 func (l *Linker) decodeFacts(d *decoder, into bool) {
 	n := len(l.ids)
 	strs := func() []string {
@@ -213,17 +214,18 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		return out
 	}
 	for i := range n {
-		var f facts
+		var f adFacts
+		var photos []photo
 		name := d.bytes()
 		f.contacts, f.social, f.files = strs(), strs(), strs()
 		if c := d.count(8); c > 0 {
-			f.photos = make([]photo, c)
-			for k := range f.photos {
-				f.photos[k].plain = d.word()
+			photos = make([]photo, c)
+			for k := range photos {
+				photos[k].plain = d.word()
 				if nc := d.count(8); nc > 0 {
-					f.photos[k].crops = make([]uint64, nc)
-					for j := range f.photos[k].crops {
-						f.photos[k].crops[j] = d.word()
+					photos[k].crops = make([]uint64, nc)
+					for j := range photos[k].crops {
+						photos[k].crops[j] = d.word()
 					}
 				}
 			}
@@ -231,9 +233,15 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		if f.hasText = d.bool(); f.hasText {
 			f.text = d.word()
 		}
-		if into {
+		if into && d.err == nil {
 			f.name = string(name)
 			f.posted = l.facts[i].posted
+			if len(photos) > 0 {
+				f.photos = make([]photoRef, len(photos))
+				for k, p := range photos {
+					f.photos[k] = l.storePhoto(p, int32(i))
+				}
+			}
 			l.facts[i] = f
 		}
 	}
@@ -247,8 +255,8 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 }
 
 // ensureLookups builds the look-up tables of a loaded linker from its
-// saved facts, as adding its ads in order built them. The caller holds
-// l.mu.
+// saved facts (decodeFacts stores the photos), as adding its ads in order
+// built them. The caller holds l.mu.
 func (l *Linker) ensureLookups() {
 	if !l.lookupsMissing {
 		return
@@ -268,12 +276,6 @@ func (l *Linker) ensureLookups() {
 		}
 		for _, sha := range f.files {
 			l.byFile[sha] = append(l.byFile[sha], ad)
-		}
-		for _, p := range f.photos {
-			l.plainBands.add(p.plain, ad)
-			for _, c := range p.crops {
-				l.variantBands.add(c, ad)
-			}
 		}
 		if f.hasText {
 			for b := range l.textBands {
