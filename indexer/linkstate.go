@@ -167,9 +167,9 @@ func (l *Linker) encodeFacts(e *encoder) {
 	for i := range l.facts {
 		f := &l.facts[i]
 		e.str(f.name)
-		e.strs(f.contacts)
-		e.strs(f.social)
-		e.strs(f.files)
+		e.strs(f.contacts())
+		e.strs(f.social())
+		e.strs(f.files())
 		e.uint(uint64(len(f.photos)))
 		for _, r := range f.photos {
 			p := l.photo(r)
@@ -217,7 +217,7 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		var f adFacts
 		var photos []photo
 		name := d.bytes()
-		f.contacts, f.social, f.files = strs(), strs(), strs()
+		contacts, social, files := strs(), strs(), strs()
 		if c := d.count(8); c > 0 {
 			photos = make([]photo, c)
 			for k := range photos {
@@ -236,6 +236,7 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		if into && d.err == nil {
 			f.name = string(name)
 			f.posted = l.facts[i].posted
+			f.setStrs(contacts, social, files)
 			if len(photos) > 0 {
 				f.photos = make([]photoRef, len(photos))
 				for k, p := range photos {
@@ -268,14 +269,14 @@ func (l *Linker) ensureLookups() {
 	for i := range l.facts {
 		f := &l.facts[i]
 		ad := int32(i)
-		for _, h := range f.social {
-			l.byHandle[h] = append(l.byHandle[h], ad)
+		for _, h := range f.social() {
+			l.byHandle.add(h, ad)
 		}
-		for _, c := range f.contacts {
-			l.byContact[c] = append(l.byContact[c], ad)
+		for _, c := range f.contacts() {
+			l.byContact.add(c, ad)
 		}
-		for _, sha := range f.files {
-			l.byFile[sha] = append(l.byFile[sha], ad)
+		for _, sha := range f.files() {
+			l.byFile.add(sha, ad)
 		}
 		if f.hasText {
 			for b := range l.textBands {
