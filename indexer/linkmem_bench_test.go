@@ -75,6 +75,7 @@ func benchLinkSynth(b *testing.B, gen *synth.Generator, n int) {
 	b.ReportMetric(float64(l.work.candidates-work.candidates)/tailAds, "candidates/ad")
 	b.ReportMetric(float64(int64(ms.HeapInuse)-int64(base))/float64(n), "heap-B/ad")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
+	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
 	if path := os.Getenv("ADWATCH_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {

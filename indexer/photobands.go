@@ -102,19 +102,8 @@ func (p *photoBands) add(h uint64, ad int32) {
 			p.tables[b] = make([][]bandSlot, 1<<16)
 		}
 		k := band(h, b)
-		p.tables[b][k] = appendSlot(p.tables[b][k], bandSlot{slotKey(h, b), seq})
+		p.tables[b][k] = append(p.tables[b][k], bandSlot{slotKey(h, b), seq})
 	}
-}
-
-// appendSlot appends e to s, growing a full bucket by an eighth (to its
-// allocation size class) rather than doubling it: a bucket is only ever
-// appended to, and most of them never fill their doubled room.
-func appendSlot(s []bandSlot, e bandSlot) []bandSlot {
-	if len(s) == cap(s) {
-		grown := append([]bandSlot(nil), make([]bandSlot, len(s)+len(s)/8+1)...)
-		s = grown[:copy(grown, s)]
-	}
-	return append(s, e)
 }
 
 // len is how many hashes are stored: the next one's seq.
