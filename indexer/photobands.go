@@ -82,13 +82,65 @@ type bandSlot struct {
 // (modulo bands).
 func slotKey(h uint64, b int) uint32 { return uint32(bits.RotateLeft64(h, -16*(b+1))) }
 
+// bandTable is one band's buckets, a bucket per band value (65,536):
+// those merged into one array (slots, each bucket's slots from off[k] to
+// off[k+1]: no slack, and no slice header per bucket), and those stored
+// since the last merge in a bucket of their own each, merged in once they
+// are an eighth of the merged ones. A bucket's slots, merged then recent,
+// are in the order they were stored.
+type bandTable struct {
+	off     []uint32 // 1<<16 + 1, made on first use
+	slots   []bandSlot
+	recent  [][]bandSlot // 1<<16 while any is stored since the merge
+	nrecent int
+}
+
+// mergeMin is how many recent slots a table holds at least before they
+// are merged: small tables are not merged on every add.
+const mergeMin = 1 << 10
+
+func (t *bandTable) add(k uint32, e bandSlot) {
+	if t.recent == nil {
+		t.recent = make([][]bandSlot, 1<<16)
+		if t.off == nil {
+			t.off = make([]uint32, 1<<16+1)
+		}
+	}
+	t.recent[k] = append(t.recent[k], e)
+	t.nrecent++
+	if t.nrecent >= max(len(t.slots)/8, mergeMin) {
+		t.merge()
+	}
+}
+
+// merge moves the recent slots into the merged array.
+func (t *bandTable) merge() {
+	slots := make([]bandSlot, 0, len(t.slots)+t.nrecent)
+	off := make([]uint32, 1<<16+1)
+	for k := range 1 << 16 {
+		off[k] = uint32(len(slots))
+		slots = append(slots, t.slots[t.off[k]:t.off[k+1]]...)
+		slots = append(slots, t.recent[k]...)
+	}
+	off[1<<16] = uint32(len(slots))
+	t.off, t.slots, t.recent, t.nrecent = off, slots, nil, 0
+}
+
+// bucket returns the slots of band value k: merged, and recent.
+func (t *bandTable) bucket(k uint32) (merged, recent []bandSlot) {
+	merged = t.slots[t.off[k]:t.off[k+1]]
+	if t.recent != nil {
+		recent = t.recent[k]
+	}
+	return merged, recent
+}
+
 // photoBands is one kind of stored photo hashes (plain or crop variants):
 // each hash and its ad once, by the order they were stored in (seq), and
-// in each of the four band tables a bucket per band value (65,536, made on
-// first use) of slots: a probe is one index into a dense array, and a
-// bucket's slots are read in sequence, 8 bytes each.
+// in each of the four band tables its slot: a probe is one index into a
+// dense array, and a bucket's slots are read in sequence, 8 bytes each.
 type photoBands struct {
-	tables [bands][][]bandSlot
+	tables [bands]bandTable
 	hashes []uint64 // by seq
 	ads    []int32  // by seq
 }
@@ -98,51 +150,50 @@ func (p *photoBands) add(h uint64, ad int32) {
 	p.hashes = append(p.hashes, h)
 	p.ads = append(p.ads, ad)
 	for b := range p.tables {
-		if p.tables[b] == nil {
-			p.tables[b] = make([][]bandSlot, 1<<16)
-		}
-		k := band(h, b)
-		p.tables[b][k] = append(p.tables[b][k], bandSlot{slotKey(h, b), seq})
+		p.tables[b].add(band(h, b), bandSlot{slotKey(h, b), seq})
 	}
 }
 
 // len is how many hashes are stored: the next one's seq.
 func (p *photoBands) len() int { return len(p.hashes) }
 
-// bandProbe is one bucket to read: its slots, the probe's key for them,
-// and how many bits they may differ by.
+// bandProbe is one bucket to read: its slots, merged and recent, the
+// probe's key for them, and how many bits they may differ by.
 type bandProbe struct {
-	slots []bandSlot
-	key   uint32
-	left  int
+	merged, recent []bandSlot
+	key            uint32
+	left           int
 }
 
 // within appends to out every stored hash within bound bits of h, each
 // once, in no particular order.
 func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry, work *workCount) []bandEntry {
-	if p.tables[0] == nil {
+	if p.tables[0].off == nil {
 		return out
 	}
 	// The buckets are gathered first, then read: their addresses do not
 	// depend on one another, so their cache misses overlap.
 	probes := s.probes[:0]
 	for b, r := range bandRadii(bound) {
-		t := p.tables[b]
+		t := &p.tables[b]
 		v := band(h, b)
 		key := slotKey(h, b)
 		for _, m := range s.masks.within(r) {
-			probes = append(probes, bandProbe{t[v^uint32(m)], key, bound - bits.OnesCount16(m)})
+			merged, recent := t.bucket(v ^ uint32(m))
+			probes = append(probes, bandProbe{merged, recent, key, bound - bits.OnesCount16(m)})
 		}
 	}
 	s.probes = probes
 	work.probes += int64(len(probes))
 	start := len(out)
 	for _, pr := range probes {
-		work.candidates += int64(len(pr.slots))
-		for _, e := range pr.slots {
-			if bits.OnesCount32(pr.key^e.key) <= pr.left {
-				if hh := p.hashes[e.seq]; bits.OnesCount64(h^hh) <= bound {
-					out = append(out, bandEntry{hh, p.ads[e.seq], int32(e.seq)})
+		work.candidates += int64(len(pr.merged) + len(pr.recent))
+		for _, slots := range [2][]bandSlot{pr.merged, pr.recent} {
+			for _, e := range slots {
+				if bits.OnesCount32(pr.key^e.key) <= pr.left {
+					if hh := p.hashes[e.seq]; bits.OnesCount64(h^hh) <= bound {
+						out = append(out, bandEntry{hh, p.ads[e.seq], int32(e.seq)})
+					}
 				}
 			}
 		}
