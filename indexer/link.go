@@ -49,7 +49,7 @@ type linkState struct {
 
 	ids   []string         // ad index -> ad id
 	index map[string]int32 // ad id -> ad index
-	facts []facts          // ad index -> what links it
+	facts []adFacts        // ad index -> what links it
 	sets  unionFind        // ad index -> profile
 	// Per component root.
 	members map[int32][]int32
@@ -63,9 +63,9 @@ type linkState struct {
 	// scratch is what the photo look-ups reuse.
 	scratch   lookScratch
 	textBands [4]map[uint16][]int32
-	byFile    map[string][]int32
-	byHandle  map[string][]int32 // social handles: person-level
-	byContact map[string][]int32 // phone, email or payment handle: network-level
+	byFile    postings
+	byHandle  postings // social handles: person-level
+	byContact postings // phone, email or payment handle: network-level
 
 	redirects map[string]string
 	// fresh are the redirects made since TakeRedirects last ran.
@@ -120,6 +120,101 @@ type facts struct {
 	files  []string
 }
 
+// adFacts are what the linker keeps of an ad's facts: their photos as
+// where their hashes are stored in the bands (photoRef), not a second
+// time, and their contacts, social handles and files in one list.
+type adFacts struct {
+	posted time.Time
+	name   string
+	// strs are the contacts, then the social handles, then the files.
+	strs               []string
+	nContacts, nSocial uint32
+	hasText            bool
+	text               uint64
+	photos             []photoRef
+}
+
+func (f *adFacts) contacts() []string { return f.strs[:f.nContacts:f.nContacts] }
+func (f *adFacts) social() []string {
+	return f.strs[f.nContacts : f.nContacts+f.nSocial : f.nContacts+f.nSocial]
+}
+func (f *adFacts) files() []string { return f.strs[f.nContacts+f.nSocial:] }
+
+// setStrs sets the contacts, social handles and files of f.
+func (f *adFacts) setStrs(contacts, social, files []string) {
+	f.nContacts, f.nSocial = uint32(len(contacts)), uint32(len(social))
+	f.strs = nil
+	if n := len(contacts) + len(social) + len(files); n > 0 {
+		f.strs = append(append(append(make([]string, 0, n), contacts...), social...), files...)
+	}
+}
+
+// postings maps a key (an image file, a handle, a contact) to the ads
+// that carry it, in the order they were added: a key of one ad, which
+// most are, without a slice of its own.
+type postings struct {
+	one  map[string]int32
+	many map[string][]int32
+}
+
+func newPostings() postings { return postings{one: map[string]int32{}, many: map[string][]int32{}} }
+
+func (p *postings) add(k string, ad int32) {
+	if first, ok := p.one[k]; ok {
+		delete(p.one, k)
+		p.many[k] = []int32{first, ad}
+	} else if ads, ok := p.many[k]; ok {
+		p.many[k] = append(ads, ad)
+	} else {
+		p.one[k] = ad
+	}
+}
+
+// get returns the ads carrying k. The slice is not to be changed.
+func (p *postings) get(k string) []int32 {
+	if ad, ok := p.one[k]; ok {
+		return []int32{ad}
+	}
+	return p.many[k]
+}
+
+// photoRef is where one stored photo's hashes are: its plain hash in
+// plainBands, and its crop variants, one after the other, in variantBands.
+type photoRef struct{ plain, crops, ncrops uint32 }
+
+// photo returns the hashes of a stored photo. Its crops are the bands'
+// own: not to be changed.
+func (l *linkState) photo(r photoRef) photo {
+	p := photo{plain: l.plainBands.hashes[r.plain]}
+	if r.ncrops > 0 {
+		p.crops = l.variantBands.hashes[r.crops : r.crops+r.ncrops : r.crops+r.ncrops]
+	}
+	return p
+}
+
+// storePhoto adds p to the bands as ad i's and returns where it is.
+func (l *linkState) storePhoto(p photo, i int32) photoRef {
+	r := photoRef{uint32(l.plainBands.len()), uint32(l.variantBands.len()), uint32(len(p.crops))}
+	l.plainBands.add(p.plain, i)
+	for _, c := range p.crops {
+		l.variantBands.add(c, i)
+	}
+	return r
+}
+
+// factsAt returns the facts of ad i as factsOf gave them.
+func (l *linkState) factsAt(i int32) facts {
+	s := &l.facts[i]
+	f := facts{posted: s.posted, name: s.name, contacts: s.contacts(), text: s.text, hasText: s.hasText, social: s.social(), files: s.files()}
+	if len(s.photos) > 0 {
+		f.photos = make([]photo, len(s.photos))
+		for k, r := range s.photos {
+			f.photos[k] = l.photo(r)
+		}
+	}
+	return f
+}
+
 // textThreshold is the largest SimHash distance of near-duplicate texts.
 const textThreshold = 8
 
@@ -128,7 +223,7 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	l := &Linker{linkState: linkState{
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
 		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
-		byFile: map[string][]int32{}, byHandle: map[string][]int32{}, byContact: map[string][]int32{},
+		byFile: newPostings(), byHandle: newPostings(), byContact: newPostings(),
 		redirects: map[string]string{}, fresh: map[string]string{}, byProfile: map[string]int32{},
 		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},
 	}}
@@ -144,14 +239,14 @@ func normName(n string) string { return strings.ToLower(strings.Join(strings.Fie
 // both have phones and names, and share neither.
 func (l *Linker) conflict(a, b int32) bool {
 	fa, fb := &l.facts[a], &l.facts[b]
-	if len(fa.contacts) == 0 || len(fb.contacts) == 0 || fa.name == "" || fb.name == "" {
+	if fa.nContacts == 0 || fb.nContacts == 0 || fa.name == "" || fb.name == "" {
 		return false
 	}
 	if fa.name == fb.name {
 		return false
 	}
-	for _, c := range fa.contacts {
-		for _, d := range fb.contacts {
+	for _, c := range fa.contacts() {
+		for _, d := range fb.contacts() {
 			if c == d {
 				return false
 			}
@@ -175,13 +270,13 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	i, known := l.index[a.ID]
 	var old facts
 	if known {
-		old = l.facts[i]
+		old = l.factsAt(i)
 		f = mergeFacts(old, f)
 	} else {
 		i = int32(len(l.ids))
 		l.ids = append(l.ids, a.ID)
 		l.index[a.ID] = i
-		l.facts = append(l.facts, facts{})
+		l.facts = append(l.facts, adFacts{})
 		l.sets.add(i)
 		l.members[i] = []int32{i}
 		l.label[i] = i
@@ -191,21 +286,22 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 		l.nlabel[i] = i
 		changed[i] = true
 	}
-	l.facts[i] = f
+	l.facts[i] = adFacts{posted: f.posted, name: f.name, photos: slices.Clip(l.facts[i].photos), text: f.text, hasText: f.hasText}
+	l.facts[i].setStrs(f.contacts, f.social, f.files)
 	l.newest = i
 
 	// Social handles: person-level.
 	for _, h := range f.social[len(old.social):] {
-		for _, o := range l.byHandle[h] {
+		for _, o := range l.byHandle.get(h) {
 			l.union(i, o, "handle", h, changed)
 		}
-		l.byHandle[h] = append(l.byHandle[h], i)
+		l.byHandle.add(h, i)
 	}
 	// Contacts: with the same name, or with near-duplicate text when
 	// neither ad names someone else (an edited ad's earlier contacts too:
 	// its name or text may be new).
 	for k, c := range f.contacts {
-		for _, o := range l.byContact[c] {
+		for _, o := range l.byContact.get(c) {
 			if o == i {
 				continue
 			}
@@ -219,17 +315,17 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 			}
 		}
 		if k >= len(old.contacts) {
-			l.byContact[c] = append(l.byContact[c], i)
+			l.byContact.add(c, i)
 		}
 	}
 	// Photos.
 	for _, sha := range f.files[len(old.files):] {
-		for _, o := range l.byFile[sha] {
+		for _, o := range l.byFile.get(sha) {
 			if !l.conflict(i, o) {
 				l.union(i, o, "same image file", sha, changed)
 			}
 		}
-		l.byFile[sha] = append(l.byFile[sha], i)
+		l.byFile.add(sha, i)
 	}
 	for _, p := range f.photos[len(old.photos):] {
 		for _, o := range l.nearPhotos(p) {
@@ -237,10 +333,7 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
 			}
 		}
-		l.plainBands.add(p.plain, i)
-		for _, c := range p.crops {
-			l.variantBands.add(c, i)
-		}
+		l.facts[i].photos = append(l.facts[i].photos, l.storePhoto(p, i))
 	}
 	if f.hasText && (!old.hasText || old.text != f.text) {
 		for b := range l.textBands {

@@ -81,7 +81,7 @@ func (l *Linker) decodeCore(d *decoder) {
 	for i, id := range l.ids {
 		l.index[id] = int32(i)
 	}
-	l.facts = make([]facts, n)
+	l.facts = make([]adFacts, n)
 	for i := range l.facts {
 		sec, ns := d.int(), d.uint()
 		l.facts[i].posted = time.Unix(sec, int64(ns)).UTC()
@@ -167,11 +167,12 @@ func (l *Linker) encodeFacts(e *encoder) {
 	for i := range l.facts {
 		f := &l.facts[i]
 		e.str(f.name)
-		e.strs(f.contacts)
-		e.strs(f.social)
-		e.strs(f.files)
+		e.strs(f.contacts())
+		e.strs(f.social())
+		e.strs(f.files())
 		e.uint(uint64(len(f.photos)))
-		for _, p := range f.photos {
+		for _, r := range f.photos {
+			p := l.photo(r)
 			e.word(p.plain)
 			e.uint(uint64(len(p.crops)))
 			for _, c := range p.crops {
@@ -191,8 +192,8 @@ func (l *Linker) encodeFacts(e *encoder) {
 	}
 }
 
-// decodeFacts reads what encodeFacts wrote into the linker's facts, or,
-// with into false, only checks that it parses.
+// decodeFacts reads what encodeFacts wrote into the linker's facts, their
+// photos into the bands, or, with into false, only checks that it parses.
 func (l *Linker) decodeFacts(d *decoder, into bool) {
 	n := len(l.ids)
 	strs := func() []string {
@@ -213,17 +214,18 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		return out
 	}
 	for i := range n {
-		var f facts
+		var f adFacts
+		var photos []photo
 		name := d.bytes()
-		f.contacts, f.social, f.files = strs(), strs(), strs()
+		contacts, social, files := strs(), strs(), strs()
 		if c := d.count(8); c > 0 {
-			f.photos = make([]photo, c)
-			for k := range f.photos {
-				f.photos[k].plain = d.word()
+			photos = make([]photo, c)
+			for k := range photos {
+				photos[k].plain = d.word()
 				if nc := d.count(8); nc > 0 {
-					f.photos[k].crops = make([]uint64, nc)
-					for j := range f.photos[k].crops {
-						f.photos[k].crops[j] = d.word()
+					photos[k].crops = make([]uint64, nc)
+					for j := range photos[k].crops {
+						photos[k].crops[j] = d.word()
 					}
 				}
 			}
@@ -231,9 +233,16 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 		if f.hasText = d.bool(); f.hasText {
 			f.text = d.word()
 		}
-		if into {
+		if into && d.err == nil {
 			f.name = string(name)
 			f.posted = l.facts[i].posted
+			f.setStrs(contacts, social, files)
+			if len(photos) > 0 {
+				f.photos = make([]photoRef, len(photos))
+				for k, p := range photos {
+					f.photos[k] = l.storePhoto(p, int32(i))
+				}
+			}
 			l.facts[i] = f
 		}
 	}
@@ -247,8 +256,8 @@ func (l *Linker) decodeFacts(d *decoder, into bool) {
 }
 
 // ensureLookups builds the look-up tables of a loaded linker from its
-// saved facts, as adding its ads in order built them. The caller holds
-// l.mu.
+// saved facts (decodeFacts stores the photos), as adding its ads in order
+// built them. The caller holds l.mu.
 func (l *Linker) ensureLookups() {
 	if !l.lookupsMissing {
 		return
@@ -260,20 +269,14 @@ func (l *Linker) ensureLookups() {
 	for i := range l.facts {
 		f := &l.facts[i]
 		ad := int32(i)
-		for _, h := range f.social {
-			l.byHandle[h] = append(l.byHandle[h], ad)
+		for _, h := range f.social() {
+			l.byHandle.add(h, ad)
 		}
-		for _, c := range f.contacts {
-			l.byContact[c] = append(l.byContact[c], ad)
+		for _, c := range f.contacts() {
+			l.byContact.add(c, ad)
 		}
-		for _, sha := range f.files {
-			l.byFile[sha] = append(l.byFile[sha], ad)
-		}
-		for _, p := range f.photos {
-			l.plainBands.add(p.plain, ad)
-			for _, c := range p.crops {
-				l.variantBands.add(c, ad)
-			}
+		for _, sha := range f.files() {
+			l.byFile.add(sha, ad)
 		}
 		if f.hasText {
 			for b := range l.textBands {

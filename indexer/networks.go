@@ -139,7 +139,7 @@ func (l *Linker) ProfilesOfPhone(phone string) []string {
 func (l *Linker) profilesOf(contact string) []string {
 	l.ensureLookups()
 	set := map[string]bool{}
-	for _, i := range l.byContact[contact] {
+	for _, i := range l.byContact.get(contact) {
 		set[l.profile(i)] = true
 	}
 	return sortedKeys(set)
@@ -152,10 +152,10 @@ func (l *Linker) ProfilesUsing(id string) []string {
 	defer l.mu.Unlock()
 	l.ensureLookups()
 	set := map[string]bool{}
-	for _, i := range l.byContact[id] {
+	for _, i := range l.byContact.get(id) {
 		set[l.profile(i)] = true
 	}
-	for _, i := range l.byHandle[id] {
+	for _, i := range l.byHandle.get(id) {
 		set[l.profile(i)] = true
 	}
 	return sortedKeys(set)

@@ -59,67 +59,142 @@ func bandRadii(bound int) [bands]int {
 	return r
 }
 
-// bandEntry is one stored hash: the whole hash, so that a candidate is
-// checked with one popcount before anything else, its ad, and the order
-// it was stored in (the same in every band).
+// bandEntry is one hash found: the whole hash, its ad, and the order it
+// was stored in.
 type bandEntry struct {
 	hash uint64
 	ad   int32
 	seq  int32
 }
 
-// bandTable holds, for each of the 65,536 values of one band, the hashes
-// stored under it, in one slice: a probe is one index into a dense array,
-// and a bucket's entries are read in sequence.
+// bandSlot is one stored hash in one band's bucket: 32 of the hash's other
+// 48 bits (its next two bands), so that most candidates are ruled out by
+// one popcount on the bucket's own bytes, and the order it was stored in,
+// which finds the whole hash and its ad. A hash within bound of a probe
+// found in a bucket at distance d on the band is within bound-d on these
+// 32 bits: the filter loses none.
+type bandSlot struct {
+	key uint32
+	seq uint32
+}
+
+// slotKey is the bits of h a bandSlot of band b keeps: bands b+1 and b+2
+// (modulo bands).
+func slotKey(h uint64, b int) uint32 { return uint32(bits.RotateLeft64(h, -16*(b+1))) }
+
+// bandTable is one band's buckets, a bucket per band value (65,536):
+// those merged into one array (slots, each bucket's slots from off[k] to
+// off[k+1]: no slack, and no slice header per bucket), and those stored
+// since the last merge in a bucket of their own each, merged in once they
+// are an eighth of the merged ones. A bucket's slots, merged then recent,
+// are in the order they were stored.
 type bandTable struct {
-	buckets [][]bandEntry // allocated on first use
+	off     []uint32 // 1<<16 + 1, made on first use
+	slots   []bandSlot
+	recent  [][]bandSlot // 1<<16 while any is stored since the merge
+	nrecent int
 }
 
-func (t *bandTable) add(k uint32, e bandEntry) {
-	if t.buckets == nil {
-		t.buckets = make([][]bandEntry, 1<<16)
+// mergeMin is how many recent slots a table holds at least before they
+// are merged: small tables are not merged on every add.
+const mergeMin = 1 << 10
+
+func (t *bandTable) add(k uint32, e bandSlot) {
+	if t.recent == nil {
+		t.recent = make([][]bandSlot, 1<<16)
+		if t.off == nil {
+			t.off = make([]uint32, 1<<16+1)
+		}
 	}
-	t.buckets[k] = append(t.buckets[k], e)
+	t.recent[k] = append(t.recent[k], e)
+	t.nrecent++
+	if t.nrecent >= max(len(t.slots)/8, mergeMin) {
+		t.merge()
+	}
 }
 
-// photoBands is one kind of stored photo hashes (plain or crop variants)
-// in its four band tables.
+// merge moves the recent slots into the merged array.
+func (t *bandTable) merge() {
+	slots := make([]bandSlot, 0, len(t.slots)+t.nrecent)
+	off := make([]uint32, 1<<16+1)
+	for k := range 1 << 16 {
+		off[k] = uint32(len(slots))
+		slots = append(slots, t.slots[t.off[k]:t.off[k+1]]...)
+		slots = append(slots, t.recent[k]...)
+	}
+	off[1<<16] = uint32(len(slots))
+	t.off, t.slots, t.recent, t.nrecent = off, slots, nil, 0
+}
+
+// bucket returns the slots of band value k: merged, and recent.
+func (t *bandTable) bucket(k uint32) (merged, recent []bandSlot) {
+	merged = t.slots[t.off[k]:t.off[k+1]]
+	if t.recent != nil {
+		recent = t.recent[k]
+	}
+	return merged, recent
+}
+
+// photoBands is one kind of stored photo hashes (plain or crop variants):
+// each hash and its ad once, by the order they were stored in (seq), and
+// in each of the four band tables its slot: a probe is one index into a
+// dense array, and a bucket's slots are read in sequence, 8 bytes each.
 type photoBands struct {
 	tables [bands]bandTable
-	n      int32 // hashes stored: the next one's seq
+	hashes []uint64 // by seq
+	ads    []int32  // by seq
 }
 
 func (p *photoBands) add(h uint64, ad int32) {
+	seq := uint32(len(p.hashes))
+	p.hashes = append(p.hashes, h)
+	p.ads = append(p.ads, ad)
 	for b := range p.tables {
-		p.tables[b].add(band(h, b), bandEntry{h, ad, p.n})
+		p.tables[b].add(band(h, b), bandSlot{slotKey(h, b), seq})
 	}
-	p.n++
+}
+
+// len is how many hashes are stored: the next one's seq.
+func (p *photoBands) len() int { return len(p.hashes) }
+
+// bandProbe is one bucket to read: its slots, merged and recent, the
+// probe's key for them, and how many bits they may differ by.
+type bandProbe struct {
+	merged, recent []bandSlot
+	key            uint32
+	left           int
 }
 
 // within appends to out every stored hash within bound bits of h, each
 // once, in no particular order.
 func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry, work *workCount) []bandEntry {
-	if p.tables[0].buckets == nil {
+	if p.tables[0].off == nil {
 		return out
 	}
 	// The buckets are gathered first, then read: their addresses do not
 	// depend on one another, so their cache misses overlap.
-	buckets := s.buckets[:0]
+	probes := s.probes[:0]
 	for b, r := range bandRadii(bound) {
-		t := p.tables[b].buckets
+		t := &p.tables[b]
 		v := band(h, b)
+		key := slotKey(h, b)
 		for _, m := range s.masks.within(r) {
-			buckets = append(buckets, t[v^uint32(m)])
+			merged, recent := t.bucket(v ^ uint32(m))
+			probes = append(probes, bandProbe{merged, recent, key, bound - bits.OnesCount16(m)})
 		}
 	}
-	s.buckets = buckets
-	work.probes += int64(len(buckets))
+	s.probes = probes
+	work.probes += int64(len(probes))
 	start := len(out)
-	for _, bucket := range buckets {
-		work.candidates += int64(len(bucket))
-		for _, e := range bucket {
-			if bits.OnesCount64(h^e.hash) <= bound {
-				out = append(out, e)
+	for _, pr := range probes {
+		work.candidates += int64(len(pr.merged) + len(pr.recent))
+		for _, slots := range [2][]bandSlot{pr.merged, pr.recent} {
+			for _, e := range slots {
+				if bits.OnesCount32(pr.key^e.key) <= pr.left {
+					if hh := p.hashes[e.seq]; bits.OnesCount64(h^hh) <= bound {
+						out = append(out, bandEntry{hh, p.ads[e.seq], int32(e.seq)})
+					}
+				}
 			}
 		}
 	}
@@ -149,9 +224,9 @@ func (p *probeMasks) within(r int) []uint16 {
 
 // lookScratch is what a look-up reuses from one call to the next.
 type lookScratch struct {
-	masks   probeMasks
-	buckets [][]bandEntry
-	found   []bandEntry
+	masks  probeMasks
+	probes []bandProbe
+	found  []bandEntry
 }
 
 // workCount counts band probes and candidate hashes compared.
