@@ -608,6 +608,10 @@ func (x *Index) SearchText(text string, limit int) ([]Hit, error) {
 func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
 	req := bleve.NewSearchRequestOptions(q, limit, 0, false)
 	req.Fields = []string{"source"}
+	// Equal scores in order of id, as Find orders them: merged from
+	// several shards, hits of equal score would otherwise come back in
+	// the order the shards answered.
+	req.SortBy([]string{"-_score", "_id"})
 	res, err := x.bleve.search(req, time.Time{}, time.Time{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("searching index: %w", err)
