@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,7 @@ func benchCmd(g *globals) *cobra.Command {
 	var photoTime time.Duration
 	var e2e e2eOptions
 	var national int
+	var keep string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
@@ -55,7 +57,7 @@ func benchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose}
+			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose, keep: keep}
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
 			if err != nil {
 				return err
@@ -83,6 +85,7 @@ func benchCmd(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&n, "ads", 100_000, "ads to generate, index, search and link")
+	c.Flags().StringVar(&keep, "keep", "", "keep the generated ads and their index in this directory (laid out as a data directory); when it holds an index already, generate and reindex are skipped and that index is searched and its ads linked")
 	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library, on one goroutine and again on GOMAXPROCS")
 	c.Flags().BoolVar(&e2e.on, "e2e", false, "also measure run --once end to end against the plain libraries chained on the simulated site (minutes)")
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
@@ -99,7 +102,10 @@ type bench struct {
 	log       io.Writer
 	// verbose logs the end-to-end runs' progress (-v).
 	verbose bool
-	rows    [][4]string // figure, value, target, note
+	// keep is the directory of the corpus and its index, kept after the
+	// run and reused by the next; empty: a temporary one.
+	keep string
+	rows [][4]string // figure, value, target, note
 }
 
 func (b *bench) add(figure, value, target, note string) {
@@ -122,26 +128,87 @@ func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.M
 	if err := b.extraction(ex); err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "adwatch-bench-")
-	if err != nil {
+	dir := b.keep
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "adwatch-bench-")
+		if err != nil {
+			return fmt.Errorf("creating the bench directory: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("creating the bench directory: %w", err)
 	}
-	defer os.RemoveAll(dir)
 	gen, err := synth.New(1, m)
 	if err != nil {
 		return err
 	}
-	idx, err := b.indexing(ctx, dir, gen, threshold, maxLink)
+	var peak peaks
+	if _, err := os.Stat(filepath.Join(dir, "index.bleve")); err == nil && b.keep != "" {
+		fmt.Fprintf(b.log, "bench: %s holds an index: generate and reindex skipped\n", dir)
+	} else {
+		idx, err := b.indexing(ctx, dir, gen, threshold, maxLink)
+		if err != nil {
+			return err
+		}
+		if err := idx.Close(); err != nil {
+			return fmt.Errorf("closing the index: %w", err)
+		}
+		peak.add(b, "resident memory, generate and reindex", "the embedded NATS server and the index being built")
+	}
+	// The index opened anew, as a restart of adwatch run or serve opens
+	// it, and searched: what a process serving the corpus holds.
+	peak.reset()
+	start := time.Now()
+	idx, err := indexer.Open(dir, threshold, maxLink, false)
 	if err != nil {
 		return err
 	}
-	defer idx.Close()
-	if err := b.searches(idx, gen); err != nil {
+	count, err := idx.Count()
+	if err != nil {
+		idx.Close()
 		return err
 	}
-	b.linking(gen, threshold, maxLink)
-	b.add("resident memory, peak", peakRSS(), "< 2 GB at 1M ads", "VmHWM of this process, all of the above")
+	b.n = int(count)
+	b.add("opening the index (a restart)", ms(time.Since(start)), "serving within 30 s at 1M ads",
+		fmt.Sprintf("%d ads, the linker's state read back", count))
+	if err := b.searches(idx, gen, int(count)); err != nil {
+		idx.Close()
+		return err
+	}
+	peak.add(b, "resident memory, serving", "the index opened and searched")
+	if err := idx.Close(); err != nil {
+		return fmt.Errorf("closing the index: %w", err)
+	}
+	peak.reset()
+	b.linking(gen, threshold, maxLink, int(count))
+	peak.add(b, "resident memory, linking", "a fresh linker of every ad")
+	b.add("resident memory, peak", fmt.Sprintf("%.0f MB", float64(peak.max)/(1<<20)), "< 2 GB at 1M ads",
+		"the largest of the above")
 	return nil
+}
+
+// peaks measures the process's peak resident memory a phase at a time.
+type peaks struct{ max int64 }
+
+// reset returns freed memory to the system and starts a new peak (Linux:
+// /proc/self/clear_refs). Without it, the next phase's peak includes the
+// earlier phases'.
+func (p *peaks) reset() {
+	runtime.GC()
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+// add reports the peak since the last reset as figure.
+func (p *peaks) add(b *bench, figure, note string) {
+	kb := vmHWM()
+	p.max = max(p.max, kb<<10)
+	value := "unknown"
+	if kb > 0 {
+		value = fmt.Sprintf("%.0f MB", float64(kb)/1024)
+	}
+	b.add(figure, value, "", note+" (VmHWM)")
 }
 
 // photos hashes the same 300x400 JPEGs with adwatch and with plain
@@ -297,7 +364,7 @@ func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, 
 	}
 	b.add("generate (adwatch generate)", fmt.Sprintf("%.0f ads/s", float64(b.n)/time.Since(start).Seconds()), "—",
 		"synthetic extracted ads into the ads stream")
-	idx, err := indexer.Open(filepath.Join(dir, "index"), threshold, maxLink, false)
+	idx, err := indexer.Open(dir, threshold, maxLink, false)
 	if err != nil {
 		return nil, err
 	}
@@ -316,13 +383,13 @@ func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, 
 	took := time.Since(start)
 	b.add("indexing (adwatch reindex)", fmt.Sprintf("%.0f ads/s", float64(n)/took.Seconds()), ">= 3,000 ads/s",
 		fmt.Sprintf("%d ads in %v, linking included", n, took.Round(time.Second)))
-	b.add("index size on disk", du(filepath.Join(dir, "index")), "reported", fmt.Sprintf("%d ads", n))
+	b.add("index size on disk", du(filepath.Join(dir, "index.bleve")), "reported", fmt.Sprintf("%d ads", n))
 	return idx, nil
 }
 
 // searches times word searches with every facet, and phone look-ups by
 // the last seven digits.
-func (b *bench) searches(idx *indexer.Index, gen *synth.Generator) error {
+func (b *bench) searches(idx *indexer.Index, gen *synth.Generator, n int) error {
 	words := []string{"companion", "new", "visiting", "sweet", "discreet", "upscale", "available", "town"}
 	var lat []time.Duration
 	for i := range 200 {
@@ -338,7 +405,7 @@ func (b *bench) searches(idx *indexer.Index, gen *synth.Generator) error {
 	lat = lat[:0]
 	var found int
 	for i := range 500 {
-		a := gen.Ad((i * 7919) % b.n)
+		a := gen.Ad((i * 7919) % max(n, 1))
 		if len(a.Phones) == 0 {
 			continue
 		}
@@ -361,11 +428,11 @@ func (b *bench) searches(idx *indexer.Index, gen *synth.Generator) error {
 
 // linking links the ads into a fresh linker, as the index stage does,
 // and reports the mean over the last tenth (the linker at its fullest).
-func (b *bench) linking(gen *synth.Generator, threshold, maxLink int) {
+func (b *bench) linking(gen *synth.Generator, threshold, maxLink, n int) {
 	l := indexer.NewLinker(threshold, maxLink)
-	tail := b.n - b.n/10
+	tail := n - n/10
 	var start time.Time
-	for i := range b.n {
+	for i := range n {
 		if i == tail {
 			start = time.Now()
 		}
@@ -373,9 +440,9 @@ func (b *bench) linking(gen *synth.Generator, threshold, maxLink int) {
 		l.Add(&a)
 		_ = l.Network(l.Profile(a.ID))
 	}
-	per := time.Since(start) / time.Duration(max(b.n-tail, 1))
+	per := time.Since(start) / time.Duration(max(n-tail, 1))
 	b.add("linking an ad", fmt.Sprintf("%.0f µs/ad", float64(per.Nanoseconds())/1000), "< 200 µs at 1M ads",
-		fmt.Sprintf("the last %d of %d ads, with its profile's network", b.n-tail, b.n))
+		fmt.Sprintf("the last %d of %d ads, with its profile's network", n-tail, n))
 }
 
 func percentiles(d []time.Duration) (p50, p95 time.Duration) {
@@ -403,19 +470,20 @@ func du(dir string) string {
 	return fmt.Sprintf("%.1f MB", float64(total)/1e6)
 }
 
-// peakRSS is the process's peak resident set size, from /proc.
-func peakRSS() string {
+// vmHWM is the process's peak resident set size in kB, from /proc; 0 when
+// unknown.
+func vmHWM() int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return "unknown"
+		return 0
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
 		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err == nil {
-				return fmt.Sprintf("%.0f MB", float64(kb)/1024)
+				return kb
 			}
 		}
 	}
-	return "unknown"
+	return 0
 }

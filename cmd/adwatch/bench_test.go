@@ -25,7 +25,8 @@ func TestBenchTable(t *testing.T) {
 	}
 	table := out.String()
 	for _, row := range []string{"| decode + hash, 300x400", "| decode + hash on ", "goimagehash", "| text-only extraction |", "| generate", "| indexing (adwatch reindex) |",
-		"| index size on disk |", "| search,", "| phone look-up,", "| linking an ad |", "| resident memory, peak |"} {
+		"| index size on disk |", "| search,", "| phone look-up,", "| linking an ad |", "| resident memory, peak |",
+		"| opening the index (a restart) |", "| resident memory, generate and reindex |", "| resident memory, serving |", "| resident memory, linking |"} {
 		if !strings.Contains(table, row) {
 			t.Errorf("no %q in\n%s", row, table)
 		}
@@ -34,8 +35,45 @@ func TestBenchTable(t *testing.T) {
 	if m := regexp.MustCompile(`(\d+) look-ups, (\d+) found`).FindStringSubmatch(table); m == nil || m[1] != m[2] || m[1] == "0" {
 		t.Errorf("phone look-ups that miss: %v", m)
 	}
-	if n := strings.Count("\n"+table, "\n| "); n != 12 {
-		t.Errorf("%d table lines, want a header, its rule and 10 rows:\n%s", n, table)
+	if n := strings.Count("\n"+table, "\n| "); n != 16 {
+		t.Errorf("%d table lines, want a header, its rule and 14 rows:\n%s", n, table)
+	}
+}
+
+// TestBenchKeep: adwatch bench --keep DIR keeps the corpus and its index;
+// the next run with the same DIR skips generating and reindexing and
+// measures that index, every look-up still finding its ad.
+func TestBenchKeep(t *testing.T) {
+	if testing.Short() {
+		t.Skip("hashes photos and indexes ads")
+	}
+	dir := t.TempDir()
+	run := func() (string, string) {
+		root := newRoot()
+		var out, log bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&log)
+		root.SetArgs([]string{"--config", "../../configs/adwatch.yaml", "bench", "--ads", "200", "--photo-time", "10ms", "--keep", dir})
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), log.String()
+	}
+	first, log := run()
+	if !strings.Contains(first, "| indexing (adwatch reindex) |") || strings.Contains(log, "reindex skipped") {
+		t.Fatalf("the first run did not index:\n%s\n%s", first, log)
+	}
+	second, log := run()
+	if strings.Contains(second, "| indexing (adwatch reindex) |") || !strings.Contains(log, "generate and reindex skipped") {
+		t.Fatalf("the second run indexed again:\n%s\n%s", second, log)
+	}
+	for _, table := range []string{first, second} {
+		if m := regexp.MustCompile(`(\d+) look-ups, (\d+) found`).FindStringSubmatch(table); m == nil || m[1] != m[2] || m[1] == "0" {
+			t.Errorf("phone look-ups that miss: %v\n%s", m, table)
+		}
+		if !strings.Contains(table, "200 ads, the linker's state read back") {
+			t.Errorf("the index opened does not hold the 200 ads:\n%s", table)
+		}
 	}
 }
 
