@@ -544,7 +544,7 @@ func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may f
 		if may != nil && len(need) > 1 {
 			reader := make(map[bleve.Index]index.IndexReader, len(all))
 			for i, bi := range all {
-				reader[bi] = g.readers[i]
+				reader[bi] = &shardReader{IndexReader: g.readers[i], g: g, i: i}
 			}
 			kept := need[:0:0]
 			for _, bi := range need {

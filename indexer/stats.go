@@ -34,11 +34,15 @@ type globalQuery struct {
 	// searcher asks for the same ones.
 	dicts map[string][]index.DictEntry
 	has   map[string]bool
+	// perShard are the dictionaries read, by key, one a shard (in the
+	// order of readers).
+	perShard map[string][][]index.DictEntry
 }
 
 // newGlobalQuery wraps q with the counts of the shards. close releases them.
 func newGlobalQuery(q query.Query, shards []bleve.Index) (*globalQuery, error) {
-	g := &globalQuery{Query: q, counts: map[string]uint64{}, dicts: map[string][]index.DictEntry{}, has: map[string]bool{}}
+	g := &globalQuery{Query: q, counts: map[string]uint64{}, dicts: map[string][]index.DictEntry{}, has: map[string]bool{},
+		perShard: map[string][][]index.DictEntry{}}
 	for _, bi := range shards {
 		ai, err := bi.Advanced()
 		if err != nil {
@@ -102,24 +106,15 @@ func (g *globalQuery) dict(key string, open func(r index.IndexReader) (index.Fie
 	if entries, ok := g.dicts[key]; ok {
 		return &mergedDict{entries: entries}, nil
 	}
+	per, err := g.shardDictsLocked(key, open)
+	if err != nil {
+		return nil, err
+	}
 	sum := map[string]uint64{}
-	for _, r := range g.readers {
-		d, err := open(r)
-		if err != nil {
-			return nil, err
-		}
-		for {
-			e, err := d.Next()
-			if err != nil {
-				d.Close()
-				return nil, err
-			}
-			if e == nil {
-				break
-			}
+	for _, entries := range per {
+		for _, e := range entries {
 			sum[e.Term] += e.Count
 		}
-		d.Close()
 	}
 	md := &mergedDict{entries: make([]index.DictEntry, 0, len(sum))}
 	for t, n := range sum {
@@ -136,6 +131,71 @@ func (g *globalQuery) dict(key string, open func(r index.IndexReader) (index.Fie
 	})
 	g.dicts[key] = md.entries
 	return md, nil
+}
+
+// shardDictsLocked reads the dictionary open returns of each shard, once
+// per key: the dictionaries of a look-up are read once whether a shard
+// is asked whether it may match (shardReader) or the shards' dictionaries
+// are merged (dict). The caller holds g.mu.
+func (g *globalQuery) shardDictsLocked(key string, open func(r index.IndexReader) (index.FieldDict, error)) ([][]index.DictEntry, error) {
+	if per, ok := g.perShard[key]; ok {
+		return per, nil
+	}
+	per := make([][]index.DictEntry, len(g.readers))
+	for i, r := range g.readers {
+		d, err := open(r)
+		if err != nil {
+			return nil, err
+		}
+		for {
+			e, err := d.Next()
+			if err != nil {
+				d.Close()
+				return nil, err
+			}
+			if e == nil {
+				break
+			}
+			per[i] = append(per[i], index.DictEntry{Term: e.Term, Count: e.Count})
+		}
+		d.Close()
+	}
+	g.perShard[key] = per
+	return per, nil
+}
+
+// shardReader is the reader of shard i alone, whose term ranges and
+// prefixes come from the dictionaries globalQuery reads once a search.
+type shardReader struct {
+	index.IndexReader
+	g *globalQuery
+	i int
+}
+
+func (r *shardReader) dict(key string, open func(r index.IndexReader) (index.FieldDict, error)) (index.FieldDict, error) {
+	r.g.mu.Lock()
+	defer r.g.mu.Unlock()
+	per, err := r.g.shardDictsLocked(key, open)
+	if err != nil {
+		return nil, err
+	}
+	return &mergedDict{entries: per[r.i]}, nil
+}
+
+func (r *shardReader) FieldDictRange(field string, start, end []byte) (index.FieldDict, error) {
+	return r.dict(rangeKey(field, start, end), func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictRange(field, start, end) })
+}
+
+func (r *shardReader) FieldDictPrefix(field string, prefix []byte) (index.FieldDict, error) {
+	return r.dict(prefixKey(field, prefix), func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictPrefix(field, prefix) })
+}
+
+func rangeKey(field string, start, end []byte) string {
+	return "r\x00" + field + "\x00" + string(start) + "\x00" + string(end)
+}
+
+func prefixKey(field string, prefix []byte) string {
+	return "p\x00" + field + "\x00" + string(prefix)
 }
 
 // globalReader is a shard's reader with every shard's counts and
@@ -165,13 +225,11 @@ func (r *globalReader) FieldDict(field string) (index.FieldDict, error) {
 }
 
 func (r *globalReader) FieldDictRange(field string, start, end []byte) (index.FieldDict, error) {
-	key := "r\x00" + field + "\x00" + string(start) + "\x00" + string(end)
-	return r.g.dict(key, func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictRange(field, start, end) })
+	return r.g.dict(rangeKey(field, start, end), func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictRange(field, start, end) })
 }
 
 func (r *globalReader) FieldDictPrefix(field string, prefix []byte) (index.FieldDict, error) {
-	key := "p\x00" + field + "\x00" + string(prefix)
-	return r.g.dict(key, func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictPrefix(field, prefix) })
+	return r.g.dict(prefixKey(field, prefix), func(s index.IndexReader) (index.FieldDict, error) { return s.FieldDictPrefix(field, prefix) })
 }
 
 // FieldDictContains says whether any shard holds a term.
