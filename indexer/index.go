@@ -612,7 +612,7 @@ func (x *Index) search(q query.Query, limit int) ([]Hit, error) {
 	// several shards, hits of equal score would otherwise come back in
 	// the order the shards answered.
 	req.SortBy([]string{"-_score", "_id"})
-	res, err := x.bleve.search(req, time.Time{}, time.Time{}, nil)
+	res, err := x.bleve.searchTop(req, time.Time{}, time.Time{}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("searching index: %w", err)
 	}

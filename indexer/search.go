@@ -257,7 +257,7 @@ func (x *Index) Find(s Search) (Found, error) {
 			req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
 		}
 	}
-	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
+	res, err := x.bleve.searchTop(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return Found{}, fmt.Errorf("searching index: %w", err)
 	}
@@ -345,7 +345,7 @@ type ProfilesFound struct {
 func (x *Index) FindProfiles(s Search, offset, size int) (ProfilesFound, error) {
 	req := bleve.NewSearchRequestOptions(s.query(), MaxProfileScan, 0, false)
 	req.SortBy([]string{"-_score", "_id"})
-	res, err := x.bleve.search(req, s.From, s.Until, s.mayMatch)
+	res, err := x.bleve.searchTop(req, s.From, s.Until, s.mayMatch)
 	if err != nil {
 		return ProfilesFound{}, fmt.Errorf("searching index: %w", err)
 	}

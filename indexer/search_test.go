@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -87,5 +88,61 @@ func TestFind(t *testing.T) {
 	p := pf.Profiles[0]
 	if p.Ads != 2 || !cmp.Equal(p.Ages, []int{17, 19, 20}) || !cmp.Equal(p.Cities, []string{"Oakland"}) || !p.LastSeen.Equal(searchAds()[1].PostedAt) {
 		t.Errorf("profile summary: %+v", p)
+	}
+}
+
+// TestPagesInScoreThenIDOrder: a page of hits is the ads best score
+// first, equal scores in id order, whether ties cross the page's end or
+// not, across monthly shards; and the total and facets are all matches'.
+func TestPagesInScoreThenIDOrder(t *testing.T) {
+	idx, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	var ads []record.Ad
+	// Ids not in the order indexed, months apart; titles of three
+	// scores: "rose rose" above "rose", above "rose garden party".
+	titles := []string{"rose", "rose rose", "rose garden party"}
+	for i := range 30 {
+		id := fmt.Sprintf("s:%02d", (i*7)%30)
+		ads = append(ads, record.Ad{ID: id, Site: "s", City: "Oakland", Title: titles[i%3],
+			PostedAt: t0.AddDate(0, -(i % 4), 0), PageSHA256: id})
+	}
+	if _, err := idx.Put(ads); err != nil {
+		t.Fatal(err)
+	}
+	all, err := idx.Find(Search{Text: "rose", Size: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all.Hits) != 30 {
+		t.Fatalf("%d hits, want 30", len(all.Hits))
+	}
+	for i := 1; i < len(all.Hits); i++ {
+		a, b := all.Hits[i-1], all.Hits[i]
+		if a.Score < b.Score || (a.Score == b.Score && a.ID >= b.ID) {
+			t.Fatalf("hits %d and %d out of order: %v %v", i-1, i, a, b)
+		}
+	}
+	if all.Hits[0].Score == all.Hits[len(all.Hits)-1].Score {
+		t.Fatal("every hit scores alike: the test needs scores that differ")
+	}
+	// Every page, ties crossing its ends or not, is that order's slice.
+	for offset := range 30 {
+		for _, size := range []int{1, 3, 10, 11, 25} {
+			got, err := idx.Find(Search{Text: "rose", Offset: offset, Size: size, Facets: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := all.Hits[offset:min(offset+size, 30)]
+			if diff := cmp.Diff(want, got.Hits); diff != "" {
+				t.Fatalf("offset %d size %d (-want +got):\n%s", offset, size, diff)
+			}
+			if got.Total != 30 || got.Facets == nil || len(got.Facets.Month) != 4 {
+				t.Fatalf("offset %d size %d: total %d, facets %+v", offset, size, got.Total, got.Facets)
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/blevesearch/bleve/v2/search/query"
 	index "github.com/blevesearch/bleve_index_api"
 
@@ -569,6 +572,49 @@ func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may f
 	return bleve.NewIndexAlias(need...).Search(req)
 }
 
+// searchTop is search for a request ordered best score first, equal
+// scores in id order ("-_score", "_id"), without reading the id of every
+// match: ordering by id makes bleve read each matching ad's id from its
+// stored fields, a random read a match (at 1M ads, a word in a city
+// matches tens of thousands). It asks for the best From+Size+1 by score
+// alone and orders those by score and id itself: when the last of the
+// page scores above the next, they are the page the id order gives. When
+// a tie crosses the page's end, the hits are asked again in id order, the
+// total and facets of the first answer kept.
+func (s *shardSet) searchTop(req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
+	k := req.From + req.Size
+	fast := *req
+	fast.From, fast.Size = 0, k+1
+	fast.Sort = search.SortOrder{&search.SortScore{Desc: true}}
+	res, err := s.search(&fast, from, until, may)
+	if err != nil {
+		return nil, err
+	}
+	hits := res.Hits
+	if len(hits) > k && k > 0 && hits[k-1].Score == hits[k].Score {
+		again := *req
+		again.Facets = nil
+		full, err := s.search(&again, from, until, may)
+		if err != nil {
+			return nil, err
+		}
+		res.Hits = full.Hits
+		return res, nil
+	}
+	slices.SortStableFunc(hits, func(a, b *search.DocumentMatch) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	hits = hits[:min(len(hits), k)]
+	res.Hits = hits[min(req.From, len(hits)):]
+	return res, nil
+}
+
 // each calls f with every ad matching q posted in [from, until), in id
 // order: each shard is read in id order, a page at a time, and the
 // shards merged.
@@ -712,4 +758,52 @@ func (s *shardSet) closeBefore(month string) ([]string, error) {
 // the shards closed ("2006-01", "undated-2006-01").
 func (x *Index) CloseShardsBefore(month time.Time) ([]string, error) {
 	return x.bleve.closeBefore(month.UTC().Format("2006-01"))
+}
+
+// compactBefore merges each open shard of a month before month into one
+// segment, returning the shards merged. The caller does not hold s.mu.
+func (s *shardSet) compactBefore(ctx context.Context, month string) ([]string, error) {
+	s.mu.RLock()
+	var todo []*shard
+	for _, k := range s.keys() {
+		sh := s.shards[k]
+		m := strings.TrimPrefix(k, undatedPrefix)
+		if k == "" || k == "undated" || sh.idx == nil || m >= month {
+			continue
+		}
+		todo = append(todo, sh)
+	}
+	s.mu.RUnlock()
+	var done []string
+	for _, sh := range todo {
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		ai, err := sh.idx.Advanced()
+		if err != nil {
+			return done, fmt.Errorf("compacting shard %q: %w", sh.key, err)
+		}
+		sc, ok := ai.(*scorch.Scorch)
+		if !ok {
+			continue
+		}
+		if err := sc.ForceMerge(ctx, nil); err != nil {
+			return done, fmt.Errorf("compacting shard %q: %w", sh.key, err)
+		}
+		done = append(done, sh.key)
+	}
+	return done, nil
+}
+
+// CompactShardsBefore merges the files of each open shard of ads posted
+// (or, undated, first seen) before month, a time within it, into one:
+// a month that is over takes few writes, and a look-up reads each file's
+// dictionary, so an archive of years answers as fast as its months are
+// few. Searching and indexing go on while it runs. It returns the shards
+// compacted.
+func (x *Index) CompactShardsBefore(ctx context.Context, month time.Time) ([]string, error) {
+	if x.readOnly {
+		return nil, errors.New("compacting shards: the index is open read-only")
+	}
+	return x.bleve.compactBefore(ctx, month.UTC().Format("2006-01"))
 }
