@@ -784,7 +784,7 @@ func (s *shardSet) compactBefore(ctx context.Context, month string) ([]string, e
 			return done, fmt.Errorf("compacting shard %q: %w", sh.key, err)
 		}
 		sc, ok := ai.(*scorch.Scorch)
-		if !ok {
+		if !ok || segments(sc) <= 1 {
 			continue
 		}
 		if err := sc.ForceMerge(ctx, nil); err != nil {
@@ -795,12 +795,19 @@ func (s *shardSet) compactBefore(ctx context.Context, month string) ([]string, e
 	return done, nil
 }
 
+// segments is the number of segments of a shard's current snapshot.
+func segments(sc *scorch.Scorch) uint64 {
+	m := sc.StatsMap()
+	n := func(k string) uint64 { v, _ := m[k].(uint64); return v }
+	return n("num_root_filesegments") + n("num_root_memorysegments")
+}
+
 // CompactShardsBefore merges the files of each open shard of ads posted
 // (or, undated, first seen) before month, a time within it, into one:
 // a month that is over takes few writes, and a look-up reads each file's
 // dictionary, so an archive of years answers as fast as its months are
 // few. Searching and indexing go on while it runs. It returns the shards
-// compacted.
+// compacted; a shard of one file already is left as it is.
 func (x *Index) CompactShardsBefore(ctx context.Context, month time.Time) ([]string, error) {
 	if x.readOnly {
 		return nil, errors.New("compacting shards: the index is open read-only")

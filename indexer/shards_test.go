@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/adwatch/adwatch/internal/record"
@@ -340,5 +342,81 @@ func TestLegacyDataDirOpens(t *testing.T) {
 	}
 	if !old || !fresh {
 		t.Errorf("a phone's ads old and new: %v", ids(f.Hits))
+	}
+}
+
+// TestCompactShardsBefore: the months before the one given are merged
+// into one file each, and every search answers as before; a second pass
+// merges nothing, and a read-only index is not compacted.
+func TestCompactShardsBefore(t *testing.T) {
+	x, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	// One batch an ad: a file (segment) an ad, until the merger comes.
+	for _, a := range threeMonths() {
+		if _, err := x.Put([]record.Ad{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	searches := []Search{
+		{Size: 100, Facets: true},
+		{Text: "friendly", Size: 7, Offset: 2, Facets: true},
+		{PhonePart: "8730004", Size: 100},
+		{City: "Fresno", Size: 100},
+	}
+	answer := func() []Found {
+		var out []Found
+		for _, s := range searches {
+			f, err := x.Find(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, f)
+		}
+		return out
+	}
+	before := answer()
+	segs := func(key string) uint64 {
+		sh := x.bleve.shards[key]
+		ai, err := sh.idx.Advanced()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return segments(ai.(*scorch.Scorch))
+	}
+	// The merger may have merged a month already: it is left alone.
+	var want []string
+	for _, k := range []string{"2020-10", "2020-11"} {
+		if segs(k) > 1 {
+			want = append(want, k)
+		}
+	}
+	t.Logf("months in more than one segment before: %v", want)
+	dec := time.Date(2020, 12, 5, 0, 0, 0, 0, time.UTC)
+	done, err := x.CompactShardsBefore(context.Background(), dec)
+	if err != nil || !slices.Equal(done, want) {
+		t.Fatalf("CompactShardsBefore: %v %v, want %v", done, err, want)
+	}
+	for _, k := range []string{"2020-10", "2020-11"} {
+		if n := segs(k); n != 1 {
+			t.Errorf("%s in %d segments after compacting, want 1", k, n)
+		}
+	}
+	if diff := cmp.Diff(before, answer()); diff != "" {
+		t.Errorf("searches answer otherwise after compacting (-before +after):\n%s", diff)
+	}
+	if done, err := x.CompactShardsBefore(context.Background(), dec); err != nil || len(done) != 0 {
+		t.Errorf("second pass compacted %v (%v), want none", done, err)
+	}
+	ro, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.readOnly = true
+	defer ro.Close()
+	if _, err := ro.CompactShardsBefore(context.Background(), dec); err == nil {
+		t.Error("a read-only index compacted")
 	}
 }

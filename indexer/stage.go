@@ -55,6 +55,10 @@ type Stage struct {
 	// Durable is the consumer name, "indexer" by default. Each index (each
 	// data directory) needs its own.
 	Durable string
+	// CompactEvery is how often the shards of the months that are over
+	// are merged into one file each (CompactShardsBefore), from the first
+	// time this long after Run starts; 0: every hour.
+	CompactEvery time.Duration
 }
 
 // Run consumes ads until ctx is done. A batch is acknowledged only after
@@ -80,10 +84,40 @@ func (s *Stage) Run(ctx context.Context) error {
 			cancel()
 		}
 	})
+	passes.Go(func() { s.compact(ctx) })
 	err := c.Run(ctx, s.JS, s.handle)
 	cancel()
 	passes.Wait()
 	return errors.Join(err, passErr)
+}
+
+// compact merges the shards of the months that are over, every
+// CompactEvery, until ctx is done: a month over takes few writes, and a
+// look-up reads a dictionary a file.
+func (s *Stage) compact(ctx context.Context) {
+	every := s.CompactEvery
+	if every <= 0 {
+		every = time.Hour
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		start := time.Now()
+		done, err := s.Index.CompactShardsBefore(ctx, start)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.Log.Warn("compacting the months that are over", "err", err)
+		case len(done) > 0:
+			s.Log.Info("months that are over compacted", "shards", done, "took", time.Since(start).Round(time.Millisecond))
+		}
+	}
 }
 
 func (s *Stage) handle(ctx context.Context, msgs []jetstream.Msg) []error {

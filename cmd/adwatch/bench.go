@@ -381,6 +381,14 @@ func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, 
 		return nil, err
 	}
 	took := time.Since(start)
+	cstart := time.Now()
+	done, err := idx.CompactShardsBefore(ctx, cstart)
+	if err != nil {
+		idx.Close()
+		return nil, err
+	}
+	b.add("compacting the months that are over", fmt.Sprintf("%.1f s", time.Since(cstart).Seconds()), "reported",
+		fmt.Sprintf("%d monthly shards merged into one file each, as adwatch reindex does after indexing", len(done)))
 	b.add("indexing (adwatch reindex)", fmt.Sprintf("%.0f ads/s", float64(n)/took.Seconds()), ">= 3,000 ads/s",
 		fmt.Sprintf("%d ads in %v, linking included", n, took.Round(time.Second)))
 	b.add("index size on disk", du(filepath.Join(dir, "index.bleve")), "reported", fmt.Sprintf("%d ads", n))
