@@ -69,6 +69,13 @@ type Stage struct {
 	mu  sync.Mutex
 	seq uint64
 	st  *state
+	// present holds the keys of the alerts in the bucket, listed from its
+	// leader at the first evaluation and kept by the stage's own writes
+	// (nil until listed; used by Run's goroutine alone). This stage is
+	// the only writer that creates or deletes an alert (the alerts role is
+	// single), so a rule that does not fire on an entity whose key is not
+	// here has nothing to retract, and costs no read.
+	present map[string]bool
 }
 
 // Processed returns the last stream sequence evaluated.
@@ -289,6 +296,19 @@ func (s *Stage) decide(touched map[string]bool) []Decision {
 }
 
 func (s *Stage) evaluate(ctx context.Context, touched map[string]bool) error {
+	if len(touched) == 0 {
+		return nil
+	}
+	if s.present == nil {
+		keys, err := bus.LeaderKeys(ctx, s.JS, s.Alerts)
+		if err != nil {
+			return fmt.Errorf("listing the alerts: %w", err)
+		}
+		s.present = make(map[string]bool, len(keys))
+		for _, k := range keys {
+			s.present[k] = true
+		}
+	}
 	for _, d := range s.decide(touched) {
 		var err error
 		if d.Fires {

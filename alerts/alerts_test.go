@@ -310,3 +310,69 @@ func TestLaggingReplicaLosesNoAlert(t *testing.T) {
 		t.Errorf("after new evidence read through a lagging replica: status %s, history %+v; want reopened with det. lee's acknowledgement kept", a.Status, a.History)
 	}
 }
+
+// countingKV counts the reads of a bucket.
+type countingKV struct {
+	jetstream.KeyValue
+	mu   sync.Mutex
+	gets map[string]int
+}
+
+func (k *countingKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	k.mu.Lock()
+	k.gets[key]++
+	k.mu.Unlock()
+	return k.KeyValue.Get(ctx, key)
+}
+
+// TestAbsentAlertsNotRead: a rule that does not fire on an entity with no
+// alert costs no read of the bucket, while an alert already in the bucket
+// when the stage starts (a rule that no longer fires) is still retracted.
+func TestAbsentAlertsNotRead(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, rules, bad, err := ParseRules([]byte("rules:\n  - {name: shared_phone, severity: high, entity: phone, when: phone.profiles_in_window >= 3}\n"))
+	if err != nil || len(bad) > 0 {
+		t.Fatal(err, bad)
+	}
+	stale := alertKey("shared_phone", contactKey("+15108730100"))
+	data, _ := json.Marshal(record.Alert{Key: stale, Rule: "shared_phone", Severity: "high", Entity: contactKey("+15108730100"), Status: record.StatusNew})
+	if _, err := b.Alerts.Create(ctx, stale, data); err != nil {
+		t.Fatal(err)
+	}
+	var last uint64
+	for i := range 20 {
+		data, _ := json.Marshal(record.ProfileUpdate{Ad: fmt.Sprint("a", i), Profile: fmt.Sprint("P", i), Phones: []string{fmt.Sprintf("+151087301%02d", i)}})
+		ack, err := b.JS.Publish(ctx, bus.SubjectProfileUpdates, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = ack.Sequence
+	}
+	kv := &countingKV{KeyValue: b.Alerts, gets: map[string]int{}}
+	st := &Stage{JS: b.JS, Alerts: kv, Watchlist: b.Watchlist, Log: slog.New(slog.DiscardHandler), Metrics: NewMetrics(nil), Rules: rules, WindowDays: 30}
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- st.Run(runCtx) }()
+	for st.Processed() < last && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Alerts.Get(ctx, stale); err == nil {
+		t.Errorf("the alert %s whose rule no longer fires was not retracted", stale)
+	}
+	kv.mu.Lock()
+	defer kv.mu.Unlock()
+	for key, n := range kv.gets {
+		if key != stale {
+			t.Errorf("alert %s read %d times; it was never in the bucket", key, n)
+		}
+	}
+	if kv.gets[stale] != 1 {
+		t.Errorf("the stale alert read %d times, want 1", kv.gets[stale])
+	}
+}

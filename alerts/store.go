@@ -33,15 +33,24 @@ func alertKey(rule, entity string) string { return rule + "." + bus.KeyToken(ent
 // retract removes an alert whose rule no longer fires. An alert nobody has
 // acted on is deleted; one with a status an investigator set is kept and
 // marked withdrawn, so their work is not lost.
+// A key the stage knows absent (Stage.present) is not read.
 func (s *Stage) retract(ctx context.Context, key string) error {
+	if s.present != nil && !s.present[key] {
+		return nil
+	}
 	old, rev, err := get(ctx, s.JS, s.Alerts, key)
-	if err != nil || old == nil {
+	if err != nil {
 		return err
+	}
+	if old == nil {
+		s.forget(key)
+		return nil
 	}
 	if old.Status == record.StatusNew && len(old.History) == 0 {
 		if err := s.Alerts.Purge(ctx, key); err != nil {
 			return fmt.Errorf("deleting alert %s: %w", key, err)
 		}
+		s.forget(key)
 		return nil
 	}
 	if old.Status == record.StatusWithdrawn {
@@ -50,6 +59,13 @@ func (s *Stage) retract(ctx context.Context, key string) error {
 	old.Status, old.Updated = record.StatusWithdrawn, time.Now().UTC()
 	old.History = append(old.History, record.StatusChange{Status: record.StatusWithdrawn, By: "adwatch", At: old.Updated, Note: "the rule no longer fires"})
 	return put(ctx, s.Alerts, old, rev)
+}
+
+// forget records that the alert at key is no longer in the bucket.
+func (s *Stage) forget(key string) {
+	if s.present != nil {
+		delete(s.present, key)
+	}
 }
 
 // newEvidence reports whether b shows an ad, profile, phone, image or
@@ -83,7 +99,16 @@ func (s *Stage) upsert(ctx context.Context, a record.Alert) error {
 	if old == nil {
 		a.Status, a.FirstSeen, a.Updated = record.StatusNew, now, now
 		s.Metrics.Raised.WithLabelValues(a.Rule).Inc()
+		// Present from now on, whether the write succeeds or not: a key
+		// taken for present costs a read, one taken for absent would
+		// leave an alert unretracted.
+		if s.present != nil {
+			s.present[a.Key] = true
+		}
 		return put(ctx, s.Alerts, &a, 0)
+	}
+	if s.present != nil {
+		s.present[a.Key] = true
 	}
 	if sameEvidence(old, &a) {
 		return nil

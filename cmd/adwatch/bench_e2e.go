@@ -64,7 +64,9 @@ type e2eRun struct {
 // endToEnd runs adwatch run --once and the plain chain on the same
 // simulated site, each against a fresh simulator (which answers 429 the
 // first time some ads are asked for), in alternating order from round to
-// round; then both on the same world with its photos taken out.
+// round; then both on the same world with its photos taken out. With
+// o.rounds 0 it runs the text-only pair alone, the CPU profile (if any)
+// taken of its run --once.
 func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) error {
 	w, err := sim.Generate(1, o.scenario)
 	if err != nil {
@@ -83,10 +85,37 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	}
 	defer os.RemoveAll(dir)
 
+	if o.rounds > 0 {
+		if err := b.photoHeavy(ctx, cfg, w, photos, dir, o); err != nil {
+			return err
+		}
+	}
+	textProfile := ""
+	if o.rounds <= 0 {
+		textProfile = o.cpuProfile
+	}
+	r, err := b.runOnce(ctx, cfg, &text, filepath.Join(dir, "adwatch-text"), textProfile)
+	if err != nil {
+		return err
+	}
+	p, pcpu, err := b.runPlain(ctx, &text, filepath.Join(dir, "plain-text.bleve"))
+	if err != nil {
+		return err
+	}
+	b.add("end to end, text-only: adwatch run --once", fmt.Sprintf("%.0f ads/s", float64(len(text.Ads))/r.took.Seconds()), ">= 1,000 ads/s",
+		fmt.Sprintf("%d ads (%.0f published) in %v, CPU %v; plain chain (colly crawl %v, bleve %v) %v, CPU %v, ratio %.2f", len(text.Ads), r.published,
+			r.took.Round(100*time.Millisecond), r.cpu.Round(100*time.Millisecond), p.Crawl.Round(100*time.Millisecond), p.Index.Round(100*time.Millisecond),
+			p.Total().Round(100*time.Millisecond), pcpu.Round(100*time.Millisecond), p.Total().Seconds()/r.took.Seconds()))
+	return nil
+}
+
+// photoHeavy runs o.rounds rounds of adwatch run --once and the plain
+// chain on w, in alternating order, and adds their rows.
+func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World, photos int, dir string, o e2eOptions) error {
 	var ours, theirs, ourCPU, theirCPU time.Duration
 	var last e2eRun
 	var sum baseline.Result
-	for round := range max(o.rounds, 1) {
+	for round := range o.rounds {
 		runOurs := func() error {
 			profile := ""
 			if round == 0 {
@@ -126,7 +155,7 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 			return err
 		}
 	}
-	n := float64(max(o.rounds, 1))
+	n := float64(o.rounds)
 	ourMean, theirMean := ours/time.Duration(n), theirs/time.Duration(n)
 	b.add("end to end, photo-heavy: adwatch run --once", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(len(w.Ads))/ourMean.Seconds(),
 		float64(photos)/ourMean.Seconds()), "—",
@@ -141,19 +170,6 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 			(sum.Index/time.Duration(n)).Round(100*time.Millisecond), int(n)))
 	b.add("end to end, photo-heavy: ratio (plain chain / adwatch)", fmt.Sprintf("%.2f", theirs.Seconds()/ours.Seconds()), ">= 1.0",
 		"the plain chain's time over adwatch's, same site, same run")
-
-	r, err := b.runOnce(ctx, cfg, &text, filepath.Join(dir, "adwatch-text"), "")
-	if err != nil {
-		return err
-	}
-	p, pcpu, err := b.runPlain(ctx, &text, filepath.Join(dir, "plain-text.bleve"))
-	if err != nil {
-		return err
-	}
-	b.add("end to end, text-only: adwatch run --once", fmt.Sprintf("%.0f ads/s", float64(len(text.Ads))/r.took.Seconds()), ">= 1,000 ads/s",
-		fmt.Sprintf("%d ads (%.0f published) in %v, CPU %v; plain chain (colly crawl %v, bleve %v) %v, CPU %v, ratio %.2f", len(text.Ads), r.published,
-			r.took.Round(100*time.Millisecond), r.cpu.Round(100*time.Millisecond), p.Crawl.Round(100*time.Millisecond), p.Index.Round(100*time.Millisecond),
-			p.Total().Round(100*time.Millisecond), pcpu.Round(100*time.Millisecond), p.Total().Seconds()/r.took.Seconds()))
 	return nil
 }
 

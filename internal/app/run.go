@@ -136,14 +136,14 @@ func (f stageFunc) Run(ctx context.Context) error { return f(ctx) }
 
 // waitIdle returns when the extractor and indexer have acknowledged every
 // message and the alert stage has evaluated every profile update, twice in
-// a row.
+// a row, idlePoll apart.
 func (a *App) waitIdle(ctx context.Context, al *alerts.Stage) error {
 	calm := 0
 	for calm < 2 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(idlePoll):
 		}
 		busy, err := a.busy(ctx, al)
 		if err != nil {
@@ -157,6 +157,11 @@ func (a *App) waitIdle(ctx context.Context, al *alerts.Stage) error {
 	}
 	return nil
 }
+
+// idlePoll is how often waitIdle asks the streams whether everything is
+// processed: each look is three consumer infos and a stream info, and
+// run --once ends at the second calm look in a row.
+const idlePoll = 100 * time.Millisecond
 
 func (a *App) busy(ctx context.Context, al *alerts.Stage) (bool, error) {
 	for _, c := range []struct{ stream, durable string }{{bus.StreamPages, "extractor"}, {bus.StreamAds, "indexer"}, {bus.StreamPasses, "indexer-passes"}} {
