@@ -761,36 +761,58 @@ func (x *Index) CloseShardsBefore(month time.Time) ([]string, error) {
 }
 
 // compactBefore merges each open shard of a month before month into one
-// segment, returning the shards merged. The caller does not hold s.mu.
+// segment, returning the shards merged. The caller does not hold s.mu. A
+// shard closed (CloseShardsBefore) while it runs is left as it is.
 func (s *shardSet) compactBefore(ctx context.Context, month string) ([]string, error) {
+	type open struct {
+		key string
+		idx bleve.Index
+	}
 	s.mu.RLock()
-	var todo []*shard
+	var todo []open
 	for _, k := range s.keys() {
 		sh := s.shards[k]
 		m := strings.TrimPrefix(k, undatedPrefix)
 		if k == "" || k == "undated" || sh.idx == nil || m >= month {
 			continue
 		}
-		todo = append(todo, sh)
+		todo = append(todo, open{k, sh.idx})
 	}
 	s.mu.RUnlock()
+	closed := func(o open) bool {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		sh := s.shards[o.key]
+		return sh == nil || sh.idx != o.idx
+	}
 	var done []string
-	for _, sh := range todo {
+	for _, o := range todo {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
-		ai, err := sh.idx.Advanced()
+		ai, err := o.idx.Advanced()
 		if err != nil {
-			return done, fmt.Errorf("compacting shard %q: %w", sh.key, err)
+			if closed(o) {
+				continue
+			}
+			return done, fmt.Errorf("compacting shard %q: %w", o.key, err)
 		}
 		sc, ok := ai.(*scorch.Scorch)
 		if !ok || segments(sc) <= 1 {
 			continue
 		}
 		if err := sc.ForceMerge(ctx, nil); err != nil {
-			return done, fmt.Errorf("compacting shard %q: %w", sh.key, err)
+			if closed(o) {
+				continue
+			}
+			return done, fmt.Errorf("compacting shard %q: %w", o.key, err)
 		}
-		done = append(done, sh.key)
+		// ForceMerge returns nil when ctx ends mid-way: that shard is
+		// not compacted.
+		if err := ctx.Err(); err != nil {
+			return done, err
+		}
+		done = append(done, o.key)
 	}
 	return done, nil
 }

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -418,5 +419,67 @@ func TestCompactShardsBefore(t *testing.T) {
 	defer ro.Close()
 	if _, err := ro.CompactShardsBefore(context.Background(), dec); err == nil {
 		t.Error("a read-only index compacted")
+	}
+}
+
+// TestCompactWhileClosing: compacting and closing the same months at once
+// (the index stage's hourly pass and an operator's CloseShardsBefore) is
+// not an error and leaves every month searchable by its dates. Run with
+// -race.
+func TestCompactWhileClosing(t *testing.T) {
+	x, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for _, a := range threeMonths() {
+		if _, err := x.Put([]record.Ad{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dated := Search{From: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC), Size: 100}
+	before, err := x.Find(dated)
+	if err != nil || before.Total == 0 {
+		t.Fatalf("before: %v ads, %v", before.Total, err)
+	}
+	dec := time.Date(2020, 12, 5, 0, 0, 0, 0, time.UTC)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := x.CompactShardsBefore(context.Background(), dec)
+		errc <- err
+	}()
+	if _, err := x.CloseShardsBefore(dec); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Errorf("compacting while the months close: %v", err)
+	}
+	f, err := x.Find(dated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Total != before.Total {
+		t.Errorf("%d ads found by their dates after compacting and closing, want %d", f.Total, before.Total)
+	}
+}
+
+// TestCompactCancelled: a compaction whose context has ended reports it and
+// names no month as compacted.
+func TestCompactCancelled(t *testing.T) {
+	x, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	for _, a := range threeMonths() {
+		if _, err := x.Put([]record.Ad{a}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	done, err := x.CompactShardsBefore(ctx, time.Date(2020, 12, 5, 0, 0, 0, 0, time.UTC))
+	if !errors.Is(err, context.Canceled) || len(done) != 0 {
+		t.Errorf("cancelled compaction: %v, %v; want context.Canceled and none", done, err)
 	}
 }

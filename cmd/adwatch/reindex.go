@@ -53,9 +53,15 @@ func reindexCmd(g *globals) *cobra.Command {
 			if err == nil {
 				// The months that are over take few writes: one file
 				// each, which a look-up reads once.
+				// A compaction that fails or is interrupted leaves a
+				// complete index, only slower to read: it is swapped in
+				// all the same, and the index stage compacts it later.
 				cstart := time.Now()
-				var done []string
-				if done, err = idx.CompactShardsBefore(cmd.Context(), cstart); err == nil && len(done) > 0 {
+				done, cerr := idx.CompactShardsBefore(cmd.Context(), cstart)
+				switch {
+				case cerr != nil:
+					a.Log.Warn("compacting the months that are over", "months", len(done), "err", cerr)
+				case len(done) > 0:
 					fmt.Fprintf(cmd.ErrOrStderr(), "reindex: %d months that are over compacted in %v\n", len(done), time.Since(cstart).Round(time.Millisecond))
 				}
 			}
