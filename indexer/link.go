@@ -53,8 +53,10 @@ type linkState struct {
 	sets  unionFind        // ad index -> profile
 	// Per component root.
 	members map[int32][]int32
-	label   map[int32]int32 // root -> earliest ad
-	links   map[int32][]Link
+	label   map[int32]int32  // root -> earliest ad
+	links   map[int32][]Link // nil after a load until first asked (linkMap)
+	// lazyLinks holds the links encoded meanwhile.
+	lazyLinks []byte
 
 	// Multi-index hashing of photos: plain hashes and crop-variant hashes
 	// in separate tables, band value -> ads.
@@ -67,10 +69,16 @@ type linkState struct {
 	byHandle  postings // social handles: person-level
 	byContact postings // phone, email or payment handle: network-level
 
-	redirects map[string]string
+	// redirects map each merged profile's id to the id it merged into;
+	// after a load, held encoded in lazyRedirects until first asked
+	// (redirectMap).
+	redirects     map[string]string
+	lazyRedirects []byte
 	// fresh are the redirects made since TakeRedirects last ran.
 	fresh map[string]string
-	// byProfile maps a current profile id to its component root.
+	// byProfile maps a current profile id to its component root; nil
+	// after a load until first asked (profileRoots), so that the read
+	// commands, which resolve ads to profiles, do not build it.
 	byProfile map[string]int32
 
 	// Networks: a second union-find over ads, joined by every profile
@@ -100,6 +108,10 @@ type linkState struct {
 	// lazyFacts is the saved facts and reps (encodeFacts), decoded by
 	// ensureLookups.
 	lazyFacts []byte
+	// readLookups is true once, with lookupsMissing, the tables a
+	// profile view reads (byContact, byHandle, textBands and the facts'
+	// texts) are built: ensureLookups then builds the rest.
+	readLookups bool
 
 	// work counts band probes and candidate hashes compared, for the
 	// benchmark to show that the work per ad does not grow with the ads.
@@ -280,7 +292,9 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 		l.sets.add(i)
 		l.members[i] = []int32{i}
 		l.label[i] = i
-		l.byProfile[profileID(a.ID)] = i
+		if l.byProfile != nil {
+			l.byProfile[profileID(a.ID)] = i
+		}
 		l.nsets.add(i)
 		l.nsize = append(l.nsize, 1)
 		l.nlabel[i] = i

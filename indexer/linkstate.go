@@ -33,7 +33,7 @@ func (l *Linker) encodeCore(e *encoder) {
 	for _, r := range roots {
 		e.uint(uint64(r))
 		e.uint(uint64(l.label[r]))
-		links := l.links[r]
+		links := l.linkMap()[r]
 		e.uint(uint64(len(links)))
 		for _, k := range links {
 			e.uint(uint64(l.index[k.A]))
@@ -46,7 +46,7 @@ func (l *Linker) encodeCore(e *encoder) {
 			e.str(k.Detail)
 		}
 	}
-	for _, m := range [2]map[string]string{l.redirects, l.fresh} {
+	for _, m := range [2]map[string]string{l.redirectMap(), l.fresh} {
 		keys := slices.Sorted(maps.Keys(m))
 		e.uint(uint64(len(keys)))
 		for _, k := range keys {
@@ -90,36 +90,30 @@ func (l *Linker) decodeCore(d *decoder) {
 	for i := range l.sets.parent {
 		l.sets.parent[i] = d.ad(n)
 	}
+	// The profiles' labels now; their links (the evidence a profile view
+	// shows) checked, and decoded when first asked (linkMap).
+	rootsAt := d.b
 	roots := d.count(3)
 	l.label = make(map[int32]int32, roots)
-	l.links = make(map[int32][]Link, roots)
-	l.byProfile = make(map[string]int32, roots)
+	l.byProfile = nil // built when first asked (profileRoots)
 	for range roots {
 		r, lab := d.ad(n), d.ad(n)
 		l.label[r] = lab
-		l.byProfile[profileID(l.ids[lab])] = r
-		if c := d.count(4); c > 0 {
-			links := make([]Link, c)
-			for k := range links {
-				a, b := d.ad(n), d.ad(n)
-				links[k] = Link{A: l.ids[a], B: l.ids[b]}
-				if ev := d.uint(); ev == 0 {
-					links[k].Evidence = d.str()
-				} else if ev <= uint64(len(evidences)) {
-					links[k].Evidence = evidences[ev-1]
-				} else {
-					d.fail()
-				}
-				links[k].Detail = d.str()
-			}
-			l.links[r] = links
-		}
+		decodeLinks(d, n, nil)
 	}
-	for _, m := range [2]map[string]string{l.redirects, l.fresh} {
-		for range d.count(2) {
-			k := d.str()
-			m[k] = d.str()
-		}
+	l.links, l.lazyLinks = nil, rootsAt[:len(rootsAt)-len(d.b)]
+	// The redirects are checked and kept encoded until first asked.
+	start := d.b
+	for range d.count(2) {
+		d.bytes()
+		d.bytes()
+	}
+	l.redirects, l.lazyRedirects = nil, start[:len(start)-len(d.b)]
+	c := d.count(2)
+	l.fresh = make(map[string]string, c)
+	for range c {
+		k := d.str()
+		l.fresh[k] = d.str()
 	}
 	l.nsets.parent = make([]int32, n)
 	l.nsize = make([]int32, n)
@@ -266,17 +260,22 @@ func (l *Linker) ensureLookups() {
 	d := &decoder{b: l.lazyFacts}
 	l.lazyFacts = nil
 	l.decodeFacts(d, true)
+	read := l.readLookups
+	l.readLookups = false
 	for i := range l.facts {
 		f := &l.facts[i]
 		ad := int32(i)
+		for _, sha := range f.files() {
+			l.byFile.add(sha, ad)
+		}
+		if read {
+			continue
+		}
 		for _, h := range f.social() {
 			l.byHandle.add(h, ad)
 		}
 		for _, c := range f.contacts() {
 			l.byContact.add(c, ad)
-		}
-		for _, sha := range f.files() {
-			l.byFile.add(sha, ad)
 		}
 		if f.hasText {
 			for b := range l.textBands {
@@ -285,4 +284,152 @@ func (l *Linker) ensureLookups() {
 			}
 		}
 	}
+}
+
+// decodeLinks reads one profile's links as encodeCore wrote them, for a
+// linker of n ads; with l nil it only checks them.
+func decodeLinks(d *decoder, n int, l *Linker) []Link {
+	c := d.count(4)
+	if c == 0 {
+		return nil
+	}
+	var links []Link
+	if l != nil {
+		links = make([]Link, c)
+	}
+	for k := range c {
+		a, b := d.ad(n), d.ad(n)
+		var ev string
+		switch e := d.uint(); {
+		case e == 0:
+			ev = string(d.bytes())
+		case e <= uint64(len(evidences)):
+			ev = evidences[e-1]
+		default:
+			d.fail()
+		}
+		detail := d.bytes()
+		if l != nil && d.err == nil {
+			links[k] = Link{A: l.ids[a], B: l.ids[b], Evidence: ev, Detail: string(detail)}
+		}
+	}
+	return links
+}
+
+// linkMap is l.links, decoded from the saved state when first asked
+// after a load (decodeCore checked it). The caller holds l.mu.
+func (l *Linker) linkMap() map[int32][]Link {
+	if l.links == nil {
+		d := &decoder{b: l.lazyLinks}
+		n := len(l.ids)
+		roots := d.count(3)
+		l.links = make(map[int32][]Link, roots)
+		for range roots {
+			r := d.ad(n)
+			d.ad(n)
+			if links := decodeLinks(d, n, l); len(links) > 0 {
+				l.links[r] = links
+			}
+		}
+		l.lazyLinks = nil
+	}
+	return l.links
+}
+
+// ensureReadLookups builds, of a loaded linker's look-up tables, those a
+// profile view reads: contacts, social handles and near-duplicate texts,
+// without the photos' bands (seconds at a million ads), which only
+// linking a new ad and a photo search need. The caller holds l.mu.
+func (l *Linker) ensureReadLookups() {
+	if !l.lookupsMissing || l.readLookups {
+		return
+	}
+	l.readLookups = true
+	d := &decoder{b: l.lazyFacts}
+	each := func(add func(string)) {
+		for range d.count(1) {
+			if b := d.bytes(); add != nil && d.err == nil {
+				add(string(b))
+			}
+		}
+	}
+	for i := range int32(len(l.ids)) {
+		d.bytes() // the name
+		each(func(c string) { l.byContact.add(c, i) })
+		each(func(h string) { l.byHandle.add(h, i) })
+		each(nil) // the files
+		for range d.count(8) {
+			d.word()
+			for range d.count(8) {
+				d.word()
+			}
+		}
+		if d.bool() {
+			f := &l.facts[i]
+			f.hasText, f.text = true, d.word()
+			for b := range l.textBands {
+				k := uint16(f.text >> (16 * b))
+				l.textBands[b][k] = append(l.textBands[b][k], i)
+			}
+		}
+	}
+}
+
+// eachSavedFact calls fn with each ad's contacts, social handles and body
+// text as saved, in one pass over the saved facts and without building
+// the look-up tables: what a read-only profile view needs of a million
+// ads in a fraction of a second. The byte slices are valid during the
+// call only. The caller holds l.mu; l.lookupsMissing is true.
+func (l *Linker) eachSavedFact(fn func(i int32, contacts, social [][]byte, text uint64, hasText bool)) {
+	d := &decoder{b: l.lazyFacts}
+	var contacts, social [][]byte
+	list := func(into [][]byte) [][]byte {
+		into = into[:0]
+		for range d.count(1) {
+			into = append(into, d.bytes())
+		}
+		return into
+	}
+	for i := range int32(len(l.ids)) {
+		d.bytes() // the name
+		contacts, social = list(contacts), list(social)
+		for range d.count(1) { // the files
+			d.bytes()
+		}
+		for range d.count(8) {
+			d.word()
+			for range d.count(8) {
+				d.word()
+			}
+		}
+		var text uint64
+		hasText := d.bool()
+		if hasText {
+			text = d.word()
+		}
+		if d.err != nil {
+			return
+		}
+		fn(i, contacts, social, text, hasText)
+	}
+}
+
+// linksOf is the links of component r. Before the links are decoded
+// (linkMap) it decodes only r's: a read command asks a profile or two.
+// The caller holds l.mu.
+func (l *Linker) linksOf(r int32) []Link {
+	if l.links != nil {
+		return l.links[r]
+	}
+	d := &decoder{b: l.lazyLinks}
+	n := len(l.ids)
+	for range d.count(3) {
+		root := d.ad(n)
+		d.ad(n)
+		if root == r {
+			return decodeLinks(d, n, l)
+		}
+		decodeLinks(d, n, nil)
+	}
+	return nil
 }

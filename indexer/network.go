@@ -97,8 +97,18 @@ func (x *Index) Network(id string, now time.Time) (NetworkView, bool, error) {
 			v.Size.AdsLast30Days += recent
 		}
 	}
+	values := make([]string, 0, len(ids))
+	for v := range ids {
+		values = append(values, v)
+	}
+	using := x.Linker.Using(values)
 	for _, id := range ids {
-		id.AllProfiles = len(x.Linker.ProfilesUsing(id.Value))
+		u := using[id.Value]
+		all := map[string]bool{}
+		for _, o := range append(slices.Clone(u.Contact), u.Social...) {
+			all[o] = true
+		}
+		id.AllProfiles = len(all)
 		id.Capped = id.Kind != "social" && x.Linker.IsCapped(id.Value)
 		if id.Capped {
 			v.Capped = append(v.Capped, *id)

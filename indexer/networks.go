@@ -107,7 +107,7 @@ func (l *Linker) Network(profile string) string {
 	profile = l.Resolve(profile)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	r, ok := l.byProfile[profile]
+	r, ok := l.profileRoots()[profile]
 	if !ok {
 		return ""
 	}
@@ -137,7 +137,7 @@ func (l *Linker) ProfilesOfPhone(phone string) []string {
 }
 
 func (l *Linker) profilesOf(contact string) []string {
-	l.ensureLookups()
+	l.ensureReadLookups()
 	set := map[string]bool{}
 	for _, i := range l.byContact.get(contact) {
 		set[l.profile(i)] = true
@@ -150,7 +150,7 @@ func (l *Linker) profilesOf(contact string) []string {
 func (l *Linker) ProfilesUsing(id string) []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ensureLookups()
+	l.ensureReadLookups()
 	set := map[string]bool{}
 	for _, i := range l.byContact.get(id) {
 		set[l.profile(i)] = true
@@ -161,6 +161,53 @@ func (l *Linker) ProfilesUsing(id string) []string {
 	return sortedKeys(set)
 }
 
+// Use is who carries an identifier: the profiles whose ads have it as a
+// contact (phone, email or payment handle) and as a social handle.
+type Use struct {
+	Contact, Social []string
+}
+
+// Using returns, for each identifier, the profiles whose ads carry it
+// (Use). A linker loaded from its saved state answers in one pass over the
+// saved facts rather than building its look-up tables.
+func (l *Linker) Using(ids []string) map[string]Use {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	contact, social := map[string]map[string]bool{}, map[string]map[string]bool{}
+	for _, id := range ids {
+		contact[id], social[id] = map[string]bool{}, map[string]bool{}
+	}
+	if l.lookupsMissing && !l.readLookups {
+		l.eachSavedFact(func(i int32, cs, ss [][]byte, _ uint64, _ bool) {
+			for _, c := range cs {
+				if set, ok := contact[string(c)]; ok {
+					set[l.profile(i)] = true
+				}
+			}
+			for _, s := range ss {
+				if set, ok := social[string(s)]; ok {
+					set[l.profile(i)] = true
+				}
+			}
+		})
+	} else {
+		l.ensureReadLookups()
+		for _, id := range ids {
+			for _, i := range l.byContact.get(id) {
+				contact[id][l.profile(i)] = true
+			}
+			for _, i := range l.byHandle.get(id) {
+				social[id][l.profile(i)] = true
+			}
+		}
+	}
+	out := make(map[string]Use, len(ids))
+	for _, id := range ids {
+		out[id] = Use{Contact: sortedKeys(contact[id]), Social: sortedKeys(social[id])}
+	}
+	return out
+}
+
 // NetworkMembers returns the profiles of network id, in order; none for
 // an unknown network. It looks at every profile once.
 func (l *Linker) NetworkMembers(id string) []string {
@@ -168,7 +215,7 @@ func (l *Linker) NetworkMembers(id string) []string {
 	defer l.mu.Unlock()
 	l.settleNetworks()
 	out := []string{}
-	for p, r := range l.byProfile {
+	for p, r := range l.profileRoots() {
 		if l.networkOf(r) == id {
 			out = append(out, p)
 		}

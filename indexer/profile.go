@@ -90,9 +90,11 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 	if len(v.Ages) > 0 {
 		v.AgeSpread = v.Ages[len(v.Ages)-1] - v.Ages[0]
 	}
+	idents := append(slices.Clone(v.Phones), v.Handles...)
+	using := x.Linker.Using(idents)
 	others := map[string]bool{}
-	for _, p := range append(v.Phones, v.Handles...) {
-		for _, o := range x.Linker.ProfilesOfPhone(p) {
+	for _, p := range idents {
+		for _, o := range using[p].Contact {
 			if o != id {
 				others[o] = true
 			}
@@ -100,14 +102,14 @@ func (x *Index) Profile(id string) (ProfileView, bool, error) {
 	}
 	v.NetworkProfiles = sortedKeys(others)
 	v.Shared = []SharedIdentifier{}
-	for _, p := range append(slices.Clone(v.Phones), v.Handles...) {
-		n := 0
-		for _, o := range x.Linker.ProfilesUsing(p) {
+	for _, p := range idents {
+		all := map[string]bool{}
+		for _, o := range append(slices.Clone(using[p].Contact), using[p].Social...) {
 			if o != id {
-				n++
+				all[o] = true
 			}
 		}
-		v.Shared = append(v.Shared, SharedIdentifier{Value: p, Profiles: n})
+		v.Shared = append(v.Shared, SharedIdentifier{Value: p, Profiles: len(all)})
 	}
 	v.StatedAges = []StatedAge{}
 	for _, a := range ads {

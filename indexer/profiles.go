@@ -49,13 +49,16 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 		l.bridged = true
 	}
 	l.nunion(a, b)
-	delete(l.byProfile, profileID(l.ids[loser]))
-	l.byProfile[profileID(l.ids[winner])] = ra
-	l.redirects[profileID(l.ids[loser])] = profileID(l.ids[winner])
+	if l.byProfile != nil {
+		delete(l.byProfile, profileID(l.ids[loser]))
+		l.byProfile[profileID(l.ids[winner])] = ra
+	}
+	l.redirectMap()[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.sets.attach(rb, ra)
 	l.members[ra] = append(l.members[ra], l.members[rb]...)
-	l.links[ra] = append(append(l.links[ra], l.links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
+	links := l.linkMap()
+	links[ra] = append(append(links[ra], links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
 	delete(l.members, rb)
 	delete(l.label, rb)
 	delete(l.links, rb)
@@ -87,10 +90,23 @@ func profileID(labelAd string) string {
 	return "P" + hex.EncodeToString(s[:6])
 }
 
-// root returns the component of a current profile id.
+// root returns the component of a current profile id. The caller holds
+// l.mu.
 func (l *Linker) root(profile string) (int32, bool) {
-	r, ok := l.byProfile[profile]
+	r, ok := l.profileRoots()[profile]
 	return r, ok
+}
+
+// profileRoots is byProfile, built from the components' labels when a
+// loaded linker is first asked by profile id. The caller holds l.mu.
+func (l *Linker) profileRoots() map[string]int32 {
+	if l.byProfile == nil {
+		l.byProfile = make(map[string]int32, len(l.label))
+		for r, lab := range l.label {
+			l.byProfile[profileID(l.ids[lab])] = r
+		}
+	}
+	return l.byProfile
 }
 
 // withProfile calls f, under the lock, with the component of a profile id
@@ -121,7 +137,7 @@ func (l *Linker) Members(profile string) []string {
 // Links returns the evidence that joined a profile's ads.
 func (l *Linker) Links(profile string) []Link {
 	var out []Link
-	l.withProfile(profile, func(r int32) { out = append(out, l.links[r]...) })
+	l.withProfile(profile, func(r int32) { out = append(out, l.linksOf(r)...) })
 	return out
 }
 
@@ -130,7 +146,11 @@ func (l *Linker) Links(profile string) []Link {
 func (l *Linker) Templates(profile string) []string {
 	set := map[string]bool{}
 	l.withProfile(profile, func(r int32) {
-		l.ensureLookups()
+		if l.lookupsMissing && !l.readLookups {
+			l.savedTemplates(r, set)
+			return
+		}
+		l.ensureReadLookups()
 		for _, m := range l.members[r] {
 			f := l.facts[m]
 			if !f.hasText {
@@ -156,4 +176,38 @@ func sortedKeys(m map[string]bool) []string {
 	out := slices.AppendSeq(make([]string, 0, len(m)), maps.Keys(m))
 	slices.Sort(out)
 	return out
+}
+
+// savedTemplates adds to set the templates of component r (Templates) of
+// a linker loaded from its saved state: every saved text compared with
+// the members', in one pass, rather than the text bands built. A pair
+// within textThreshold is found either way (the bands are probed within
+// textThreshold/4 each: one band of four is that close). The caller holds
+// l.mu.
+func (l *Linker) savedTemplates(r int32, set map[string]bool) {
+	texts := make([]uint64, len(l.ids))
+	has := make([]bool, len(l.ids))
+	l.eachSavedFact(func(i int32, _, _ [][]byte, text uint64, hasText bool) {
+		texts[i], has[i] = text, hasText
+	})
+	var mine []uint64
+	for _, m := range l.members[r] {
+		if has[m] {
+			mine = append(mine, texts[m])
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	for o := range int32(len(texts)) {
+		if !has[o] {
+			continue
+		}
+		for _, t := range mine {
+			if hamming(t, texts[o]) <= textThreshold && l.find(o) != r {
+				set[l.profile(o)] = true
+				break
+			}
+		}
+	}
 }

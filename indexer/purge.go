@@ -134,7 +134,7 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 			continue
 		}
 		if now := fresh.Profile(m); now != p {
-			fresh.redirects[p], fresh.fresh[p] = now, now
+			fresh.redirectMap()[p], fresh.fresh[p] = now, now
 		}
 	}
 	old.mu.Lock()

@@ -22,7 +22,7 @@ func (l *Linker) TakeRedirects() map[string]string {
 func (l *Linker) AddRedirect(from, to string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.redirects[from]; !ok {
+	if _, ok := l.redirectMap()[from]; !ok {
 		if _, current := l.root(from); !current {
 			l.redirects[from] = to
 		}
@@ -35,7 +35,7 @@ func (l *Linker) Resolve(id string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for range 64 {
-		next, ok := l.redirects[id]
+		next, ok := l.redirect(id)
 		if !ok {
 			return id
 		}
@@ -115,4 +115,38 @@ func (x *Index) loadRedirectsInto(l *Linker) error {
 		}
 	}
 	return nil
+}
+
+// redirectMap is l.redirects, decoded from the saved state when first
+// asked after a load (decodeCore checked it). The caller holds l.mu.
+func (l *Linker) redirectMap() map[string]string {
+	if l.redirects == nil {
+		d := &decoder{b: l.lazyRedirects}
+		c := d.count(2)
+		l.redirects = make(map[string]string, c)
+		for range c {
+			k := d.str()
+			l.redirects[k] = d.str()
+		}
+		l.lazyRedirects = nil
+	}
+	return l.redirects
+}
+
+// redirect is where profile id redirects. Before the redirects are decoded
+// (redirectMap) it looks through the saved ones without decoding them: a
+// read command resolves an id or two. The caller holds l.mu.
+func (l *Linker) redirect(id string) (string, bool) {
+	if l.redirects != nil {
+		to, ok := l.redirects[id]
+		return to, ok
+	}
+	d := &decoder{b: l.lazyRedirects}
+	for range d.count(2) {
+		k, v := d.bytes(), d.bytes()
+		if string(k) == id {
+			return string(v), true
+		}
+	}
+	return "", false
 }

@@ -702,6 +702,12 @@ func (c *cursor) fill() error {
 
 // byShard groups ids by the shard they live in (ids not indexed left out).
 func (s *shardSet) byShard(ids []string) (map[bleve.Index][]string, error) {
+	s.mu.RLock()
+	built := s.where != nil
+	s.mu.RUnlock()
+	if !built && len(ids) <= fewIDs {
+		return s.searchShards(ids)
+	}
 	out := map[bleve.Index][]string{}
 	for _, id := range ids {
 		sh, err := s.lookup(id)
@@ -715,6 +721,43 @@ func (s *shardSet) byShard(ids []string) (map[bleve.Index][]string, error) {
 			if bi != nil {
 				out[bi] = append(out[bi], id)
 			}
+		}
+	}
+	return out, nil
+}
+
+// fewIDs is how many ids byShard looks for in every shard rather than
+// reading every shard's ids into the map of where each ad lives (half a
+// second at a million ads): a profile's ads, for a read command.
+const fewIDs = 256
+
+// searchShards finds the shard of each of a few ids by asking every shard
+// for them; an id in none is left out.
+func (s *shardSet) searchShards(ids []string) (map[bleve.Index][]string, error) {
+	s.mu.Lock()
+	var all []*shard
+	for _, k := range s.keys() {
+		sh := s.shards[k]
+		if err := s.openShard(sh); err != nil {
+			s.mu.Unlock()
+			return nil, err
+		}
+		all = append(all, sh)
+	}
+	idxs := make([]bleve.Index, len(all))
+	for i, sh := range all {
+		idxs[i] = sh.idx
+	}
+	s.mu.Unlock()
+	out := map[bleve.Index][]string{}
+	for i, bi := range idxs {
+		req := bleve.NewSearchRequestOptions(query.NewDocIDQuery(ids), len(ids), 0, false)
+		res, err := bi.Search(req)
+		if err != nil {
+			return nil, fmt.Errorf("looking for %d ads in shard %q: %w", len(ids), all[i].key, err)
+		}
+		for _, h := range res.Hits {
+			out[bi] = append(out[bi], h.ID)
 		}
 	}
 	return out, nil

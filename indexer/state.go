@@ -171,11 +171,15 @@ func (x *Index) readState(phashThreshold, maxLink int) (*Linker, map[string]stri
 	if cd.err != nil || len(cd.b) != 0 {
 		return nil, nil, 0, fmt.Errorf("%w: its profiles", errCorrupt)
 	}
-	// The facts are decoded when first needed; checked now.
-	fd := &decoder{b: lazy}
-	l.decodeFacts(fd, false)
-	if fd.err != nil || len(fd.b) != 0 {
-		return nil, nil, 0, fmt.Errorf("%w: its facts", errCorrupt)
+	// The facts are decoded when first needed, to link a new ad; checked
+	// now, unless nothing will be linked: a read-only index whose state is
+	// current (the checksum has vouched for the bytes).
+	if !x.readOnly || seq != x.seq {
+		fd := &decoder{b: lazy}
+		l.decodeFacts(fd, false)
+		if fd.err != nil || len(fd.b) != 0 {
+			return nil, nil, 0, fmt.Errorf("%w: its facts", errCorrupt)
+		}
 	}
 	l.lazyFacts, l.lookupsMissing = lazy, true
 	var pages map[string]string

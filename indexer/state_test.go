@@ -381,3 +381,66 @@ func TestStateOlderThanIndex(t *testing.T) {
 		t.Errorf("after a writable open, opening logged %s", log.String())
 	}
 }
+
+// TestLoadedAnswersWithoutLookups: a read-only index opened from its saved
+// state answers profile views, who uses an identifier, templates, links
+// and old profile ids from the saved bytes, without building its look-up
+// tables, and exactly as the index that saved it, asked the same.
+func TestLoadedAnswersWithoutLookups(t *testing.T) {
+	ads := linkCorpus(1200)
+	dir := t.TempDir()
+	x := buildIndex(t, dir, ads, 97)
+	var idents []string
+	for _, a := range ads {
+		idents = append(idents, append(a.PhoneNumbers(), a.Handles...)...)
+	}
+	ask := func(x *Index) []string {
+		t.Helper()
+		var out []string
+		for id, u := range x.Linker.Using(idents) {
+			out = append(out, fmt.Sprintf("%s: %v %v", id, u.Contact, u.Social))
+		}
+		seen := map[string]bool{}
+		for _, a := range ads {
+			// The id the ad's profile had when it was new, redirected.
+			out = append(out, fmt.Sprint(a.ID, " was ", x.Linker.Resolve(profileID(a.ID))))
+			p := x.Linker.Profile(a.ID)
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
+			v, ok, err := x.Profile(p)
+			if err != nil || !ok {
+				t.Fatalf("profile %s: %v %v", p, ok, err)
+			}
+			out = append(out, fmt.Sprintf("%+v", v))
+			nv, ok, err := x.Network(x.Linker.Network(p), time.Date(2021, 3, 1, 0, 0, 0, 0, time.UTC))
+			if err != nil || !ok {
+				t.Fatalf("network of %s: %v %v", p, ok, err)
+			}
+			out = append(out, fmt.Sprintf("%+v", nv))
+		}
+		slices.Sort(out)
+		return out
+	}
+	want := ask(x)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	y, err := Open(dir, 8, 25, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer y.Close()
+	got := ask(y)
+	l := y.Linker
+	if !l.lookupsMissing || l.readLookups || l.links != nil || l.redirects != nil {
+		t.Errorf("look-ups built by read paths: missing %v, read %v, links %v, redirects %v", l.lookupsMissing, l.readLookups, l.links != nil, l.redirects != nil)
+	}
+	if y.bleve.where != nil {
+		t.Error("a profile view read every shard's ids")
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the loaded index answers otherwise:\n%s", firstDiff(got, want))
+	}
+}
