@@ -193,6 +193,9 @@ type Index struct {
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
+	// unmapState releases the state file a read-only index mapped
+	// (state.go); nil when none is.
+	unmapState func() error
 }
 
 // ErrLocked is returned when another process has the index open.
@@ -287,6 +290,13 @@ func (x *Index) Close() error {
 	}
 	if x.dirty && err == nil {
 		err = x.saveState()
+	}
+	if x.unmapState != nil {
+		// Nothing may read the mapped state after: what the linker
+		// had not decoded reads as empty.
+		x.Linker.dropEncoded()
+		err = errors.Join(err, x.unmapState())
+		x.unmapState = nil
 	}
 	x.mu.Unlock()
 	return errors.Join(err, x.bleve.Close())

@@ -48,13 +48,13 @@ type linkState struct {
 	maxLink   int
 
 	ids   []string         // ad index -> ad id
-	index map[string]int32 // ad id -> ad index
+	index map[string]int32 // ad id -> ad index; nil after a load until asked (indexMap)
 	facts []adFacts        // ad index -> what links it
 	sets  unionFind        // ad index -> profile
 	// Per component root.
-	members map[int32][]int32
-	label   map[int32]int32  // root -> earliest ad
-	links   map[int32][]Link // nil after a load until first asked (linkMap)
+	members map[int32][]int32 // nil after a load until asked (memberMap)
+	label   map[int32]int32   // root -> earliest ad
+	links   map[int32][]Link  // nil after a load until first asked (linkMap)
 	// lazyLinks holds the links encoded meanwhile.
 	lazyLinks []byte
 
@@ -112,6 +112,10 @@ type linkState struct {
 	// profile view reads (byContact, byHandle, textBands and the facts'
 	// texts) are built: ensureLookups then builds the rest.
 	readLookups bool
+	// savedTexts and savedHasText are the saved facts' body texts, kept
+	// by the first pass over them (eachSavedFact) while lookupsMissing.
+	savedTexts   []uint64
+	savedHasText []bool
 
 	// work counts band probes and candidate hashes compared, for the
 	// benchmark to show that the work per ad does not grow with the ads.
@@ -279,7 +283,7 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	defer l.mu.Unlock()
 	changed := map[int32]bool{}
 	l.ensureLookups()
-	i, known := l.index[a.ID]
+	i, known := l.indexMap()[a.ID]
 	var old facts
 	if known {
 		old = l.factsAt(i)
@@ -287,10 +291,10 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 	} else {
 		i = int32(len(l.ids))
 		l.ids = append(l.ids, a.ID)
-		l.index[a.ID] = i
+		l.indexMap()[a.ID] = i
 		l.facts = append(l.facts, adFacts{})
 		l.sets.add(i)
-		l.members[i] = []int32{i}
+		l.memberMap()[i] = []int32{i}
 		l.label[i] = i
 		if l.byProfile != nil {
 			l.byProfile[profileID(a.ID)] = i

@@ -36,8 +36,8 @@ func (l *Linker) encodeCore(e *encoder) {
 		links := l.linkMap()[r]
 		e.uint(uint64(len(links)))
 		for _, k := range links {
-			e.uint(uint64(l.index[k.A]))
-			e.uint(uint64(l.index[k.B]))
+			e.uint(uint64(l.indexMap()[k.A]))
+			e.uint(uint64(l.indexMap()[k.B]))
 			ev := slices.Index(evidences, k.Evidence)
 			e.uint(uint64(ev + 1))
 			if ev < 0 {
@@ -77,10 +77,7 @@ func (l *Linker) decodeCore(d *decoder) {
 	for i := range l.ids {
 		l.ids[i] = d.str()
 	}
-	l.index = make(map[string]int32, n)
-	for i, id := range l.ids {
-		l.index[id] = int32(i)
-	}
+	l.index = nil // built when first asked (indexMap)
 	l.facts = make([]adFacts, n)
 	for i := range l.facts {
 		sec, ns := d.int(), d.uint()
@@ -139,20 +136,37 @@ func (l *Linker) decodeCore(d *decoder) {
 	if d.err != nil {
 		return
 	}
-	// The members of each profile follow from the union-find: a root
-	// that is not a label's is corrupt.
-	l.members = make(map[int32][]int32, roots)
+	// Each root of the union-find is a label's, and each label's is a
+	// root; the members of each profile follow, when first asked
+	// (memberMap).
+	l.members = nil
+	rootsSeen := 0
 	for i := range int32(n) {
-		r := l.find(i)
-		if _, ok := l.label[r]; !ok {
+		if l.sets.parent[i] != i {
+			continue
+		}
+		if _, ok := l.label[i]; !ok {
 			d.fail()
 			return
 		}
-		l.members[r] = append(l.members[r], i)
+		rootsSeen++
 	}
-	if len(l.members) != len(l.label) {
+	if rootsSeen != len(l.label) {
 		d.fail()
 	}
+}
+
+// memberMap is l.members, the ads of each component root, built from the
+// union-find when first asked after a load. The caller holds l.mu.
+func (l *Linker) memberMap() map[int32][]int32 {
+	if l.members == nil {
+		l.members = make(map[int32][]int32, len(l.label))
+		for i := range int32(len(l.ids)) {
+			r := l.find(i)
+			l.members[r] = append(l.members[r], i)
+		}
+	}
+	return l.members
 }
 
 // encodeFacts writes what links new ads: each ad's facts, and the
@@ -258,7 +272,7 @@ func (l *Linker) ensureLookups() {
 	}
 	l.lookupsMissing = false
 	d := &decoder{b: l.lazyFacts}
-	l.lazyFacts = nil
+	l.lazyFacts, l.savedTexts, l.savedHasText = nil, nil, nil
 	l.decodeFacts(d, true)
 	read := l.readLookups
 	l.readLookups = false
@@ -381,6 +395,10 @@ func (l *Linker) ensureReadLookups() {
 // ads in a fraction of a second. The byte slices are valid during the
 // call only. The caller holds l.mu; l.lookupsMissing is true.
 func (l *Linker) eachSavedFact(fn func(i int32, contacts, social [][]byte, text uint64, hasText bool)) {
+	keep := l.savedTexts == nil
+	if keep {
+		l.savedTexts, l.savedHasText = make([]uint64, len(l.ids)), make([]bool, len(l.ids))
+	}
 	d := &decoder{b: l.lazyFacts}
 	var contacts, social [][]byte
 	list := func(into [][]byte) [][]byte {
@@ -410,6 +428,9 @@ func (l *Linker) eachSavedFact(fn func(i int32, contacts, social [][]byte, text 
 		if d.err != nil {
 			return
 		}
+		if keep {
+			l.savedTexts[i], l.savedHasText[i] = text, hasText
+		}
 		fn(i, contacts, social, text, hasText)
 	}
 }
@@ -432,4 +453,25 @@ func (l *Linker) linksOf(r int32) []Link {
 		decodeLinks(d, n, nil)
 	}
 	return nil
+}
+
+// dropEncoded forgets the parts of a loaded state not decoded yet (the
+// file they were read from is closing): the linker then answers as if they
+// were empty.
+func (l *Linker) dropEncoded() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lazyFacts, l.lazyRedirects, l.lazyLinks = nil, nil, nil
+}
+
+// indexMap is l.index, each ad's position, built when first asked after a
+// load: a profile view does not ask it. The caller holds l.mu.
+func (l *Linker) indexMap() map[string]int32 {
+	if l.index == nil {
+		l.index = make(map[string]int32, len(l.ids))
+		for i, id := range l.ids {
+			l.index[id] = int32(i)
+		}
+	}
+	return l.index
 }

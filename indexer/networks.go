@@ -87,7 +87,7 @@ func (l *Linker) settleNetworks() {
 		l.nsize[i] = 1
 		l.nlabel[int32(i)] = int32(i)
 	}
-	for _, ms := range l.members {
+	for _, ms := range l.memberMap() {
 		for _, m := range ms[1:] {
 			l.nunion(ms[0], m)
 		}

@@ -34,13 +34,14 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	if ra == rb {
 		return
 	}
-	if len(l.members[ra]) < len(l.members[rb]) {
+	members := l.memberMap()
+	if len(members[ra]) < len(members[rb]) {
 		ra, rb = rb, ra
 	}
 	la, lb := l.label[ra], l.label[rb]
-	winner, loser, moved := la, lb, l.members[rb]
+	winner, loser, moved := la, lb, members[rb]
 	if l.earlier(lb, la) {
-		winner, loser, moved = lb, la, l.members[ra]
+		winner, loser, moved = lb, la, members[ra]
 	}
 	for _, m := range moved {
 		changed[m] = true
@@ -56,19 +57,19 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	l.redirectMap()[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.fresh[profileID(l.ids[loser])] = profileID(l.ids[winner])
 	l.sets.attach(rb, ra)
-	l.members[ra] = append(l.members[ra], l.members[rb]...)
+	members[ra] = append(members[ra], members[rb]...)
 	links := l.linkMap()
 	links[ra] = append(append(links[ra], links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
-	delete(l.members, rb)
+	delete(members, rb)
 	delete(l.label, rb)
-	delete(l.links, rb)
+	delete(links, rb)
 	l.label[ra] = winner
 }
 
 // singleNewest reports whether the component of root is only the ad
 // being added.
 func (l *Linker) singleNewest(root int32) bool {
-	m := l.members[root]
+	m := l.memberMap()[root]
 	return len(m) == 1 && m[0] == l.newest
 }
 
@@ -76,7 +77,7 @@ func (l *Linker) singleNewest(root int32) bool {
 func (l *Linker) Profile(adID string) string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	i, ok := l.index[adID]
+	i, ok := l.indexMap()[adID]
 	if !ok {
 		return ""
 	}
@@ -126,7 +127,7 @@ func (l *Linker) withProfile(profile string, f func(root int32)) bool {
 func (l *Linker) Members(profile string) []string {
 	var out []string
 	l.withProfile(profile, func(r int32) {
-		for _, m := range l.members[r] {
+		for _, m := range l.memberMap()[r] {
 			out = append(out, l.ids[m])
 		}
 	})
@@ -151,7 +152,7 @@ func (l *Linker) Templates(profile string) []string {
 			return
 		}
 		l.ensureReadLookups()
-		for _, m := range l.members[r] {
+		for _, m := range l.memberMap()[r] {
 			f := l.facts[m]
 			if !f.hasText {
 				continue
@@ -185,13 +186,12 @@ func sortedKeys(m map[string]bool) []string {
 // textThreshold/4 each: one band of four is that close). The caller holds
 // l.mu.
 func (l *Linker) savedTemplates(r int32, set map[string]bool) {
-	texts := make([]uint64, len(l.ids))
-	has := make([]bool, len(l.ids))
-	l.eachSavedFact(func(i int32, _, _ [][]byte, text uint64, hasText bool) {
-		texts[i], has[i] = text, hasText
-	})
+	if l.savedTexts == nil {
+		l.eachSavedFact(func(int32, [][]byte, [][]byte, uint64, bool) {})
+	}
+	texts, has := l.savedTexts, l.savedHasText
 	var mine []uint64
-	for _, m := range l.members[r] {
+	for _, m := range l.memberMap()[r] {
 		if has[m] {
 			mine = append(mine, texts[m])
 		}

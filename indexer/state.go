@@ -133,9 +133,23 @@ func (x *Index) hasAds() bool {
 }
 
 // readState reads and checks the state file.
-func (x *Index) readState(phashThreshold, maxLink int) (*Linker, map[string]string, uint64, error) {
-	data, err := os.ReadFile(statePath(x.path))
-	if err != nil {
+func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[string]string, seq uint64, err error) {
+	var data []byte
+	if x.readOnly {
+		// Mapped, and kept until Close: the linker reads its encoded
+		// parts when first asked.
+		var unmap func() error
+		if data, unmap, err = mapState(statePath(x.path)); err != nil {
+			return nil, nil, 0, err
+		}
+		defer func() {
+			if l == nil {
+				_ = unmap()
+			} else {
+				x.unmapState = unmap
+			}
+		}()
+	} else if data, err = os.ReadFile(statePath(x.path)); err != nil {
 		return nil, nil, 0, fmt.Errorf("reading linker state: %w", err)
 	}
 	if len(data) < len(stateMagic)+4 || string(data[:len(stateMagic)]) != stateMagic {
@@ -159,7 +173,7 @@ func (x *Index) readState(phashThreshold, maxLink int) (*Linker, map[string]stri
 	case threshold != uint64(phashThreshold) || maxL != uint64(maxLink):
 		return nil, nil, 0, errors.New("linker state made with other linking settings")
 	}
-	l := NewLinker(phashThreshold, maxLink)
+	l = NewLinker(phashThreshold, maxLink)
 	core := d.bytes()
 	lazy := d.bytes()
 	pagesData := d.bytes()
@@ -182,7 +196,6 @@ func (x *Index) readState(phashThreshold, maxLink int) (*Linker, map[string]stri
 		}
 	}
 	l.lazyFacts, l.lookupsMissing = lazy, true
-	var pages map[string]string
 	if !x.readOnly {
 		pd := &decoder{b: pagesData}
 		pages = make(map[string]string, len(l.ids))

@@ -1,0 +1,31 @@
+package indexer
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// mapState maps the state file at path read-only into memory: a read-only
+// index reads its state without copying hundreds of megabytes (a fifth
+// of a second at a million ads). unmap releases it; nothing read from
+// data may be used after.
+func mapState(path string) (data []byte, unmap func() error, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading linker state: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading linker state: %w", err)
+	}
+	if st.Size() == 0 {
+		return nil, func() error { return nil }, nil
+	}
+	data, err = syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mapping linker state: %w", err)
+	}
+	return data, func() error { return syscall.Munmap(data) }, nil
+}
