@@ -180,6 +180,9 @@ func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.M
 	if err := idx.Close(); err != nil {
 		return fmt.Errorf("closing the index: %w", err)
 	}
+	if err := b.readCommands(dir, threshold, maxLink); err != nil {
+		return err
+	}
 	peak.reset()
 	b.linking(gen, threshold, maxLink, int(count))
 	peak.add(b, "resident memory, linking", "a fresh linker of every ad")
@@ -460,6 +463,82 @@ func percentiles(d []time.Duration) (p50, p95 time.Duration) {
 	s := slices.Clone(d)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)*95/100]
+}
+
+// readCommands times what adwatch snapshot and adwatch profile do: open the
+// index read-only, as a new process, and count one city's day or show one
+// profile; the median of three fresh opens each.
+func (b *bench) readCommands(dir string, threshold, maxLink int) error {
+	x, err := indexer.Open(dir, threshold, maxLink, true)
+	if err != nil {
+		return err
+	}
+	f, err := x.Find(indexer.Search{Size: 1})
+	var ad record.Ad
+	if err == nil && len(f.Hits) > 0 {
+		var found bool
+		ad, found, err = x.Get(f.Hits[0].ID)
+		if err == nil && !found {
+			err = fmt.Errorf("ad %s not found", f.Hits[0].ID)
+		}
+	}
+	if err == nil && len(f.Hits) == 0 {
+		err = errors.New("no ad indexed")
+	}
+	if err != nil {
+		x.Close()
+		return fmt.Errorf("choosing an ad for the read commands: %w", err)
+	}
+	profile := x.Linker.Profile(ad.ID)
+	if err := x.Close(); err != nil {
+		return err
+	}
+	day := time.Date(ad.PostedAt.Year(), ad.PostedAt.Month(), ad.PostedAt.Day(), 0, 0, 0, 0, time.UTC)
+	var counted indexer.Counts
+	var shown int
+	median3 := func(ask func(x *indexer.Index) error) (time.Duration, error) {
+		var took []time.Duration
+		for range 3 {
+			start := time.Now()
+			x, err := indexer.Open(dir, threshold, maxLink, true)
+			if err != nil {
+				return 0, err
+			}
+			err = ask(x)
+			took = append(took, time.Since(start))
+			if cerr := x.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return 0, err
+			}
+		}
+		slices.Sort(took)
+		return took[1], nil
+	}
+	snap, err := median3(func(x *indexer.Index) (err error) {
+		counted, err = x.CountPosted(ad.City, day, day.AddDate(0, 0, 1))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	view, err := median3(func(x *indexer.Index) error {
+		v, ok, err := x.Profile(profile)
+		if err == nil && !ok {
+			err = fmt.Errorf("profile %s not found", profile)
+		}
+		shown = len(v.Ads)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("profile view: %w", err)
+	}
+	b.add("snapshot (adwatch snapshot)", ms(snap), "< 1 s at 1M ads",
+		fmt.Sprintf("a read-only open and one city's day (%d ads, %d profiles); median of 3", counted.Ads, counted.Profiles))
+	b.add("profile view (adwatch profile)", ms(view), "< 1 s at 1M ads",
+		fmt.Sprintf("a read-only open and one profile of %d ads, with who shares its identifiers; median of 3", shown))
+	return nil
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }

@@ -27,7 +27,7 @@ func TestBenchTable(t *testing.T) {
 	for _, row := range []string{"| decode + hash, 300x400", "| decode + hash on ", "goimagehash", "| text-only extraction |", "| generate", "| indexing (adwatch reindex) |",
 		"| index size on disk |", "| search,", "| phone look-up,", "| linking an ad |", "| resident memory, peak |",
 		"| opening the index (a restart) |", "| resident memory, generate and reindex |", "| resident memory, serving |", "| resident memory, linking |",
-		"| compacting the months that are over |"} {
+		"| compacting the months that are over |", "| snapshot (adwatch snapshot) |", "| profile view (adwatch profile) |"} {
 		if !strings.Contains(table, row) {
 			t.Errorf("no %q in\n%s", row, table)
 		}
@@ -36,8 +36,8 @@ func TestBenchTable(t *testing.T) {
 	if m := regexp.MustCompile(`(\d+) look-ups, (\d+) found`).FindStringSubmatch(table); m == nil || m[1] != m[2] || m[1] == "0" {
 		t.Errorf("phone look-ups that miss: %v", m)
 	}
-	if n := strings.Count("\n"+table, "\n| "); n != 17 {
-		t.Errorf("%d table lines, want a header, its rule and 15 rows:\n%s", n, table)
+	if n := strings.Count("\n"+table, "\n| "); n != 19 {
+		t.Errorf("%d table lines, want a header, its rule and 17 rows:\n%s", n, table)
 	}
 }
 
@@ -111,9 +111,9 @@ func TestBenchEndToEnd(t *testing.T) {
 			t.Errorf("no %q in\n%s", row, table)
 		}
 	}
-	// The four end-to-end rows come on top of the 15 of TestBenchTable.
-	if n := strings.Count("\n"+table, "\n| "); n != 21 {
-		t.Errorf("%d table lines, want a header, its rule and 19 rows:\n%s", n, table)
+	// The four end-to-end rows come on top of the 17 of TestBenchTable.
+	if n := strings.Count("\n"+table, "\n| "); n != 23 {
+		t.Errorf("%d table lines, want a header, its rule and 21 rows:\n%s", n, table)
 	}
 }
 
