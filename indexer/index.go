@@ -251,6 +251,9 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 		}
 	}
 	if err := x.loadOutbox(); err != nil {
+		if x.unmapState != nil {
+			_ = x.unmapState()
+		}
 		shards.Close()
 		return nil, err
 	}

@@ -112,6 +112,10 @@ type linkState struct {
 	// profile view reads (byContact, byHandle, textBands and the facts'
 	// texts) are built: ensureLookups then builds the rest.
 	readLookups bool
+	// lazyAsks counts the questions answered from the saved bytes (a
+	// redirect, a profile's links, who uses an identifier, templates):
+	// past lazyAsksBeforeBuild the maps and tables are built instead.
+	lazyAsks int
 	// savedTexts and savedHasText are the saved facts' body texts, kept
 	// by the first pass over them (eachSavedFact) while lookupsMissing.
 	savedTexts   []uint64

@@ -177,7 +177,7 @@ func (l *Linker) Using(ids []string) map[string]Use {
 	for _, id := range ids {
 		contact[id], social[id] = map[string]bool{}, map[string]bool{}
 	}
-	if l.lookupsMissing && !l.readLookups {
+	if l.lazyAsks++; l.lookupsMissing && !l.readLookups && l.lazyAsks <= lazyAsksBeforeBuild {
 		l.eachSavedFact(func(i int32, cs, ss [][]byte, _ uint64, _ bool) {
 			for _, c := range cs {
 				if set, ok := contact[string(c)]; ok {

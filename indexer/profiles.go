@@ -147,7 +147,7 @@ func (l *Linker) Links(profile string) []Link {
 func (l *Linker) Templates(profile string) []string {
 	set := map[string]bool{}
 	l.withProfile(profile, func(r int32) {
-		if l.lookupsMissing && !l.readLookups {
+		if l.lazyAsks++; l.lookupsMissing && !l.readLookups && l.lazyAsks <= lazyAsksBeforeBuild {
 			l.savedTemplates(r, set)
 			return
 		}

@@ -137,8 +137,10 @@ func (l *Linker) redirectMap() map[string]string {
 // (redirectMap) it looks through the saved ones without decoding them: a
 // read command resolves an id or two. The caller holds l.mu.
 func (l *Linker) redirect(id string) (string, bool) {
-	if l.redirects != nil {
-		to, ok := l.redirects[id]
+	// A process that keeps asking (an export, a network view) builds the
+	// map after a few reads of the bytes.
+	if l.lazyAsks++; l.redirects != nil || l.lazyAsks > lazyAsksBeforeBuild {
+		to, ok := l.redirectMap()[id]
 		return to, ok
 	}
 	d := &decoder{b: l.lazyRedirects}

@@ -118,6 +118,11 @@ func (x *Index) loadLinker(phashThreshold, maxLink int) (dirty bool, err error) 
 	default:
 		x.log.Warn("saved linker state not usable: linking every indexed ad", "err", err)
 	}
+	if x.unmapState != nil {
+		// The state read could not be caught up: its file is not read.
+		_ = x.unmapState()
+		x.unmapState = nil
+	}
 	x.Linker = NewLinker(phashThreshold, maxLink)
 	x.pages = map[string]string{}
 	x.savedSeq = 0

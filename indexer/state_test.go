@@ -427,20 +427,30 @@ func TestLoadedAnswersWithoutLookups(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	y, err := Open(dir, 8, 25, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer y.Close()
-	got := ask(y)
-	l := y.Linker
-	if !l.lookupsMissing || l.readLookups || l.links != nil || l.redirects != nil {
-		t.Errorf("look-ups built by read paths: missing %v, read %v, links %v, redirects %v", l.lookupsMissing, l.readLookups, l.links != nil, l.redirects != nil)
-	}
-	if y.bleve.where != nil {
-		t.Error("a profile view read every shard's ids")
-	}
-	if !slices.Equal(got, want) {
-		t.Errorf("the loaded index answers otherwise:\n%s", firstDiff(got, want))
+	// Answered from the saved bytes throughout, then as a process that
+	// keeps asking does: from the bytes first, from the maps built after.
+	for _, bytesOnly := range []bool{true, false} {
+		y, err := Open(dir, 8, 25, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := y.Linker
+		if bytesOnly {
+			l.lazyAsks = -1 << 40
+		}
+		got := ask(y)
+		built := !l.lookupsMissing || l.readLookups || l.links != nil || l.redirects != nil
+		if built == bytesOnly {
+			t.Errorf("bytes only %v: look-ups built: missing %v, read %v, links %v, redirects %v", bytesOnly, l.lookupsMissing, l.readLookups, l.links != nil, l.redirects != nil)
+		}
+		if y.bleve.where != nil {
+			t.Error("a profile view read every shard's ids")
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("bytes only %v: the loaded index answers otherwise:\n%s", bytesOnly, firstDiff(got, want))
+		}
+		if err := y.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
