@@ -67,72 +67,90 @@ type bandEntry struct {
 	seq  int32
 }
 
-// bandSlot is one stored hash in one band's bucket: 32 of the hash's other
-// 48 bits (its next two bands), so that most candidates are ruled out by
-// one popcount on the bucket's own bytes, and the order it was stored in,
-// which finds the whole hash and its ad. A hash within bound of a probe
-// found in a bucket at distance d on the band is within bound-d on these
-// 32 bits: the filter loses none.
-type bandSlot struct {
-	key uint32
-	seq uint32
-}
+// A band table keeps, for each stored hash, a slot: 32 of the hash's
+// other 48 bits (its next two bands, slotKey), so that most candidates are
+// ruled out by one popcount on the bucket's own bytes, and the order it
+// was stored in (its seq), which finds the whole hash and its ad. A hash
+// within bound of a probe found in a bucket at distance d on the band is
+// within bound-d on these 32 bits: the filter loses none.
 
-// slotKey is the bits of h a bandSlot of band b keeps: bands b+1 and b+2
+// slotKey is the bits of h a slot of band b keeps: bands b+1 and b+2
 // (modulo bands).
 func slotKey(h uint64, b int) uint32 { return uint32(bits.RotateLeft64(h, -16*(b+1))) }
 
-// bandTable is one band's buckets, a bucket per band value (65,536):
-// those merged into one array (slots, each bucket's slots from off[k] to
-// off[k+1]: no slack, and no slice header per bucket), and those stored
-// since the last merge in a bucket of their own each, merged in once they
-// are an eighth of the merged ones. A bucket's slots, merged then recent,
-// are in the order they were stored.
+// bandTable is one band's buckets, a bucket per band value (65,536).
+// Most slots are merged into two arrays read side by side (keys and seqs,
+// bucket k's from off[k] to off[k+1]: no slack, no slice header per
+// bucket); the keys are apart from the seqs because a look-up reads every
+// key of a bucket and the seq of almost none. The slots stored since the
+// last merge are a log (recent), each bucket's chained from its newest
+// (head) through next: a probe reads one more word (its head) and, in a
+// bucket that has any, a few entries of a log small enough to stay in
+// cache. They are merged in once they are a thirty-second of the merged
+// ones, which copies each slot about 32 times over its life (a merge at a
+// million ads is tens of milliseconds a table) and keeps the log small.
+// The order of the slots in a bucket means nothing: look-ups sort what
+// they find.
 type bandTable struct {
-	off     []uint32 // 1<<16 + 1, made on first use
-	slots   []bandSlot
-	recent  [][]bandSlot // 1<<16 while any is stored since the merge
-	nrecent int
+	off    []uint32 // 1<<16 + 1, made on first use
+	keys   []uint32 // slot keys, merged
+	seqs   []uint32 // slot seqs, merged
+	head   []uint32 // 1<<16: each bucket's newest recent entry, +1 (0: none)
+	recent []recentSlot
+}
+
+// recentSlot is a slot stored since the last merge: its bucket, key and
+// seq, and the bucket's previous recent entry, +1 (0: none).
+type recentSlot struct {
+	band, key, seq, next uint32
 }
 
 // mergeMin is how many recent slots a table holds at least before they
 // are merged: small tables are not merged on every add.
 const mergeMin = 1 << 10
 
-func (t *bandTable) add(k uint32, e bandSlot) {
-	if t.recent == nil {
-		t.recent = make([][]bandSlot, 1<<16)
-		if t.off == nil {
-			t.off = make([]uint32, 1<<16+1)
-		}
+func (t *bandTable) add(k, key, seq uint32) {
+	if t.off == nil {
+		t.off = make([]uint32, 1<<16+1)
+		t.head = make([]uint32, 1<<16)
 	}
-	t.recent[k] = append(t.recent[k], e)
-	t.nrecent++
-	if t.nrecent >= max(len(t.slots)/8, mergeMin) {
+	t.recent = append(t.recent, recentSlot{k, key, seq, t.head[k]})
+	t.head[k] = uint32(len(t.recent))
+	if len(t.recent) >= max(len(t.keys)/64, mergeMin) {
 		t.merge()
 	}
 }
 
-// merge moves the recent slots into the merged array.
+// merge moves the recent slots into the merged arrays.
 func (t *bandTable) merge() {
-	slots := make([]bandSlot, 0, len(t.slots)+t.nrecent)
+	n := len(t.keys) + len(t.recent)
+	keys, seqs := makeLarge(n), makeLarge(n)
+	keys, seqs = keys[:n], seqs[:n]
+	// pos[k]: where bucket k's next recent slot goes, once its merged
+	// slots are copied.
+	pos := make([]uint32, 1<<16+1)
+	for _, e := range t.recent {
+		pos[e.band+1]++
+	}
 	off := make([]uint32, 1<<16+1)
+	at := uint32(0)
 	for k := range 1 << 16 {
-		off[k] = uint32(len(slots))
-		slots = append(slots, t.slots[t.off[k]:t.off[k+1]]...)
-		slots = append(slots, t.recent[k]...)
+		off[k] = at
+		lo, hi := t.off[k], t.off[k+1]
+		copy(keys[at:], t.keys[lo:hi])
+		copy(seqs[at:], t.seqs[lo:hi])
+		at += hi - lo
+		pos[k] = at
+		at += pos[k+1]
 	}
-	off[1<<16] = uint32(len(slots))
-	t.off, t.slots, t.recent, t.nrecent = off, slots, nil, 0
-}
-
-// bucket returns the slots of band value k: merged, and recent.
-func (t *bandTable) bucket(k uint32) (merged, recent []bandSlot) {
-	merged = t.slots[t.off[k]:t.off[k+1]]
-	if t.recent != nil {
-		recent = t.recent[k]
+	off[1<<16] = at
+	for _, e := range t.recent {
+		keys[pos[e.band]], seqs[pos[e.band]] = e.key, e.seq
+		pos[e.band]++
 	}
-	return merged, recent
+	t.off, t.keys, t.seqs = off, keys, seqs
+	clear(t.head)
+	t.recent = t.recent[:0]
 }
 
 // photoBands is one kind of stored photo hashes (plain or crop variants):
@@ -150,19 +168,21 @@ func (p *photoBands) add(h uint64, ad int32) {
 	p.hashes = append(p.hashes, h)
 	p.ads = append(p.ads, ad)
 	for b := range p.tables {
-		p.tables[b].add(band(h, b), bandSlot{slotKey(h, b), seq})
+		p.tables[b].add(band(h, b), slotKey(h, b), seq)
 	}
 }
 
 // len is how many hashes are stored: the next one's seq.
 func (p *photoBands) len() int { return len(p.hashes) }
 
-// bandProbe is one bucket to read: its slots, merged and recent, the
-// probe's key for them, and how many bits they may differ by.
+// bandProbe is one bucket to read: its table, its merged slots (from lo
+// to hi), its newest recent slot (+1, 0: none), the probe's key for them,
+// and how many bits they may differ by.
 type bandProbe struct {
-	merged, recent []bandSlot
-	key            uint32
-	left           int
+	t         *bandTable
+	lo, hi    uint32
+	head, key uint32
+	left      int32
 }
 
 // within appends to out every stored hash within bound bits of h, each
@@ -179,23 +199,34 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 		v := band(h, b)
 		key := slotKey(h, b)
 		for _, m := range s.masks.within(r) {
-			merged, recent := t.bucket(v ^ uint32(m))
-			probes = append(probes, bandProbe{merged, recent, key, bound - bits.OnesCount16(m)})
+			k := v ^ uint32(m)
+			probes = append(probes, bandProbe{t, t.off[k], t.off[k+1], t.head[k], key, int32(bound - bits.OnesCount16(m))})
 		}
 	}
 	s.probes = probes
 	work.probes += int64(len(probes))
 	start := len(out)
 	for _, pr := range probes {
-		work.candidates += int64(len(pr.merged) + len(pr.recent))
-		for _, slots := range [2][]bandSlot{pr.merged, pr.recent} {
-			for _, e := range slots {
-				if bits.OnesCount32(pr.key^e.key) <= pr.left {
-					if hh := p.hashes[e.seq]; bits.OnesCount64(h^hh) <= bound {
-						out = append(out, bandEntry{hh, p.ads[e.seq], int32(e.seq)})
-					}
+		t := pr.t
+		keys := t.keys[pr.lo:pr.hi]
+		work.candidates += int64(len(keys))
+		for j, k := range keys {
+			if int32(bits.OnesCount32(pr.key^k)) <= pr.left {
+				seq := t.seqs[int(pr.lo)+j]
+				if hh := p.hashes[seq]; bits.OnesCount64(h^hh) <= bound {
+					out = append(out, bandEntry{hh, p.ads[seq], int32(seq)})
 				}
 			}
+		}
+		for e := pr.head; e != 0; {
+			r := &t.recent[e-1]
+			work.candidates++
+			if int32(bits.OnesCount32(pr.key^r.key)) <= pr.left {
+				if hh := p.hashes[r.seq]; bits.OnesCount64(h^hh) <= bound {
+					out = append(out, bandEntry{hh, p.ads[r.seq], int32(r.seq)})
+				}
+			}
+			e = r.next
 		}
 	}
 	if len(out)-start > 1 {
