@@ -250,6 +250,10 @@ func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	for i := range l.textBands {
 		l.textBands[i] = map[uint16][]int32{}
 	}
+	// The look-ups nearPhotos asks of each table, for their layout.
+	variantBound := phashThreshold - variantMargin
+	l.plainBands.bounds = []lookupLoad{{phashThreshold, 1}, {variantBound, 9}}
+	l.variantBands.bounds = []lookupLoad{{variantBound, 1}}
 	return l
 }
 

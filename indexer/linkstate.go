@@ -273,7 +273,10 @@ func (l *Linker) ensureLookups() {
 	l.lookupsMissing = false
 	d := &decoder{b: l.lazyFacts}
 	l.lazyFacts, l.savedTexts, l.savedHasText = nil, nil, nil
+	l.plainBands.loading, l.variantBands.loading = true, true
 	l.decodeFacts(d, true)
+	l.plainBands.endLoad()
+	l.variantBands.endLoad()
 	read := l.readLookups
 	l.readLookups = false
 	for i := range l.facts {

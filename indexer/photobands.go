@@ -59,6 +59,74 @@ func bandRadii(bound int) [bands]int {
 	return r
 }
 
+// bandLayout is how a band table set cuts a 64-bit hash into bands (at
+// most four, from the low bits up). The narrow layout is four bands of 16
+// bits; the wide one three of 22, 21 and 21 bits, a bucket per 2 to 4
+// million values. Probing a wide band within a radius asks many more
+// buckets (254 within 2 bits of 22, against 17 within 1 of 16) but each
+// holds 64 times fewer slots: at a few million stored hashes the buckets'
+// slots, not the probes, are what a look-up reads, and the wide layout
+// reads a tenth of them (the crop variants at a million ads: 9,600
+// candidates a look-up within 6 bits narrow, about 1,000 wide).
+type bandLayout struct {
+	n     int
+	shift [4]uint8
+	width [4]uint8
+}
+
+var (
+	narrowLayout = bandLayout{4, [4]uint8{0, 16, 32, 48}, [4]uint8{16, 16, 16, 16}}
+	wideLayout   = bandLayout{3, [4]uint8{0, 22, 43}, [4]uint8{22, 21, 21}}
+)
+
+// band returns the b-th band of h.
+func (lo *bandLayout) band(h uint64, b int) uint32 {
+	return uint32(h>>lo.shift[b]) & (1<<lo.width[b] - 1)
+}
+
+// slotKey is the 32 bits of h a slot of band b keeps: those just above
+// the band, wrapping round (the narrow layout: bands b+1 and b+2).
+func (lo *bandLayout) slotKey(h uint64, b int) uint32 {
+	return uint32(bits.RotateLeft64(h, -int(lo.shift[b]+lo.width[b])))
+}
+
+// radii returns how far each band is probed for hashes within bound bits
+// (bandRadii's pigeonhole, the wider bands first given the larger radii).
+func (lo *bandLayout) radii(bound int) [4]int {
+	var r [4]int
+	need := max(bound-lo.n+1, 0)
+	for b := range lo.n {
+		r[b] = need / lo.n
+		if b < need%lo.n {
+			r[b]++
+		}
+	}
+	return r
+}
+
+// cost estimates the time of a look-up within bound among n stored hashes,
+// in nanoseconds: a probe (a bucket's bounds, often a cache miss) about 40
+// and a slot read about 4, the figures measured at a million ads.
+func (lo *bandLayout) cost(bound, n int) float64 {
+	var c float64
+	radii := lo.radii(bound)
+	for b, r := range radii[:lo.n] {
+		probes := float64(ballSize(int(lo.width[b]), r))
+		c += probes * (40 + 4*float64(n)/float64(uint64(1)<<lo.width[b]))
+	}
+	return c
+}
+
+// ballSize is how many values of width bits are within r bits of one.
+func ballSize(width, r int) int {
+	n, c := 0, 1
+	for k := 0; k <= r; k++ {
+		n += c
+		c = c * (width - k) / (k + 1)
+	}
+	return n
+}
+
 // bandEntry is one hash found: the whole hash, its ad, and the order it
 // was stored in.
 type bandEntry struct {
@@ -68,34 +136,31 @@ type bandEntry struct {
 }
 
 // A band table keeps, for each stored hash, a slot: 32 of the hash's
-// other 48 bits (its next two bands, slotKey), so that most candidates are
+// other bits (bandLayout.slotKey), so that most candidates are
 // ruled out by one popcount on the bucket's own bytes, and the order it
 // was stored in (its seq), which finds the whole hash and its ad. A hash
 // within bound of a probe found in a bucket at distance d on the band is
 // within bound-d on these 32 bits: the filter loses none.
 
-// slotKey is the bits of h a slot of band b keeps: bands b+1 and b+2
-// (modulo bands).
-func slotKey(h uint64, b int) uint32 { return uint32(bits.RotateLeft64(h, -16*(b+1))) }
-
-// bandTable is one band's buckets, a bucket per band value (65,536).
-// Most slots are merged into two arrays read side by side (keys and seqs,
-// bucket k's from off[k] to off[k+1]: no slack, no slice header per
-// bucket); the keys are apart from the seqs because a look-up reads every
-// key of a bucket and the seq of almost none. The slots stored since the
-// last merge are a log (recent), each bucket's chained from its newest
-// (head) through next: a probe reads one more word (its head) and, in a
-// bucket that has any, a few entries of a log small enough to stay in
-// cache. They are merged in once they are a thirty-second of the merged
-// ones, which copies each slot about 32 times over its life (a merge at a
-// million ads is tens of milliseconds a table) and keeps the log small.
-// The order of the slots in a bucket means nothing: look-ups sort what
-// they find.
+// bandTable is one band's buckets, a bucket per band value (65,536 in the
+// narrow layout, 2 or 4 million in the wide). Most slots are merged into
+// two arrays read side by side (keys and seqs; no slack, no slice header
+// per bucket); the keys are apart from the seqs because a look-up reads
+// every key of a bucket and the seq of almost none. The slots stored
+// since the last merge are a log (recent), each bucket's chained from its
+// newest (its head) through next. A bucket's directory entry is its
+// merged slots' start and its head side by side (dir[2k], dir[2k+1]; its
+// end is the next bucket's start, dir[2k+2]): a probe finds both in one
+// cache line. The log is merged in once it is a sixty-fourth of the
+// merged slots or a quarter of the buckets, whichever is more: a probe
+// meets a few recent slots at most, in a log small enough to stay in
+// cache, and a merge (tens of milliseconds a table at a million ads) is
+// not made for every few thousand photos. The order of the slots in a bucket
+// means nothing: look-ups sort what they find.
 type bandTable struct {
-	off    []uint32 // 1<<16 + 1, made on first use
+	dir    []uint32 // 2<<width + 1, made on first use
 	keys   []uint32 // slot keys, merged
 	seqs   []uint32 // slot seqs, merged
-	head   []uint32 // 1<<16: each bucket's newest recent entry, +1 (0: none)
 	recent []recentSlot
 }
 
@@ -109,14 +174,13 @@ type recentSlot struct {
 // are merged: small tables are not merged on every add.
 const mergeMin = 1 << 10
 
-func (t *bandTable) add(k, key, seq uint32) {
-	if t.off == nil {
-		t.off = make([]uint32, 1<<16+1)
-		t.head = make([]uint32, 1<<16)
+func (t *bandTable) add(width uint8, k, key, seq uint32) {
+	if t.dir == nil {
+		t.dir = makeLarge(2<<width + 1)[: 2<<width+1 : 2<<width+1]
 	}
-	t.recent = append(t.recent, recentSlot{k, key, seq, t.head[k]})
-	t.head[k] = uint32(len(t.recent))
-	if len(t.recent) >= max(len(t.keys)/64, mergeMin) {
+	t.recent = append(t.recent, recentSlot{k, key, seq, t.dir[2*k+1]})
+	t.dir[2*k+1] = uint32(len(t.recent))
+	if len(t.recent) >= max(len(t.keys)/64, len(t.dir)/8, mergeMin) {
 		t.merge()
 	}
 }
@@ -124,52 +188,158 @@ func (t *bandTable) add(k, key, seq uint32) {
 // merge moves the recent slots into the merged arrays.
 func (t *bandTable) merge() {
 	n := len(t.keys) + len(t.recent)
-	keys, seqs := makeLarge(n), makeLarge(n)
-	keys, seqs = keys[:n], seqs[:n]
-	// pos[k]: where bucket k's next recent slot goes, once its merged
-	// slots are copied.
-	pos := make([]uint32, 1<<16+1)
+	keys, seqs := makeLarge(n)[:n], makeLarge(n)[:n]
+	buckets := len(t.dir) / 2
+	// count[k+1]: bucket k's recent slots; then where its next one goes.
+	count := make([]uint32, buckets+1)
 	for _, e := range t.recent {
-		pos[e.band+1]++
+		count[e.band+1]++
 	}
-	off := make([]uint32, 1<<16+1)
+	dir := makeLarge(len(t.dir))[:len(t.dir)]
 	at := uint32(0)
-	for k := range 1 << 16 {
-		off[k] = at
-		lo, hi := t.off[k], t.off[k+1]
+	for k := range buckets {
+		dir[2*k] = at
+		lo, hi := t.dir[2*k], t.dir[2*k+2]
 		copy(keys[at:], t.keys[lo:hi])
 		copy(seqs[at:], t.seqs[lo:hi])
 		at += hi - lo
-		pos[k] = at
-		at += pos[k+1]
+		count[k] = at
+		at += count[k+1]
 	}
-	off[1<<16] = at
+	dir[2*buckets] = at
 	for _, e := range t.recent {
-		keys[pos[e.band]], seqs[pos[e.band]] = e.key, e.seq
-		pos[e.band]++
+		keys[count[e.band]], seqs[count[e.band]] = e.key, e.seq
+		count[e.band]++
 	}
-	t.off, t.keys, t.seqs = off, keys, seqs
-	clear(t.head)
+	t.dir, t.keys, t.seqs = dir, keys, seqs
 	t.recent = t.recent[:0]
+}
+
+// build makes the table anew, band b of layout lo, from every stored hash
+// (by seq), merged: a count of each bucket, then each slot put in place,
+// the heads used as the buckets' cursors meanwhile.
+func (t *bandTable) build(lo *bandLayout, b int, hashes []uint64) {
+	buckets := 1 << lo.width[b]
+	dir := makeLarge(2*buckets + 1)[: 2*buckets+1 : 2*buckets+1]
+	for _, h := range hashes {
+		dir[2*lo.band(h, b)+2]++
+	}
+	at := uint32(0)
+	for k := range buckets {
+		c := dir[2*k+2]
+		dir[2*k] = at
+		at += c
+	}
+	dir[2*buckets] = at
+	n := len(hashes)
+	keys, seqs := makeLarge(n)[:n], makeLarge(n)[:n]
+	for seq, h := range hashes {
+		k := lo.band(h, b)
+		i := dir[2*k] + dir[2*k+1]
+		dir[2*k+1]++
+		keys[i], seqs[i] = lo.slotKey(h, b), uint32(seq)
+	}
+	for k := range buckets {
+		dir[2*k+1] = 0
+	}
+	*t = bandTable{dir: dir, keys: keys, seqs: seqs}
 }
 
 // photoBands is one kind of stored photo hashes (plain or crop variants):
 // each hash and its ad once, by the order they were stored in (seq), and
-// in each of the four band tables its slot: a probe is one index into a
-// dense array, and a bucket's slots are read in sequence, 8 bytes each.
+// in each band table of its layout its slot: a probe is one index into a
+// dense array, and a bucket's slots are read in sequence, 4 bytes each.
+// The layout is narrow until the wide one would be cheaper for the
+// look-ups the table is asked (bounds, with how many of each a photo
+// asks), which is checked each time the table doubles from a million on;
+// the tables are then built again from the hashes. What a look-up finds
+// does not depend on the layout.
 type photoBands struct {
-	tables [bands]bandTable
+	layout *bandLayout // nil: narrow
+	tables [4]bandTable
 	hashes []uint64 // by seq
 	ads    []int32  // by seq
+	// bounds are the look-ups asked of the table, each bound with how
+	// many a photo asks; none: it stays narrow.
+	bounds []lookupLoad
+	// relayoutAt is the size at which the layout is next reconsidered.
+	relayoutAt int
+	// loading is true while a loaded linker's photos are stored: the
+	// hashes only, the tables built once at the end (endLoad).
+	loading bool
+}
+
+// lookupLoad is how many look-ups within bound a photo asks of a table.
+type lookupLoad struct{ bound, perPhoto int }
+
+// relayoutFrom is the size from which a table's layout is reconsidered.
+const relayoutFrom = 1 << 20
+
+func (p *photoBands) lay() *bandLayout {
+	if p.layout == nil {
+		return &narrowLayout
+	}
+	return p.layout
 }
 
 func (p *photoBands) add(h uint64, ad int32) {
 	seq := uint32(len(p.hashes))
 	p.hashes = append(p.hashes, h)
 	p.ads = append(p.ads, ad)
-	for b := range p.tables {
-		p.tables[b].add(band(h, b), slotKey(h, b), seq)
+	if p.loading {
+		return
 	}
+	lo := p.lay()
+	for b := range lo.n {
+		p.tables[b].add(lo.width[b], lo.band(h, b), lo.slotKey(h, b), seq)
+	}
+	if len(p.hashes) >= max(p.relayoutAt, relayoutFrom) && len(p.bounds) > 0 {
+		p.relayoutAt = 2 * len(p.hashes)
+		if best := p.cheapest(); best != lo {
+			p.relayout(best)
+		}
+	}
+}
+
+// cheapest returns the layout whose look-ups cost least at the table's
+// size.
+func (p *photoBands) cheapest() *bandLayout {
+	best, bestCost := &narrowLayout, 0.0
+	for i, lo := range []*bandLayout{&narrowLayout, &wideLayout} {
+		var c float64
+		for _, q := range p.bounds {
+			c += float64(q.perPhoto) * lo.cost(q.bound, len(p.hashes))
+		}
+		if i == 0 || c < bestCost {
+			best, bestCost = lo, c
+		}
+	}
+	return best
+}
+
+// relayout builds the band tables again in layout lo from the hashes.
+func (p *photoBands) relayout(lo *bandLayout) {
+	p.layout = lo
+	p.tables = [4]bandTable{}
+	if len(p.hashes) == 0 {
+		return
+	}
+	for b := range lo.n {
+		p.tables[b].build(lo, b, p.hashes)
+	}
+}
+
+// endLoad builds the tables of the hashes stored while loading, in the
+// cheapest layout for their number: one pass a table, where storing them
+// one by one would merge each slot dozens of times.
+func (p *photoBands) endLoad() {
+	p.loading = false
+	lo := p.lay()
+	if len(p.hashes) >= relayoutFrom && len(p.bounds) > 0 {
+		lo = p.cheapest()
+		p.relayoutAt = 2 * len(p.hashes)
+	}
+	p.relayout(lo)
 }
 
 // len is how many hashes are stored: the next one's seq.
@@ -188,19 +358,22 @@ type bandProbe struct {
 // within appends to out every stored hash within bound bits of h, each
 // once, in no particular order.
 func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry, work *workCount) []bandEntry {
-	if p.tables[0].off == nil {
+	if p.tables[0].dir == nil {
 		return out
 	}
 	// The buckets are gathered first, then read: their addresses do not
 	// depend on one another, so their cache misses overlap.
 	probes := s.probes[:0]
-	for b, r := range bandRadii(bound) {
+	lo := p.lay()
+	radii := lo.radii(bound)
+	for b, r := range radii[:lo.n] {
 		t := &p.tables[b]
-		v := band(h, b)
-		key := slotKey(h, b)
-		for _, m := range s.masks.within(r) {
-			k := v ^ uint32(m)
-			probes = append(probes, bandProbe{t, t.off[k], t.off[k+1], t.head[k], key, int32(bound - bits.OnesCount16(m))})
+		v := lo.band(h, b)
+		key := lo.slotKey(h, b)
+		for _, m := range s.masks.within(lo.width[b], r) {
+			k := v ^ m
+			d := t.dir[2*k : 2*k+3 : 2*k+3]
+			probes = append(probes, bandProbe{t, d[0], d[2], d[1], key, int32(bound - bits.OnesCount32(m))})
 		}
 	}
 	s.probes = probes
@@ -239,18 +412,22 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 	return out
 }
 
-// probeMasks holds, per radius, every 16-bit pattern of at most that many
-// bits: the values a band is probed at are its own XOR each of them.
-type probeMasks struct{ byRadius [][]uint16 }
+// probeMasks holds, per band width and radius, every pattern of that
+// many bits with at most that many set: the values a band is probed at
+// are its own XOR each of them.
+type probeMasks struct{ m map[[2]int][]uint32 }
 
-func (p *probeMasks) within(r int) []uint16 {
-	for len(p.byRadius) <= r {
-		k := len(p.byRadius)
-		var ms []uint16
-		forEachWithin(0, 16, k, func(v uint32) { ms = append(ms, uint16(v)) })
-		p.byRadius = append(p.byRadius, ms)
+func (p *probeMasks) within(width uint8, r int) []uint32 {
+	k := [2]int{int(width), r}
+	ms, ok := p.m[k]
+	if !ok {
+		forEachWithin(0, int(width), r, func(v uint32) { ms = append(ms, v) })
+		if p.m == nil {
+			p.m = map[[2]int][]uint32{}
+		}
+		p.m[k] = ms
 	}
-	return p.byRadius[r]
+	return ms
 }
 
 // lookScratch is what a look-up reuses from one call to the next.

@@ -72,9 +72,22 @@ func oldNearPhotos(plain, variant *[bands]map[uint32][]bandEntry, threshold int,
 // photo), and checks each look-up against a scan of every stored hash
 // (the same set of ads) and against the look-up it replaced (the same
 // ads in the same order), for several thresholds.
+// Each table set is tried in the narrow layout, the wide one, and built
+// narrow then laid out wide half way (as a table that grows past a
+// million hashes is): every layout finds the same ads in the same order.
 func TestNearPhotosMatchesBruteForce(t *testing.T) {
 	for _, threshold := range []int{2, 5, 8, 10, 12} {
-		t.Run(fmt.Sprint("threshold=", threshold), func(t *testing.T) {
+		for _, layout := range []string{"narrow", "wide", "relayout"} {
+			t.Run(fmt.Sprint("threshold=", threshold, "/", layout), func(t *testing.T) {
+				nearPhotosMatchesBruteForce(t, threshold, layout)
+			})
+		}
+	}
+}
+
+func nearPhotosMatchesBruteForce(t *testing.T, threshold int, layout string) {
+	{
+		{
 			r := rand.New(rand.NewPCG(uint64(threshold), 7))
 			flip := func(h uint64, n int) uint64 {
 				for range n {
@@ -103,6 +116,9 @@ func TestNearPhotosMatchesBruteForce(t *testing.T) {
 				return p
 			}
 			l := NewLinker(threshold, 25)
+			if layout == "wide" {
+				l.plainBands.layout, l.variantBands.layout = &wideLayout, &wideLayout
+			}
 			var oldPlain, oldVariant [bands]map[uint32][]bandEntry
 			for b := range bands {
 				oldPlain[b], oldVariant[b] = map[uint32][]bandEntry{}, map[uint32][]bandEntry{}
@@ -118,6 +134,10 @@ func TestNearPhotosMatchesBruteForce(t *testing.T) {
 					ad = int32(r.IntN(i)) // an ad with several photos
 				}
 				p := newPhoto()
+				if i == 1500 && layout == "relayout" {
+					l.plainBands.relayout(&wideLayout)
+					l.variantBands.relayout(&wideLayout)
+				}
 				if i%10 == 0 {
 					got := l.nearPhotos(p)
 					want := oldNearPhotos(&oldPlain, &oldVariant, threshold, p)
@@ -157,7 +177,7 @@ func TestNearPhotosMatchesBruteForce(t *testing.T) {
 				}
 				all = append(all, stored{ad, p})
 			}
-		})
+		}
 	}
 }
 
@@ -175,6 +195,66 @@ func TestBandRadii(t *testing.T) {
 	} {
 		if got := bandRadii(tc.bound); got != tc.want {
 			t.Errorf("bandRadii(%d) = %v, want %v", tc.bound, got, tc.want)
+		}
+	}
+}
+
+// The layouts' bands cut the 64 bits between them, a slot's key holds
+// none of its own band's bits, and the radii find every hash within bound
+// (the pigeonhole: the radii plus one each add up to more than bound).
+func TestBandLayouts(t *testing.T) {
+	for _, lo := range []*bandLayout{&narrowLayout, &wideLayout} {
+		var covered uint64
+		for b := range lo.n {
+			mask := uint64(1)<<lo.width[b] - 1
+			mask <<= lo.shift[b]
+			if covered&mask != 0 {
+				t.Errorf("%d bands: band %d overlaps another", lo.n, b)
+			}
+			covered |= mask
+			h := uint64(0x0123456789abcdef)
+			if lo.slotKey(h, b) != lo.slotKey(h^mask, b) {
+				t.Errorf("%d bands: band %d's slot key holds its own bits", lo.n, b)
+			}
+			if lo.band(h^mask, b) != lo.band(h, b)^uint32(mask>>lo.shift[b]) {
+				t.Errorf("%d bands: band %d is not bits %d to %d", lo.n, b, lo.shift[b], lo.shift[b]+lo.width[b])
+			}
+		}
+		if covered != ^uint64(0) {
+			t.Errorf("%d bands cover %x, not every bit", lo.n, covered)
+		}
+		for bound := range 13 {
+			sum, radii := 0, lo.radii(bound)
+			for _, r := range radii[:lo.n] {
+				sum += r + 1
+			}
+			if sum <= bound {
+				t.Errorf("%d bands, bound %d: radii %v miss hashes", lo.n, bound, radii)
+			}
+		}
+	}
+}
+
+// A table changes layout when the wide one is cheaper for its look-ups:
+// the crop variants at a million ads (12 million hashes, looked up within
+// 6 bits), not the plain hashes beside them (1.3 million, within 8 and
+// 6 bits nine times) nor a small one.
+func TestCheapestLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		n      int
+		bounds []lookupLoad
+		want   *bandLayout
+	}{
+		{"crop variants at 1M ads", 12_000_000, []lookupLoad{{6, 1}}, &wideLayout},
+		{"crop variants at 100,000 ads", 1_200_000, []lookupLoad{{6, 1}}, &narrowLayout},
+		{"plain hashes at 1M ads", 1_350_000, []lookupLoad{{8, 1}, {6, 9}}, &narrowLayout},
+		{"plain hashes at 10M ads", 13_500_000, []lookupLoad{{8, 1}, {6, 9}}, &wideLayout},
+		{"a small table", 10_000, []lookupLoad{{6, 1}}, &narrowLayout},
+	} {
+		p := photoBands{bounds: tc.bounds, hashes: make([]uint64, tc.n)}
+		if got := p.cheapest(); got != tc.want {
+			t.Errorf("%s: %d bands, want %d", tc.name, got.n, tc.want.n)
 		}
 	}
 }

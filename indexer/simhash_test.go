@@ -50,6 +50,9 @@ func TestSimHashUnchanged(t *testing.T) {
 	alphabet := []rune("abcdefghij klmnopqrstuvwxyzñáéíóú ÄÖÜß日本語 0123456789.,!$-")
 	for range 2000 {
 		n := r.IntN(80)
+		if r.IntN(10) == 0 {
+			n = 200 + r.IntN(2000) // past 255 shingles, where the counts are emptied
+		}
 		rs := make([]rune, n)
 		for i := range rs {
 			rs[i] = alphabet[r.IntN(len(alphabet))]
@@ -61,4 +64,17 @@ func TestSimHashUnchanged(t *testing.T) {
 			t.Fatalf("SimHash(%q) = %016x, want %016x", s, got, want)
 		}
 	}
+}
+
+// FuzzSimHash holds SimHash to the plain count on any text, invalid UTF-8
+// included.
+func FuzzSimHash(f *testing.F) {
+	f.Add("Hi gentlemen, sweet and discreet company, upscale incall only")
+	f.Add(strings.Repeat("ñandú 日本 ", 120))
+	f.Add("\xff\xfe abc")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := SimHash(s), oldSimHash(s); got != want {
+			t.Fatalf("SimHash(%q) = %016x, want %016x", s, got, want)
+		}
+	})
 }
