@@ -2,6 +2,11 @@
 
 package indexer
 
-// makeLarge returns a []uint32 of length 0 and capacity n: on Linux the
-// kernel is asked for huge pages for it.
-func makeLarge(n int) []uint32 { return make([]uint32, 0, n) }
+// bigArray is a []uint32 for the photo band tables: on Linux the large
+// ones live outside Go's heap, in huge pages where the kernel gives them.
+type bigArray struct{ s []uint32 }
+
+func newBigArray(n int) *bigArray { return &bigArray{s: make([]uint32, n)} }
+
+// release does nothing: the garbage collector frees the array.
+func (a *bigArray) release() {}

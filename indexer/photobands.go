@@ -162,6 +162,22 @@ type bandTable struct {
 	keys   []uint32 // slot keys, merged
 	seqs   []uint32 // slot seqs, merged
 	recent []recentSlot
+	own    [3]*bigArray // where dir, keys and seqs live
+}
+
+// set makes dir, keys and seqs the table's arrays and releases the old.
+func (t *bandTable) set(dir, keys, seqs *bigArray) {
+	t.release()
+	t.own = [3]*bigArray{dir, keys, seqs}
+	t.dir, t.keys, t.seqs = dir.s, keys.s, seqs.s
+}
+
+// release returns the table's arrays; it is empty after.
+func (t *bandTable) release() {
+	for _, a := range t.own {
+		a.release()
+	}
+	*t = bandTable{}
 }
 
 // recentSlot is a slot stored since the last merge: its bucket, key and
@@ -176,7 +192,7 @@ const mergeMin = 1 << 10
 
 func (t *bandTable) add(width uint8, k, key, seq uint32) {
 	if t.dir == nil {
-		t.dir = makeLarge(2<<width + 1)[: 2<<width+1 : 2<<width+1]
+		t.set(newBigArray(2<<width+1), newBigArray(0), newBigArray(0))
 	}
 	t.recent = append(t.recent, recentSlot{k, key, seq, t.dir[2*k+1]})
 	t.dir[2*k+1] = uint32(len(t.recent))
@@ -188,14 +204,16 @@ func (t *bandTable) add(width uint8, k, key, seq uint32) {
 // merge moves the recent slots into the merged arrays.
 func (t *bandTable) merge() {
 	n := len(t.keys) + len(t.recent)
-	keys, seqs := makeLarge(n)[:n], makeLarge(n)[:n]
+	keysA, seqsA, dirA := newBigArray(n), newBigArray(n), newBigArray(len(t.dir))
+	keys, seqs, dir := keysA.s, seqsA.s, dirA.s
 	buckets := len(t.dir) / 2
 	// count[k+1]: bucket k's recent slots; then where its next one goes.
-	count := make([]uint32, buckets+1)
+	countA := newBigArray(buckets + 1)
+	defer countA.release()
+	count := countA.s
 	for _, e := range t.recent {
 		count[e.band+1]++
 	}
-	dir := makeLarge(len(t.dir))[:len(t.dir)]
 	at := uint32(0)
 	for k := range buckets {
 		dir[2*k] = at
@@ -211,8 +229,9 @@ func (t *bandTable) merge() {
 		keys[count[e.band]], seqs[count[e.band]] = e.key, e.seq
 		count[e.band]++
 	}
-	t.dir, t.keys, t.seqs = dir, keys, seqs
-	t.recent = t.recent[:0]
+	recent := t.recent[:0]
+	t.set(dirA, keysA, seqsA)
+	t.recent = recent
 }
 
 // build makes the table anew, band b of layout lo, from every stored hash
@@ -220,7 +239,8 @@ func (t *bandTable) merge() {
 // the heads used as the buckets' cursors meanwhile.
 func (t *bandTable) build(lo *bandLayout, b int, hashes []uint64) {
 	buckets := 1 << lo.width[b]
-	dir := makeLarge(2*buckets + 1)[: 2*buckets+1 : 2*buckets+1]
+	dirA := newBigArray(2*buckets + 1)
+	dir := dirA.s
 	for _, h := range hashes {
 		dir[2*lo.band(h, b)+2]++
 	}
@@ -232,7 +252,8 @@ func (t *bandTable) build(lo *bandLayout, b int, hashes []uint64) {
 	}
 	dir[2*buckets] = at
 	n := len(hashes)
-	keys, seqs := makeLarge(n)[:n], makeLarge(n)[:n]
+	keysA, seqsA := newBigArray(n), newBigArray(n)
+	keys, seqs := keysA.s, seqsA.s
 	for seq, h := range hashes {
 		k := lo.band(h, b)
 		i := dir[2*k] + dir[2*k+1]
@@ -242,7 +263,7 @@ func (t *bandTable) build(lo *bandLayout, b int, hashes []uint64) {
 	for k := range buckets {
 		dir[2*k+1] = 0
 	}
-	*t = bandTable{dir: dir, keys: keys, seqs: seqs}
+	t.set(dirA, keysA, seqsA)
 }
 
 // photoBands is one kind of stored photo hashes (plain or crop variants):
@@ -320,12 +341,19 @@ func (p *photoBands) cheapest() *bandLayout {
 // relayout builds the band tables again in layout lo from the hashes.
 func (p *photoBands) relayout(lo *bandLayout) {
 	p.layout = lo
-	p.tables = [4]bandTable{}
+	p.release()
 	if len(p.hashes) == 0 {
 		return
 	}
 	for b := range lo.n {
 		p.tables[b].build(lo, b, p.hashes)
+	}
+}
+
+// release returns the tables' arrays; the hashes stay.
+func (p *photoBands) release() {
+	for b := range p.tables {
+		p.tables[b].release()
 	}
 }
 

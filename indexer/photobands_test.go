@@ -116,6 +116,12 @@ func nearPhotosMatchesBruteForce(t *testing.T, threshold int, layout string) {
 				return p
 			}
 			l := NewLinker(threshold, 25)
+			// The wide tables' directories are tens of megabytes outside
+			// the heap: returned now rather than when a cleanup runs.
+			t.Cleanup(func() {
+				l.plainBands.release()
+				l.variantBands.release()
+			})
 			if layout == "wide" {
 				l.plainBands.layout, l.variantBands.layout = &wideLayout, &wideLayout
 			}
