@@ -76,6 +76,8 @@ func benchLinkSynth(b *testing.B, gen *synth.Generator, n int) {
 	b.ReportMetric(float64(int64(ms.HeapInuse)-int64(base))/float64(n), "heap-B/ad")
 	b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MB")
 	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
+	// The large band-table arrays are outside the heap.
+	b.ReportMetric(float64(l.plainBands.tableBytes()+l.variantBands.tableBytes())/(1<<20), "bands-MB")
 	if path := os.Getenv("ADWATCH_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {

@@ -350,6 +350,16 @@ func (p *photoBands) relayout(lo *bandLayout) {
 	}
 }
 
+// tableBytes is the size of the band tables' arrays (not the hashes),
+// most of it outside the heap.
+func (p *photoBands) tableBytes() int {
+	n := 0
+	for _, t := range p.tables {
+		n += 4*(len(t.dir)+cap(t.keys)+cap(t.seqs)) + 16*cap(t.recent)
+	}
+	return n
+}
+
 // release returns the tables' arrays; the hashes stay.
 func (p *photoBands) release() {
 	for b := range p.tables {

@@ -203,7 +203,11 @@ func (p *peaks) reset() {
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// add reports the peak since the last reset as figure.
+// add reports the peak since the last reset as figure, and what is
+// resident at the end of the phase split into the process's own memory
+// (anonymous: the heap, the band tables) and pages of files it maps (the
+// index's segments, the linker's state), which the kernel can drop and
+// read again.
 func (p *peaks) add(b *bench, figure, note string) {
 	kb := vmHWM()
 	p.max = max(p.max, kb<<10)
@@ -211,7 +215,11 @@ func (p *peaks) add(b *bench, figure, note string) {
 	if kb > 0 {
 		value = fmt.Sprintf("%.0f MB", float64(kb)/1024)
 	}
-	b.add(figure, value, "", note+" (VmHWM)")
+	note += " (VmHWM"
+	if anon, file := statusKB("RssAnon:"), statusKB("RssFile:"); anon > 0 {
+		note += fmt.Sprintf("; at the end %.0f MB anonymous, %.0f MB of mapped files", float64(anon)/1024, float64(file)/1024)
+	}
+	b.add(figure, value, "", note+")")
 }
 
 // photos hashes the same 300x400 JPEGs with adwatch and with plain
@@ -559,13 +567,17 @@ func du(dir string) string {
 
 // vmHWM is the process's peak resident set size in kB, from /proc; 0 when
 // unknown.
-func vmHWM() int64 {
+func vmHWM() int64 { return statusKB("VmHWM:") }
+
+// statusKB is the field of /proc/self/status named by key, in kB; 0 when
+// unknown.
+func statusKB(key string) int64 {
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for line := range strings.SplitSeq(string(data), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, key); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
 			if err == nil {
 				return kb
