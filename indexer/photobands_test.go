@@ -182,6 +182,19 @@ func nearPhotosMatchesBruteForce(t *testing.T, threshold int, layout string) {
 					}
 				}
 				all = append(all, stored{ad, p})
+				if i%500 == 250 {
+					// Merge every table now and then: left to themselves
+					// these small tables would merge only past 16,384
+					// recent slots, so the look-ups above would never
+					// read merged slots and recent ones together.
+					for _, pb := range []*photoBands{&l.plainBands, &l.variantBands} {
+						for b := range pb.tables {
+							if pb.tables[b].dir != nil {
+								pb.tables[b].merge()
+							}
+						}
+					}
+				}
 			}
 		}
 	}
