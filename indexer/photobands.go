@@ -39,26 +39,6 @@ const bands = 4
 // band returns the b-th 16-bit band of h.
 func band(h uint64, b int) uint32 { return uint32(h>>(16*b)) & 0xffff }
 
-// bandRadii returns, for hashes within bound bits, how far each band is
-// probed: if every band differed by more than its radius, the hashes would
-// differ by at least the sum of (radius+1), more than bound. So the radii
-// need only add up to bound-bands+1 (multi-index hashing's generalized
-// pigeonhole): the linking threshold (8) is probed at radii 2, 1, 1, 1
-// (188 values in all) rather than 2 on every band (548), the tighter
-// crop-variant bound (6) at 1, 1, 1, 0 (52 values) rather than 1 on every
-// band (68). Every hash within bound is still found.
-func bandRadii(bound int) [bands]int {
-	var r [bands]int
-	need := max(bound-bands+1, 0)
-	for b := range r {
-		r[b] = need / bands
-		if b < need%bands {
-			r[b]++
-		}
-	}
-	return r
-}
-
 // bandLayout is how a band table set cuts a 64-bit hash into bands (at
 // most four, from the low bits up). The narrow layout is four bands of 16
 // bits; the wide one three of 22, 21 and 21 bits, a bucket per 2 to 4
@@ -90,8 +70,15 @@ func (lo *bandLayout) slotKey(h uint64, b int) uint32 {
 	return uint32(bits.RotateLeft64(h, -int(lo.shift[b]+lo.width[b])))
 }
 
-// radii returns how far each band is probed for hashes within bound bits
-// (bandRadii's pigeonhole, the wider bands first given the larger radii).
+// radii returns how far each band is probed for hashes within bound bits:
+// if every band differed by more than its radius, the hashes would differ
+// by at least the sum of (radius+1), more than bound. So the radii need
+// only add up to bound-n+1 (multi-index hashing's generalized
+// pigeonhole), the first (widest) bands given the larger ones: in the
+// narrow layout the linking threshold (8) is probed at radii 2, 1, 1, 1
+// (188 values in all) rather than 2 on every band (548), the tighter
+// crop-variant bound (6) at 1, 1, 1, 0 (52 values) rather than 1 on every
+// band (68). Every hash within bound is still found.
 func (lo *bandLayout) radii(bound int) [4]int {
 	var r [4]int
 	need := max(bound-lo.n+1, 0)
@@ -135,15 +122,14 @@ type bandEntry struct {
 	seq  int32
 }
 
-// A band table keeps, for each stored hash, a slot: 32 of the hash's
-// other bits (bandLayout.slotKey), so that most candidates are
-// ruled out by one popcount on the bucket's own bytes, and the order it
-// was stored in (its seq), which finds the whole hash and its ad. A hash
-// within bound of a probe found in a bucket at distance d on the band is
-// within bound-d on these 32 bits: the filter loses none.
-
 // bandTable is one band's buckets, a bucket per band value (65,536 in the
-// narrow layout, 2 or 4 million in the wide). Most slots are merged into
+// narrow layout, 2 or 4 million in the wide), and in them a slot for each
+// stored hash: 32 of the hash's other bits (bandLayout.slotKey), so that
+// most candidates are ruled out by one popcount on the bucket's own
+// bytes, and the order it was stored in (its seq), which finds the whole
+// hash and its ad. A hash within bound of a probe found in a bucket at
+// distance d on the band is within bound-d on these 32 bits: the filter
+// loses none. Most slots are merged into
 // two arrays read side by side (keys and seqs; no slack, no slice header
 // per bucket); the keys are apart from the seqs because a look-up reads
 // every key of a bucket and the seq of almost none. The slots stored
@@ -314,12 +300,22 @@ func (p *photoBands) add(h uint64, ad int32) {
 	for b := range lo.n {
 		p.tables[b].add(lo.width[b], lo.band(h, b), lo.slotKey(h, b), seq)
 	}
-	if len(p.hashes) >= max(p.relayoutAt, relayoutFrom) && len(p.bounds) > 0 {
-		p.relayoutAt = 2 * len(p.hashes)
-		if best := p.cheapest(); best != lo {
+	if len(p.hashes) >= p.relayoutAt {
+		if best := p.pick(); best != lo {
 			p.relayout(best)
 		}
 	}
+}
+
+// pick returns the layout for the table's size, and sets when to ask
+// again (at twice the size): narrow below a million hashes or with no
+// look-ups known, otherwise the cheapest.
+func (p *photoBands) pick() *bandLayout {
+	p.relayoutAt = max(2*len(p.hashes), relayoutFrom)
+	if len(p.hashes) < relayoutFrom || len(p.bounds) == 0 {
+		return p.lay()
+	}
+	return p.cheapest()
 }
 
 // cheapest returns the layout whose look-ups cost least at the table's
@@ -372,12 +368,7 @@ func (p *photoBands) release() {
 // one by one would merge each slot dozens of times.
 func (p *photoBands) endLoad() {
 	p.loading = false
-	lo := p.lay()
-	if len(p.hashes) >= relayoutFrom && len(p.bounds) > 0 {
-		lo = p.cheapest()
-		p.relayoutAt = 2 * len(p.hashes)
-	}
-	p.relayout(lo)
+	p.relayout(p.pick())
 }
 
 // len is how many hashes are stored: the next one's seq.
@@ -479,7 +470,7 @@ type lookScratch struct {
 type workCount struct{ probes, candidates int64 }
 
 // probeOrder compares two stored hashes found within bound bits of h in
-// the order the band tables were first read in (before bandRadii): band
+// the order the band tables were first read in (before radii): band
 // by band, each probed at radius bound/4, its values in forEachWithin's
 // order, each bucket in the order its hashes were stored. Linking unites
 // an ad with the ads it finds in this order, which decides the evidence

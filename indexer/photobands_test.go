@@ -212,8 +212,8 @@ func TestBandRadii(t *testing.T) {
 		{8, [bands]int{2, 1, 1, 1}},
 		{12, [bands]int{3, 2, 2, 2}},
 	} {
-		if got := bandRadii(tc.bound); got != tc.want {
-			t.Errorf("bandRadii(%d) = %v, want %v", tc.bound, got, tc.want)
+		if got := narrowLayout.radii(tc.bound); got != tc.want {
+			t.Errorf("narrowLayout.radii(%d) = %v, want %v", tc.bound, got, tc.want)
 		}
 	}
 }
