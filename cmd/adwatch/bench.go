@@ -10,11 +10,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,7 +43,7 @@ func benchCmd(g *globals) *cobra.Command {
 	var photoTime time.Duration
 	var e2e e2eOptions
 	var national int
-	var keep string
+	var keep, memProfile string
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the hot paths in one run and print one Markdown table (make bench)",
@@ -57,7 +59,7 @@ func benchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose, keep: keep}
+			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose, keep: keep, memProfile: memProfile}
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
 			if err != nil {
 				return err
@@ -91,6 +93,7 @@ func benchCmd(g *globals) *cobra.Command {
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
 	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
 	c.Flags().IntVar(&national, "national-day", 0, "also measure the national day on this many ads with three photos each, most reused (written into the streams, then extracted, indexed and alerted), and project 200,000 from it; 0: not measured")
+	c.Flags().StringVar(&memProfile, "memprofile", "", "write heap profiles of the live memory as phases end: of the reindex to this file, of serving to it with .serving appended, of the fresh linker with .linking")
 	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file; without it, of the --national-day stages")
 	return c
 }
@@ -105,7 +108,10 @@ type bench struct {
 	// keep is the directory of the corpus and its index, kept after the
 	// run and reused by the next; empty: a temporary one.
 	keep string
-	rows [][4]string // figure, value, target, note
+	// memProfile is where heap profiles of the reindex, serving and
+	// linking phases go (--memprofile); empty: none.
+	memProfile string
+	rows       [][4]string // figure, value, target, note
 }
 
 func (b *bench) add(figure, value, target, note string) {
@@ -118,7 +124,11 @@ func (b *bench) print(w io.Writer) {
 	for _, r := range b.rows {
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r[0], r[1], r[2], r[3])
 	}
-	fmt.Fprintf(w, "\n%d ads; %s, GOMAXPROCS %d, %s.\n", b.n, runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOARCH)
+	limit := "no memory limit"
+	if l := debug.SetMemoryLimit(-1); l < math.MaxInt64 {
+		limit = fmt.Sprintf("GOMEMLIMIT %d MiB", l>>20)
+	}
+	fmt.Fprintf(w, "\n%d ads; %s, GOMAXPROCS %d, %s, %s.\n", b.n, runtime.Version(), runtime.GOMAXPROCS(0), runtime.GOARCH, limit)
 }
 
 func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.Matcher, threshold, maxLink int) error {
@@ -177,6 +187,12 @@ func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.M
 		return err
 	}
 	peak.add(b, "resident memory, serving", "the index opened and searched")
+	if b.memProfile != "" {
+		if err := writeHeapProfile(b.memProfile + ".serving"); err != nil {
+			idx.Close()
+			return err
+		}
+	}
 	if err := idx.Close(); err != nil {
 		return fmt.Errorf("closing the index: %w", err)
 	}
@@ -357,7 +373,7 @@ func (b *bench) extraction(ex *extractor.Extractor) error {
 // and rebuilds an index from it as adwatch reindex does.
 func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, threshold, maxLink int) (*indexer.Index, error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ns, err := bus.Embedded(filepath.Join(dir, "nats"), false, "", quiet)
+	ns, err := bus.Embedded(dir, false, "", quiet) // dir/nats, as a data directory has it
 	if err != nil {
 		return nil, err
 	}
@@ -392,6 +408,12 @@ func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, 
 		return nil, err
 	}
 	took := time.Since(start)
+	if b.memProfile != "" {
+		if err := writeHeapProfile(b.memProfile); err != nil {
+			idx.Close()
+			return nil, err
+		}
+	}
 	cstart := time.Now()
 	done, err := idx.CompactShardsBefore(ctx, cstart)
 	if err != nil {
@@ -458,8 +480,18 @@ func (b *bench) linking(gen *synth.Generator, threshold, maxLink, n int) {
 		a := gen.Ad(i)
 		l.Add(&a)
 		_ = l.Network(l.Profile(a.ID))
+		if i%256 == 255 {
+			// The index takes the redirects made after each batch.
+			l.TakeRedirects()
+		}
 	}
 	per := time.Since(start) / time.Duration(max(n-tail, 1))
+	if b.memProfile != "" {
+		if err := writeHeapProfile(b.memProfile + ".linking"); err != nil {
+			fmt.Fprintf(b.log, "bench: %v\n", err)
+		}
+	}
+	runtime.KeepAlive(l)
 	b.add("linking an ad", fmt.Sprintf("%.0f µs/ad", float64(per.Nanoseconds())/1000), "< 200 µs at 1M ads",
 		fmt.Sprintf("the last %d of %d ads, with its profile's network", n-tail, n))
 }
@@ -585,4 +617,19 @@ func statusKB(key string) int64 {
 		}
 	}
 	return 0
+}
+
+// writeHeapProfile writes a profile of the live heap, after a collection,
+// to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("creating the heap profile: %w", err)
+	}
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		f.Close()
+		return fmt.Errorf("writing the heap profile: %w", err)
+	}
+	return f.Close()
 }
