@@ -218,6 +218,7 @@ func TestDeployKubernetes(t *testing.T) {
 				t.Errorf("%s: image %q, want adwatch:latest (kustomization.yaml sets the real one)", where, c.Image)
 			}
 			cmd, cfgPath := checkCommand(t, where, c.Args)
+			checkMemoryLimit(t, where, c.Resources.Limits["memory"], c.Env)
 			if cfgPath == "" {
 				continue
 			}
@@ -424,4 +425,46 @@ func validateManifests(t *testing.T, files []string) {
 	if n := strings.Count(string(out), "\n"); n < 10 {
 		t.Errorf("validated %d objects:\n%s", n, out)
 	}
+}
+
+// checkMemoryLimit checks that a container with a memory limit gives the Go
+// runtime a soft limit (GOMEMLIMIT) below it, leaving room for what lives
+// outside the heap (the photo band tables, the mapped index): without one
+// the heap grows to twice what is live and the container is killed.
+func checkMemoryLimit(t *testing.T, where string, limit any, env []k8sEnv) {
+	t.Helper()
+	s, _ := limit.(string)
+	if s == "" {
+		t.Errorf("%s: no memory limit", where)
+		return
+	}
+	container, err := k8sBytes(s)
+	if err != nil {
+		t.Errorf("%s: memory limit %q: %v", where, s, err)
+		return
+	}
+	i := slices.IndexFunc(env, func(e k8sEnv) bool { return e.Name == "GOMEMLIMIT" })
+	if i < 0 || env[i].Value == nil {
+		t.Errorf("%s: memory limit %s but no GOMEMLIMIT value", where, s)
+		return
+	}
+	soft, err := k8sBytes(strings.TrimSuffix(*env[i].Value, "B"))
+	switch {
+	case err != nil:
+		t.Errorf("%s: GOMEMLIMIT %q: %v", where, *env[i].Value, err)
+	case soft > container*9/10 || soft < container/2:
+		t.Errorf("%s: GOMEMLIMIT %s is not between half and 90%% of the memory limit %s", where, *env[i].Value, s)
+	}
+}
+
+// k8sBytes reads a quantity in Ki, Mi or Gi ("819Mi"; GOMEMLIMIT's "819MiB"
+// with its B cut).
+func k8sBytes(q string) (int64, error) {
+	for i, unit := range []string{"Ki", "Mi", "Gi"} {
+		if n, ok := strings.CutSuffix(q, unit); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			return v << (10 * (i + 1)), err
+		}
+	}
+	return 0, errors.New("not a quantity in Ki, Mi or Gi")
 }
