@@ -32,20 +32,87 @@ func newBigArray(n int) *bigArray {
 	if n*4 < 2*hugePage {
 		return &bigArray{s: make([]uint32, n)}
 	}
-	// A huge page backs only an aligned 2 MB of the mapping: one huge
-	// page more is mapped, and the array starts at the first boundary
-	// (the pages before it are never touched, so never resident).
-	size := (n*4 + hugePage - 1) &^ (hugePage - 1)
-	mem, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, aligned, err := mapHuge(n * 4)
 	if err != nil {
 		return &bigArray{s: make([]uint32, n)}
 	}
-	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(mem))) & (hugePage - 1))
-	aligned := mem[skip : skip+size]
-	_ = syscall.Madvise(aligned, madvHugepage) // only advice: none taken, no harm
 	a := &bigArray{s: unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(aligned))), n), mem: mem}
 	a.cleanup = runtime.AddCleanup(a, func(m []byte) { _ = syscall.Munmap(m) }, mem)
 	return a
+}
+
+// mapHuge maps size bytes of zeroed memory for one array alone, asking
+// for huge pages: mem is the mapping (to unmap), aligned the size bytes
+// from its first 2 MB boundary. A huge page backs only an aligned 2 MB of
+// the mapping: one huge page more is mapped, and the array starts at the
+// first boundary (the pages before it are never touched, so never
+// resident, nor are those past what is written).
+func mapHuge(size int) (mem, aligned []byte, err error) {
+	size = (size + hugePage - 1) &^ (hugePage - 1)
+	mem, err = syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		return nil, nil, err
+	}
+	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(mem))) & (hugePage - 1))
+	aligned = mem[skip : skip+size]
+	_ = syscall.Madvise(aligned, madvHugepage) // only advice: none taken, no harm
+	return mem, aligned, nil
+}
+
+// column is an append-only array of the photo tables' hashes or their
+// ads, by seq: tens of millions of values at a million ads, with no
+// pointers in them. Past 4 MB it lives outside Go's heap, in a mapping
+// that doubles when full (the old one unmapped at once, the pages past
+// what is written never resident): the collector sizes its next cycle's
+// heap by twice what is live, so every byte of it on the heap would cost
+// a byte more of headroom, and the hashes are read at random, where huge
+// pages spare TLB misses. What s holds is not to be kept across an
+// append: a larger column moves.
+type column[T uint64 | int32] struct {
+	s []T
+	m *colMapping // nil: s is on the heap
+}
+
+// colMapping is a column's memory outside the heap, unmapped by a cleanup
+// once nothing refers to it, or by release.
+type colMapping struct {
+	mem     []byte
+	cleanup runtime.Cleanup
+}
+
+func (c *column[T]) append(v T) {
+	if len(c.s) < cap(c.s) {
+		c.s = append(c.s, v)
+		return
+	}
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	n := 2 * cap(c.s)
+	if n*size < 2*hugePage {
+		c.s = append(c.s, v)
+		return
+	}
+	mem, aligned, err := mapHuge(n * size)
+	if err != nil {
+		c.s = append(c.s, v) // on the heap, as small columns are
+		return
+	}
+	s := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(aligned))), n)[:len(c.s)]
+	copy(s, c.s)
+	c.release()
+	m := &colMapping{mem: mem}
+	m.cleanup = runtime.AddCleanup(m, func(mem []byte) { _ = syscall.Munmap(mem) }, mem)
+	c.s, c.m = append(s, v), m
+}
+
+// release returns a mapped column's memory to the kernel now and empties
+// it; nothing read from it may be used after.
+func (c *column[T]) release() {
+	if c.m != nil {
+		c.m.cleanup.Stop()
+		_ = syscall.Munmap(c.m.mem)
+	}
+	c.s, c.m = nil, nil
 }
 
 // release returns a mapped array's memory to the kernel now; nothing read

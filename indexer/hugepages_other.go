@@ -10,3 +10,12 @@ func newBigArray(n int) *bigArray { return &bigArray{s: make([]uint32, n)} }
 
 // release does nothing: the garbage collector frees the array.
 func (a *bigArray) release() {}
+
+// column is an append-only array of the photo tables' hashes or their
+// ads, by seq; on Linux the large ones live outside Go's heap.
+type column[T uint64 | int32] struct{ s []T }
+
+func (c *column[T]) append(v T) { c.s = append(c.s, v) }
+
+// release empties the column.
+func (c *column[T]) release() { c.s = nil }

@@ -202,12 +202,12 @@ func (p *postings) get(k string) []int32 {
 // plainBands, and its crop variants, one after the other, in variantBands.
 type photoRef struct{ plain, crops, ncrops uint32 }
 
-// photo returns the hashes of a stored photo. Its crops are the bands'
-// own: not to be changed.
+// photo returns the hashes of a stored photo, its crops copied: the
+// bands' hashes move as they grow.
 func (l *linkState) photo(r photoRef) photo {
-	p := photo{plain: l.plainBands.hashes[r.plain]}
+	p := photo{plain: l.plainBands.hashes.s[r.plain]}
 	if r.ncrops > 0 {
-		p.crops = l.variantBands.hashes[r.crops : r.crops+r.ncrops : r.crops+r.ncrops]
+		p.crops = slices.Clone(l.variantBands.hashes.s[r.crops : r.crops+r.ncrops])
 	}
 	return p
 }

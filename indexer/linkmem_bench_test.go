@@ -78,6 +78,8 @@ func benchLinkSynth(b *testing.B, gen *synth.Generator, n int) {
 	b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
 	// The large band-table arrays are outside the heap.
 	b.ReportMetric(float64(l.plainBands.tableBytes()+l.variantBands.tableBytes())/(1<<20), "bands-MB")
+	// And so are the hashes and their ads.
+	b.ReportMetric(float64(l.plainBands.hashBytes()+l.variantBands.hashBytes())/(1<<20), "hashes-MB")
 	if path := os.Getenv("ADWATCH_BENCH_HEAPPROFILE"); path != "" {
 		f, err := os.Create(path)
 		if err != nil {

@@ -264,8 +264,8 @@ func (t *bandTable) build(lo *bandLayout, b int, hashes []uint64) {
 type photoBands struct {
 	layout *bandLayout // nil: narrow
 	tables [4]bandTable
-	hashes []uint64 // by seq
-	ads    []int32  // by seq
+	hashes column[uint64] // by seq
+	ads    column[int32]  // by seq
 	// bounds are the look-ups asked of the table, each bound with how
 	// many a photo asks; none: it stays narrow.
 	bounds []lookupLoad
@@ -290,9 +290,9 @@ func (p *photoBands) lay() *bandLayout {
 }
 
 func (p *photoBands) add(h uint64, ad int32) {
-	seq := uint32(len(p.hashes))
-	p.hashes = append(p.hashes, h)
-	p.ads = append(p.ads, ad)
+	seq := uint32(len(p.hashes.s))
+	p.hashes.append(h)
+	p.ads.append(ad)
 	if p.loading {
 		return
 	}
@@ -300,7 +300,7 @@ func (p *photoBands) add(h uint64, ad int32) {
 	for b := range lo.n {
 		p.tables[b].add(lo.width[b], lo.band(h, b), lo.slotKey(h, b), seq)
 	}
-	if len(p.hashes) >= p.relayoutAt {
+	if len(p.hashes.s) >= p.relayoutAt {
 		if best := p.pick(); best != lo {
 			p.relayout(best)
 		}
@@ -311,8 +311,8 @@ func (p *photoBands) add(h uint64, ad int32) {
 // again (at twice the size): narrow below a million hashes or with no
 // look-ups known, otherwise the cheapest.
 func (p *photoBands) pick() *bandLayout {
-	p.relayoutAt = max(2*len(p.hashes), relayoutFrom)
-	if len(p.hashes) < relayoutFrom || len(p.bounds) == 0 {
+	p.relayoutAt = max(2*len(p.hashes.s), relayoutFrom)
+	if len(p.hashes.s) < relayoutFrom || len(p.bounds) == 0 {
 		return p.lay()
 	}
 	return p.cheapest()
@@ -325,7 +325,7 @@ func (p *photoBands) cheapest() *bandLayout {
 	for i, lo := range []*bandLayout{&narrowLayout, &wideLayout} {
 		var c float64
 		for _, q := range p.bounds {
-			c += float64(q.perPhoto) * lo.cost(q.bound, len(p.hashes))
+			c += float64(q.perPhoto) * lo.cost(q.bound, len(p.hashes.s))
 		}
 		if i == 0 || c < bestCost {
 			best, bestCost = lo, c
@@ -338,11 +338,11 @@ func (p *photoBands) cheapest() *bandLayout {
 func (p *photoBands) relayout(lo *bandLayout) {
 	p.layout = lo
 	p.release()
-	if len(p.hashes) == 0 {
+	if len(p.hashes.s) == 0 {
 		return
 	}
 	for b := range lo.n {
-		p.tables[b].build(lo, b, p.hashes)
+		p.tables[b].build(lo, b, p.hashes.s)
 	}
 }
 
@@ -355,6 +355,10 @@ func (p *photoBands) tableBytes() int {
 	}
 	return n
 }
+
+// hashBytes is the size of the hashes and their ads, outside the heap on
+// Linux past 4 MB.
+func (p *photoBands) hashBytes() int { return 8*len(p.hashes.s) + 4*len(p.ads.s) }
 
 // release returns the tables' arrays; the hashes stay.
 func (p *photoBands) release() {
@@ -372,7 +376,7 @@ func (p *photoBands) endLoad() {
 }
 
 // len is how many hashes are stored: the next one's seq.
-func (p *photoBands) len() int { return len(p.hashes) }
+func (p *photoBands) len() int { return len(p.hashes.s) }
 
 // bandProbe is one bucket to read: its table, its merged slots (from lo
 // to hi), its newest recent slot (+1, 0: none), the probe's key for them,
@@ -415,8 +419,8 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 		for j, k := range keys {
 			if int32(bits.OnesCount32(pr.key^k)) <= pr.left {
 				seq := t.seqs[int(pr.lo)+j]
-				if hh := p.hashes[seq]; bits.OnesCount64(h^hh) <= bound {
-					out = append(out, bandEntry{hh, p.ads[seq], int32(seq)})
+				if hh := p.hashes.s[seq]; bits.OnesCount64(h^hh) <= bound {
+					out = append(out, bandEntry{hh, p.ads.s[seq], int32(seq)})
 				}
 			}
 		}
@@ -424,8 +428,8 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 			r := &t.recent[e-1]
 			work.candidates++
 			if int32(bits.OnesCount32(pr.key^r.key)) <= pr.left {
-				if hh := p.hashes[r.seq]; bits.OnesCount64(h^hh) <= bound {
-					out = append(out, bandEntry{hh, p.ads[r.seq], int32(r.seq)})
+				if hh := p.hashes.s[r.seq]; bits.OnesCount64(h^hh) <= bound {
+					out = append(out, bandEntry{hh, p.ads.s[r.seq], int32(r.seq)})
 				}
 			}
 			e = r.next

@@ -271,7 +271,7 @@ func TestCheapestLayout(t *testing.T) {
 		{"plain hashes at 10M ads", 13_500_000, []lookupLoad{{8, 1}, {6, 9}}, &wideLayout},
 		{"a small table", 10_000, []lookupLoad{{6, 1}}, &narrowLayout},
 	} {
-		p := photoBands{bounds: tc.bounds, hashes: make([]uint64, tc.n)}
+		p := photoBands{bounds: tc.bounds, hashes: column[uint64]{s: make([]uint64, tc.n)}}
 		if got := p.cheapest(); got != tc.want {
 			t.Errorf("%s: %d bands, want %d", tc.name, got.n, tc.want.n)
 		}
