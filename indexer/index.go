@@ -193,7 +193,7 @@ type Index struct {
 	// outbox holds the ads indexed whose profile updates are not yet
 	// published (outbox.go).
 	outbox map[string]bool
-	// unmapState releases the state file a read-only index mapped
+	// unmapState releases the mapped state file the linker was read from
 	// (state.go); nil when none is.
 	unmapState func() error
 }

@@ -139,24 +139,22 @@ func (x *Index) hasAds() bool {
 
 // readState reads and checks the state file.
 func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[string]string, seq uint64, err error) {
-	var data []byte
-	if x.readOnly {
-		// Mapped, and kept until Close: the linker reads its encoded
-		// parts when first asked.
-		var unmap func() error
-		if data, unmap, err = mapState(statePath(x.path)); err != nil {
-			return nil, nil, 0, err
-		}
-		defer func() {
-			if l == nil {
-				_ = unmap()
-			} else {
-				x.unmapState = unmap
-			}
-		}()
-	} else if data, err = os.ReadFile(statePath(x.path)); err != nil {
-		return nil, nil, 0, fmt.Errorf("reading linker state: %w", err)
+	// Mapped, and kept until Close: the linker reads its encoded parts
+	// when first asked, and until then they are pages of the file, which
+	// the kernel can drop, not hundreds of megabytes of heap (which the
+	// collector would double). A save writes a new file and renames it
+	// over this one, whose pages stay readable until unmapped.
+	data, unmap, err := mapState(statePath(x.path))
+	if err != nil {
+		return nil, nil, 0, err
 	}
+	defer func() {
+		if l == nil {
+			_ = unmap()
+		} else {
+			x.unmapState = unmap
+		}
+	}()
 	if len(data) < len(stateMagic)+4 || string(data[:len(stateMagic)]) != stateMagic {
 		return nil, nil, 0, fmt.Errorf("%w: not a linker state file", errCorrupt)
 	}
