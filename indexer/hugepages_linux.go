@@ -94,7 +94,11 @@ func (c *column[T]) append(v T) {
 	}
 	mem, aligned, err := mapHuge(n * size)
 	if err != nil {
-		c.s = append(c.s, v) // on the heap, as small columns are
+		// On the heap, as small columns are, the old mapping released.
+		heap := make([]T, len(c.s), n)
+		copy(heap, c.s)
+		c.release()
+		c.s = append(heap, v)
 		return
 	}
 	s := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(aligned))), n)[:len(c.s)]

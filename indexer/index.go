@@ -246,6 +246,9 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 	}
 	if x.dirty = dirty; dirty {
 		if err := x.saveState(); err != nil {
+			if x.unmapState != nil {
+				_ = x.unmapState()
+			}
 			shards.Close()
 			return nil, err
 		}

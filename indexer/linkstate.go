@@ -458,6 +458,14 @@ func (l *Linker) linksOf(r int32) []Link {
 	return nil
 }
 
+// holdsEncoded reports whether parts of a loaded state are not decoded
+// yet: they are read from the state file's mapping.
+func (l *Linker) holdsEncoded() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lazyFacts != nil || l.lazyRedirects != nil || l.lazyLinks != nil
+}
+
 // dropEncoded forgets the parts of a loaded state not decoded yet (the
 // file they were read from is closing): the linker then answers as if they
 // were empty.

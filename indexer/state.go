@@ -299,6 +299,15 @@ func (x *Index) saveState() error {
 		return fmt.Errorf("dropping the saved batches' journal: %w", err)
 	}
 	x.savedSeq, x.sinceSave, x.dirty = x.seq, 0, false
+	if x.unmapState != nil && !l.holdsEncoded() {
+		// The file read at the open has been renamed over and nothing
+		// decoded from it is left to read: its pages and disk space go.
+		err := x.unmapState()
+		x.unmapState = nil
+		if err != nil {
+			return fmt.Errorf("releasing the linker state read at the open: %w", err)
+		}
+	}
 	return nil
 }
 

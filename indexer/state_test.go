@@ -454,3 +454,62 @@ func TestLoadedAnswersWithoutLookups(t *testing.T) {
 		}
 	}
 }
+
+// TestWritableStateMapping: a writable index maps its state file, keeps the
+// mapping while parts of it are not decoded, and lets it go at the first
+// save after everything is (the file was renamed over), still answering
+// as the index that saved it.
+func TestWritableStateMapping(t *testing.T) {
+	ads := linkCorpus(600)
+	dir := t.TempDir()
+	x := buildIndex(t, dir, ads[:400], 100)
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := relinked(t, dir, ads[:400])
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if x.unmapState == nil || !x.Linker.holdsEncoded() {
+		t.Fatalf("a writable open: mapped %v, encoded parts held %v; want both", x.unmapState != nil, x.Linker.holdsEncoded())
+	}
+	x.mu.Lock()
+	err = x.saveState()
+	x.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.unmapState == nil {
+		t.Fatal("saved with encoded parts still to read: the mapping is gone")
+	}
+	if got := linkAnswers(t, x.Linker, ads[:400]); !slices.Equal(got, want) {
+		t.Fatalf("answers after a save:\n%s", firstDiff(got, want))
+	}
+	// Everything decoded: new ads (the facts), the profiles' links and
+	// the redirects.
+	if _, err := x.Put(ads[400:]); err != nil {
+		t.Fatal(err)
+	}
+	x.Linker.mu.Lock()
+	x.Linker.linkMap()
+	x.Linker.redirectMap()
+	x.Linker.mu.Unlock()
+	x.mu.Lock()
+	err = x.saveState()
+	x.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if x.unmapState != nil {
+		t.Fatal("nothing left to decode, saved: the old file is still mapped")
+	}
+	l := NewLinker(8, 25)
+	for i := range ads {
+		l.Add(&ads[i])
+	}
+	if got, want := linkAnswers(t, x.Linker, ads), linkAnswers(t, l, ads); !slices.Equal(got, want) {
+		t.Fatalf("answers after the mapping went:\n%s", firstDiff(got, want))
+	}
+}

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"syscall"
 )
@@ -25,7 +26,11 @@ func mapState(path string) (data []byte, unmap func() error, err error) {
 	}
 	data, err = syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
-		return nil, nil, fmt.Errorf("mapping linker state: %w", err)
+		// A file system that cannot map files: read it.
+		if data, err = io.ReadAll(f); err != nil {
+			return nil, nil, fmt.Errorf("reading linker state: %w", err)
+		}
+		return data, func() error { return nil }, nil
 	}
 	return data, func() error { return syscall.Munmap(data) }, nil
 }
