@@ -23,40 +23,61 @@ const hugePage = 2 << 20
 // ads). An array nothing refers to any more is unmapped by a cleanup.
 // Smaller ones are on the heap. The memory is zero when made.
 type bigArray struct {
-	s       []uint32
-	mem     []byte // the mapping; nil on the heap or once released
-	cleanup runtime.Cleanup
+	s []uint32
+	m *offHeap // nil on the heap or once released
 }
 
 func newBigArray(n int) *bigArray {
 	if n*4 < 2*hugePage {
 		return &bigArray{s: make([]uint32, n)}
 	}
-	mem, aligned, err := mapHuge(n * 4)
+	m, mem, err := newOffHeap(n * 4)
 	if err != nil {
 		return &bigArray{s: make([]uint32, n)}
 	}
-	a := &bigArray{s: unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(aligned))), n), mem: mem}
-	a.cleanup = runtime.AddCleanup(a, func(m []byte) { _ = syscall.Munmap(m) }, mem)
-	return a
+	return &bigArray{s: unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(mem))), n), m: m}
 }
 
-// mapHuge maps size bytes of zeroed memory for one array alone, asking
-// for huge pages: mem is the mapping (to unmap), aligned the size bytes
-// from its first 2 MB boundary. A huge page backs only an aligned 2 MB of
+// release returns a mapped array's memory to the kernel now; nothing read
+// from it may be used after. It does nothing to a nil or heap array.
+func (a *bigArray) release() {
+	if a == nil || a.m == nil {
+		return
+	}
+	a.m.release()
+	a.m, a.s = nil, nil
+}
+
+// offHeap is memory mapped for one array alone, outside Go's heap, with
+// huge pages asked for; unmapped by release, or by a cleanup once nothing
+// refers to it.
+type offHeap struct {
+	mem     []byte // the whole mapping
+	cleanup runtime.Cleanup
+}
+
+// newOffHeap maps size bytes of zeroed memory and returns them from the
+// mapping's first 2 MB boundary. A huge page backs only an aligned 2 MB of
 // the mapping: one huge page more is mapped, and the array starts at the
 // first boundary (the pages before it are never touched, so never
 // resident, nor are those past what is written).
-func mapHuge(size int) (mem, aligned []byte, err error) {
+func newOffHeap(size int) (*offHeap, []byte, error) {
 	size = (size + hugePage - 1) &^ (hugePage - 1)
-	mem, err = syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	mem, err := syscall.Mmap(-1, 0, size+hugePage, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
 	if err != nil {
 		return nil, nil, err
 	}
 	skip := int(-uintptr(unsafe.Pointer(unsafe.SliceData(mem))) & (hugePage - 1))
-	aligned = mem[skip : skip+size]
+	aligned := mem[skip : skip+size]
 	_ = syscall.Madvise(aligned, madvHugepage) // only advice: none taken, no harm
-	return mem, aligned, nil
+	m := &offHeap{mem: mem}
+	m.cleanup = runtime.AddCleanup(m, func(mem []byte) { _ = syscall.Munmap(mem) }, mem)
+	return m, aligned, nil
+}
+
+func (m *offHeap) release() {
+	m.cleanup.Stop()
+	_ = syscall.Munmap(m.mem)
 }
 
 // column is an append-only array of the photo tables' hashes or their
@@ -70,14 +91,7 @@ func mapHuge(size int) (mem, aligned []byte, err error) {
 // append: a larger column moves.
 type column[T uint64 | int32] struct {
 	s []T
-	m *colMapping // nil: s is on the heap
-}
-
-// colMapping is a column's memory outside the heap, unmapped by a cleanup
-// once nothing refers to it, or by release.
-type colMapping struct {
-	mem     []byte
-	cleanup runtime.Cleanup
+	m *offHeap // nil: s is on the heap
 }
 
 func (c *column[T]) append(v T) {
@@ -86,48 +100,30 @@ func (c *column[T]) append(v T) {
 		return
 	}
 	var zero T
-	size := int(unsafe.Sizeof(zero))
 	n := 2 * cap(c.s)
-	if n*size < 2*hugePage {
-		c.s = append(c.s, v)
-		return
+	if size := n * int(unsafe.Sizeof(zero)); size >= 2*hugePage {
+		if m, mem, err := newOffHeap(size); err == nil {
+			s := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(mem))), n)[:len(c.s)]
+			copy(s, c.s)
+			c.release()
+			c.s, c.m = append(s, v), m
+			return
+		}
 	}
-	mem, aligned, err := mapHuge(n * size)
-	if err != nil {
-		// On the heap, as small columns are, the old mapping released.
-		heap := make([]T, len(c.s), n)
-		copy(heap, c.s)
-		c.release()
-		c.s = append(heap, v)
-		return
-	}
-	s := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(aligned))), n)[:len(c.s)]
-	copy(s, c.s)
+	// On the heap, as small columns are (or where mapping failed), the
+	// old mapping released.
+	s := append(make([]T, 0, max(n, 1)), c.s...)
 	c.release()
-	m := &colMapping{mem: mem}
-	m.cleanup = runtime.AddCleanup(m, func(mem []byte) { _ = syscall.Munmap(mem) }, mem)
-	c.s, c.m = append(s, v), m
+	c.s = append(s, v)
 }
 
 // release returns a mapped column's memory to the kernel now and empties
 // it; nothing read from it may be used after.
 func (c *column[T]) release() {
 	if c.m != nil {
-		c.m.cleanup.Stop()
-		_ = syscall.Munmap(c.m.mem)
+		c.m.release()
 	}
 	c.s, c.m = nil, nil
-}
-
-// release returns a mapped array's memory to the kernel now; nothing read
-// from it may be used after. It does nothing to a nil or heap array.
-func (a *bigArray) release() {
-	if a == nil || a.mem == nil {
-		return
-	}
-	a.cleanup.Stop()
-	_ = syscall.Munmap(a.mem)
-	a.mem, a.s = nil, nil
 }
 
 // madvHugepage is MADV_HUGEPAGE (linux/mman.h), which package syscall

@@ -2,7 +2,6 @@ package indexer
 
 import (
 	"os"
-
 	"testing"
 	"time"
 )
@@ -21,10 +20,10 @@ func BenchmarkKeptSearch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer idx.Close()
+	// As cmd/adwatch/bench.go's searches: its words, and sim.Cities.
 	words := []string{"companion", "new", "visiting", "sweet", "discreet", "upscale", "available", "town"}
-	cities := []string{"Oakland", "San Francisco", "San Jose", "Sacramento"} // sim.Cities
+	cities := []string{"Oakland", "San Francisco", "San Jose", "Sacramento"}
 	var lat []time.Duration
-	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
 		start := time.Now()
 		f, err := idx.Find(Search{Text: words[i%len(words)], City: cities[i%len(cities)], Size: 50, Facets: true})

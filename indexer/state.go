@@ -139,11 +139,12 @@ func (x *Index) hasAds() bool {
 
 // readState reads and checks the state file.
 func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[string]string, seq uint64, err error) {
-	// Mapped, and kept until Close: the linker reads its encoded parts
-	// when first asked, and until then they are pages of the file, which
-	// the kernel can drop, not hundreds of megabytes of heap (which the
-	// collector would double). A save writes a new file and renames it
-	// over this one, whose pages stay readable until unmapped.
+	// Mapped: the linker reads its encoded parts when first asked, and
+	// until then they are pages of the file, which the kernel can drop,
+	// not hundreds of megabytes of heap (which the collector would
+	// double). A save writes a new file and renames it over this one,
+	// whose pages stay readable until unmapped: at the first save after
+	// every part is decoded (saveState), or at Close.
 	data, unmap, err := mapState(statePath(x.path))
 	if err != nil {
 		return nil, nil, 0, err

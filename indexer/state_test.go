@@ -108,6 +108,15 @@ func buildIndex(t *testing.T, dir string, ads []record.Ad, size int) *Index {
 	return x
 }
 
+// buildSaved indexes ads in batches of size into a new index in dir and
+// closes it, its state saved.
+func buildSaved(t *testing.T, dir string, ads []record.Ad, size int) {
+	t.Helper()
+	if err := buildIndex(t, dir, ads, size).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // relinked answers as a linker that links every ad anew.
 func relinked(t *testing.T, dir string, ads []record.Ad) []string {
 	t.Helper()
@@ -209,10 +218,7 @@ func firstDiff(a, b []string) string {
 func TestBadStateFallsBack(t *testing.T) {
 	ads := linkCorpus(600)
 	dir := t.TempDir()
-	x := buildIndex(t, dir, ads[:300], 50)
-	if err := x.Close(); err != nil {
-		t.Fatal(err)
-	}
+	buildSaved(t, dir, ads[:300], 50)
 	path := filepath.Join(dir, "index.bleve", stateFile)
 	early, err := os.ReadFile(path)
 	if err != nil {
@@ -223,7 +229,7 @@ func TestBadStateFallsBack(t *testing.T) {
 	if err := os.CopyFS(filepath.Join(older, "index.bleve"), os.DirFS(filepath.Join(dir, "index.bleve"))); err != nil {
 		t.Fatal(err)
 	}
-	x, err = Open(dir, 8, 25, false)
+	x, err := Open(dir, 8, 25, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,10 +324,7 @@ func TestBadStateFallsBack(t *testing.T) {
 func TestStateOlderThanIndex(t *testing.T) {
 	ads := linkCorpus(900)
 	dir := t.TempDir()
-	x := buildIndex(t, dir, ads[:400], 100)
-	if err := x.Close(); err != nil {
-		t.Fatal(err)
-	}
+	buildSaved(t, dir, ads[:400], 100)
 	x, err := Open(dir, 8, 25, false)
 	if err != nil {
 		t.Fatal(err)
@@ -462,25 +465,25 @@ func TestLoadedAnswersWithoutLookups(t *testing.T) {
 func TestWritableStateMapping(t *testing.T) {
 	ads := linkCorpus(600)
 	dir := t.TempDir()
-	x := buildIndex(t, dir, ads[:400], 100)
-	if err := x.Close(); err != nil {
-		t.Fatal(err)
-	}
+	buildSaved(t, dir, ads[:400], 100)
 	want := relinked(t, dir, ads[:400])
 	x, err := Open(dir, 8, 25, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer x.Close()
+	save := func() {
+		t.Helper()
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		if err := x.saveState(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if x.unmapState == nil || !x.Linker.holdsEncoded() {
 		t.Fatalf("a writable open: mapped %v, encoded parts held %v; want both", x.unmapState != nil, x.Linker.holdsEncoded())
 	}
-	x.mu.Lock()
-	err = x.saveState()
-	x.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	save()
 	if x.unmapState == nil {
 		t.Fatal("saved with encoded parts still to read: the mapping is gone")
 	}
@@ -496,12 +499,7 @@ func TestWritableStateMapping(t *testing.T) {
 	x.Linker.linkMap()
 	x.Linker.redirectMap()
 	x.Linker.mu.Unlock()
-	x.mu.Lock()
-	err = x.saveState()
-	x.mu.Unlock()
-	if err != nil {
-		t.Fatal(err)
-	}
+	save()
 	if x.unmapState != nil {
 		t.Fatal("nothing left to decode, saved: the old file is still mapped")
 	}

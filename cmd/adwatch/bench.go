@@ -187,11 +187,9 @@ func (b *bench) run(ctx context.Context, ex *extractor.Extractor, m *indicator.M
 		return err
 	}
 	peak.add(b, "resident memory, serving", "the index opened and searched")
-	if b.memProfile != "" {
-		if err := writeHeapProfile(b.memProfile + ".serving"); err != nil {
-			idx.Close()
-			return err
-		}
+	if err := b.heapProfile(".serving"); err != nil {
+		idx.Close()
+		return err
 	}
 	if err := idx.Close(); err != nil {
 		return fmt.Errorf("closing the index: %w", err)
@@ -408,11 +406,9 @@ func (b *bench) indexing(ctx context.Context, dir string, gen *synth.Generator, 
 		return nil, err
 	}
 	took := time.Since(start)
-	if b.memProfile != "" {
-		if err := writeHeapProfile(b.memProfile); err != nil {
-			idx.Close()
-			return nil, err
-		}
+	if err := b.heapProfile(""); err != nil {
+		idx.Close()
+		return nil, err
 	}
 	cstart := time.Now()
 	done, err := idx.CompactShardsBefore(ctx, cstart)
@@ -486,10 +482,8 @@ func (b *bench) linking(gen *synth.Generator, threshold, maxLink, n int) {
 		}
 	}
 	per := time.Since(start) / time.Duration(max(n-tail, 1))
-	if b.memProfile != "" {
-		if err := writeHeapProfile(b.memProfile + ".linking"); err != nil {
-			fmt.Fprintf(b.log, "bench: %v\n", err)
-		}
+	if err := b.heapProfile(".linking"); err != nil {
+		fmt.Fprintf(b.log, "bench: %v\n", err)
 	}
 	runtime.KeepAlive(l)
 	b.add("linking an ad", fmt.Sprintf("%.0f µs/ad", float64(per.Nanoseconds())/1000), "< 200 µs at 1M ads",
@@ -619,10 +613,13 @@ func statusKB(key string) int64 {
 	return 0
 }
 
-// writeHeapProfile writes a profile of the live heap, after a collection,
-// to path.
-func writeHeapProfile(path string) error {
-	f, err := os.Create(path)
+// heapProfile writes a profile of the live heap, after a collection, to
+// --memprofile with suffix appended; without --memprofile it does nothing.
+func (b *bench) heapProfile(suffix string) error {
+	if b.memProfile == "" {
+		return nil
+	}
+	f, err := os.Create(b.memProfile + suffix)
 	if err != nil {
 		return fmt.Errorf("creating the heap profile: %w", err)
 	}
