@@ -92,10 +92,13 @@ type Crawler struct {
 }
 
 // Run crawls every site, then again every Interval, until ctx is done (or
-// after one pass when Once is set). Sites on different hosts are crawled
-// at once; sites that share a host (their pages' or their images') one
-// after the other, in their order, so that a host never sees more than
-// one site's parallelism and delay. A site that cannot be crawled (down,
+// after one pass when Once is set). Every site is crawled at once; sites
+// that share a host (their pages' or their images') share one budget for
+// it (hostBudget): no more requests in flight than the smallest
+// parallelism among them, spaced by the largest delay, so that a host
+// never sees more than one site's parallelism and delay. A site waiting
+// only to retry a page the host refused for now leaves its share of the
+// host to the others. A site that cannot be crawled (down,
 // unreachable) does not stop the others: it is logged, counted as an
 // "unreachable" error and tried again at the next pass. With Once, Run
 // returns those failures together, in the sites' order, after crawling
@@ -106,9 +109,10 @@ func (c *Crawler) Run(ctx context.Context) error {
 		failed := make([]error, len(c.Sites))
 		var wg sync.WaitGroup
 		for _, g := range groups {
-			wg.Go(func() {
-				for _, i := range g {
-					st, err := c.Crawl(ctx, &c.Sites[i])
+			budget := groupBudget(c.Sites, g)
+			for _, i := range g {
+				wg.Go(func() {
+					st, err := c.crawl(ctx, &c.Sites[i], budget)
 					if ctx.Err() != nil {
 						return
 					}
@@ -116,11 +120,11 @@ func (c *Crawler) Run(ctx context.Context) error {
 						c.Metrics.Errors.WithLabelValues("unreachable").Inc()
 						c.Log.Warn("crawl failed; trying again at the next pass", "site", c.Sites[i].Name, "err", err)
 						failed[i] = err
-						continue
+						return
 					}
 					c.Log.Info("crawl finished", "site", c.Sites[i].Name, "ads", st.Ads, "published", st.Published, "errors", st.Errors)
-				}
-			})
+				})
+			}
 		}
 		wg.Wait()
 		if ctx.Err() != nil {
@@ -235,16 +239,45 @@ func (cr *crawl) hand(link string) {
 // recorded while the crawl goes on.
 const pagesInFlight = 4
 
+// hostBudget is what the sites sharing a host share of it: the limiter
+// that spaces requests to each host, and the slots that bound the
+// requests in flight (nil for a site alone on its hosts, which colly's
+// parallelism bounds).
+type hostBudget struct {
+	limiter *fetch.Limiter
+	slots   fetch.Slots
+}
+
+// groupBudget is the budget of the sites g (a host group): a site alone
+// has a limiter of its own delay; sites together, a limiter of the
+// largest of their delays and as many slots as the smallest of their
+// parallelisms. A site's requests (its pages, and each page's images one
+// after the other while the page holds its colly slot) are never more in
+// flight than its parallelism, so the slots bound only sites together.
+func groupBudget(sites []site.Site, g []int) hostBudget {
+	if len(g) == 1 {
+		return hostBudget{limiter: fetch.NewLimiter(sites[g[0]].Delay)}
+	}
+	delay, parallel := time.Duration(0), 0
+	for k, i := range g {
+		delay = max(delay, sites[i].Delay)
+		if p := max(sites[i].Parallelism, 1); k == 0 || p < parallel {
+			parallel = p
+		}
+	}
+	return hostBudget{limiter: fetch.NewLimiter(delay), slots: fetch.NewSlots(parallel)}
+}
+
 // newCrawl makes the clients of one crawl of s: pages, robots.txt and
-// images share one per-host limiter. Call close when done.
-func newCrawl(s *site.Site) *crawl {
-	limiter := fetch.NewLimiter(s.Delay)
+// images share the limiter and slots of budget. Call close when done.
+func newCrawl(s *site.Site, budget hostBudget) *crawl {
+	limiter := budget.limiter
 	pages := fetch.Policy{Hosts: s.Hosts(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxBodyBytes),
-		What: "page", Limiter: limiter, Timeout: pageTimeout}
+		What: "page", Limiter: limiter, Slots: budget.slots, Timeout: pageTimeout}
 	robotsPolicy := pages
 	robotsPolicy.MaxBytes, robotsPolicy.What = robotsMaxBytes, "robots.txt"
 	images := fetch.Policy{Hosts: s.ImageHostList(), AllowPrivate: s.AllowPrivateAddresses, MaxBytes: int64(s.MaxImageBytes),
-		What: "image", Limiter: limiter, Timeout: s.ImageTimeout}
+		What: "image", Limiter: limiter, Slots: budget.slots, Timeout: s.ImageTimeout}
 	pageTransport := pages.Transport()
 	return &crawl{site: s, pages: pages, pageTransport: pageTransport, pageRecorder: newRecorder(pageTransport), images: images.Client(),
 		robots: &robots{client: robotsPolicy.Client(), agent: s.UserAgent, limiter: limiter, hosts: map[string]*robotsHost{}},
@@ -257,14 +290,19 @@ func (cr *crawl) close() {
 	cr.robots.client.CloseIdleConnections()
 }
 
-// Crawl walks one site once.
+// Crawl walks one site once, as the only site on its hosts.
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
+	return c.crawl(ctx, s, hostBudget{limiter: fetch.NewLimiter(s.Delay)})
+}
+
+// crawl walks one site once within budget.
+func (c *Crawler) crawl(ctx context.Context, s *site.Site, budget hostBudget) (Stats, error) {
 	var st statsMu
 	passStart := time.Now().UTC()
 	// full is set when the store refuses a page for want of room: the
 	// pass then fetches nothing more.
 	var full atomic.Bool
-	cr := newCrawl(s)
+	cr := newCrawl(s, budget)
 	defer cr.close()
 
 	col := colly.NewCollector(

@@ -62,6 +62,11 @@ type Policy struct {
 	What string
 	// Limiter, when set, spaces requests to one host.
 	Limiter *Limiter
+	// Slots, when set, bounds the requests in flight through every
+	// Policy given the same Slots: a request takes a slot before its
+	// turn at the Limiter and gives it back when its body is closed (or
+	// it fails).
+	Slots Slots
 	// Timeout, when set, bounds each request (each hop of a redirect)
 	// from its turn at the host (after the Limiter's wait) to the last
 	// byte of its body: a server that drips its answer cannot hold a
@@ -175,17 +180,25 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	if err := t.policy.Limiter.Wait(req.Context(), req.URL.Host); err != nil {
+	release, err := t.policy.Slots.take(req.Context())
+	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
 		}
 		return nil, err
 	}
-	cancel := context.CancelFunc(func() {})
+	if err := t.policy.Limiter.Wait(req.Context(), req.URL.Host); err != nil {
+		release()
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	cancel := release
 	if t.policy.Timeout > 0 {
-		var ctx context.Context
-		ctx, cancel = context.WithTimeout(req.Context(), t.policy.Timeout)
+		ctx, stop := context.WithTimeout(req.Context(), t.policy.Timeout)
 		req = req.WithContext(ctx)
+		cancel = func() { stop(); release() }
 	}
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
@@ -328,6 +341,28 @@ func ReadAll(r io.Reader, limit int64, what string) ([]byte, error) {
 		return nil, &TooLargeError{What: what, Limit: limit}
 	}
 	return data, nil
+}
+
+// Slots bounds the requests in flight to a group of hosts (see
+// Policy.Slots); nil bounds nothing.
+type Slots chan struct{}
+
+// NewSlots returns room for n requests in flight (at least one).
+func NewSlots(n int) Slots { return make(Slots, max(n, 1)) }
+
+// take waits for a slot, or returns ctx's error, and returns the function
+// that gives it back, which does so once however often it is called.
+func (s Slots) take(ctx context.Context) (release func(), err error) {
+	if s == nil {
+		return func() {}, nil
+	}
+	select {
+	case s <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	return func() { once.Do(func() { <-s }) }, nil
 }
 
 // Limiter spaces the starts of requests to one host (host:port) by at

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -304,4 +305,90 @@ func FuzzBlocked(f *testing.F) {
 			t.Errorf("Blocked(%s) = %q but Blocked(%s) = %q", v4, Blocked(v4), mapped, Blocked(mapped))
 		}
 	})
+}
+
+// TestSlots: two policies given the same Slots never have more requests
+// in flight together than it holds; a slot comes back when the body is
+// closed (twice is once), when the request fails, and a request waiting
+// for one gives up with its context.
+func TestSlots(t *testing.T) {
+	var inFlight, most atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := inFlight.Add(1)
+		defer inFlight.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		if r.URL.Path == "/hold" {
+			<-release
+		}
+		fmt.Fprint(w, "ok")
+	}))
+	defer srv.Close()
+	defer close(release)
+	slots := NewSlots(2)
+	exempt := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	a := Policy{Hosts: []string{"127.0.0.1"}, Slots: slots, exempt: exempt}
+	b := a
+	b.What = "image"
+	ta, tb := a.Transport(), b.Transport()
+	defer ta.CloseIdleConnections()
+	defer tb.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req := func(ctx context.Context, tr *Transport, path string) (*http.Response, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.RoundTrip(r)
+	}
+	// Two bodies left open take both slots.
+	r1, err := req(ctx, ta, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := req(ctx, tb, "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, stop := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer stop()
+	if _, err := req(short, ta, "/"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a third request with both slots taken: %v, want it to wait until its context ends", err)
+	}
+	r1.Body.Close()
+	r1.Body.Close() // a second close gives back nothing more
+	r3, err := req(ctx, tb, "/")
+	if err != nil {
+		t.Fatalf("a request after a body was closed: %v", err)
+	}
+	if len(slots) != 2 {
+		t.Errorf("%d slots taken with two bodies open, want 2", len(slots))
+	}
+	r2.Body.Close()
+	r3.Body.Close()
+	if len(slots) != 0 {
+		t.Errorf("%d slots taken after every body was closed", len(slots))
+	}
+	if m := most.Load(); m > 2 {
+		t.Errorf("%d requests in flight at once through two slots", m)
+	}
+	// A request that fails gives its slot back (the server may still be
+	// answering it).
+	bad := Policy{Hosts: []string{"127.0.0.1"}, Slots: slots, Timeout: 100 * time.Millisecond, exempt: exempt}
+	tbad := bad.Transport()
+	defer tbad.CloseIdleConnections()
+	var wg sync.WaitGroup
+	for range 6 {
+		wg.Go(func() {
+			if _, err := req(ctx, tbad, "/hold"); err == nil {
+				t.Error("a request held past its timeout succeeded")
+			}
+		})
+	}
+	wg.Wait()
+	if len(slots) != 0 {
+		t.Errorf("%d slots taken after six requests failed", len(slots))
+	}
 }
