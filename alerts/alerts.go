@@ -137,7 +137,7 @@ func (s *Stage) Run(ctx context.Context) error {
 			}
 			s.mu.Unlock()
 		}
-		msgs, err := bus.NextBatch(it, 500, 500*time.Millisecond)
+		msgs, err := bus.NextBatch(it, 500, 500*time.Millisecond, 100*time.Millisecond)
 		if len(msgs) > 0 || err != nil {
 			quietSince = time.Now()
 		} else if time.Since(quietSince) > stallAfter {

@@ -49,7 +49,7 @@ func TestNextBatch(t *testing.T) {
 	next := 0
 	read := func(max, want int) {
 		t.Helper()
-		msgs, err := bus.NextBatch(it, max, 300*time.Millisecond)
+		msgs, err := bus.NextBatch(it, max, 300*time.Millisecond, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,13 +69,23 @@ func TestNextBatch(t *testing.T) {
 	read(10, 0) // nothing new: no error
 	publish(25, 28)
 	read(10, 3)
+	// With quiet, a burst ends the batch: not the wait of a minute.
+	publish(28, 31)
+	begin := time.Now()
+	msgs, err := bus.NextBatch(it, 10, time.Minute, 100*time.Millisecond)
+	if err != nil || len(msgs) != 3 {
+		t.Fatalf("a burst of 3 with quiet: %d messages (%v)", len(msgs), err)
+	}
+	if d := time.Since(begin); d > 30*time.Second {
+		t.Errorf("a burst of 3 with quiet came after %v", d)
+	}
 
 	consumers := 0
 	for range st.ListConsumers(ctx).Info() {
 		consumers++
 	}
 	if consumers != 1 {
-		t.Errorf("%d consumers on the stream after five batches, want the one", consumers)
+		t.Errorf("%d consumers on the stream after six batches, want the one", consumers)
 	}
 }
 

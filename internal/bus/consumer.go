@@ -58,11 +58,14 @@ type Consumer struct {
 	Durable string
 	// Batch is the most messages handed to the handler at once.
 	Batch int
-	// MaxWait is how long a fetch waits for a batch to fill before the
-	// handler is given what came; DefaultMaxWait when zero. A shorter
-	// wait hands over the last messages of a burst sooner, a longer one
-	// makes larger batches of a trickle.
+	// MaxWait is how long a batch may take to fill, from its first
+	// message, before the handler is given what came; DefaultMaxWait when
+	// zero. A longer wait makes larger batches of a trickle.
 	MaxWait time.Duration
+	// Quiet ends a batch before MaxWait when no message has come for
+	// that long: the last messages of a burst are handed over when it
+	// ends. A fifth of MaxWait when zero.
+	Quiet time.Duration
 	// Stage names the stage in dead letters and in the metric; the durable
 	// name when empty.
 	Stage string
@@ -127,6 +130,13 @@ func (c Consumer) maxWait() time.Duration {
 		return c.MaxWait
 	}
 	return DefaultMaxWait
+}
+
+func (c Consumer) quiet() time.Duration {
+	if c.Quiet > 0 {
+		return min(c.Quiet, c.maxWait())
+	}
+	return c.maxWait() / 5
 }
 
 func (c Consumer) maxDeliver() int {
@@ -232,10 +242,9 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	if err != nil {
 		return err
 	}
-	batch := max(c.Batch, 1)
 	for ctx.Err() == nil {
-		mb, err := cons.Fetch(batch, jetstream.FetchMaxWait(c.maxWait()))
-		if err != nil {
+		msgs, err := c.next(ctx, cons)
+		if err != nil && len(msgs) == 0 {
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -246,10 +255,6 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 			case <-time.After(200 * time.Millisecond):
 			}
 			continue
-		}
-		var msgs []jetstream.Msg
-		for m := range mb.Messages() {
-			msgs = append(msgs, m)
 		}
 		if len(msgs) == 0 {
 			continue
@@ -271,6 +276,58 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	}
 	return nil
 }
+
+// next returns the next batch: up to Batch messages, those waiting at
+// once, else the first to come within MaxWait; then what more comes until
+// the batch is full, MaxWait has passed since it began, or nothing has
+// come for Quiet. A fetch that fails once the batch has messages ends it
+// with them; the error comes back at the next call. The wait for a first
+// message is asked of the server a tenth of a second at a time, so that a
+// stage stops soon after ctx is done: a fetch cannot be cut short without
+// leaving what the server sent it unread until AckWait has passed.
+func (c Consumer) next(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
+	batch, quiet := max(c.Batch, 1), c.quiet()
+	var msgs []jetstream.Msg
+	fetch := func(n int, wait time.Duration) (int, error) {
+		mb, err := cons.Fetch(n, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return 0, err
+		}
+		k := 0
+		for m := range mb.Messages() {
+			msgs = append(msgs, m)
+			k++
+		}
+		return k, nil
+	}
+	n, err := fetch(batch, quiet)
+	// Nothing waiting: one message ends the wait.
+	for deadline := time.Now().Add(c.maxWait()); err == nil && n == 0 && ctx.Err() == nil; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, nil
+		}
+		n, err = fetch(1, min(left, firstPoll))
+	}
+	if err != nil || n == 0 {
+		return msgs, err
+	}
+	deadline := time.Now().Add(c.maxWait())
+	for len(msgs) < batch {
+		left := min(time.Until(deadline), quiet)
+		if left <= 0 {
+			break
+		}
+		if n, err := fetch(batch-len(msgs), left); err != nil || n == 0 {
+			break
+		}
+	}
+	return msgs, nil
+}
+
+// firstPoll is the longest one fetch waits for the first message of a
+// batch.
+const firstPoll = 100 * time.Millisecond
 
 // flush waits until the server has every message sent so far on js's
 // connection, for at most ackFlushWait.

@@ -282,3 +282,78 @@ func TestRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestConsumerBatchEndsWithTheBurst: messages that come close together are
+// one batch, handed over once the stream has been quiet for Quiet, not
+// after MaxWait (here a minute); what waits in the stream comes at once in
+// batches of Batch; a stage stops soon after it is cancelled, not at the
+// end of its wait.
+func TestConsumerBatchEndsWithTheBurst(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	batches := make(chan int, 100)
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: "indexer", Batch: 10, MaxWait: time.Minute, Quiet: time.Second}
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(rctx, b.JS, func(_ context.Context, msgs []jetstream.Msg) []error {
+			batches <- len(msgs)
+			return make([]error, len(msgs))
+		})
+	}()
+	publish := func(n int, gap time.Duration) {
+		for i := range n {
+			if _, err := b.JS.Publish(ctx, bus.SubjectAds+".site", fmt.Appendf(nil, "%d", i)); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(gap)
+		}
+	}
+	next := func() int {
+		t.Helper()
+		select {
+		case n := <-batches:
+			return n
+		case <-time.After(30 * time.Second):
+			t.Fatal("no batch within 30 s: the batch waited for MaxWait")
+			return 0
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // the consumer waiting for a first message
+	publish(5, 20*time.Millisecond)
+	if n := next(); n != 5 {
+		t.Errorf("a burst of 5 came as a batch of %d", n)
+	}
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	publish(25, 0)
+	rctx, rcancel = context.WithCancel(ctx)
+	defer rcancel()
+	go func() {
+		done <- c.Run(rctx, b.JS, func(_ context.Context, msgs []jetstream.Msg) []error {
+			batches <- len(msgs)
+			return make([]error, len(msgs))
+		})
+	}()
+	var got []int
+	for sum := 0; sum < 25; {
+		n := next()
+		got = append(got, n)
+		sum += n
+	}
+	if !slices.Equal(got, []int{10, 10, 5}) {
+		t.Errorf("25 waiting messages came in batches %v, want [10 10 5]", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	stopped := time.Now()
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(stopped); d > 10*time.Second {
+		t.Errorf("the consumer stopped %v after it was cancelled, waiting out its fetch", d)
+	}
+}
