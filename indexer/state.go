@@ -145,16 +145,20 @@ func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[str
 	// double). A save writes a new file and renames it over this one,
 	// whose pages stay readable until unmapped: at the first save after
 	// every part is decoded (saveState), or at Close.
-	data, unmap, err := mapState(statePath(x.path))
+	data, unmap, drop, err := mapState(statePath(x.path))
 	if err != nil {
 		return nil, nil, 0, err
 	}
 	defer func() {
 		if l == nil {
 			_ = unmap()
-		} else {
-			x.unmapState = unmap
+			return
 		}
+		x.unmapState = unmap
+		// Checking and decoding read every page of the file; the few
+		// parts read later (a profile's links, the facts at the first
+		// new ad) come back when asked, the rest need not stay resident.
+		drop()
 	}()
 	if len(data) < len(stateMagic)+4 || string(data[:len(stateMagic)]) != stateMagic {
 		return nil, nil, 0, fmt.Errorf("%w: not a linker state file", errCorrupt)

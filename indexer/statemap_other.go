@@ -8,10 +8,10 @@ import (
 )
 
 // mapState reads the state file at path (mapped into memory on Linux).
-func mapState(path string) (data []byte, unmap func() error, err error) {
+func mapState(path string) (data []byte, unmap func() error, drop func(), err error) {
 	data, err = os.ReadFile(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading linker state: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading linker state: %w", err)
 	}
-	return data, func() error { return nil }, nil
+	return data, func() error { return nil }, func() {}, nil
 }
