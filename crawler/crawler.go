@@ -93,8 +93,8 @@ type Crawler struct {
 
 // Run crawls every site, then again every Interval, until ctx is done (or
 // after one pass when Once is set). Every site is crawled at once; sites
-// that share a host (their pages' or their images') share one budget for
-// it (hostBudget): no more requests in flight than the smallest
+// that share a host (their pages' or their images') share one budget
+// (hostBudget): no more requests in flight to a host than the smallest
 // parallelism among them, spaced by the largest delay, so that a host
 // never sees more than one site's parallelism and delay. A site waiting
 // only to retry a page the host refused for now leaves its share of the
@@ -241,23 +241,19 @@ const pagesInFlight = 4
 
 // hostBudget is what the sites sharing a host share of it: the limiter
 // that spaces requests to each host, and the slots that bound the
-// requests in flight (nil for a site alone on its hosts, which colly's
-// parallelism bounds).
+// requests in flight to each host, pages, images and robots.txt alike.
 type hostBudget struct {
 	limiter *fetch.Limiter
-	slots   fetch.Slots
+	slots   *fetch.Slots
 }
 
-// groupBudget is the budget of the sites g (a host group): a site alone
-// has a limiter of its own delay; sites together, a limiter of the
-// largest of their delays and as many slots as the smallest of their
-// parallelisms. A site's requests (its pages, and each page's images one
-// after the other while the page holds its colly slot) are never more in
-// flight than its parallelism, so the slots bound only sites together.
+// groupBudget is the budget of the sites g (a host group): a limiter of
+// the largest of their delays and as many slots a host as the smallest of
+// their parallelisms; for a site alone, its own delay and parallelism.
+// colly's parallelism alone would not bound a site's requests: colly
+// gives a page's turn back before its OnResponse, where the page's images
+// are fetched.
 func groupBudget(sites []site.Site, g []int) hostBudget {
-	if len(g) == 1 {
-		return hostBudget{limiter: fetch.NewLimiter(sites[g[0]].Delay)}
-	}
 	delay, parallel := time.Duration(0), 0
 	for k, i := range g {
 		delay = max(delay, sites[i].Delay)
@@ -292,7 +288,7 @@ func (cr *crawl) close() {
 
 // Crawl walks one site once, as the only site on its hosts.
 func (c *Crawler) Crawl(ctx context.Context, s *site.Site) (Stats, error) {
-	return c.crawl(ctx, s, hostBudget{limiter: fetch.NewLimiter(s.Delay)})
+	return c.crawl(ctx, s, groupBudget([]site.Site{*s}, []int{0}))
 }
 
 // crawl walks one site once within budget.

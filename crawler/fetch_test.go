@@ -20,7 +20,6 @@ import (
 
 	"github.com/adwatch/adwatch/internal/bus"
 	"github.com/adwatch/adwatch/internal/bus/bustest"
-	"github.com/adwatch/adwatch/internal/fetch"
 	"github.com/adwatch/adwatch/internal/record"
 	"github.com/adwatch/adwatch/internal/site"
 )
@@ -115,7 +114,7 @@ func TestImageRefused(t *testing.T) {
 			b := bustest.New(t)
 			s := siteAt(t, ts.URL, tc.extra)
 			c := &Crawler{Images: b.Images, Log: quiet(), Metrics: NewMetrics(nil)}
-			cr := newCrawl(&s, hostBudget{limiter: fetch.NewLimiter(s.Delay)})
+			cr := newCrawl(&s, groupBudget([]site.Site{s}, []int{0}))
 			defer cr.close()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

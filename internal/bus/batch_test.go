@@ -72,7 +72,7 @@ func TestNextBatch(t *testing.T) {
 	// With quiet, a burst ends the batch: not the wait of a minute.
 	publish(28, 31)
 	begin := time.Now()
-	msgs, err := bus.NextBatch(it, 10, time.Minute, 100*time.Millisecond)
+	msgs, err := bus.NextBatch(it, 10, time.Minute, time.Second)
 	if err != nil || len(msgs) != 3 {
 		t.Fatalf("a burst of 3 with quiet: %d messages (%v)", len(msgs), err)
 	}

@@ -281,7 +281,7 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 // once, else the first to come within MaxWait; then what more comes until
 // the batch is full, MaxWait has passed since it began, or nothing has
 // come for Quiet. A fetch that fails once the batch has messages ends it
-// with them; the error comes back at the next call. The wait for a first
+// with them, and fails again at the next call if the failure lasts. The wait for a first
 // message is asked of the server a tenth of a second at a time, so that a
 // stage stops soon after ctx is done: a fetch cannot be cut short without
 // leaving what the server sent it unread until AckWait has passed.
@@ -298,7 +298,9 @@ func (c Consumer) next(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 			msgs = append(msgs, m)
 			k++
 		}
-		return k, nil
+		// A fetch that ended badly (the consumer gone, heartbeats
+		// missed) rather than by its wait.
+		return k, mb.Error()
 	}
 	n, err := fetch(batch, quiet)
 	// Nothing waiting: one message ends the wait.
@@ -308,6 +310,10 @@ func (c Consumer) next(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 			return nil, nil
 		}
 		n, err = fetch(1, min(left, firstPoll))
+	}
+	if len(msgs) > 0 && err != nil {
+		// What came is handled; the error comes back at the next fetch.
+		return msgs, nil
 	}
 	if err != nil || n == 0 {
 		return msgs, err

@@ -62,11 +62,11 @@ type Policy struct {
 	What string
 	// Limiter, when set, spaces requests to one host.
 	Limiter *Limiter
-	// Slots, when set, bounds the requests in flight through every
-	// Policy given the same Slots: a request takes a slot before its
-	// turn at the Limiter and gives it back when its body is closed (or
-	// it fails).
-	Slots Slots
+	// Slots, when set, bounds the requests in flight to each host
+	// through every Policy given the same Slots: a request takes a slot
+	// of its host before its turn at the Limiter and gives it back when
+	// its body is closed (or it fails).
+	Slots *Slots
 	// Timeout, when set, bounds each request (each hop of a redirect)
 	// from its turn at the host (after the Limiter's wait) to the last
 	// byte of its body: a server that drips its answer cannot hold a
@@ -180,7 +180,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
-	release, err := t.policy.Slots.take(req.Context())
+	release, err := t.policy.Slots.take(req.Context(), req.URL.Host)
 	if err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -343,26 +343,47 @@ func ReadAll(r io.Reader, limit int64, what string) ([]byte, error) {
 	return data, nil
 }
 
-// Slots bounds the requests in flight to a group of hosts (see
-// Policy.Slots); nil bounds nothing.
-type Slots chan struct{}
+// Slots bounds the requests in flight to each host (host:port, as the
+// Limiter keys them) through every Policy given the same Slots (see
+// Policy.Slots). A nil *Slots bounds nothing.
+type Slots struct {
+	n    int
+	mu   sync.Mutex
+	host map[string]chan struct{}
+}
 
-// NewSlots returns room for n requests in flight (at least one).
-func NewSlots(n int) Slots { return make(Slots, max(n, 1)) }
+// NewSlots returns room for n requests in flight to each host (at least
+// one).
+func NewSlots(n int) *Slots { return &Slots{n: max(n, 1), host: map[string]chan struct{}{}} }
 
-// take waits for a slot, or returns ctx's error, and returns the function
-// that gives it back, which does so once however often it is called.
-func (s Slots) take(ctx context.Context) (release func(), err error) {
+// take waits for a slot of host, or returns ctx's error, and returns the
+// function that gives it back, which does so once however often it is
+// called.
+func (s *Slots) take(ctx context.Context, host string) (release func(), err error) {
 	if s == nil {
 		return func() {}, nil
 	}
+	s.mu.Lock()
+	c, ok := s.host[host]
+	if !ok {
+		c = make(chan struct{}, s.n)
+		s.host[host] = c
+	}
+	s.mu.Unlock()
 	select {
-	case s <- struct{}{}:
+	case c <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	var once sync.Once
-	return func() { once.Do(func() { <-s }) }, nil
+	return func() { once.Do(func() { <-c }) }, nil
+}
+
+// inFlight is how many slots of host are taken.
+func (s *Slots) inFlight(host string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.host[host])
 }
 
 // Limiter spaces the starts of requests to one host (host:port) by at
@@ -381,12 +402,13 @@ func NewLimiter(delay time.Duration) *Limiter {
 }
 
 // SetDelay sets the delay of host to d, never less than the limiter's
-// default. It applies from the request last started, so a delay learnt
+// default nor than a delay set before: the sites sharing a limiter wait
+// the longest any of their robots.txt asked for. It applies from the request last started, so a delay learnt
 // from robots.txt spaces the first page from the robots.txt request.
 func (l *Limiter) SetDelay(host string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.delay[host] = max(d, l.def)
+	l.delay[host] = max(d, l.delay[host], l.def)
 }
 
 // Delay is the delay of host.

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -308,24 +307,23 @@ func FuzzBlocked(f *testing.F) {
 }
 
 // TestSlots: two policies given the same Slots never have more requests
-// in flight together than it holds; a slot comes back when the body is
-// closed (twice is once), when the request fails, and a request waiting
-// for one gives up with its context.
+// in flight to one host together than it holds; another host has slots of
+// its own; a slot comes back when the body is closed (twice is once) and
+// when the request fails; a request waiting for one gives up with its
+// context.
 func TestSlots(t *testing.T) {
-	var inFlight, most atomic.Int64
 	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := inFlight.Add(1)
-		defer inFlight.Add(-1)
-		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-		}
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			<-release
 		}
 		fmt.Fprint(w, "ok")
-	}))
+	})
+	srv, other := httptest.NewServer(handler), httptest.NewServer(handler)
 	defer srv.Close()
+	defer other.Close()
 	defer close(release)
+	host := strings.TrimPrefix(srv.URL, "http://")
 	slots := NewSlots(2)
 	exempt := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	a := Policy{Hosts: []string{"127.0.0.1"}, Slots: slots, exempt: exempt}
@@ -336,43 +334,45 @@ func TestSlots(t *testing.T) {
 	defer tb.CloseIdleConnections()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	req := func(ctx context.Context, tr *Transport, path string) (*http.Response, error) {
-		r, err := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+	req := func(ctx context.Context, tr *Transport, base, path string) (*http.Response, error) {
+		r, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tr.RoundTrip(r)
 	}
-	// Two bodies left open take both slots.
-	r1, err := req(ctx, ta, "/")
+	// Two bodies left open take both slots of the host.
+	r1, err := req(ctx, ta, srv.URL, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, err := req(ctx, tb, "/")
+	r2, err := req(ctx, tb, srv.URL, "/")
 	if err != nil {
 		t.Fatal(err)
 	}
 	short, stop := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer stop()
-	if _, err := req(short, ta, "/"); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := req(short, ta, srv.URL, "/"); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("a third request with both slots taken: %v, want it to wait until its context ends", err)
 	}
+	ro, err := req(ctx, tb, other.URL, "/")
+	if err != nil {
+		t.Fatalf("a request to another host with the first host's slots taken: %v", err)
+	}
+	ro.Body.Close()
 	r1.Body.Close()
 	r1.Body.Close() // a second close gives back nothing more
-	r3, err := req(ctx, tb, "/")
+	r3, err := req(ctx, tb, srv.URL, "/")
 	if err != nil {
 		t.Fatalf("a request after a body was closed: %v", err)
 	}
-	if len(slots) != 2 {
-		t.Errorf("%d slots taken with two bodies open, want 2", len(slots))
+	if n := slots.inFlight(host); n != 2 {
+		t.Errorf("%d slots taken with two bodies open, want 2", n)
 	}
 	r2.Body.Close()
 	r3.Body.Close()
-	if len(slots) != 0 {
-		t.Errorf("%d slots taken after every body was closed", len(slots))
-	}
-	if m := most.Load(); m > 2 {
-		t.Errorf("%d requests in flight at once through two slots", m)
+	if n := slots.inFlight(host); n != 0 {
+		t.Errorf("%d slots taken after every body was closed", n)
 	}
 	// A request that fails gives its slot back (the server may still be
 	// answering it).
@@ -382,13 +382,13 @@ func TestSlots(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 6 {
 		wg.Go(func() {
-			if _, err := req(ctx, tbad, "/hold"); err == nil {
+			if _, err := req(ctx, tbad, srv.URL, "/hold"); err == nil {
 				t.Error("a request held past its timeout succeeded")
 			}
 		})
 	}
 	wg.Wait()
-	if len(slots) != 0 {
-		t.Errorf("%d slots taken after six requests failed", len(slots))
+	if n := slots.inFlight(host); n != 0 {
+		t.Errorf("%d slots taken after six requests failed", n)
 	}
 }
