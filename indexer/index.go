@@ -239,6 +239,12 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 		return nil, err
 	}
 	x := &Index{bleve: shards, path: path, readOnly: readOnly, log: log, pendingRedirects: map[string]string{}}
+	if !readOnly {
+		if err := x.migrateRedirects(); err != nil {
+			shards.Close()
+			return nil, err
+		}
+	}
 	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
 	if err != nil {
 		shards.Close()
@@ -288,11 +294,8 @@ func (x *Index) relink() error {
 func (x *Index) Close() error {
 	x.mu.Lock()
 	var err error
-	if len(x.pendingRedirects) > 0 && !x.readOnly {
-		b := x.bleve.NewBatch()
-		if err = x.batchRedirects(b); err == nil {
-			err = x.bleve.Batch(b)
-		}
+	if !x.readOnly && x.Linker != nil {
+		err = x.writeRedirects()
 	}
 	if x.dirty && err == nil {
 		err = x.saveState()
@@ -392,8 +395,15 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 		return nil, err
 	}
 	b.SetInternal(seqKey, seq)
-	b.SetInternal(journalKey(x.seq+1), journal)
-	if err := x.batchRedirects(b); err != nil {
+	if x.savedSeq > 0 {
+		// Journaled for a catch-up from the saved state. A state saved
+		// before any batch (a new index, a rebuild) would catch up by
+		// linking every ad, as a relink does; and bleve writes every
+		// internal record again at each persist, so a rebuild's journals
+		// (a million ids at 1M ads) would be written hundreds of times.
+		b.SetInternal(journalKey(x.seq+1), journal)
+	}
+	if err := x.writeRedirects(); err != nil {
 		return nil, err
 	}
 	// What the ads offer for linking is worked out while bleve writes
@@ -410,7 +420,6 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 	if err != nil {
 		return nil, fmt.Errorf("indexing batch of %d ads: %w", len(w.fresh), err)
 	}
-	x.redirectsWritten()
 	x.seq++
 	x.dirty = true
 	for _, id := range ids {

@@ -77,21 +77,19 @@ func (x *Index) Unpublished() []string {
 func (x *Index) Published() error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if len(x.outbox) == 0 && len(x.pendingRedirects) == 0 {
-		return nil
-	}
-	b := x.bleve.NewBatch()
-	if len(x.outbox) > 0 {
-		clear(x.outbox)
-		b.DeleteInternal(outboxKey)
-	}
-	// The linking's redirects go in the same write.
-	if err := x.batchRedirects(b); err != nil {
+	// The linking's redirects are written first: they hold whatever
+	// becomes of the outbox.
+	if err := x.writeRedirects(); err != nil {
 		return err
 	}
+	if len(x.outbox) == 0 {
+		return nil
+	}
+	clear(x.outbox)
+	b := x.bleve.NewBatch()
+	b.DeleteInternal(outboxKey)
 	if err := x.bleve.Batch(b); err != nil {
 		return fmt.Errorf("emptying the index's outbox: %w", err)
 	}
-	x.redirectsWritten()
 	return nil
 }

@@ -140,14 +140,9 @@ func (x *Index) Purge(ids, images []string, before time.Time) (Purged, error) {
 	old.mu.Lock()
 	old.linkState = fresh.linkState
 	old.mu.Unlock()
-	rb := x.bleve.NewBatch()
-	if err := x.batchRedirects(rb); err != nil {
-		return Purged{}, err
-	}
-	if err := x.bleve.Batch(rb); err != nil {
+	if err := x.writeRedirects(); err != nil {
 		return Purged{}, fmt.Errorf("saving the purge's redirects: %w", err)
 	}
-	x.redirectsWritten()
 	if err := x.saveState(); err != nil {
 		return Purged{}, err
 	}

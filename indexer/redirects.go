@@ -1,10 +1,13 @@
 package indexer
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
-
-	"github.com/blevesearch/bleve/v2"
+	"io/fs"
+	"os"
+	"path/filepath"
 )
 
 // TakeRedirects returns the redirects made since the last call, for the
@@ -44,11 +47,22 @@ func (l *Linker) Resolve(id string) string {
 	return id
 }
 
-// Redirects (merged-away profile ids) are kept in the index's internal
-// store, so that an id an investigator saw still resolves after a restart:
-// each batch's new redirects under adwatch/redirects/<n>, and the count of
-// such records under adwatch/redirects/n. Writing is append-only.
-const redirectsPrefix = "adwatch/redirects/"
+// Redirects (merged-away profile ids) are kept beside the index, so that
+// an id an investigator saw still resolves after a restart or a relink:
+// the file redirectLogFile, one JSON object of old id to new id a line,
+// each line the redirects made since the last, appended and synced before
+// the batch that made them is written. A line cut short by a crash is
+// left out. When ids meet twice, the first line wins (Linker.AddRedirect).
+//
+// They were internal records of the home index (adwatch/redirects/<n>,
+// with their count under adwatch/redirects/n). bleve writes every
+// internal record again each time it persists the index: at a million
+// ads, 19 MB of redirects at every batch. A writable open moves such
+// records to the file (migrateRedirects); a read-only open reads both.
+const (
+	redirectLogFile = "adwatch-redirects.log"
+	redirectsPrefix = "adwatch/redirects/"
+)
 
 func (x *Index) redirectCount() (int, error) {
 	data, err := x.bleve.GetInternal([]byte(redirectsPrefix + "n"))
@@ -64,57 +78,144 @@ func (x *Index) redirectCount() (int, error) {
 	return n, nil
 }
 
-// batchRedirects adds the redirects made since the last call, with the
-// ones not yet written, to batch b: they are written with the next write
-// of the index (the next Put, Published or Close), not in one of their
-// own. Written records stop pending with redirectsWritten. The caller holds
-// x.mu.
-func (x *Index) batchRedirects(b *bleve.Batch) error {
+// legacyRedirects calls fn with each record of redirects kept as internal
+// records of the home index, in the order they were written.
+func (x *Index) legacyRedirects(fn func(map[string]string)) (n int, err error) {
+	n, err = x.redirectCount()
+	if err != nil {
+		return 0, err
+	}
+	for i := range n {
+		data, err := x.bleve.GetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, i)))
+		if err != nil {
+			return 0, fmt.Errorf("reading redirects: %w", err)
+		}
+		saved := map[string]string{}
+		if err := json.Unmarshal(data, &saved); err != nil {
+			return 0, fmt.Errorf("decoding redirects %d: %w", i, err)
+		}
+		fn(saved)
+	}
+	return n, nil
+}
+
+// appendRedirects appends records to the redirect log, one line each, and
+// syncs it.
+func (x *Index) appendRedirects(records ...map[string]string) error {
+	var buf []byte
+	for _, r := range records {
+		if len(r) == 0 {
+			continue
+		}
+		line, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("encoding redirects: %w", err)
+		}
+		buf = append(append(buf, line...), '\n')
+	}
+	if len(buf) == 0 {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(x.path, redirectLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing redirects: %w", err)
+	}
+	_, err = f.Write(buf)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("writing redirects: %w", err)
+	}
+	return nil
+}
+
+// readRedirectLog calls fn with each whole line of the redirect log, in
+// order; a missing log has none.
+func (x *Index) readRedirectLog(fn func(map[string]string)) error {
+	data, err := os.ReadFile(filepath.Join(x.path, redirectLogFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading redirects: %w", err)
+	}
+	for n := 1; len(data) > 0; n++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			// The last line, cut short by a crash while it was written:
+			// its redirects are made again when its batch is linked again.
+			x.log.Warn("redirect log ends in a partial line; left out", "line", n)
+			return nil
+		}
+		saved := map[string]string{}
+		if err := json.Unmarshal(data[:i], &saved); err != nil {
+			return fmt.Errorf("%w: redirect log line %d: %v", errCorrupt, n, err)
+		}
+		fn(saved)
+		data = data[i+1:]
+	}
+	return nil
+}
+
+// migrateRedirects moves redirects kept as internal records of the home
+// index to the redirect log, then deletes the records. A crash between the
+// two leaves the records to be moved again: lines read twice change
+// nothing.
+func (x *Index) migrateRedirects() error {
+	var records []map[string]string
+	n, err := x.legacyRedirects(func(r map[string]string) { records = append(records, r) })
+	if err != nil || n == 0 {
+		return err
+	}
+	if err := x.appendRedirects(records...); err != nil {
+		return err
+	}
+	b := x.bleve.NewBatch()
+	for i := range n {
+		b.DeleteInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, i)))
+	}
+	b.DeleteInternal([]byte(redirectsPrefix + "n"))
+	if err := x.bleve.Batch(b); err != nil {
+		return fmt.Errorf("removing the redirects moved to %s: %w", redirectLogFile, err)
+	}
+	x.log.Info("redirects moved from the index's internal records to their own file", "records", n)
+	return nil
+}
+
+// writeRedirects appends the redirects made since the last call, with the
+// ones not yet written, to the redirect log. The caller holds x.mu.
+func (x *Index) writeRedirects() error {
 	for k, v := range x.Linker.TakeRedirects() {
 		x.pendingRedirects[k] = v
 	}
 	if len(x.pendingRedirects) == 0 {
 		return nil
 	}
-	n, err := x.redirectCount()
-	if err != nil {
+	if err := x.appendRedirects(x.pendingRedirects); err != nil {
 		return err
 	}
-	data, err := json.Marshal(x.pendingRedirects)
-	if err != nil {
-		return fmt.Errorf("encoding redirects: %w", err)
-	}
-	count, _ := json.Marshal(n + 1)
-	b.SetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, n)), data)
-	b.SetInternal([]byte(redirectsPrefix+"n"), count)
+	clear(x.pendingRedirects)
 	return nil
 }
 
-// redirectsWritten records that the batch of batchRedirects is written.
-func (x *Index) redirectsWritten() { clear(x.pendingRedirects) }
-
 func (x *Index) loadRedirects() error { return x.loadRedirectsInto(x.Linker) }
 
-// loadRedirectsInto adds the saved redirects to l.
+// loadRedirectsInto adds the saved redirects to l: those of internal
+// records not yet moved (a read-only open), then the redirect log's.
 func (x *Index) loadRedirectsInto(l *Linker) error {
-	n, err := x.redirectCount()
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		data, err := x.bleve.GetInternal([]byte(fmt.Sprintf("%s%d", redirectsPrefix, i)))
-		if err != nil {
-			return fmt.Errorf("reading redirects: %w", err)
-		}
-		saved := map[string]string{}
-		if err := json.Unmarshal(data, &saved); err != nil {
-			return fmt.Errorf("decoding redirects %d: %w", i, err)
-		}
+	add := func(saved map[string]string) {
 		for k, v := range saved {
 			l.AddRedirect(k, v)
 		}
 	}
-	return nil
+	if _, err := x.legacyRedirects(add); err != nil {
+		return err
+	}
+	return x.readRedirectLog(add)
 }
 
 // redirectMap is l.redirects, decoded from the saved state when first

@@ -17,12 +17,14 @@ import (
 // The linker's state is saved next to the index, so that opening the
 // index does not read every ad again to link them (relink). The file is
 // keyed to the index: each batch of ads Put writes, in the same bleve batch
-// as the ads, the batch's sequence number (seqKey) and its ad ids
-// (journalPrefix + seq). The file records the sequence number it is the
-// state of. Opening the index then:
+// as the ads, the batch's sequence number (seqKey) and, once a state of
+// some batch is saved, its ad ids (journalPrefix + seq). The file records
+// the sequence number it is the state of. Opening the index then:
 //   - uses the file when it is the state of the index's last batch;
 //   - catches up when it is older (a crash after the index was written and
 //     before the file was): it links the ads of the journaled batches since;
+//   - relinks every ad when the file is the state of no batch (saved at
+//     the first open; what a catch-up would do);
 //   - relinks every ad when the file is missing, corrupt (its checksum),
 //     of another index (instanceKey), of other linking settings, or when
 //     a batch it lacks is not journaled, with a logged warning.
@@ -88,6 +90,11 @@ func (x *Index) journalValue(ids []string) (seq []byte, journal []byte, err erro
 	return binary.BigEndian.AppendUint64(nil, x.seq+1), journal, nil
 }
 
+// errNothingSaved says the state file was saved before any batch was
+// written: its batches are not journaled, and linking every indexed ad
+// catches up.
+var errNothingSaved = errors.New("linker state saved before any batch")
+
 // errStale says the state file is usable only after catching up.
 var errStale = errors.New("linker state older than the index")
 
@@ -104,13 +111,18 @@ func (x *Index) loadLinker(phashThreshold, maxLink int) (dirty bool, err error) 
 		if savedSeq == x.seq {
 			return false, nil
 		}
-		err = x.catchUp(savedSeq)
+		err = errNothingSaved
+		if savedSeq > 0 {
+			err = x.catchUp(savedSeq)
+		}
 		if err == nil {
 			x.log.Info("linker state caught up with the index", "batches", x.seq-savedSeq)
 			return true, nil
 		}
 	}
 	switch {
+	case errors.Is(err, errNothingSaved):
+		x.log.Info("the linker's saved state holds no batch: linking every indexed ad")
 	case errors.Is(err, fs.ErrNotExist):
 		if x.seq > 0 || x.hasAds() {
 			x.log.Info("no saved linker state: linking every indexed ad")

@@ -511,3 +511,82 @@ func TestWritableStateMapping(t *testing.T) {
 		t.Fatalf("answers after the mapping went:\n%s", firstDiff(got, want))
 	}
 }
+
+// TestNoJournalBeforeASavedBatch: a new index journals no batch until a
+// state of some batch is saved (bleve writes every internal record again at
+// each persist, and a rebuild's journals would grow to every ad's id); a
+// crash before that relinks every ad, which is what a catch-up from nothing
+// would do, with the same answers and no warning; once a state of a batch
+// is saved, batches are journaled again and a crash catches up.
+func TestNoJournalBeforeASavedBatch(t *testing.T) {
+	ads := linkCorpus(900)
+	dir := t.TempDir()
+	x, err := Open(dir, 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	journals := func(x *Index, from, to uint64) int {
+		t.Helper()
+		n := 0
+		for seq := from; seq <= to; seq++ {
+			data, err := x.bleve.GetInternal(journalKey(seq))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if data != nil {
+				n++
+			}
+		}
+		return n
+	}
+	for i := 0; i < 400; i += 100 {
+		if _, err := x.Put(ads[i : i+100]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := journals(x, 1, x.seq); n != 0 || x.seq != 4 {
+		t.Fatalf("%d of %d batches journaled before a state of any was saved, want none", n, x.seq)
+	}
+	// The crash: the state file (of no batch) is not written again.
+	x.dirty = false
+	if err := x.Close(); err != nil {
+		t.Fatal(err)
+	}
+	want := relinked(t, dir, ads[:400])
+	var log bytes.Buffer
+	y, err := OpenLogged(dir, 8, 25, false, logTo(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(log.String(), "holds no batch") || strings.Contains(log.String(), "WARN") {
+		t.Errorf("log %s, want every ad linked, without a warning", log.String())
+	}
+	if got := linkAnswers(t, y.Linker, ads[:400]); !slices.Equal(got, want) {
+		t.Errorf("answers after the crash:\n%s", firstDiff(got, want))
+	}
+	// The open saved the state of batch 4: the next batches are journaled.
+	for i := 400; i < 900; i += 100 {
+		if _, err := y.Put(ads[i : i+100]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := journals(y, 5, y.seq); n != 5 {
+		t.Errorf("%d of the 5 batches after a saved state journaled, want 5", n)
+	}
+	y.dirty = false
+	if err := y.Close(); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	z, err := OpenLogged(dir, 8, 25, true, logTo(&log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if !strings.Contains(log.String(), "caught up") {
+		t.Errorf("log %s, want a catch-up", log.String())
+	}
+	if got, want := linkAnswers(t, z.Linker, ads), relinked(t, dir, ads); !slices.Equal(got, want) {
+		t.Errorf("answers after the catch-up:\n%s", firstDiff(got, want))
+	}
+}
