@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -100,7 +101,9 @@ func (x *Index) legacyRedirects(fn func(map[string]string)) (n int, err error) {
 }
 
 // appendRedirects appends records to the redirect log, one line each, and
-// syncs it.
+// syncs it (and, when it creates the file, its directory). A write or sync
+// that fails is cut off again, so that a line written later does not
+// follow part of one.
 func (x *Index) appendRedirects(records ...map[string]string) error {
 	var buf []byte
 	for _, r := range records {
@@ -116,7 +119,13 @@ func (x *Index) appendRedirects(records ...map[string]string) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	f, err := os.OpenFile(filepath.Join(x.path, redirectLogFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	path := filepath.Join(x.path, redirectLogFile)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing redirects: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
 		return fmt.Errorf("writing redirects: %w", err)
 	}
@@ -124,11 +133,34 @@ func (x *Index) appendRedirects(records ...map[string]string) error {
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if err != nil {
+		_ = f.Truncate(size)
+		return fmt.Errorf("writing redirects: %w", err)
+	}
+	if size == 0 {
+		syncDir(x.path)
+	}
+	return nil
+}
+
+// repairRedirectLog cuts off a last line that a crash left partial, so
+// that the next line appended starts a line of its own.
+func (x *Index) repairRedirectLog() error {
+	path := filepath.Join(x.path, redirectLogFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("writing redirects: %w", err)
+		return fmt.Errorf("reading redirects: %w", err)
+	}
+	whole := bytes.LastIndexByte(data, '\n') + 1
+	if whole == len(data) {
+		return nil
+	}
+	x.log.Warn("redirect log ends in a partial line, left by a crash while it was written; cut off", "bytes", len(data)-whole)
+	if err := os.Truncate(path, int64(whole)); err != nil {
+		return fmt.Errorf("repairing the redirect log: %w", err)
 	}
 	return nil
 }
@@ -146,14 +178,14 @@ func (x *Index) readRedirectLog(fn func(map[string]string)) error {
 	for n := 1; len(data) > 0; n++ {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
-			// The last line, cut short by a crash while it was written:
-			// its redirects are made again when its batch is linked again.
-			x.log.Warn("redirect log ends in a partial line; left out", "line", n)
+			// The last line, cut short by a crash while it was written
+			// (a writable open cuts it off). Its redirects are in the
+			// state file saved after it, if any; the linker keeps those.
 			return nil
 		}
 		saved := map[string]string{}
 		if err := json.Unmarshal(data[:i], &saved); err != nil {
-			return fmt.Errorf("%w: redirect log line %d: %v", errCorrupt, n, err)
+			return fmt.Errorf("redirect log %s is corrupt at line %d: %w", filepath.Join(x.path, redirectLogFile), n, err)
 		}
 		fn(saved)
 		data = data[i+1:]
@@ -166,6 +198,9 @@ func (x *Index) readRedirectLog(fn func(map[string]string)) error {
 // two leaves the records to be moved again: lines read twice change
 // nothing.
 func (x *Index) migrateRedirects() error {
+	if err := x.repairRedirectLog(); err != nil {
+		return err
+	}
 	var records []map[string]string
 	n, err := x.legacyRedirects(func(r map[string]string) { records = append(records, r) })
 	if err != nil || n == 0 {

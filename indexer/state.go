@@ -264,8 +264,11 @@ func (x *Index) catchUp(from uint64) error {
 			}
 		}
 	}
-	// The redirects the batches made were saved with them.
-	x.Linker.TakeRedirects()
+	// The redirects the batches made are written again: those a crash
+	// kept from the log come back, and a line twice changes nothing.
+	for k, v := range x.Linker.TakeRedirects() {
+		x.pendingRedirects[k] = v
+	}
 	x.sinceSave = int(x.seq - from)
 	return nil
 }
@@ -275,6 +278,11 @@ func (x *Index) catchUp(from uint64) error {
 func (x *Index) saveState() error {
 	if x.readOnly {
 		return nil
+	}
+	// A redirect the state holds is in the log first: a relink, which
+	// reads the log, then knows it too.
+	if err := x.writeRedirects(); err != nil {
+		return err
 	}
 	l := x.Linker
 	l.mu.Lock()
@@ -350,9 +358,16 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return err
 	}
-	if dir, err := os.Open(filepath.Dir(path)); err == nil {
-		_ = dir.Sync()
-		dir.Close()
-	}
+	syncDir(filepath.Dir(path))
 	return nil
+}
+
+// syncDir syncs directory dir, so that a file created or renamed in it
+// keeps its name after a power cut; where a directory cannot be synced,
+// nothing more can be done.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
 }
