@@ -223,23 +223,8 @@ func TestCappedContacts(t *testing.T) {
 
 func TestRedirectsSurviveReopen(t *testing.T) {
 	dir := t.TempDir()
-	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
-	x, err := Open(dir, 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	late := record.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), PageSHA256: "1", Phones: []record.Phone{{E164: "+15108730123"}}}
-	if _, err := x.Put([]record.Ad{late}); err != nil {
-		t.Fatal(err)
-	}
-	old := x.Linker.Profile("late")
-	early := record.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, PageSHA256: "2", Phones: []record.Phone{{E164: "+15108730123"}}}
-	if _, err := x.Put([]record.Ad{early}); err != nil {
-		t.Fatal(err)
-	}
-	survivor := x.Linker.Profile("late")
-	x.Close()
-	x, err = Open(dir, 8, 25, true)
+	old, survivor := mergeTwo(t, dir)
+	x, err := Open(dir, 8, 25, true)
 	if err != nil {
 		t.Fatal(err)
 	}
