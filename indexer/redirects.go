@@ -119,8 +119,7 @@ func (x *Index) appendRedirects(records ...map[string]string) error {
 	if len(buf) == 0 {
 		return nil
 	}
-	path := filepath.Join(x.path, redirectLogFile)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(x.redirectLogPath(), os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("writing redirects: %w", err)
 	}
@@ -144,31 +143,50 @@ func (x *Index) appendRedirects(records ...map[string]string) error {
 }
 
 // repairRedirectLog cuts off a last line that a crash left partial, so
-// that the next line appended starts a line of its own.
+// that the next line appended starts a line of its own. It reads the
+// file's last byte, and the rest only when that is not a line's end.
 func (x *Index) repairRedirectLog() error {
-	path := filepath.Join(x.path, redirectLogFile)
-	data, err := os.ReadFile(path)
+	f, err := os.OpenFile(x.redirectLogPath(), os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading redirects: %w", err)
 	}
-	whole := bytes.LastIndexByte(data, '\n') + 1
-	if whole == len(data) {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("reading redirects: %w", err)
+	}
+	if st.Size() == 0 {
 		return nil
 	}
+	last := make([]byte, 1)
+	if _, err := f.ReadAt(last, st.Size()-1); err != nil {
+		return fmt.Errorf("reading redirects: %w", err)
+	}
+	if last[0] == '\n' {
+		return nil
+	}
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return fmt.Errorf("reading redirects: %w", err)
+	}
+	whole := bytes.LastIndexByte(data, '\n') + 1
 	x.log.Warn("redirect log ends in a partial line, left by a crash while it was written; cut off", "bytes", len(data)-whole)
-	if err := os.Truncate(path, int64(whole)); err != nil {
+	if err := f.Truncate(int64(whole)); err != nil {
 		return fmt.Errorf("repairing the redirect log: %w", err)
 	}
 	return nil
 }
 
+// redirectLogPath is where the redirect log of x is.
+func (x *Index) redirectLogPath() string { return filepath.Join(x.path, redirectLogFile) }
+
 // readRedirectLog calls fn with each whole line of the redirect log, in
 // order; a missing log has none.
 func (x *Index) readRedirectLog(fn func(map[string]string)) error {
-	data, err := os.ReadFile(filepath.Join(x.path, redirectLogFile))
+	data, err := os.ReadFile(x.redirectLogPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -185,7 +203,7 @@ func (x *Index) readRedirectLog(fn func(map[string]string)) error {
 		}
 		saved := map[string]string{}
 		if err := json.Unmarshal(data[:i], &saved); err != nil {
-			return fmt.Errorf("redirect log %s is corrupt at line %d: %w", filepath.Join(x.path, redirectLogFile), n, err)
+			return fmt.Errorf("redirect log %s is corrupt at line %d: %w", x.redirectLogPath(), n, err)
 		}
 		fn(saved)
 		data = data[i+1:]

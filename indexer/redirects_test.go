@@ -76,9 +76,7 @@ func TestRedirectLog(t *testing.T) {
 	resolves(true, "reopened")
 	// Without the state file the linker relinks every ad in id order; the
 	// old id is history only the log keeps.
-	if err := os.Remove(statePath(path)); err != nil {
-		t.Fatal(err)
-	}
+	forgetState(t, path)
 	resolves(false, "relinked")
 	// A crash while a line was written leaves part of it.
 	f, err := os.OpenFile(filepath.Join(path, redirectLogFile), os.O_WRONLY|os.O_APPEND, 0)
@@ -89,9 +87,7 @@ func TestRedirectLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if err := os.Remove(statePath(path)); err != nil {
-		t.Fatal(err)
-	}
+	forgetState(t, path)
 	resolves(true, "relinked read-only with a partial last line")
 	// A writable open cuts the partial line off, so a line appended after
 	// it stands alone.
@@ -105,9 +101,7 @@ func TestRedirectLog(t *testing.T) {
 	if err := x.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(statePath(path)); err != nil {
-		t.Fatal(err)
-	}
+	forgetState(t, path)
 	resolves(false, "relinked after a partial line and a line appended")
 	y, err := Open(dir, 8, 25, true)
 	if err != nil {
@@ -120,9 +114,7 @@ func TestRedirectLog(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(path, redirectLogFile), []byte("{not json\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(statePath(path)); err != nil {
-		t.Fatal(err)
-	}
+	forgetState(t, path)
 	x, err = Open(dir, 8, 25, false)
 	if err == nil {
 		x.Close()
@@ -187,5 +179,14 @@ func TestRedirectsMigrated(t *testing.T) {
 	log, err := os.ReadFile(filepath.Join(path, redirectLogFile))
 	if err != nil || strings.Count(string(log), "\n") != 2 {
 		t.Errorf("redirect log after the move: %q (%v), want the two records as two lines", log, err)
+	}
+}
+
+// forgetState removes the linker's state file of the index at path: the
+// next open relinks every ad.
+func forgetState(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(statePath(path)); err != nil {
+		t.Fatal(err)
 	}
 }

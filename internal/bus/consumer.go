@@ -281,10 +281,11 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 // once, else the first to come within MaxWait; then what more comes until
 // the batch is full, MaxWait has passed since it began, or nothing has
 // come for Quiet. A fetch that fails once the batch has messages ends it
-// with them, and fails again at the next call if the failure lasts. The wait for a first
-// message is asked of the server a tenth of a second at a time, so that a
-// stage stops soon after ctx is done: a fetch cannot be cut short without
-// leaving what the server sent it unread until AckWait has passed.
+// with them, and fails again at the next call if the failure lasts. The
+// wait for a first message is asked of the server a tenth of a second at
+// a time, so that a stage stops soon after ctx is done: a fetch cannot be
+// cut short without leaving what the server sent it unread until AckWait
+// has passed.
 func (c Consumer) next(ctx context.Context, cons jetstream.Consumer) ([]jetstream.Msg, error) {
 	batch, quiet := max(c.Batch, 1), c.quiet()
 	var msgs []jetstream.Msg
@@ -311,13 +312,11 @@ func (c Consumer) next(ctx context.Context, cons jetstream.Consumer) ([]jetstrea
 		}
 		n, err = fetch(1, min(left, firstPoll))
 	}
-	if len(msgs) > 0 && err != nil {
-		// What came is handled; the error comes back at the next fetch.
-		return msgs, nil
+	if len(msgs) == 0 {
+		return nil, err
 	}
-	if err != nil || n == 0 {
-		return msgs, err
-	}
+	// A failure that lasts ends the batch at its next fetch; what came is
+	// handled, and the failure comes back at the next call.
 	deadline := time.Now().Add(c.maxWait())
 	for len(msgs) < batch {
 		left := min(time.Until(deadline), quiet)

@@ -403,8 +403,9 @@ func NewLimiter(delay time.Duration) *Limiter {
 
 // SetDelay sets the delay of host to d, never less than the limiter's
 // default nor than a delay set before: the sites sharing a limiter wait
-// the longest any of their robots.txt asked for. It applies from the request last started, so a delay learnt
-// from robots.txt spaces the first page from the robots.txt request.
+// the longest any of their robots.txt asked for. It applies from the
+// request last started, so a delay learnt from robots.txt spaces the first
+// page from the robots.txt request.
 func (l *Limiter) SetDelay(host string, d time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
