@@ -1,10 +1,14 @@
 package indexer
 
 import (
+	"context"
 	"fmt"
+	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/blevesearch/bleve/v2"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/adwatch/adwatch/internal/record"
@@ -144,5 +148,80 @@ func TestPagesInScoreThenIDOrder(t *testing.T) {
 				t.Fatalf("offset %d size %d: total %d, facets %+v", offset, size, got.Total, got.Facets)
 			}
 		}
+	}
+}
+
+// TestTopHitsAsBleveOrders: searchTop's page is the page bleve's own
+// order by score and id gives, over shards of many ties, for pages that
+// start and end inside runs of equal scores, with the total and facets
+// bleve counts.
+func TestTopHitsAsBleveOrders(t *testing.T) {
+	idx, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	r := rand.New(rand.NewPCG(11, 7))
+	words := []string{"rose", "garden", "party", "sweet", "new"}
+	cities, sites := []string{"Oakland", "San Jose"}, []string{"s", "t"}
+	categories := []string{"youth", "control", "movement"}
+	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	var ads []record.Ad
+	for i := range 600 {
+		title := make([]string, 1+r.IntN(3))
+		for j := range title {
+			title[j] = words[r.IntN(len(words))]
+		}
+		id := fmt.Sprintf("s:%04d", r.IntN(100000))
+		a := record.Ad{ID: id, Site: sites[r.IntN(2)], City: cities[r.IntN(2)], Title: strings.Join(title, " "),
+			Body: words[r.IntN(len(words))], PostedAt: t0.AddDate(0, -r.IntN(6), -r.IntN(20)), PageSHA256: fmt.Sprint(i)}
+		for range r.IntN(3) {
+			a.Ages = append(a.Ages, 16+r.IntN(15))
+			a.Indicators = append(a.Indicators, record.Indicator{Category: categories[r.IntN(3)], Term: "x"})
+		}
+		ads = append(ads, a)
+	}
+	// In batches, so that shards have several segments, some ads
+	// edited in later ones.
+	for b := 0; b < len(ads); b += 40 {
+		if _, err := idx.Put(ads[b:min(b+40, len(ads))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ties := 0
+	for _, s := range []Search{{Text: "rose"}, {Text: "rose garden"}, {Text: "sweet", City: "Oakland"}, {Text: "new party", City: "San Jose"}, {}} {
+		for _, page := range [][2]int{{0, 1}, {0, 10}, {7, 13}, {40, 25}, {100, 100}, {0, 1000}, {590, 50}} {
+			s.Offset, s.Size, s.Facets = page[0], page[1], true
+			got, err := idx.Find(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := bleve.NewSearchRequestOptions(s.query(), s.Size, s.Offset, false)
+			req.SortBy([]string{"-_score", "_id"})
+			for _, f := range facetFields {
+				req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
+			}
+			want, err := idx.bleve.search(context.Background(), req, time.Time{}, time.Time{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Hits) != len(want.Hits) || got.Total != want.Total {
+				t.Fatalf("%+v: %d hits of %d, bleve %d of %d", s, len(got.Hits), got.Total, len(want.Hits), want.Total)
+			}
+			for i, h := range want.Hits {
+				if got.Hits[i].ID != h.ID || got.Hits[i].Score != h.Score {
+					t.Fatalf("%+v: hit %d is %s (%v), bleve's %s (%v)", s, i, got.Hits[i].ID, got.Hits[i].Score, h.ID, h.Score)
+				}
+				if i > 0 && h.Score == want.Hits[i-1].Score {
+					ties++
+				}
+			}
+			if diff := cmp.Diff(facetsOf(want.Facets), got.Facets); diff != "" {
+				t.Fatalf("%+v: facets (-bleve +got):\n%s", s, diff)
+			}
+		}
+	}
+	if ties < 100 {
+		t.Fatalf("only %d ties: the test needs runs of equal scores", ties)
 	}
 }

@@ -532,7 +532,7 @@ func (s *shardSet) keys() []string {
 // scoring as one index of every open shard would (globalQuery). Of those,
 // when may is not nil, only the shards it says may hold a match are
 // searched (the others add nothing: no hit, no count).
-func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
+func (s *shardSet) search(ctx context.Context, req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
 	all, need, err := s.pick(from, until)
 	if err != nil {
 		return nil, err
@@ -567,52 +567,75 @@ func (s *shardSet) search(req *bleve.SearchRequest, from, until time.Time, may f
 		}
 	}
 	if len(need) == 1 {
-		return need[0].Search(req)
+		return need[0].SearchInContext(ctx, req)
 	}
-	return bleve.NewIndexAlias(need...).Search(req)
+	return bleve.NewIndexAlias(need...).SearchInContext(ctx, req)
 }
 
 // searchTop is search for a request ordered best score first, equal
-// scores in id order ("-_score", "_id"), without reading the id of every
-// match: ordering by id makes bleve read each matching ad's id from its
-// stored fields, a random read a match (at 1M ads, a word in a city
-// matches tens of thousands). It asks for the best From+Size+1 by score
-// alone and orders those by score and id itself: when the last of the
-// page scores above the next, they are the page the id order gives. When
-// a tie crosses the page's end, the hits are asked again in id order, the
-// total and facets of the first answer kept.
+// scores in id order ("-_score", "_id"), in one pass over the matches
+// that reads a match's id only when its score ties with one of the best
+// kept so far (topHits). bleve's own order by id reads the id of every
+// match from its stored fields, a random read a match, and at 1M ads a
+// word in a city matches hundreds of thousands; asking for the best by
+// score alone and then again by id when a tie crossed the page's end ran
+// every broad search twice, since ties are the rule among short ads. The
+// total and the facets are bleve's; the stored fields asked for are read
+// for the page's hits alone.
 func (s *shardSet) searchTop(req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
 	k := req.From + req.Size
 	fast := *req
-	fast.From, fast.Size = 0, k+1
 	fast.Sort = search.SortOrder{&search.SortScore{Desc: true}}
-	res, err := s.search(&fast, from, until, may)
+	fast.Fields = nil
+	fast.From, fast.Size = 0, k
+	top := &topHits{n: k}
+	if len(req.Facets) > 0 {
+		for name, fr := range req.Facets {
+			if fr.NumericRanges != nil || fr.DateTimeRanges != nil {
+				return nil, fmt.Errorf("facet %s: only term facets are counted", name)
+			}
+		}
+		top.facets, fast.Facets = req.Facets, nil
+	}
+	ctx := context.WithValue(context.Background(), search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(top.handler))
+	res, err := s.search(ctx, &fast, from, until, may)
 	if err != nil {
 		return nil, err
 	}
-	hits := res.Hits
-	if len(hits) > k && k > 0 && hits[k-1].Score == hits[k].Score {
-		again := *req
-		again.Facets = nil
-		full, err := s.search(&again, from, until, may)
-		if err != nil {
+	if top.facets != nil {
+		res.Facets = top.facetResults()
+	}
+	hits := top.result()
+	hits = hits[min(req.From, len(hits)):]
+	if len(req.Fields) > 0 && len(hits) > 0 {
+		if err := s.loadFields(hits, req.Fields, from, until); err != nil {
 			return nil, err
 		}
-		res.Hits = full.Hits
-		return res, nil
 	}
-	slices.SortStableFunc(hits, func(a, b *search.DocumentMatch) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	hits = hits[:min(len(hits), k)]
-	res.Hits = hits[min(req.From, len(hits)):]
+	res.Hits = hits
 	return res, nil
+}
+
+// loadFields sets the stored fields of hits, read by their ids.
+func (s *shardSet) loadFields(hits search.DocumentMatchCollection, fields []string, from, until time.Time) error {
+	ids := make([]string, len(hits))
+	for i, h := range hits {
+		ids[i] = h.ID
+	}
+	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
+	req.Fields = fields
+	res, err := s.search(context.Background(), req, from, until, nil)
+	if err != nil {
+		return fmt.Errorf("reading the stored fields of %d hits: %w", len(ids), err)
+	}
+	byID := make(map[string]map[string]any, len(res.Hits))
+	for _, h := range res.Hits {
+		byID[h.ID] = h.Fields
+	}
+	for _, h := range hits {
+		h.Fields = byID[h.ID]
+	}
+	return nil
 }
 
 // each calls f with every ad matching q posted in [from, until), in id

@@ -1,0 +1,305 @@
+package indexer
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/index/scorch"
+	"github.com/blevesearch/bleve/v2/search"
+	index "github.com/blevesearch/bleve_index_api"
+)
+
+// topHits keeps the best n matches of a search, best score first and
+// equal scores in id order, as bleve's handler of each shard's matches
+// (search.MakeDocumentMatchHandlerKey). Each shard keeps its best n in a
+// heap whose root is the worst kept; a match's id is read only when the
+// heap compares it with a kept match of the same score. When a shard is
+// done, the ids of the matches it kept are read and the shards' best
+// merged.
+type topHits struct {
+	n int
+	// facets are the term facets to count, by name; nil counts none.
+	facets bleve.FacetsRequest
+
+	mu     sync.Mutex
+	hits   search.DocumentMatchCollection
+	counts map[string]map[string]int // facet name -> term -> matches
+}
+
+// handler makes the handler of one shard's matches.
+func (t *topHits) handler(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
+	h := &shardTop{n: t.n, r: sctx.IndexReader}
+	var m *matchSet
+	if t.facets != nil {
+		snap, ok := sctx.IndexReader.(*scorch.IndexSnapshot)
+		if !ok {
+			return nil, false, fmt.Errorf("counting facets: the index reader is a %T, not a scorch snapshot", sctx.IndexReader)
+		}
+		m = newMatchSet(snap)
+	}
+	return func(d *search.DocumentMatch) error {
+		if d == nil {
+			if m != nil {
+				counts, err := m.count(t.facets)
+				if err != nil {
+					return err
+				}
+				t.addCounts(counts)
+			}
+			return t.add(h)
+		}
+		if m != nil {
+			if err := m.add(d.IndexInternalID); err != nil {
+				return err
+			}
+		}
+		if out := h.offer(d); out != nil {
+			sctx.DocumentMatchPool.Put(out)
+		}
+		return h.err
+	}, false, nil
+}
+
+// addCounts adds one shard's facet counts.
+func (t *topHits) addCounts(counts map[string]map[string]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.counts == nil {
+		t.counts = map[string]map[string]int{}
+	}
+	for name, terms := range counts {
+		if t.counts[name] == nil {
+			t.counts[name] = map[string]int{}
+		}
+		for term, n := range terms {
+			t.counts[name][term] += n
+		}
+	}
+}
+
+// facetResults are the facets counted, as bleve reports term facets.
+func (t *topHits) facetResults() search.FacetResults {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := search.FacetResults{}
+	for name, fr := range t.facets {
+		r := &search.FacetResult{Field: fr.Field, Terms: &search.TermFacets{}}
+		for term, n := range t.counts[name] {
+			if n > 0 {
+				r.Terms.Add(&search.TermFacet{Term: term, Count: n})
+				r.Total += n
+			}
+		}
+		out[name] = r
+	}
+	return out
+}
+
+// add merges the matches one shard kept.
+func (t *topHits) add(h *shardTop) error {
+	for _, d := range h.kept {
+		h.id(d)
+	}
+	if h.err != nil {
+		return h.err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.hits = append(t.hits, h.kept...)
+	return nil
+}
+
+// result is the best n of every shard's matches, in order.
+func (t *topHits) result() search.DocumentMatchCollection {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	slices.SortFunc(t.hits, func(a, b *search.DocumentMatch) int {
+		switch {
+		case a.Score > b.Score:
+			return -1
+		case a.Score < b.Score:
+			return 1
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return t.hits[:min(len(t.hits), t.n)]
+}
+
+// shardTop is the heap of one shard's best n matches, the worst at the
+// root.
+type shardTop struct {
+	n    int
+	r    index.IndexReader
+	kept []*search.DocumentMatch
+	err  error
+}
+
+// id reads d's id when it has not been read.
+func (h *shardTop) id(d *search.DocumentMatch) string {
+	if d.ID == "" && h.err == nil {
+		id, err := h.r.ExternalID(d.IndexInternalID)
+		if err != nil {
+			h.err = fmt.Errorf("reading the id of a match: %w", err)
+		}
+		d.ID = id
+	}
+	return d.ID
+}
+
+// worse reports whether a comes after b: a lower score, or the same
+// score and a greater id.
+func (h *shardTop) worse(a, b *search.DocumentMatch) bool {
+	if a.Score != b.Score {
+		return a.Score < b.Score
+	}
+	return h.id(a) > h.id(b)
+}
+
+// offer keeps d if it is among the best n so far and returns the match
+// that leaves (d itself when it is not kept), nil when none does.
+func (h *shardTop) offer(d *search.DocumentMatch) *search.DocumentMatch {
+	if h.n == 0 {
+		return d
+	}
+	if len(h.kept) < h.n {
+		h.kept = append(h.kept, d)
+		h.up(len(h.kept) - 1)
+		return nil
+	}
+	root := h.kept[0]
+	if d.Score < root.Score || !h.worse(root, d) {
+		return d
+	}
+	h.kept[0] = d
+	h.down(0)
+	return root
+}
+
+func (h *shardTop) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !h.worse(h.kept[i], h.kept[p]) {
+			return
+		}
+		h.kept[i], h.kept[p] = h.kept[p], h.kept[i]
+		i = p
+	}
+}
+
+func (h *shardTop) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(h.kept) {
+			return
+		}
+		w := l
+		if r := l + 1; r < len(h.kept) && h.worse(h.kept[r], h.kept[l]) {
+			w = r
+		}
+		if !h.worse(h.kept[w], h.kept[i]) {
+			return
+		}
+		h.kept[i], h.kept[w] = h.kept[w], h.kept[i]
+		i = w
+	}
+}
+
+// matchSet is the matches of a search in one shard, by segment of its
+// snapshot: the facets are counted from it and the postings of each facet
+// term, a bitmap intersection a term, where bleve reads every match's
+// values of every facet field from its doc values. A term counts once an
+// ad, as in bleve's doc values.
+type matchSet struct {
+	segs []*scorch.SegmentSnapshot
+	// ends[i] is the first global document number past segment i.
+	ends []uint64
+	docs [][]uint32 // local numbers of the matches, by segment, ascending
+	seg  int
+}
+
+func newMatchSet(snap *scorch.IndexSnapshot) *matchSet {
+	segs := snap.Segments()
+	m := &matchSet{segs: segs, ends: make([]uint64, len(segs)), docs: make([][]uint32, len(segs))}
+	var end uint64
+	for i, s := range segs {
+		end += s.Segment().Count()
+		m.ends[i] = end
+	}
+	return m
+}
+
+// add records a match by its internal id, a global document number.
+// Matches come in increasing order.
+func (m *matchSet) add(id index.IndexInternalID) error {
+	if len(id) != 8 {
+		return fmt.Errorf("counting facets: an internal id of %d bytes", len(id))
+	}
+	n := binary.BigEndian.Uint64(id)
+	for m.seg < len(m.ends) && n >= m.ends[m.seg] {
+		m.seg++
+	}
+	if m.seg == len(m.ends) {
+		return fmt.Errorf("counting facets: document %d past the shard's %d", n, m.ends[len(m.ends)-1])
+	}
+	start := uint64(0)
+	if m.seg > 0 {
+		start = m.ends[m.seg-1]
+	}
+	m.docs[m.seg] = append(m.docs[m.seg], uint32(n-start))
+	return nil
+}
+
+// orInto is the method of zap's postings lists that adds its documents
+// to a bitmap.
+type orInto interface{ OrInto(*roaring.Bitmap) }
+
+// count counts the matches by each term of each facet's field.
+func (m *matchSet) count(facets bleve.FacetsRequest) (map[string]map[string]int, error) {
+	out := make(map[string]map[string]int, len(facets))
+	for name := range facets {
+		out[name] = map[string]int{}
+	}
+	terms := roaring.New()
+	for i, seg := range m.segs {
+		if len(m.docs[i]) == 0 {
+			continue
+		}
+		matches := roaring.New()
+		matches.AddMany(m.docs[i])
+		for name, fr := range facets {
+			dict, err := seg.Segment().Dictionary(fr.Field)
+			if err != nil {
+				return nil, fmt.Errorf("counting facet %s: %w", name, err)
+			}
+			it := dict.AutomatonIterator(nil, nil, nil)
+			for {
+				e, err := it.Next()
+				if err != nil {
+					return nil, fmt.Errorf("counting facet %s: %w", name, err)
+				}
+				if e == nil {
+					break
+				}
+				pl, err := dict.PostingsList([]byte(e.Term), nil, nil)
+				if err != nil {
+					return nil, fmt.Errorf("counting facet %s: %w", name, err)
+				}
+				or, ok := pl.(orInto)
+				if !ok {
+					return nil, fmt.Errorf("counting facet %s: a postings list of type %T", name, pl)
+				}
+				terms.Clear()
+				or.OrInto(terms)
+				if n := matches.AndCardinality(terms); n > 0 {
+					out[name][e.Term] += int(n)
+				}
+			}
+		}
+	}
+	return out, nil
+}
