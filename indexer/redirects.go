@@ -22,15 +22,19 @@ func (l *Linker) TakeRedirects() map[string]string {
 }
 
 // AddRedirect records a redirect made before a restart, unless the old id
-// is a current profile again.
-func (l *Linker) AddRedirect(from, to string) {
+// already redirects or is a current profile again, and reports whether it
+// did.
+func (l *Linker) AddRedirect(from, to string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.redirectMap()[from]; !ok {
-		if _, current := l.root(from); !current {
-			l.redirects[from] = to
-		}
+	if _, ok := l.redirectMap()[from]; ok {
+		return false
 	}
+	if _, current := l.root(from); current {
+		return false
+	}
+	l.redirects[from] = to
+	return true
 }
 
 // Resolve follows redirects: the current id of a profile that was merged
@@ -256,6 +260,40 @@ func (x *Index) writeRedirects() error {
 }
 
 func (x *Index) loadRedirects() error { return x.loadRedirectsInto(x.Linker) }
+
+// KeepRedirects carries the redirects of old, the index x was rebuilt
+// from, into x (adwatch reindex), so that a profile id an investigator saw
+// before the rebuild still resolves after it. x's own redirects win, and
+// an old id that is a current profile of x again is left out. The ones
+// kept are added to x's redirect log after x's own, and how many returned.
+func (x *Index) KeepRedirects(old *Index) (int, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if err := x.writeRedirects(); err != nil {
+		return 0, err
+	}
+	kept := map[string]string{}
+	add := func(saved map[string]string) {
+		for from, to := range saved {
+			if x.Linker.AddRedirect(from, to) {
+				kept[from] = to
+			}
+		}
+	}
+	if _, err := old.legacyRedirects(add); err != nil {
+		return 0, fmt.Errorf("reading the old index's redirects: %w", err)
+	}
+	if err := old.readRedirectLog(add); err != nil {
+		return 0, fmt.Errorf("reading the old index's redirects: %w", err)
+	}
+	if err := x.appendRedirects(kept); err != nil {
+		return 0, err
+	}
+	if len(kept) > 0 {
+		x.dirty = true // the saved state holds them too
+	}
+	return len(kept), nil
+}
 
 // loadRedirectsInto adds the saved redirects to l: those of internal
 // records not yet moved (a read-only open), then the redirect log's.

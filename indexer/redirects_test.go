@@ -190,3 +190,80 @@ func forgetState(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestRedirectsKeptAcrossARebuild: an index rebuilt from the stream keeps
+// the redirects of the index it replaces (adwatch reindex), after its
+// own, through a restart and a relink; an old id that is a profile of the
+// rebuilt index again is left out.
+func TestRedirectsKeptAcrossARebuild(t *testing.T) {
+	oldDir := t.TempDir()
+	old, survivor := mergeTwo(t, oldDir)
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	early := record.Ad{ID: "early", Poster: "Rosa", PostedAt: t0, PageSHA256: "2", Phones: []record.Phone{{E164: "+15108730123"}}}
+	late := record.Ad{ID: "late", Poster: "Rosa", PostedAt: t0.Add(5 * time.Hour), PageSHA256: "1", Phones: []record.Phone{{E164: "+15108730123"}}}
+
+	for _, tc := range []struct {
+		name         string
+		ads          []record.Ad
+		before, want string
+		kept         int
+	}{
+		// The later ad gone from the stream (its retention): the
+		// rebuild never makes old a profile, so never redirects it.
+		{"aged out", []record.Ad{early}, old, survivor, 1},
+		// The same ads: the rebuild redirects old itself.
+		{"the same", []record.Ad{late, early}, survivor, survivor, 0},
+		// Without the earliest ad, old is a profile again.
+		{"current again", []record.Ad{late}, old, old, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prev, err := Open(oldDir, 8, 25, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer prev.Close()
+			dir := t.TempDir()
+			x, err := Open(dir, 8, 25, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range tc.ads {
+				if _, err := x.Put([]record.Ad{a}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := x.Linker.Resolve(old); got != tc.before {
+				t.Fatalf("before: %s resolves to %s in the rebuilt index, want %s", old, got, tc.before)
+			}
+			n, err := x.KeepRedirects(prev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != tc.kept {
+				t.Fatalf("kept %d redirects, want %d", n, tc.kept)
+			}
+			if got := x.Linker.Resolve(old); got != tc.want {
+				t.Fatalf("%s resolves to %s, want %s", old, got, tc.want)
+			}
+			if err := x.Close(); err != nil {
+				t.Fatal(err)
+			}
+			for _, relink := range []bool{false, true} {
+				if relink {
+					forgetState(t, filepath.Join(dir, "index.bleve"))
+				}
+				x, err := Open(dir, 8, 25, false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := x.Linker.Resolve(old)
+				if err := x.Close(); err != nil {
+					t.Fatal(err)
+				}
+				if got != tc.want {
+					t.Fatalf("reopened (relink %v): %s resolves to %s, want %s", relink, old, got, tc.want)
+				}
+			}
+		})
+	}
+}

@@ -51,6 +51,13 @@ func reindexCmd(g *globals) *cobra.Command {
 			bar.Finish()
 			took := time.Since(start)
 			if err == nil {
+				// Profile ids seen before the rebuild still resolve.
+				var kept int
+				if kept, err = idx.KeepRedirects(old); err == nil && kept > 0 {
+					fmt.Fprintf(cmd.ErrOrStderr(), "reindex: %d redirects of merged profiles kept from the old index\n", kept)
+				}
+			}
+			if err == nil {
 				// The months that are over take few writes: one file
 				// each, which a look-up reads once.
 				// A compaction that fails or is interrupted leaves a
