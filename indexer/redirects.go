@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 )
@@ -287,6 +288,9 @@ func (x *Index) KeepRedirects(old *Index) (int, error) {
 		return 0, fmt.Errorf("reading the old index's redirects: %w", err)
 	}
 	if err := x.appendRedirects(kept); err != nil {
+		// In the linker already: the next write tries them again, so
+		// that the log holds whatever a saved state does.
+		maps.Copy(x.pendingRedirects, kept)
 		return 0, err
 	}
 	if len(kept) > 0 {

@@ -2,13 +2,16 @@ package indexer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
+	"github.com/blevesearch/bleve/v2/search"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/adwatch/adwatch/internal/record"
@@ -154,7 +157,9 @@ func TestPagesInScoreThenIDOrder(t *testing.T) {
 // TestTopHitsAsBleveOrders: searchTop's page is the page bleve's own
 // order by score and id gives, over shards of many ties, for pages that
 // start and end inside runs of equal scores, with the total and facets
-// bleve counts.
+// bleve counts: ads edited (some into another month) and purged, look-ups
+// by phone (which read only the shards that have it), date ranges and
+// pages of none.
 func TestTopHitsAsBleveOrders(t *testing.T) {
 	idx, err := Open(t.TempDir(), 8, 25, false)
 	if err != nil {
@@ -165,32 +170,41 @@ func TestTopHitsAsBleveOrders(t *testing.T) {
 	words := []string{"rose", "garden", "party", "sweet", "new"}
 	cities, sites := []string{"Oakland", "San Jose"}, []string{"s", "t"}
 	categories := []string{"youth", "control", "movement"}
+	phones := []string{"+15108730123", "+14085550199", "+15105550142"}
 	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
 	var ads []record.Ad
-	for i := range 600 {
+	for i := range 1200 {
 		title := make([]string, 1+r.IntN(3))
 		for j := range title {
 			title[j] = words[r.IntN(len(words))]
 		}
-		id := fmt.Sprintf("s:%04d", r.IntN(100000))
+		// 250 ids for 1,200 ads: most are edited, some more than once.
+		id := fmt.Sprintf("s:%04d", r.IntN(250))
 		a := record.Ad{ID: id, Site: sites[r.IntN(2)], City: cities[r.IntN(2)], Title: strings.Join(title, " "),
-			Body: words[r.IntN(len(words))], PostedAt: t0.AddDate(0, -r.IntN(6), -r.IntN(20)), PageSHA256: fmt.Sprint(i)}
+			Body: words[r.IntN(len(words))], PostedAt: t0.AddDate(0, -r.IntN(6), -r.IntN(20)), PageSHA256: fmt.Sprint(i),
+			Phones: []record.Phone{{E164: phones[r.IntN(len(phones))]}}}
 		for range r.IntN(3) {
 			a.Ages = append(a.Ages, 16+r.IntN(15))
 			a.Indicators = append(a.Indicators, record.Indicator{Category: categories[r.IntN(3)], Term: "x"})
 		}
 		ads = append(ads, a)
 	}
-	// In batches, so that shards have several segments, some ads
-	// edited in later ones.
+	// In batches, so that shards have several segments.
 	for b := 0; b < len(ads); b += 40 {
 		if _, err := idx.Put(ads[b:min(b+40, len(ads))]); err != nil {
 			t.Fatal(err)
 		}
 	}
+	purged, err := idx.Purge([]string{"s:0001", "s:0002", "s:0100"}, nil, t0.AddDate(1, 0, 0))
+	if err != nil || len(purged.Ads) == 0 {
+		t.Fatalf("purge: %v %v", purged, err)
+	}
 	ties := 0
-	for _, s := range []Search{{Text: "rose"}, {Text: "rose garden"}, {Text: "sweet", City: "Oakland"}, {Text: "new party", City: "San Jose"}, {}} {
-		for _, page := range [][2]int{{0, 1}, {0, 10}, {7, 13}, {40, 25}, {100, 100}, {0, 1000}, {590, 50}} {
+	searches := []Search{{Text: "rose"}, {Text: "rose garden"}, {Text: "sweet", City: "Oakland"}, {Text: "new party", City: "San Jose"}, {},
+		{Phones: phones[:1]}, {Phones: phones[1:], Text: "rose"}, {PhonePart: "8730123"},
+		{Text: "garden", From: t0.AddDate(0, -3, 0), Until: t0.AddDate(0, -1, 0)}, {Category: "youth", MinAge: 17, MaxAge: 20}}
+	for _, s := range searches {
+		for _, page := range [][2]int{{0, 0}, {5, 0}, {0, 1}, {0, 10}, {7, 13}, {40, 25}, {100, 100}, {0, 1000}, {240, 50}} {
 			s.Offset, s.Size, s.Facets = page[0], page[1], true
 			got, err := idx.Find(s)
 			if err != nil {
@@ -198,21 +212,29 @@ func TestTopHitsAsBleveOrders(t *testing.T) {
 			}
 			req := bleve.NewSearchRequestOptions(s.query(), s.Size, s.Offset, false)
 			req.SortBy([]string{"-_score", "_id"})
+			req.Fields = []string{"source"}
 			for _, f := range facetFields {
 				req.AddFacet(f.name, bleve.NewFacetRequest(f.field, allValues))
 			}
-			want, err := idx.bleve.search(context.Background(), req, time.Time{}, time.Time{}, nil)
+			want, err := idx.bleve.search(context.Background(), req, s.From, s.Until, s.mayMatch)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(got.Hits) != len(want.Hits) || got.Total != want.Total {
-				t.Fatalf("%+v: %d hits of %d, bleve %d of %d", s, len(got.Hits), got.Total, len(want.Hits), want.Total)
+			if s.Size == 0 {
+				want.Hits = nil
 			}
-			for i, h := range want.Hits {
-				if got.Hits[i].ID != h.ID || got.Hits[i].Score != h.Score {
-					t.Fatalf("%+v: hit %d is %s (%v), bleve's %s (%v)", s, i, got.Hits[i].ID, got.Hits[i].Score, h.ID, h.Score)
-				}
-				if i > 0 && h.Score == want.Hits[i-1].Score {
+			wantHits, err := idx.hits(want.Hits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Total != want.Total {
+				t.Fatalf("%+v: total %d, bleve %d", s, got.Total, want.Total)
+			}
+			if diff := cmp.Diff(wantHits, got.Hits); diff != "" {
+				t.Fatalf("%+v: hits (-bleve +got):\n%s", s, diff)
+			}
+			for i, h := range wantHits {
+				if i > 0 && h.Score == wantHits[i-1].Score {
 					ties++
 				}
 			}
@@ -224,4 +246,44 @@ func TestTopHitsAsBleveOrders(t *testing.T) {
 	if ties < 100 {
 		t.Fatalf("only %d ties: the test needs runs of equal scores", ties)
 	}
+}
+
+// TestSearchFailsWithAShard: a search that a shard fails to answer is an
+// error, not the answer of the others.
+func TestSearchFailsWithAShard(t *testing.T) {
+	idx, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	var ads []record.Ad
+	for i := range 6 {
+		ads = append(ads, record.Ad{ID: fmt.Sprintf("s:%d", i), Site: "s", City: "Oakland", Title: "rose",
+			PostedAt: t0.AddDate(0, -i%3, 0), PageSHA256: fmt.Sprint(i)})
+	}
+	if _, err := idx.Put(ads); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := idx.Find(Search{Text: "rose", Size: 10, Facets: true}); err != nil || f.Total != 6 {
+		t.Fatalf("before: %d, %v", f.Total, err)
+	}
+	// The second shard to be searched fails.
+	var shards atomic.Int32
+	broken := func(*search.SearchContext) (search.DocumentMatchHandler, bool, error) {
+		if shards.Add(1) == 2 {
+			return nil, false, errors.New("the shard broke")
+		}
+		return func(*search.DocumentMatch) error { return nil }, false, nil
+	}
+	ctx := context.WithValue(context.Background(), search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(broken))
+	req := bleve.NewSearchRequestOptions(Search{Text: "rose"}.query(), 10, 0, false)
+	_, err = idx.bleve.search(ctx, req, time.Time{}, time.Time{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "the shard broke") {
+		t.Fatalf("a failed shard left out: %v", err)
+	}
+	if shards.Load() < 3 {
+		t.Fatalf("%d shards searched: the test needs three", shards.Load())
+	}
+	t.Log(err)
 }

@@ -569,7 +569,17 @@ func (s *shardSet) search(ctx context.Context, req *bleve.SearchRequest, from, u
 	if len(need) == 1 {
 		return need[0].SearchInContext(ctx, req)
 	}
-	return bleve.NewIndexAlias(need...).SearchInContext(ctx, req)
+	res, err := bleve.NewIndexAlias(need...).SearchInContext(ctx, req)
+	if err == nil && res.Status != nil && res.Status.Failed > 0 {
+		// An alias answers with the shards that did not fail; an answer
+		// missing a shard is not one.
+		var errs []error
+		for name, e := range res.Status.Errors {
+			errs = append(errs, fmt.Errorf("shard %s: %w", name, e))
+		}
+		return nil, fmt.Errorf("%d of %d shards failed: %w", res.Status.Failed, len(need), errors.Join(errs...))
+	}
+	return res, err
 }
 
 // searchTop is search for a request ordered best score first, equal
@@ -580,19 +590,22 @@ func (s *shardSet) search(ctx context.Context, req *bleve.SearchRequest, from, u
 // word in a city matches hundreds of thousands; asking for the best by
 // score alone and then again by id when a tie crossed the page's end ran
 // every broad search twice, since ties are the rule among short ads. The
-// total and the facets are bleve's; the stored fields asked for are read
-// for the page's hits alone.
+// total is bleve's; the term facets are counted by topHits (each term's
+// count over every shard, in no order: the caller sorts and cuts them);
+// the stored text fields asked for are read for the page's hits alone,
+// from the snapshot that found them.
 func (s *shardSet) searchTop(req *bleve.SearchRequest, from, until time.Time, may func(index.IndexReader) (bool, error)) (*bleve.SearchResult, error) {
 	k := req.From + req.Size
 	fast := *req
 	fast.Sort = search.SortOrder{&search.SortScore{Desc: true}}
 	fast.Fields = nil
 	fast.From, fast.Size = 0, k
-	top := &topHits{n: k}
+	top := &topHits{n: k, fields: req.Fields}
+	defer top.release()
 	if len(req.Facets) > 0 {
 		for name, fr := range req.Facets {
-			if fr.NumericRanges != nil || fr.DateTimeRanges != nil {
-				return nil, fmt.Errorf("facet %s: only term facets are counted", name)
+			if fr.NumericRanges != nil || fr.DateTimeRanges != nil || fr.TermPrefix != "" || fr.TermPattern != "" {
+				return nil, fmt.Errorf("facet %s: only whole term facets are counted", name)
 			}
 		}
 		top.facets, fast.Facets = req.Facets, nil
@@ -607,35 +620,11 @@ func (s *shardSet) searchTop(req *bleve.SearchRequest, from, until time.Time, ma
 	}
 	hits := top.result()
 	hits = hits[min(req.From, len(hits)):]
-	if len(req.Fields) > 0 && len(hits) > 0 {
-		if err := s.loadFields(hits, req.Fields, from, until); err != nil {
-			return nil, err
-		}
+	if err := top.loadFields(hits); err != nil {
+		return nil, err
 	}
 	res.Hits = hits
 	return res, nil
-}
-
-// loadFields sets the stored fields of hits, read by their ids.
-func (s *shardSet) loadFields(hits search.DocumentMatchCollection, fields []string, from, until time.Time) error {
-	ids := make([]string, len(hits))
-	for i, h := range hits {
-		ids[i] = h.ID
-	}
-	req := bleve.NewSearchRequestOptions(bleve.NewDocIDQuery(ids), len(ids), 0, false)
-	req.Fields = fields
-	res, err := s.search(context.Background(), req, from, until, nil)
-	if err != nil {
-		return fmt.Errorf("reading the stored fields of %d hits: %w", len(ids), err)
-	}
-	byID := make(map[string]map[string]any, len(res.Hits))
-	for _, h := range res.Hits {
-		byID[h.ID] = h.Fields
-	}
-	for _, h := range hits {
-		h.Fields = byID[h.ID]
-	}
-	return nil
 }
 
 // each calls f with every ad matching q posted in [from, until), in id

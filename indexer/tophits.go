@@ -12,6 +12,7 @@ import (
 	"github.com/blevesearch/bleve/v2/index/scorch"
 	"github.com/blevesearch/bleve/v2/search"
 	index "github.com/blevesearch/bleve_index_api"
+	segment "github.com/blevesearch/scorch_segment_api/v2"
 )
 
 // topHits keeps the best n matches of a search, best score first and
@@ -25,33 +26,47 @@ type topHits struct {
 	n int
 	// facets are the term facets to count, by name; nil counts none.
 	facets bleve.FacetsRequest
+	// fields are the stored text fields to read for the page's hits.
+	fields []string
 
 	mu     sync.Mutex
 	hits   search.DocumentMatchCollection
 	counts map[string]map[string]int // facet name -> term -> matches
+	// snap is the snapshot each kept hit was found in, held (AddRef)
+	// until release so that its fields are read from it.
+	snap map[*search.DocumentMatch]*scorch.IndexSnapshot
+	held []*scorch.IndexSnapshot
 }
 
 // handler makes the handler of one shard's matches.
 func (t *topHits) handler(sctx *search.SearchContext) (search.DocumentMatchHandler, bool, error) {
 	h := &shardTop{n: t.n, r: sctx.IndexReader}
+	snap, ok := sctx.IndexReader.(*scorch.IndexSnapshot)
+	if !ok && (t.facets != nil || len(t.fields) > 0) {
+		return nil, false, fmt.Errorf("searching: the index reader is a %T, not a scorch snapshot", sctx.IndexReader)
+	}
 	var m *matchSet
 	if t.facets != nil {
-		snap, ok := sctx.IndexReader.(*scorch.IndexSnapshot)
-		if !ok {
-			return nil, false, fmt.Errorf("counting facets: the index reader is a %T, not a scorch snapshot", sctx.IndexReader)
-		}
 		m = newMatchSet(snap)
 	}
 	return func(d *search.DocumentMatch) error {
 		if d == nil {
+			// The ids first: a shard whose hits fail adds no counts.
+			for _, d := range h.kept {
+				h.id(d)
+			}
+			if h.err != nil {
+				return h.err
+			}
+			var counts map[string]map[string]int
 			if m != nil {
-				counts, err := m.count(t.facets)
-				if err != nil {
+				var err error
+				if counts, err = m.count(t.facets); err != nil {
 					return err
 				}
-				t.addCounts(counts)
 			}
-			return t.add(h)
+			t.add(h, counts, snap)
+			return nil
 		}
 		if m != nil {
 			if err := m.add(d.IndexInternalID); err != nil {
@@ -65,10 +80,25 @@ func (t *topHits) handler(sctx *search.SearchContext) (search.DocumentMatchHandl
 	}, false, nil
 }
 
-// addCounts adds one shard's facet counts.
-func (t *topHits) addCounts(counts map[string]map[string]int) {
+// add merges the matches and facet counts of one shard, whose snapshot
+// is held when the hits' fields are to be read from it.
+func (t *topHits) add(h *shardTop, counts map[string]map[string]int, snap *scorch.IndexSnapshot) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.hits = append(t.hits, h.kept...)
+	if len(t.fields) > 0 && len(h.kept) > 0 {
+		snap.AddRef()
+		t.held = append(t.held, snap)
+		if t.snap == nil {
+			t.snap = map[*search.DocumentMatch]*scorch.IndexSnapshot{}
+		}
+		for _, d := range h.kept {
+			t.snap[d] = snap
+		}
+	}
+	if counts == nil {
+		return
+	}
 	if t.counts == nil {
 		t.counts = map[string]map[string]int{}
 	}
@@ -82,8 +112,49 @@ func (t *topHits) addCounts(counts map[string]map[string]int) {
 	}
 }
 
+// release lets go of the snapshots held.
+func (t *topHits) release() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, s := range t.held {
+		_ = s.DecRef()
+	}
+	t.held, t.snap = nil, nil
+}
+
+// loadFields sets the stored text fields asked for of hits, each read
+// from the snapshot that found it.
+func (t *topHits) loadFields(hits search.DocumentMatchCollection) error {
+	if len(t.fields) == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, h := range hits {
+		snap := t.snap[h]
+		if snap == nil {
+			return fmt.Errorf("reading hit %s: no snapshot holds it", h.ID)
+		}
+		doc, err := snap.Document(h.ID)
+		if err != nil {
+			return fmt.Errorf("reading hit %s: %w", h.ID, err)
+		}
+		if doc == nil {
+			return fmt.Errorf("reading hit %s: not in the snapshot that found it", h.ID)
+		}
+		h.Fields = make(map[string]any, len(t.fields))
+		doc.VisitFields(func(f index.Field) {
+			if tf, ok := f.(index.TextField); ok && slices.Contains(t.fields, f.Name()) {
+				h.Fields[f.Name()] = tf.Text()
+			}
+		})
+	}
+	return nil
+}
+
 // facetResults are the facets counted, as bleve reports term facets.
 func (t *topHits) facetResults() search.FacetResults {
+	// Every term and its count, in no order: Find sorts and cuts them.
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := search.FacetResults{}
@@ -98,20 +169,6 @@ func (t *topHits) facetResults() search.FacetResults {
 		out[name] = r
 	}
 	return out
-}
-
-// add merges the matches one shard kept.
-func (t *topHits) add(h *shardTop) error {
-	for _, d := range h.kept {
-		h.id(d)
-	}
-	if h.err != nil {
-		return h.err
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.hits = append(t.hits, h.kept...)
-	return nil
 }
 
 // result is the best n of every shard's matches, in order.
@@ -250,8 +307,17 @@ func (m *matchSet) add(id index.IndexInternalID) error {
 	if m.seg > 0 {
 		start = m.ends[m.seg-1]
 	}
+	if n < start {
+		return fmt.Errorf("counting facets: document %d came after one of a later segment (from %d)", n, start)
+	}
 	m.docs[m.seg] = append(m.docs[m.seg], uint32(n-start))
 	return nil
+}
+
+// omitCount is the method of zap's dictionaries that lists their terms
+// without their counts.
+type omitCount interface {
+	AutomatonIteratorOmitCount(a segment.Automaton, startKeyInclusive, endKeyExclusive []byte) segment.DictionaryIterator
 }
 
 // orInto is the method of zap's postings lists that adds its documents
@@ -276,7 +342,14 @@ func (m *matchSet) count(facets bleve.FacetsRequest) (map[string]map[string]int,
 			if err != nil {
 				return nil, fmt.Errorf("counting facet %s: %w", name, err)
 			}
-			it := dict.AutomatonIterator(nil, nil, nil)
+			// The terms alone: zap's iterator that omits each term's
+			// count does not decode its postings a first time.
+			var it segment.DictionaryIterator
+			if oc, ok := dict.(omitCount); ok {
+				it = oc.AutomatonIteratorOmitCount(nil, nil, nil)
+			} else {
+				it = dict.AutomatonIterator(nil, nil, nil)
+			}
 			for {
 				e, err := it.Next()
 				if err != nil {
