@@ -287,3 +287,74 @@ func TestSearchFailsWithAShard(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestSearchWhileWriting: searches running while ads are written, edited
+// and purged each read their page's ads from the snapshot that found
+// them: no hit comes back without its ad, whatever is written meanwhile.
+func TestSearchWhileWriting(t *testing.T) {
+	idx, err := Open(t.TempDir(), 8, 25, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
+	ad := func(i, v int) record.Ad {
+		return record.Ad{ID: fmt.Sprintf("s:%03d", i%60), Site: "s", City: "Oakland", Title: fmt.Sprintf("rose %d", v),
+			PostedAt: t0.AddDate(0, -(i+v)%4, 0), PageSHA256: fmt.Sprint(i, "-", v)}
+	}
+	var first []record.Ad
+	for i := range 60 {
+		first = append(first, ad(i, 0))
+	}
+	if _, err := idx.Put(first); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errs := make(chan error, 3)
+	var searches atomic.Int64
+	for range 2 {
+		go func() {
+			for ctx.Err() == nil {
+				f, err := idx.Find(Search{Text: "rose", Size: 20, Facets: true})
+				if err == nil {
+					for _, h := range f.Hits {
+						if !strings.HasPrefix(h.Title, "rose") {
+							err = fmt.Errorf("hit %s came back without its ad: %+v", h.ID, h)
+							break
+						}
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				searches.Add(1)
+			}
+			errs <- nil
+		}()
+	}
+	for v := 1; v <= 30; v++ {
+		var batch []record.Ad
+		for i := range 20 {
+			batch = append(batch, ad(v*7+i, v))
+		}
+		if _, err := idx.Put(batch); err != nil {
+			t.Fatal(err)
+		}
+		if v%5 == 0 {
+			if _, err := idx.Purge([]string{fmt.Sprintf("s:%03d", v)}, nil, t0.AddDate(1, 0, 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cancel()
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if searches.Load() < 10 {
+		t.Fatalf("only %d searches ran beside the writes", searches.Load())
+	}
+}
