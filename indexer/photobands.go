@@ -411,6 +411,23 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 	}
 	s.probes = probes
 	work.probes += int64(len(probes))
+	// Each bucket's first key is read before any bucket is scanned: the
+	// reads do not depend on one another, so their cache misses overlap,
+	// where the scan below, a bucket after another, would meet them one
+	// or two at a time.
+	var touch uint32
+	for _, pr := range probes {
+		if pr.lo < pr.hi {
+			touch += pr.t.keys[pr.lo]
+			if pr.hi-pr.lo > 16 {
+				touch += pr.t.keys[pr.lo+16]
+			}
+		}
+		if pr.head != 0 {
+			touch += pr.t.recent[pr.head-1].key
+		}
+	}
+	s.touched += touch
 	start := len(out)
 	for _, pr := range probes {
 		t := pr.t
@@ -468,6 +485,9 @@ type lookScratch struct {
 	masks  probeMasks
 	probes []bandProbe
 	found  []bandEntry
+	// touched keeps the sum of the keys read ahead, so that the reads
+	// are not optimized away.
+	touched uint32
 }
 
 // workCount counts band probes and candidate hashes compared.
