@@ -411,10 +411,11 @@ func (p *photoBands) within(h uint64, bound int, s *lookScratch, out []bandEntry
 	}
 	s.probes = probes
 	work.probes += int64(len(probes))
-	// Each bucket's first key is read before any bucket is scanned: the
+	// Each bucket's first key (and a long bucket's second cache line, and
+	// its newest recent slot) is read before any bucket is scanned: the
 	// reads do not depend on one another, so their cache misses overlap,
 	// where the scan below, a bucket after another, would meet them one
-	// or two at a time.
+	// or two at a time (at 1M ads, a fifth of a look-up's time).
 	var touch uint32
 	for _, pr := range probes {
 		if pr.lo < pr.hi {
