@@ -161,11 +161,6 @@ func TestPagesInScoreThenIDOrder(t *testing.T) {
 // by phone (which read only the shards that have it), date ranges and
 // pages of none.
 func TestTopHitsAsBleveOrders(t *testing.T) {
-	idx, err := Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
 	r := rand.New(rand.NewPCG(11, 7))
 	words := []string{"rose", "garden", "party", "sweet", "new"}
 	cities, sites := []string{"Oakland", "San Jose"}, []string{"s", "t"}
@@ -190,11 +185,8 @@ func TestTopHitsAsBleveOrders(t *testing.T) {
 		ads = append(ads, a)
 	}
 	// In batches, so that shards have several segments.
-	for b := 0; b < len(ads); b += 40 {
-		if _, err := idx.Put(ads[b:min(b+40, len(ads))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	idx := buildIndex(t, t.TempDir(), ads, 40)
+	defer idx.Close()
 	purged, err := idx.Purge([]string{"s:0001", "s:0002", "s:0100"}, nil, t0.AddDate(1, 0, 0))
 	if err != nil || len(purged.Ads) == 0 {
 		t.Fatalf("purge: %v %v", purged, err)
@@ -251,20 +243,14 @@ func TestTopHitsAsBleveOrders(t *testing.T) {
 // TestSearchFailsWithAShard: a search that a shard fails to answer is an
 // error, not the answer of the others.
 func TestSearchFailsWithAShard(t *testing.T) {
-	idx, err := Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
 	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
 	var ads []record.Ad
 	for i := range 6 {
 		ads = append(ads, record.Ad{ID: fmt.Sprintf("s:%d", i), Site: "s", City: "Oakland", Title: "rose",
 			PostedAt: t0.AddDate(0, -i%3, 0), PageSHA256: fmt.Sprint(i)})
 	}
-	if _, err := idx.Put(ads); err != nil {
-		t.Fatal(err)
-	}
+	idx := buildIndex(t, t.TempDir(), ads, len(ads))
+	defer idx.Close()
 	if f, err := idx.Find(Search{Text: "rose", Size: 10, Facets: true}); err != nil || f.Total != 6 {
 		t.Fatalf("before: %d, %v", f.Total, err)
 	}
@@ -278,7 +264,7 @@ func TestSearchFailsWithAShard(t *testing.T) {
 	}
 	ctx := context.WithValue(context.Background(), search.MakeDocumentMatchHandlerKey, search.MakeDocumentMatchHandler(broken))
 	req := bleve.NewSearchRequestOptions(Search{Text: "rose"}.query(), 10, 0, false)
-	_, err = idx.bleve.search(ctx, req, time.Time{}, time.Time{}, nil)
+	_, err := idx.bleve.search(ctx, req, time.Time{}, time.Time{}, nil)
 	if err == nil || !strings.Contains(err.Error(), "the shard broke") {
 		t.Fatalf("a failed shard left out: %v", err)
 	}
@@ -292,11 +278,6 @@ func TestSearchFailsWithAShard(t *testing.T) {
 // and purged each read their page's ads from the snapshot that found
 // them: no hit comes back without its ad, whatever is written meanwhile.
 func TestSearchWhileWriting(t *testing.T) {
-	idx, err := Open(t.TempDir(), 8, 25, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idx.Close()
 	t0 := time.Date(2020, 10, 2, 12, 0, 0, 0, time.UTC)
 	ad := func(i, v int) record.Ad {
 		return record.Ad{ID: fmt.Sprintf("s:%03d", i%60), Site: "s", City: "Oakland", Title: fmt.Sprintf("rose %d", v),
@@ -306,9 +287,8 @@ func TestSearchWhileWriting(t *testing.T) {
 	for i := range 60 {
 		first = append(first, ad(i, 0))
 	}
-	if _, err := idx.Put(first); err != nil {
-		t.Fatal(err)
-	}
+	idx := buildIndex(t, t.TempDir(), first, len(first))
+	defer idx.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errs := make(chan error, 3)

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"slices"
@@ -176,15 +177,18 @@ func (t *topHits) result() search.DocumentMatchCollection {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	slices.SortFunc(t.hits, func(a, b *search.DocumentMatch) int {
-		switch {
-		case a.Score > b.Score:
-			return -1
-		case a.Score < b.Score:
-			return 1
-		}
-		return strings.Compare(a.ID, b.ID)
+		return compareHits(a, b, func(d *search.DocumentMatch) string { return d.ID })
 	})
 	return t.hits[:min(len(t.hits), t.n)]
+}
+
+// compareHits orders a before b when it scores higher, or as high with a
+// smaller id, each id as id gives it.
+func compareHits(a, b *search.DocumentMatch, id func(*search.DocumentMatch) string) int {
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	return strings.Compare(id(a), id(b))
 }
 
 // shardTop is the heap of one shard's best n matches, the worst at the
@@ -211,10 +215,7 @@ func (h *shardTop) id(d *search.DocumentMatch) string {
 // worse reports whether a comes after b: a lower score, or the same
 // score and a greater id.
 func (h *shardTop) worse(a, b *search.DocumentMatch) bool {
-	if a.Score != b.Score {
-		return a.Score < b.Score
-	}
-	return h.id(a) > h.id(b)
+	return compareHits(a, b, h.id) > 0
 }
 
 // offer keeps d if it is among the best n so far and returns the match
