@@ -26,8 +26,17 @@ type scratch struct {
 	// hw and vw are the horizontal and vertical weights as fixed-width
 	// rows (taps), zero-padded: the padding adds exact zeros, which leaves
 	// every sum as it is.
-	hw, vw   taps
-	r, g, b  []float64 // one source row in 16-bit RGB, zero-padded for the last taps
+	hw, vw taps
+	// hw4 are hw's weights four columns at a time, tap by tap: the weight
+	// of column 4g+j's tap i at hw4[(g*k+i)*4+j].
+	hw4 []float64
+	// hinv are the horizontal pass's 1/(total weight * 0xffff) per
+	// destination column.
+	hinv [workSize]float64
+	// px is one source row in 16-bit RGB, four lanes a pixel (R, G, B and
+	// a lane always zero, so that a pixel is one vector of four), zero-padded
+	// for the last taps.
+	px       []float64
 	tmp      []float64 // the horizontal pass: workSize columns by the source rows (RGB interleaved), zero-padded rows after
 	fallback *image.RGBA
 	// gray is the gray copy, and across its rows sampled across for the
@@ -42,6 +51,8 @@ type taps struct {
 	n      int
 	start  []int
 	weight []float64
+	// maxStart is the largest start: the taps read up to maxStart+n.
+	maxStart int
 }
 
 // set lays out d's weights as taps.
@@ -56,16 +67,31 @@ func (t *taps) set(d *distrib) {
 	t.start = grow(t.start, len(d.sources))
 	t.weight = grow(t.weight, len(d.sources)*t.n)
 	clear(t.weight)
+	t.maxStart = 0
 	for x, s := range d.sources {
 		t.start[x] = 0
 		if s.j > s.i {
 			t.start[x] = int(d.contribs[s.i].coord)
 		}
+		t.maxStart = max(t.maxStart, t.start[x])
 		w := t.weight[x*t.n : x*t.n+t.n]
 		for _, c := range d.contribs[s.i:s.j] {
 			w[int(c.coord)-t.start[x]] = c.weight
 		}
 	}
+}
+
+// byFour lays t's weights out four destination pixels at a time, tap by
+// tap, into buf: the weight of pixel 4g+j's tap i at [(g*n+i)*4+j].
+func (t *taps) byFour(buf []float64) []float64 {
+	buf = grow(buf, len(t.weight))
+	for x := range len(t.start) {
+		g, j := x/4, x%4
+		for i := range t.n {
+			buf[(g*t.n+i)*4+j] = t.weight[x*t.n+i]
+		}
+	}
+	return buf
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
@@ -190,33 +216,47 @@ func (s *scratch) planes(r image.Rectangle, row func(y int)) {
 	s.hw.set(&s.h)
 	s.vw.set(&s.v)
 	// The taps of the last columns and rows may reach past the image:
-	// their weights there are zero, and so are the values.
-	n := sw + s.hw.n
-	s.r, s.g, s.b = grow(s.r, n), grow(s.g, n), grow(s.b, n)
-	clear(s.r[sw:])
-	clear(s.g[sw:])
-	clear(s.b[sw:])
-	s.tmp = grow(s.tmp, 3*workSize*(sh+s.vw.n))
+	// their weights there are zero, and so are the values. The fourth
+	// lane of every pixel stays zero.
+	s.px = grow(s.px, 4*(sw+s.hw.n))
+	clear(s.px)
+	// One more value after the rows: the horizontal pass writes a
+	// column's three sums as four, the fourth (a zero) where the next
+	// column's first goes before it is written.
+	s.tmp = grow(s.tmp, 3*workSize*(sh+s.vw.n)+1)
 	clear(s.tmp[3*workSize*sh:])
-	k := s.hw.n
+	for x := range s.hinv {
+		s.hinv[x] = s.h.sources[x].invTotalWeightFFFF
+	}
+	s.hw4 = s.hw.byFour(s.hw4)
 	for y := range sh {
 		row(r.Min.Y + y)
-		out := s.tmp[3*workSize*y : 3*workSize*(y+1)]
-		for x, st := range s.hw.start[:workSize] {
-			w := s.hw.weight[x*k : x*k+k]
-			pr, pg, pb := s.r[st:st+k], s.g[st:st+k], s.b[st:st+k]
-			var sr, sg, sb float64
-			for i, wi := range w {
-				sr += float64(pr[i] * wi)
-				sg += float64(pg[i] * wi)
-				sb += float64(pb[i] * wi)
-			}
-			inv := s.h.sources[x].invTotalWeightFFFF
-			d := out[3*x : 3*x+3]
-			d[0] = sr * inv
-			d[1] = sg * inv
-			d[2] = sb * inv
+		s.horizontal(s.tmp[3*workSize*y : 3*workSize*(y+1)+1])
+	}
+}
+
+// horizontalGeneric is the horizontal pass over the row in s.px, into
+// out: for each destination column the weighted sums of its taps, channel
+// by channel in the order of the taps, times the column's 1/(total
+// weight * 0xffff). horizontalAVX2 does the same, a pixel's three
+// channels at once.
+func (s *scratch) horizontalGeneric(out []float64) {
+	k := s.hw.n
+	for x, st := range s.hw.start[:workSize] {
+		w := s.hw.weight[x*k : x*k+k]
+		p := s.px[4*st : 4*(st+k)]
+		var sr, sg, sb float64
+		for i, wi := range w {
+			q := p[4*i : 4*i+3]
+			sr += float64(q[0] * wi)
+			sg += float64(q[1] * wi)
+			sb += float64(q[2] * wi)
 		}
+		inv := s.hinv[x]
+		d := out[3*x : 3*x+3]
+		d[0] = sr * inv
+		d[1] = sg * inv
+		d[2] = sb * inv
 	}
 }
 
@@ -233,21 +273,21 @@ func (s *scratch) ycbcrRow(src *image.YCbCr, y int) {
 	halfX := src.SubsampleRatio == image.YCbCrSubsampleRatio420 || src.SubsampleRatio == image.YCbCrSubsampleRatio422
 	minX := src.Rect.Min.X
 	ys := src.Y[yi : yi+src.Rect.Dx()]
-	r, g, b := s.r[:len(ys)], s.g[:len(ys)], s.b[:len(ys)]
+	px := s.px[:4*len(ys)]
 	switch {
 	case !halfX: // a chroma sample per luma sample
-		convert444(r, g, b, ys, src.Cb[ci:ci+len(ys)], src.Cr[ci:ci+len(ys)])
+		convert444(px, ys, src.Cb[ci:ci+len(ys)], src.Cr[ci:ci+len(ys)])
 	case minX%2 == 0: // two luma samples per chroma sample
 		pairs := len(ys) / 2
-		convert420(r, g, b, ys[:2*pairs], src.Cb[ci:ci+pairs], src.Cr[ci:ci+pairs])
+		convert420(px, ys[:2*pairs], src.Cb[ci:ci+pairs], src.Cr[ci:ci+pairs])
 		if len(ys)%2 == 1 {
 			i := len(ys) - 1
-			r[i], g[i], b[i] = toRGB(ys[i], src.Cb[ci+pairs], src.Cr[ci+pairs])
+			px[4*i], px[4*i+1], px[4*i+2] = toRGB(ys[i], src.Cb[ci+pairs], src.Cr[ci+pairs])
 		}
 	default: // a sub-image starting between two luma samples of a chroma sample
 		for i, yy := range ys {
 			pj := ci + (minX+i)/2 - minX/2
-			r[i], g[i], b[i] = toRGB(yy, src.Cb[pj], src.Cr[pj])
+			px[4*i], px[4*i+1], px[4*i+2] = toRGB(yy, src.Cb[pj], src.Cr[pj])
 		}
 	}
 }
@@ -259,11 +299,12 @@ func (s *scratch) ycbcrRow(src *image.YCbCr, y int) {
 // usual case: their OR has no bit from 24 up) skips the clamps.
 
 // convert420 converts pairs of pixels sharing a chroma sample:
-// len(ys) == 2*len(cb) == 2*len(cr), and r, g and b at least as long as ys.
-func convert420(r, g, b []float64, ys, cb, cr []uint8) {
-	r, g, b = r[:len(ys)], g[:len(ys)], b[:len(ys)]
+// len(ys) == 2*len(cb) == 2*len(cr), and px at least four times as long as
+// ys (R, G and B of pixel i at px[4i:4i+3]; the fourth lane is left).
+func convert420(px []float64, ys, cb, cr []uint8) {
+	px = px[:4*len(ys)]
 	cr = cr[:len(cb)]
-	for i := 1; i < len(ys); i += 2 {
+	for i := 1 + 2*convert420Fast(px, ys, cb, cr); i < len(ys); i += 2 {
 		j := i >> 1
 		pcb := int32(cb[j]) - 128
 		pcr := int32(cr[j]) - 128
@@ -273,16 +314,16 @@ func convert420(r, g, b []float64, ys, cb, cr []uint8) {
 		if uint32(r0|r1|g0|g1|b0|b1) >= 1<<24 {
 			r0, r1, g0, g1, b0, b1 = clamp24(r0), clamp24(r1), clamp24(g0), clamp24(g1), clamp24(b0), clamp24(b1)
 		}
-		r[i-1], r[i] = float64(r0>>8), float64(r1>>8)
-		g[i-1], g[i] = float64(g0>>8), float64(g1>>8)
-		b[i-1], b[i] = float64(b0>>8), float64(b1>>8)
+		p := px[4*i-4 : 4*i+3]
+		p[0], p[1], p[2] = float64(r0>>8), float64(g0>>8), float64(b0>>8)
+		p[4], p[5], p[6] = float64(r1>>8), float64(g1>>8), float64(b1>>8)
 	}
 }
 
 // convert444 converts pixels with a chroma sample each: len(cb) ==
-// len(cr) == len(ys), and r, g and b at least as long.
-func convert444(r, g, b []float64, ys, cb, cr []uint8) {
-	r, g, b = r[:len(ys)], g[:len(ys)], b[:len(ys)]
+// len(cr) == len(ys), and px at least four times as long.
+func convert444(px []float64, ys, cb, cr []uint8) {
+	px = px[:4*len(ys)]
 	cb, cr = cb[:len(ys)], cr[:len(ys)]
 	for i, yy := range ys {
 		pcb := int32(cb[i]) - 128
@@ -292,7 +333,8 @@ func convert444(r, g, b []float64, ys, cb, cr []uint8) {
 		if uint32(rv|gv|bv) >= 1<<24 {
 			rv, gv, bv = clamp24(rv), clamp24(gv), clamp24(bv)
 		}
-		r[i], g[i], b[i] = float64(rv>>8), float64(gv>>8), float64(bv>>8)
+		p := px[4*i : 4*i+3]
+		p[0], p[1], p[2] = float64(rv>>8), float64(gv>>8), float64(bv>>8)
 	}
 }
 
@@ -312,10 +354,11 @@ func clamp24(v int32) int32 { return min(max(v, 0), 0xffffff) }
 func (s *scratch) grayRow(src *image.Gray, y int) {
 	i0 := (y - src.Rect.Min.Y) * src.Stride
 	pix := src.Pix[i0 : i0+src.Rect.Dx()]
-	r, g, b := s.r[:len(pix)], s.g[:len(pix)], s.b[:len(pix)]
+	px := s.px[:4*len(pix)]
 	for i, v := range pix {
 		f := float64(uint32(v) * 0x101)
-		r[i], g[i], b[i] = f, f, f
+		p := px[4*i : 4*i+3]
+		p[0], p[1], p[2] = f, f, f
 	}
 }
 
@@ -341,26 +384,15 @@ func (s *scratch) vertical(gray *[workSize * workSize]float64) {
 			r1 := (*[rowLen]float64)(rows[rowLen*(i+1):])
 			r2 := (*[rowLen]float64)(rows[rowLen*(i+2):])
 			w0, w1, w2 := ws[i], ws[i+1], ws[i+2]
-			if i == 0 { // 0 + x is x: the first taps set the sums
-				for j := range acc {
-					acc[j] = float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
-				}
-			} else {
-				for j := range acc {
-					acc[j] = acc[j] + float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
-				}
-			}
+			// 0 + x is x: the first taps set the sums.
+			sweep3(&acc, r0, r1, r2, w0, w1, w2, i == 0)
 			pa += w0
 			pa += w1
 			pa += w2
 		}
 		for ; i < len(ws); i++ {
-			r0 := (*[rowLen]float64)(rows[rowLen*i:])
-			w0 := ws[i]
-			for j, v := range r0 {
-				acc[j] += float64(v * w0)
-			}
-			pa += w0
+			sweep1(&acc, (*[rowLen]float64)(rows[rowLen*i:]), ws[i])
+			pa += ws[i]
 		}
 		inv := s.v.sources[dy].invTotalWeight
 		out := gray[dy*workSize : dy*workSize+workSize]
@@ -384,4 +416,25 @@ func ftou(f float64) uint16 {
 		return uint16(i)
 	}
 	return 0
+}
+
+// sweep3Generic adds three rows' taps to acc, left to right: acc + r0*w0 +
+// r1*w1 + r2*w2, or with set r0*w0 + r1*w1 + r2*w2.
+func sweep3Generic(acc, r0, r1, r2 *[3 * workSize]float64, w0, w1, w2 float64, set bool) {
+	if set {
+		for j := range acc {
+			acc[j] = float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+		}
+		return
+	}
+	for j := range acc {
+		acc[j] = acc[j] + float64(r0[j]*w0) + float64(r1[j]*w1) + float64(r2[j]*w2)
+	}
+}
+
+// sweep1Generic adds one row's tap to acc.
+func sweep1Generic(acc, r0 *[3 * workSize]float64, w0 float64) {
+	for j, v := range r0 {
+		acc[j] += float64(v * w0)
+	}
 }

@@ -39,62 +39,64 @@ func randomYCbCr(r *rand.Rand, rect image.Rectangle, ratio image.YCbCrSubsampleR
 // to the bit, as x/image/draw, for every JPEG layout, odd sizes and odd
 // origins, up- and downscaling; so the pHash of every image is unchanged.
 func TestDownscaleMatchesXDraw(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	var images []struct {
-		name string
-		img  image.Image
-	}
-	add := func(name string, img image.Image) {
-		images = append(images, struct {
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(1, 2))
+		var images []struct {
 			name string
 			img  image.Image
-		}{name, img})
-	}
-	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
-		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440} {
-		add(ratio.String()+" 300x400", randomYCbCr(r, image.Rect(0, 0, 300, 400), ratio))
-		add(ratio.String()+" 77x51", randomYCbCr(r, image.Rect(0, 0, 77, 51), ratio))
-		big := randomYCbCr(r, image.Rect(0, 0, 211, 333), ratio)
-		add(ratio.String()+" sub-image at odd origin", big.SubImage(image.Rect(3, 5, 200, 301)))
-	}
-	ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
-		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440}
-	for range 24 { // random sizes from 1 pixel to twice the work size, odd and even origins
-		x0, y0 := r.IntN(4), r.IntN(4)
-		rect := image.Rect(x0, y0, x0+1+r.IntN(2*workSize), y0+1+r.IntN(2*workSize))
-		ratio := ratios[r.IntN(len(ratios))]
-		add(fmt.Sprintf("%v %v", ratio, rect), randomYCbCr(r, rect, ratio))
-	}
-	gray := image.NewGray(image.Rect(0, 0, 257, 129))
-	for i := range gray.Pix {
-		gray.Pix[i] = byte(r.IntN(256))
-	}
-	add("gray", gray)
-	add("gray sub-image", gray.SubImage(image.Rect(1, 1, 250, 100)))
-	for id := range 4 {
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, photo(id), &jpeg.Options{Quality: 85}); err != nil {
-			t.Fatal(err)
 		}
-		img, err := jpeg.Decode(&buf)
-		if err != nil {
-			t.Fatal(err)
+		add := func(name string, img image.Image) {
+			images = append(images, struct {
+				name string
+				img  image.Image
+			}{name, img})
 		}
-		add("jpeg photo", img)
-	}
-	add("rgba (x/image/draw itself)", photo(9))
-	for _, tc := range images {
-		want := viaXDraw(tc.img)
-		var got [workSize * workSize]float64
-		downscale(tc.img, &got)
-		if got != *want {
-			diff := 0
-			for i := range got {
-				if got[i] != want[i] {
-					diff++
-				}
+		for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+			image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440} {
+			add(ratio.String()+" 300x400", randomYCbCr(r, image.Rect(0, 0, 300, 400), ratio))
+			add(ratio.String()+" 77x51", randomYCbCr(r, image.Rect(0, 0, 77, 51), ratio))
+			big := randomYCbCr(r, image.Rect(0, 0, 211, 333), ratio)
+			add(ratio.String()+" sub-image at odd origin", big.SubImage(image.Rect(3, 5, 200, 301)))
+		}
+		ratios := []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+			image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440}
+		for range 24 { // random sizes from 1 pixel to twice the work size, odd and even origins
+			x0, y0 := r.IntN(4), r.IntN(4)
+			rect := image.Rect(x0, y0, x0+1+r.IntN(2*workSize), y0+1+r.IntN(2*workSize))
+			ratio := ratios[r.IntN(len(ratios))]
+			add(fmt.Sprintf("%v %v", ratio, rect), randomYCbCr(r, rect, ratio))
+		}
+		gray := image.NewGray(image.Rect(0, 0, 257, 129))
+		for i := range gray.Pix {
+			gray.Pix[i] = byte(r.IntN(256))
+		}
+		add("gray", gray)
+		add("gray sub-image", gray.SubImage(image.Rect(1, 1, 250, 100)))
+		for id := range 4 {
+			var buf bytes.Buffer
+			if err := jpeg.Encode(&buf, photo(id), &jpeg.Options{Quality: 85}); err != nil {
+				t.Fatal(err)
 			}
-			t.Errorf("%s (%T): %d of %d gray values differ from x/image/draw", tc.name, tc.img, diff, len(got))
+			img, err := jpeg.Decode(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			add("jpeg photo", img)
 		}
-	}
+		add("rgba (x/image/draw itself)", photo(9))
+		for _, tc := range images {
+			want := viaXDraw(tc.img)
+			var got [workSize * workSize]float64
+			downscale(tc.img, &got)
+			if got != *want {
+				diff := 0
+				for i := range got {
+					if got[i] != want[i] {
+						diff++
+					}
+				}
+				t.Errorf("%s (%T): %d of %d gray values differ from x/image/draw", tc.name, tc.img, diff, len(got))
+			}
+		}
+	})
 }

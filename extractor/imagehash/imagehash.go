@@ -129,23 +129,11 @@ func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 	// those, rows then columns. The eight sums of a row are taken in one
 	// pass, each in the order of x, as each sample is made.
 	var rows [dctSize][8]float64
-	for y, sy := range samples(y0, y1) {
-		top, bot := &across[sy.i], &across[sy.i1]
-		wt, wb := 1-sy.w, sy.w
-		var s0, s1, s2, s3, s4, s5, s6, s7 float64
-		for x := range dctSize {
-			v := top[x]*wt + bot[x]*wb
-			c := &cosColumns[x]
-			s0 += v * c[0]
-			s1 += v * c[1]
-			s2 += v * c[2]
-			s3 += v * c[3]
-			s4 += v * c[4]
-			s5 += v * c[5]
-			s6 += v * c[6]
-			s7 += v * c[7]
-		}
-		rows[y] = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
+	ss := samples(y0, y1)
+	for y := 0; y < dctSize; y += 2 {
+		a, b := ss[y], ss[y+1]
+		dctRows(&rows[y], &rows[y+1], &across[a.i], &across[a.i1], &across[b.i], &across[b.i1],
+			1-a.w, a.w, 1-b.w, b.w)
 	}
 	var low [64]float64
 	for v := 0; v < 8; v++ {
@@ -165,6 +153,33 @@ func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 		}
 	}
 	return h
+}
+
+// dctRowsGeneric samples two rows down, each between two rows of the gray
+// copy sampled across (v = top[x]*wt + bot[x]*wb), and takes each one's
+// eight lowest DCT-II sums, each in the order of x.
+func dctRowsGeneric(out0, out1 *[8]float64, top0, bot0, top1, bot1 *[dctSize]float64, wt0, wb0, wt1, wb1 float64) {
+	for r, row := range [2]struct {
+		out      *[8]float64
+		top, bot *[dctSize]float64
+		wt, wb   float64
+	}{{out0, top0, bot0, wt0, wb0}, {out1, top1, bot1, wt1, wb1}} {
+		_ = r
+		var s0, s1, s2, s3, s4, s5, s6, s7 float64
+		for x := range dctSize {
+			v := float64(row.top[x]*row.wt) + float64(row.bot[x]*row.wb)
+			c := &cosColumns[x]
+			s0 += float64(v * c[0])
+			s1 += float64(v * c[1])
+			s2 += float64(v * c[2])
+			s3 += float64(v * c[3])
+			s4 += float64(v * c[4])
+			s5 += float64(v * c[5])
+			s6 += float64(v * c[6])
+			s7 += float64(v * c[7])
+		}
+		*row.out = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
+	}
 }
 
 // sample is where one of the dctSize samples of a region falls on the

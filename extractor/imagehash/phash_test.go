@@ -67,46 +67,48 @@ func phashReference(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint
 // of phashReference, on gray copies of photos, noise and gradients, for
 // Hash's regions and for random ones (shared and unshared extents).
 func TestPHashesMatchReference(t *testing.T) {
-	r := rand.New(rand.NewPCG(3, 4))
-	grays := map[string]*[workSize * workSize]float64{}
-	for i, data := range adPhotos(t, 3) {
-		img, err := jpeg.Decode(bytes.NewReader(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var g [workSize * workSize]float64
-		downscale(img, &g)
-		grays["photo"+string(rune('0'+i))] = &g
-	}
-	noise, gradient := new([workSize * workSize]float64), new([workSize * workSize]float64)
-	for i := range noise {
-		noise[i] = 255 * r.Float64()
-		gradient[i] = 0.299*float64(i%workSize) + 0.587*float64(i/workSize)
-	}
-	grays["noise"], grays["gradient"] = noise, gradient
-	randomRegions := func() (rs [10]region) {
-		for i := range rs {
-			x0, y0 := r.IntN(workSize/2), r.IntN(workSize/2)
-			rs[i] = region{x0, y0, x0 + 1 + r.IntN(workSize-x0), y0 + 1 + r.IntN(workSize-y0)}
-			if i > 0 && r.IntN(2) == 0 { // the horizontal extent of an earlier one
-				rs[i].x0, rs[i].x1 = rs[i-1].x0, rs[i-1].x1
+	eachKernel(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(3, 4))
+		grays := map[string]*[workSize * workSize]float64{}
+		for i, data := range adPhotos(t, 3) {
+			img, err := jpeg.Decode(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
 			}
+			var g [workSize * workSize]float64
+			downscale(img, &g)
+			grays["photo"+string(rune('0'+i))] = &g
 		}
-		return rs
-	}
-	s := new(scratch)
-	for name, g := range grays {
-		sets := [][10]region{regions}
-		for range 20 {
-			sets = append(sets, randomRegions())
+		noise, gradient := new([workSize * workSize]float64), new([workSize * workSize]float64)
+		for i := range noise {
+			noise[i] = 255 * r.Float64()
+			gradient[i] = 0.299*float64(i%workSize) + 0.587*float64(i/workSize)
 		}
-		for _, rs := range sets {
-			got := s.phashes(g, &rs)
-			for i, reg := range rs {
-				if want := phashReference(g, reg.x0, reg.y0, reg.x1, reg.y1); got[i] != want {
-					t.Errorf("%s, region %v: %#016x, want %#016x", name, reg, got[i], want)
+		grays["noise"], grays["gradient"] = noise, gradient
+		randomRegions := func() (rs [10]region) {
+			for i := range rs {
+				x0, y0 := r.IntN(workSize/2), r.IntN(workSize/2)
+				rs[i] = region{x0, y0, x0 + 1 + r.IntN(workSize-x0), y0 + 1 + r.IntN(workSize-y0)}
+				if i > 0 && r.IntN(2) == 0 { // the horizontal extent of an earlier one
+					rs[i].x0, rs[i].x1 = rs[i-1].x0, rs[i-1].x1
+				}
+			}
+			return rs
+		}
+		s := new(scratch)
+		for name, g := range grays {
+			sets := [][10]region{regions}
+			for range 20 {
+				sets = append(sets, randomRegions())
+			}
+			for _, rs := range sets {
+				got := s.phashes(g, &rs)
+				for i, reg := range rs {
+					if want := phashReference(g, reg.x0, reg.y0, reg.x1, reg.y1); got[i] != want {
+						t.Errorf("%s, region %v: %#016x, want %#016x", name, reg, got[i], want)
+					}
 				}
 			}
 		}
-	}
+	})
 }
