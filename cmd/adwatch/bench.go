@@ -51,7 +51,8 @@ func benchCmd(g *globals) *cobra.Command {
 			"(adwatch's imagehash beside goimagehash, on one goroutine and on GOMAXPROCS), text-only extraction, generating --ads ads into a scratch " +
 			"JetStream and reindexing them, search and phone look-up latencies on that index, linking, resident memory " +
 			"and the index's size on disk. Everything happens in a temporary directory. With --e2e it first runs " +
-			"adwatch run --once in-process against the simulated site (photo-heavy, then with its photos taken out) " +
+			"adwatch run --once in-process against the simulated site (photo-heavy with 300x400 photos served warm, as issue 11 measured, then " +
+			"with the simulator's 96x96 photos drawn on every request, then with its photos taken out) " +
 			"beside the plain libraries chained on the same site: a colly crawl, every image downloaded, each " +
 			"distinct one decoded and hashed with goimagehash, bleve batches of 1,000.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,7 +60,7 @@ func benchCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose, keep: keep, memProfile: memProfile}
+			b := &bench{n: n, photoTime: photoTime, log: cmd.ErrOrStderr(), verbose: g.verbose, keep: keep, memProfile: memProfile, timeline: e2e.timeline}
 			m, err := indicator.LoadDir(a.Config.IndicatorsDir)
 			if err != nil {
 				return err
@@ -91,7 +92,10 @@ func benchCmd(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&photoTime, "photo-time", 4*time.Second, "how long to hash photos with each library, on one goroutine and again on GOMAXPROCS")
 	c.Flags().BoolVar(&e2e.on, "e2e", false, "also measure run --once end to end against the plain libraries chained on the simulated site (minutes)")
 	c.Flags().StringVar(&e2e.scenario, "e2e-scenario", "alameda", "the simulated world of --e2e (alameda, small)")
-	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order")
+	c.Flags().IntVar(&e2e.rounds, "e2e-rounds", 2, "photo-heavy rounds of --e2e, adwatch and the plain chain in alternating order, on photos of --e2e-photo-size served warm (issue 11's site)")
+	c.Flags().StringVar(&e2e.photoSize, "e2e-photo-size", "300x400", "the size of the photos of the --e2e-rounds, WIDTHxHEIGHT: each simulated picture scaled to it, encoded once before the rounds")
+	c.Flags().BoolVar(&e2e.timeline, "e2e-timeline", false, "print, every 250 ms of each end-to-end run --once, its CPU use and the pages published, images fetched and hashed, ads extracted and indexed so far")
+	c.Flags().IntVar(&e2e.smallRounds, "e2e-small-rounds", 1, "photo-heavy rounds of --e2e on the simulator's own 96x96 photos, drawn and encoded on every request")
 	c.Flags().IntVar(&national, "national-day", 0, "also measure the national day on this many ads with three photos each, most reused (written into the streams, then extracted, indexed and alerted), and project 200,000 from it; 0: not measured")
 	c.Flags().StringVar(&memProfile, "memprofile", "", "write heap profiles of the live memory as phases end: of the reindex to this file, of serving to it with .serving appended, of the fresh linker with .linking")
 	c.Flags().StringVar(&e2e.cpuProfile, "cpuprofile", "", "with --e2e, write a CPU profile of the first photo-heavy run --once to this file; without it, of the --national-day stages")
@@ -105,6 +109,9 @@ type bench struct {
 	log       io.Writer
 	// verbose logs the end-to-end runs' progress (-v).
 	verbose bool
+	// timeline prints, every 250 ms of each end-to-end run --once, its
+	// CPU use and the stages' counters (--e2e-timeline).
+	timeline bool
 	// keep is the directory of the corpus and its index, kept after the
 	// run and reused by the next; empty: a temporary one.
 	keep string

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"image"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -23,10 +24,34 @@ import (
 
 // e2eOptions are the flags of bench's end-to-end rows.
 type e2eOptions struct {
-	on         bool
-	scenario   string
-	rounds     int
-	cpuProfile string
+	on       bool
+	scenario string
+	// rounds are the photo-heavy rounds on the site as issue 11 measured
+	// it: photos of photoSize, served warm.
+	rounds    int
+	photoSize string
+	// smallRounds are the photo-heavy rounds on the simulator's own
+	// 96x96 photos, drawn and encoded on every request.
+	smallRounds int
+	cpuProfile  string
+	timeline    bool
+}
+
+// photoSite is one way the simulator serves a world's photos.
+type photoSite struct {
+	// name is the rows' prefix; about says how the photos are served.
+	name, about string
+	photos      *sim.Photos // nil: 96x96, drawn per request
+	rounds      int
+}
+
+// parseSize parses "300x400" (width x height).
+func parseSize(s string) (image.Point, error) {
+	var p image.Point
+	if n, err := fmt.Sscanf(s, "%dx%d", &p.X, &p.Y); err != nil || n != 2 || p.X < 16 || p.Y < 16 || p.X > 4000 || p.Y > 4000 {
+		return p, fmt.Errorf("photo size %q: want WIDTHxHEIGHT, each 16 to 4000", s)
+	}
+	return p, nil
 }
 
 // simSite is the simulator's three sites as the plain chain crawls them:
@@ -85,20 +110,41 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	}
 	defer os.RemoveAll(dir)
 
+	var sites []photoSite
 	if o.rounds > 0 {
-		if err := b.photoHeavy(ctx, cfg, w, photos, dir, o); err != nil {
+		size, err := parseSize(o.photoSize)
+		if err != nil {
 			return err
 		}
+		ph := sim.NewPhotos(size)
+		start := time.Now()
+		n, bytes, err := ph.Warm(w)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(b.log, "bench: %d photos of %s encoded ahead (%.0f MB) in %v\n", n, o.photoSize, float64(bytes)/1e6, time.Since(start).Round(time.Millisecond))
+		sites = append(sites, photoSite{name: "end to end, photo-heavy", photos: ph, rounds: o.rounds,
+			about: fmt.Sprintf("photos of %s served warm (encoded once, ahead, %.0f kB each on average)", o.photoSize, float64(bytes)/float64(n)/1e3)})
+	}
+	if o.smallRounds > 0 {
+		sites = append(sites, photoSite{name: "end to end, photo-heavy, 96x96 drawn per request", rounds: o.smallRounds,
+			about: "the simulator's 96x96 photos, each drawn and encoded on every request"})
+	}
+	for i, site := range sites {
+		if err := b.photoHeavy(ctx, cfg, w, photos, filepath.Join(dir, fmt.Sprintf("site-%d", i)), o.cpuProfile, site); err != nil {
+			return err
+		}
+		o.cpuProfile = "" // the first photo-heavy run alone is profiled
 	}
 	textProfile := ""
-	if o.rounds <= 0 {
+	if len(sites) == 0 {
 		textProfile = o.cpuProfile
 	}
-	r, err := b.runOnce(ctx, cfg, &text, filepath.Join(dir, "adwatch-text"), textProfile)
+	r, err := b.runOnce(ctx, cfg, &text, nil, filepath.Join(dir, "adwatch-text"), textProfile)
 	if err != nil {
 		return err
 	}
-	p, pcpu, err := b.runPlain(ctx, &text, filepath.Join(dir, "plain-text.bleve"))
+	p, pcpu, err := b.runPlain(ctx, &text, nil, filepath.Join(dir, "plain-text.bleve"))
 	if err != nil {
 		return err
 	}
@@ -109,19 +155,21 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 	return nil
 }
 
-// photoHeavy runs o.rounds rounds of adwatch run --once and the plain
-// chain on w, in alternating order, and adds their rows.
-func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World, photos int, dir string, o e2eOptions) error {
+// photoHeavy runs site.rounds rounds of adwatch run --once and the plain
+// chain on w served as site says, in alternating order, and adds their
+// rows; the first run --once under a CPU profile written to cpuProfile,
+// if set.
+func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World, photos int, dir, cpuProfile string, site photoSite) error {
 	var ours, theirs, ourCPU, theirCPU time.Duration
 	var last e2eRun
 	var sum baseline.Result
-	for round := range o.rounds {
+	for round := range site.rounds {
 		runOurs := func() error {
 			profile := ""
 			if round == 0 {
-				profile = o.cpuProfile
+				profile = cpuProfile
 			}
-			r, err := b.runOnce(ctx, cfg, w, filepath.Join(dir, fmt.Sprintf("adwatch-%d", round)), profile)
+			r, err := b.runOnce(ctx, cfg, w, site.photos, filepath.Join(dir, fmt.Sprintf("adwatch-%d", round)), profile)
 			if err != nil {
 				return err
 			}
@@ -131,7 +179,7 @@ func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World,
 			return nil
 		}
 		runTheirs := func() error {
-			r, cpu, err := b.runPlain(ctx, w, filepath.Join(dir, fmt.Sprintf("plain-%d.bleve", round)))
+			r, cpu, err := b.runPlain(ctx, w, site.photos, filepath.Join(dir, fmt.Sprintf("plain-%d.bleve", round)))
 			if err != nil {
 				return err
 			}
@@ -155,20 +203,20 @@ func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World,
 			return err
 		}
 	}
-	n := float64(o.rounds)
+	n := float64(site.rounds)
 	ourMean, theirMean := ours/time.Duration(n), theirs/time.Duration(n)
-	b.add("end to end, photo-heavy: adwatch run --once", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(len(w.Ads))/ourMean.Seconds(),
+	b.add(site.name+": adwatch run --once", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(len(w.Ads))/ourMean.Seconds(),
 		float64(photos)/ourMean.Seconds()), "—",
-		fmt.Sprintf("%d ads, %d photos (%.0f published, %.0f downloaded, %.0f hashed, %.0f from the hash cache) in %v, CPU %v; mean of %d",
+		fmt.Sprintf("%d ads, %d photos (%.0f published, %.0f downloaded, %.0f hashed, %.0f from the hash cache) in %v, CPU %v; mean of %d; %s",
 			len(w.Ads), photos, last.published, last.images, last.hashed, last.cachedImages, ourMean.Round(100*time.Millisecond),
-			(ourCPU/time.Duration(n)).Round(100*time.Millisecond), int(n)))
-	b.add("end to end, photo-heavy: plain libraries chained", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(sum.Ads)/theirMean.Seconds(),
+			(ourCPU/time.Duration(n)).Round(100*time.Millisecond), int(n), site.about))
+	b.add(site.name+": plain libraries chained", fmt.Sprintf("%.0f ads/s, %.0f photos/s", float64(sum.Ads)/theirMean.Seconds(),
 		float64(sum.Images)/theirMean.Seconds()), "—",
 		fmt.Sprintf("%d ads, %d photos (%d distinct hashed, %d failed) in %v, CPU %v: colly crawl %v, downloads %v, decode + goimagehash %v, bleve %v; mean of %d",
 			sum.Ads, sum.Images, sum.Distinct, sum.Failed, theirMean.Round(100*time.Millisecond), (theirCPU/time.Duration(n)).Round(100*time.Millisecond), (sum.Crawl/time.Duration(n)).Round(100*time.Millisecond),
 			(sum.Download/time.Duration(n)).Round(100*time.Millisecond), (sum.Hash/time.Duration(n)).Round(100*time.Millisecond),
 			(sum.Index/time.Duration(n)).Round(100*time.Millisecond), int(n)))
-	b.add("end to end, photo-heavy: ratio (plain chain / adwatch)", fmt.Sprintf("%.2f", theirs.Seconds()/ours.Seconds()), ">= 1.0",
+	b.add(site.name+": ratio (plain chain / adwatch)", fmt.Sprintf("%.2f", theirs.Seconds()/ours.Seconds()), ">= 1.0",
 		"the plain chain's time over adwatch's, same site, same run")
 	return nil
 }
@@ -176,8 +224,8 @@ func (b *bench) photoHeavy(ctx context.Context, cfg config.Config, w *sim.World,
 // runOnce runs adwatch run --once in-process against a fresh simulator of
 // w, into dir, without fsync; with profile set, under a CPU profile
 // written there.
-func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, dir, profile string) (e2eRun, error) {
-	ts := httptest.NewServer(sim.NewServer(w))
+func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, ph *sim.Photos, dir, profile string) (e2eRun, error) {
+	ts := httptest.NewServer(simServer(w, ph))
 	defer ts.Close()
 	cfg.Sites = slices.Clone(cfg.Sites)
 	for i := range cfg.Sites {
@@ -204,6 +252,29 @@ func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, di
 		defer pprof.StopCPUProfile()
 	}
 	start, cpu := time.Now(), cpuTime()
+	if b.timeline {
+		tick := time.NewTicker(250 * time.Millisecond)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			last := cpuTime()
+			for {
+				select {
+				case <-done:
+					tick.Stop()
+					return
+				case <-tick.C:
+					c := cpuTime()
+					fmt.Fprintf(b.log, "timeline %5.2fs: CPU %3.0f%%, published %5.0f, images %5.0f, hashed %5.0f, extracted %5.0f, indexed %5.0f\n", time.Since(start).Seconds(),
+						float64(c-last)/float64(250*time.Millisecond)*100,
+						counter(a.Registry, "adwatch_crawler_ads_published_total", ""), counter(a.Registry, "adwatch_crawler_images_fetched_total", ""),
+						counter(a.Registry, "adwatch_extractor_images_total", "hashed"), counter(a.Registry, "adwatch_extractor_ads_extracted_total", ""),
+						counter(a.Registry, "adwatch_indexer_ads_indexed_total", ""))
+					last = c
+				}
+			}
+		}()
+	}
 	if err := a.Run(ctx, true); err != nil {
 		return e2eRun{}, fmt.Errorf("adwatch run --once: %w", err)
 	}
@@ -216,9 +287,17 @@ func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, di
 	return r, nil
 }
 
+// simServer is a fresh simulator of w serving its photos from ph (drawn
+// per request when ph is nil).
+func simServer(w *sim.World, ph *sim.Photos) *sim.Server {
+	s := sim.NewServer(w)
+	s.Photos = ph
+	return s
+}
+
 // runPlain runs the plain chain against a fresh simulator of w.
-func (b *bench) runPlain(ctx context.Context, w *sim.World, dir string) (baseline.Result, time.Duration, error) {
-	ts := httptest.NewServer(sim.NewServer(w))
+func (b *bench) runPlain(ctx context.Context, w *sim.World, ph *sim.Photos, dir string) (baseline.Result, time.Duration, error) {
+	ts := httptest.NewServer(simServer(w, ph))
 	defer ts.Close()
 	fmt.Fprintf(b.log, "bench: plain chain on %d ads\n", len(w.Ads))
 	cpu := cpuTime()
