@@ -420,7 +420,10 @@ func (s *Stage) Run(ctx context.Context) error {
 	}
 	// A batch waits at most pageWait to fill: the pages of a crawl come
 	// a few at a time, and the last of them are not held back.
-	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, MaxWait: pageWait, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log}
+	// Two batches at once: one's pages extracted and its ads published
+	// while the next one's images are hashed, so that the cores hashing
+	// photos do not wait for the publication.
+	c := bus.Consumer{Stream: bus.StreamPages, Durable: durable, Batch: 32, MaxWait: pageWait, Stage: "extractor", Dead: s.Metrics.Dead, Log: s.Log, Workers: 2}
 	lagCtx, stopLag := context.WithCancel(ctx)
 	var lag sync.WaitGroup
 	lag.Go(func() { bus.TrackLag(lagCtx, s.JS, bus.StreamPages, durable, s.Metrics.Lag.Set) })
@@ -438,9 +441,10 @@ const pageWait = 100 * time.Millisecond
 const publishWait = time.Minute
 
 // handleBatch extracts a batch of pages: the images of all of them are
-// fingerprinted first, ImageWorkers at a time, then each page is extracted
-// in the batch's order and its ad published; the acknowledgements are
-// awaited together. A page is acknowledged only once its ad is stored.
+// fingerprinted first, ImageWorkers at a time, then, in the batch's turn
+// (bus.InOrder), each page is extracted in the batch's order and its ad
+// published; the acknowledgements are awaited together. A page is
+// acknowledged only once its ad is stored.
 func (s *Stage) handleBatch(ctx context.Context, msgs []jetstream.Msg) []error {
 	errs := make([]error, len(msgs))
 	pages := make([]*record.Page, len(msgs))
@@ -455,6 +459,17 @@ func (s *Stage) handleBatch(ctx context.Context, msgs []jetstream.Msg) []error {
 		pages[i] = &p
 	}
 	images, took, storeErrs := s.hashBatch(ctx, pages)
+	// The batch's ads go out in the stream's order of its pages: after the
+	// batch fetched before this one has published its own, while the next
+	// one's images are being hashed.
+	bus.InOrder(ctx, func() { s.publishBatch(ctx, pages, images, took, storeErrs, errs) })
+	return errs
+}
+
+// publishBatch extracts each page of a batch in order, with its images'
+// fingerprints, and publishes the ads, setting errs[i] for a page that
+// failed.
+func (s *Stage) publishBatch(ctx context.Context, pages []*record.Page, images [][]record.Image, took []time.Duration, storeErrs []error, errs []error) {
 	var out []*nats.Msg
 	var outPage []int
 	var ads []record.Ad
@@ -511,7 +526,6 @@ func (s *Stage) handleBatch(ctx context.Context, msgs []jetstream.Msg) []error {
 		s.Metrics.Duration.Observe(took[i].Seconds())
 		s.Log.Debug("ad extracted", "id", a.ID, "phones", len(a.Phones), "images", len(a.Images))
 	}
-	return errs
 }
 
 // hashBatch fingerprints the images of pages (nil ones skipped), those

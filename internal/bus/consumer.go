@@ -81,6 +81,53 @@ type Consumer struct {
 	// Log receives what the loop cannot hand to the handler (a failed
 	// fetch or acknowledgement) and every dead letter; nil discards it.
 	Log *slog.Logger
+	// Workers is how many batches are handled at once; one when zero.
+	// Batches are fetched one at a time, in the stream's order, so that
+	// one worker fetches and handles a batch while another finishes its
+	// own; what a handler must do in the stream's order (publishing what
+	// it made of the batch, say) it does with InOrder.
+	Workers int
+}
+
+// turn orders the batches of a Consumer with Workers: a batch's turn comes
+// when the batch fetched before it has had its own.
+type turn struct {
+	prev <-chan struct{} // closed when the earlier batch's turn is over; nil for the first
+	done chan struct{}
+	once sync.Once
+}
+
+type turnKey struct{}
+
+// wait returns when the earlier batch's turn is over.
+func (t *turn) wait() {
+	if t.prev != nil {
+		<-t.prev
+	}
+}
+
+// finish ends t's turn, after the earlier batch's.
+func (t *turn) finish() {
+	t.once.Do(func() {
+		t.wait()
+		close(t.done)
+	})
+}
+
+// InOrder runs f in the turn of the batch that ctx was handed with: after
+// the batches fetched before it have run theirs (or their handlers have
+// returned without), and before the batches fetched after it run theirs.
+// A handler calls it once, or not at all; outside a Consumer with
+// Workers it runs f at once.
+func InOrder(ctx context.Context, f func()) {
+	t, _ := ctx.Value(turnKey{}).(*turn)
+	if t == nil {
+		f()
+		return
+	}
+	t.wait()
+	defer t.finish()
+	f()
 }
 
 // NewDeadLetterCounter registers (once per registry) and returns the
@@ -242,16 +289,59 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	if err != nil {
 		return err
 	}
+	if c.Workers <= 1 {
+		c.loop(ctx, js, cons, h, nil)
+		return nil
+	}
+	var o order
+	var wg sync.WaitGroup
+	for range c.Workers {
+		wg.Go(func() { c.loop(ctx, js, cons, h, &o) })
+	}
+	wg.Wait()
+	return nil
+}
+
+// order hands out the turns of a Consumer's batches in the order they
+// are fetched, one fetch at a time.
+type order struct {
+	mu   sync.Mutex
+	last chan struct{} // the latest batch's turn's end
+}
+
+// next fetches the next batch and its turn.
+func (o *order) next(ctx context.Context, c Consumer, cons jetstream.Consumer) ([]jetstream.Msg, *turn, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	msgs, err := c.next(ctx, cons)
+	if len(msgs) == 0 {
+		return msgs, nil, err
+	}
+	t := &turn{prev: o.last, done: make(chan struct{})}
+	o.last = t.done
+	return msgs, t, err
+}
+
+// loop is Run's fetch-handle-acknowledge loop, one of Workers; o orders
+// the batches when there are several.
+func (c Consumer) loop(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, h Handler, o *order) {
 	for ctx.Err() == nil {
-		msgs, err := c.next(ctx, cons)
+		var msgs []jetstream.Msg
+		var t *turn
+		var err error
+		if o != nil {
+			msgs, t, err = o.next(ctx, c, cons)
+		} else {
+			msgs, err = c.next(ctx, cons)
+		}
 		if err != nil && len(msgs) == 0 {
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			c.log().Warn("fetching from the stream failed; trying again", "stream", c.Stream, "consumer", c.Durable, "err", err)
 			select {
 			case <-ctx.Done():
-				return nil
+				return
 			case <-time.After(200 * time.Millisecond):
 			}
 			continue
@@ -259,7 +349,14 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 		if len(msgs) == 0 {
 			continue
 		}
-		errs := c.handle(ctx, msgs, h)
+		hctx := ctx
+		if t != nil {
+			hctx = context.WithValue(ctx, turnKey{}, t)
+		}
+		errs := c.handle(hctx, msgs, h)
+		if t != nil {
+			t.finish()
+		}
 		for i, m := range msgs {
 			var e error
 			if i < len(errs) {
@@ -274,7 +371,6 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 				"stream", c.Stream, "stage", c.stage(), "err", err)
 		}
 	}
-	return nil
 }
 
 // next returns the next batch: up to Batch messages, those waiting at

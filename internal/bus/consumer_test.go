@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -355,5 +356,83 @@ func TestConsumerBatchEndsWithTheBurst(t *testing.T) {
 	}
 	if d := time.Since(stopped); d > 10*time.Second {
 		t.Errorf("the consumer stopped %v after it was cancelled, waiting out its fetch", d)
+	}
+}
+
+// TestConsumerWorkersKeepTheOrder: with Workers, several batches are
+// handled at once (a slow one does not hold the next back), yet what the
+// handlers do with InOrder follows the stream's order, and every message
+// is handled once.
+func TestConsumerWorkersKeepTheOrder(t *testing.T) {
+	b := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const n = 200
+	for i := range n {
+		if _, err := b.JS.Publish(ctx, bus.SubjectAds+".site", fmt.Appendf(nil, "%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	var order []int       // the messages as the handlers' InOrder saw them
+	busy, most := 0, 0    // handlers at work at once
+	seen := map[int]int{} // handled how often
+	c := bus.Consumer{Stream: bus.StreamAds, Durable: "extractor", Batch: 7, MaxWait: 200 * time.Millisecond, Workers: 3}
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- c.Run(rctx, b.JS, func(hctx context.Context, msgs []jetstream.Msg) []error {
+			mu.Lock()
+			busy++
+			most = max(most, busy)
+			mu.Unlock()
+			// The work before the turn takes longer for some batches.
+			time.Sleep(time.Duration(len(msgs)%3) * 15 * time.Millisecond)
+			bus.InOrder(hctx, func() {
+				mu.Lock()
+				defer mu.Unlock()
+				for _, m := range msgs {
+					v, err := strconv.Atoi(string(m.Data()))
+					if err != nil {
+						t.Error(err)
+					}
+					order = append(order, v)
+					seen[v]++
+				}
+			})
+			mu.Lock()
+			busy--
+			mu.Unlock()
+			return make([]error, len(msgs))
+		})
+	}()
+	for {
+		mu.Lock()
+		k := len(seen)
+		mu.Unlock()
+		if k == n {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("%d of %d messages handled", k, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	rcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.IsSorted(order) || len(order) != n {
+		t.Errorf("InOrder saw %d messages out of the stream's order: %v", len(order), order)
+	}
+	if most < 2 {
+		t.Errorf("at most %d batch handled at once with 3 workers", most)
+	}
+	for v, k := range seen {
+		if k != 1 {
+			t.Errorf("message %d handled %d times", v, k)
+		}
 	}
 }
