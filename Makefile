@@ -58,6 +58,7 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 60000x ./extractor/handle
 	$(GO) test -run '^$$' -fuzz FuzzExtract -fuzztime 100000x ./extractor
 	$(GO) test -run '^$$' -fuzz FuzzHash -fuzztime 200000x ./extractor/imagehash
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 200000x ./extractor/imagehash/internal/jpeg
 	$(GO) test -run '^$$' -fuzz FuzzContainsTerm -fuzztime 50000x ./alerts
 	$(GO) test -run '^$$' -fuzz FuzzSanitize -fuzztime 100000x ./web
 	$(GO) test -run '^$$' -fuzz FuzzReadRecord -fuzztime 50000x ./evidence

@@ -21,6 +21,7 @@ import (
 	"github.com/corona10/goimagehash/etcs"
 	_ "golang.org/x/image/webp" // WebP decoder
 
+	"github.com/adwatch/adwatch/extractor/imagehash/internal/jpeg"
 	"github.com/adwatch/adwatch/internal/record"
 )
 
@@ -60,7 +61,13 @@ func Hash(data []byte, maxPixels int) (Result, error) {
 	if int64(cfg.Width)*int64(cfg.Height) > int64(maxPixels) {
 		return Result{}, fmt.Errorf("%w: %dx%d %s exceeds %d pixels", ErrTooLarge, cfg.Width, cfg.Height, format, maxPixels)
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	var img image.Image
+	if format == "jpeg" {
+		// image/jpeg's decoder, its inverse DCT in AVX2: the same pixels.
+		img, err = jpeg.Decode(bytes.NewReader(data))
+	} else {
+		img, _, err = image.Decode(bytes.NewReader(data))
+	}
 	if err != nil {
 		return Result{}, fmt.Errorf("decoding %s image: %w", format, err)
 	}
