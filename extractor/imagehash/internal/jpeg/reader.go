@@ -23,11 +23,13 @@ import (
 // A FormatError reports that the input is not a valid JPEG.
 type FormatError string
 
+// Error reports the malformed part, as image/jpeg's FormatError does.
 func (e FormatError) Error() string { return "invalid JPEG format: " + string(e) }
 
 // An UnsupportedError reports that the input uses a valid but unimplemented JPEG feature.
 type UnsupportedError string
 
+// Error names the feature, as image/jpeg's UnsupportedError does.
 func (e UnsupportedError) Error() string { return "unsupported JPEG feature: " + string(e) }
 
 var errUnsupportedSubsamplingRatio = UnsupportedError("luma/chroma subsampling ratio")
