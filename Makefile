@@ -50,6 +50,13 @@ tools: staticcheck ## Install what vet and the tests use: staticcheck, nats-serv
 # fuzz coordinator itself (golang/go#75804, fixed in go1.27).
 test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -race -shuffle=on -count=1 -timeout 30m ./...
+	@# The photo hashes' bits must not depend on the compiler fusing
+	@# multiply-adds: the hashing tests again with GOAMD64=v3 (which fuses),
+	@# on a CPU that runs it, and compiled for arm64 (which always fuses).
+	@if grep -qw fma /proc/cpuinfo 2>/dev/null && grep -qw avx2 /proc/cpuinfo && grep -qw bmi2 /proc/cpuinfo && grep -qw movbe /proc/cpuinfo; then \
+	  echo 'GOAMD64=v3 $(GO) test -count=1 ./extractor/imagehash/...'; GOAMD64=v3 $(GO) test -count=1 ./extractor/imagehash/...; \
+	else echo 'no GOAMD64=v3 on this CPU: the hashing tests with fused multiply-adds are skipped'; fi
+	GOARCH=arm64 $(GO) vet ./extractor/imagehash/...
 	$(GO) test -run '^$$' -fuzz FuzzFind -fuzztime 150000x ./extractor/phone
 	$(GO) test -run '^$$' -fuzz FuzzNational -fuzztime 30000x ./extractor/phone
 	$(GO) test -run '^$$' -fuzz FuzzURL -fuzztime 50000x ./extractor/phone

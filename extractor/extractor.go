@@ -258,9 +258,14 @@ type Stage struct {
 	Metrics     *Metrics
 	// Durable is the consumer name, "extractor" by default.
 	Durable string
-	// ImageWorkers is how many of a batch's images are fingerprinted at
-	// once; four per core when zero.
+	// ImageWorkers is how many images the stage fingerprints at once,
+	// whatever the batches they come from; four per core when zero.
 	ImageWorkers int
+
+	// slots bound the images being fingerprinted to ImageWorkers, across
+	// the batches handled at once (made on first use).
+	slots     chan struct{}
+	slotsOnce sync.Once
 
 	// recent holds the hashes of the images this stage read from the
 	// image-hash bucket or wrote there lately, by SHA-256: a photo
@@ -528,10 +533,24 @@ func (s *Stage) publishBatch(ctx context.Context, pages []*record.Page, images [
 	}
 }
 
+// imageSlots returns the stage's image slots: ImageWorkers of them, or four
+// per core.
+func (s *Stage) imageSlots() chan struct{} {
+	s.slotsOnce.Do(func() {
+		n := s.ImageWorkers
+		if n <= 0 {
+			n = 4 * runtime.GOMAXPROCS(0)
+		}
+		s.slots = make(chan struct{}, n)
+	})
+	return s.slots
+}
+
 // hashBatch fingerprints the images of pages (nil ones skipped), those
 // that Extract asks for, in their order: images[i] are page i's. The
 // first of each distinct image in the batch is fingerprinted by
-// ImageWorkers workers; the others after, from the cache it then holds,
+// ImageWorkers workers (their slots shared with the other batch being
+// handled); the others after, from the cache it then holds,
 // as they would be one page after another. took[i] is the time spent on
 // page i's images; storeErrs[i] the first error of the store for one of
 // them (hashCached).
@@ -564,18 +583,17 @@ func (s *Stage) hashBatch(ctx context.Context, pages []*record.Page) (images [][
 		images[i] = make([]record.Image, len(refs[i]))
 	}
 	var mu sync.Mutex
+	slots := s.imageSlots()
 	run := func(jobs []job) {
-		workers := s.ImageWorkers
-		if workers <= 0 {
-			workers = 4 * runtime.GOMAXPROCS(0)
-		}
 		todo := make(chan job)
 		var wg sync.WaitGroup
-		for range min(workers, len(jobs)) {
+		for range min(cap(slots), len(jobs)) {
 			wg.Go(func() {
 				for j := range todo {
+					slots <- struct{}{}
 					start := time.Now()
 					img, err := s.hashCached(ctx, refs[j.page][j.image])
+					<-slots
 					images[j.page][j.image] = img
 					mu.Lock()
 					took[j.page] += time.Since(start)

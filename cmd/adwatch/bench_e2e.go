@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"runtime/pprof"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,7 +49,8 @@ type photoSite struct {
 // parseSize parses "300x400" (width x height).
 func parseSize(s string) (image.Point, error) {
 	var p image.Point
-	if n, err := fmt.Sscanf(s, "%dx%d", &p.X, &p.Y); err != nil || n != 2 || p.X < 16 || p.Y < 16 || p.X > 4000 || p.Y > 4000 {
+	if n, err := fmt.Sscanf(s, "%dx%d", &p.X, &p.Y); err != nil || n != 2 || fmt.Sprintf("%dx%d", p.X, p.Y) != s ||
+		p.X < 16 || p.Y < 16 || p.X > 4000 || p.Y > 4000 {
 		return p, fmt.Errorf("photo size %q: want WIDTHxHEIGHT, each 16 to 4000", s)
 	}
 	return p, nil
@@ -123,8 +125,11 @@ func (b *bench) endToEnd(ctx context.Context, cfg config.Config, o e2eOptions) e
 			return err
 		}
 		fmt.Fprintf(b.log, "bench: %d photos of %s encoded ahead (%.0f MB) in %v\n", n, o.photoSize, float64(bytes)/1e6, time.Since(start).Round(time.Millisecond))
-		sites = append(sites, photoSite{name: "end to end, photo-heavy", photos: ph, rounds: o.rounds,
-			about: fmt.Sprintf("photos of %s served warm (encoded once, ahead, %.0f kB each on average)", o.photoSize, float64(bytes)/float64(n)/1e3)})
+		about := fmt.Sprintf("photos of %s served warm (encoded once, ahead", o.photoSize)
+		if n > 0 {
+			about += fmt.Sprintf(", %.0f kB each on average", float64(bytes)/float64(n)/1e3)
+		}
+		sites = append(sites, photoSite{name: "end to end, photo-heavy", photos: ph, rounds: o.rounds, about: about + ")"})
 	}
 	if o.smallRounds > 0 {
 		sites = append(sites, photoSite{name: "end to end, photo-heavy, 96x96 drawn per request", rounds: o.smallRounds,
@@ -255,8 +260,10 @@ func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, ph
 	if b.timeline {
 		tick := time.NewTicker(250 * time.Millisecond)
 		done := make(chan struct{})
+		var printer sync.WaitGroup
+		defer printer.Wait()
 		defer close(done)
-		go func() {
+		printer.Go(func() {
 			last := cpuTime()
 			for {
 				select {
@@ -273,7 +280,7 @@ func (b *bench) runOnce(ctx context.Context, cfg config.Config, w *sim.World, ph
 					last = c
 				}
 			}
-		}()
+		})
 	}
 	if err := a.Run(ctx, true); err != nil {
 		return e2eRun{}, fmt.Errorf("adwatch run --once: %w", err)

@@ -203,7 +203,7 @@ func (s *scratch) downscale(img image.Image, gray *[workSize * workSize]float64)
 	xdraw.BiLinear.Scale(small, small.Bounds(), img, img.Bounds(), draw.Src, nil)
 	for i := range gray {
 		p := small.Pix[i*4 : i*4+3]
-		gray[i] = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
+		gray[i] = float64(0.299*float64(p[0])) + float64(0.587*float64(p[1])) + float64(0.114*float64(p[2]))
 	}
 }
 
@@ -401,7 +401,7 @@ func (s *scratch) vertical(gray *[workSize * workSize]float64) {
 			r := float64(uint8(ftou(min(p[0], pa)*inv) >> 8))
 			g := float64(uint8(ftou(min(p[1], pa)*inv) >> 8))
 			b := float64(uint8(ftou(min(p[2], pa)*inv) >> 8))
-			out[dx] = 0.299*r + 0.587*g + 0.114*b
+			out[dx] = float64(0.299*r) + float64(0.587*g) + float64(0.114*b)
 		}
 	}
 }

@@ -4,6 +4,14 @@
 //
 // Sizes are checked with image.DecodeConfig before anything is decoded, so a
 // decompression bomb is refused at once.
+//
+// The hashes are stored and compared with hashes taken earlier, so their
+// bits must not depend on the machine or the build: every product of the
+// hash's arithmetic is rounded on its own (float64(x*y)), never fused into
+// a multiply-add, whatever GOAMD64 or GOARCH (make test runs the hashing
+// tests with GOAMD64=v3, which fuses what it may). The AVX2 kernels give the
+// generic code's bits. Images that are not JPEG or gray are scaled by
+// x/image/draw, whose own sums a fusing build may round otherwise.
 package imagehash
 
 import (
@@ -114,7 +122,7 @@ func (s *scratch) phashes(gray *[workSize * workSize]float64, rs *[10]region) (o
 			src := gray[y*workSize : y*workSize+workSize]
 			row := &s.across[y]
 			for x, sx := range xs {
-				row[x] = src[sx.i]*(1-sx.w) + src[sx.i1]*sx.w
+				row[x] = float64(src[sx.i]*(1-sx.w)) + float64(src[sx.i1]*sx.w)
 			}
 		}
 		for j := i; j < len(rs); j++ {
@@ -147,7 +155,7 @@ func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 		for u := 0; u < 8; u++ {
 			var sum float64
 			for y := 0; y < dctSize; y++ {
-				sum += rows[y][u] * cosTable[v][y]
+				sum += float64(rows[y][u] * cosTable[v][y])
 			}
 			low[v*8+u] = sum
 		}
@@ -200,7 +208,7 @@ type sample struct {
 func samples(a0, a1 int) (out [dctSize]sample) {
 	step := float64(a1-a0) / dctSize
 	for k := range out {
-		f := float64(a0) + (float64(k)+0.5)*step - 0.5
+		f := float64(a0) + float64((float64(k)+0.5)*step) - 0.5
 		i := max(int(math.Floor(f)), a0)
 		out[k] = sample{i: i, i1: min(i+1, a1-1), w: min(max(f-float64(i), 0), 1)}
 	}

@@ -21,9 +21,9 @@ func phashReference(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint
 		top, bot := gray[sy.i*workSize:sy.i*workSize+workSize], gray[sy.i1*workSize:sy.i1*workSize+workSize]
 		row := pixels[y*dctSize : y*dctSize+dctSize]
 		for x, sx := range xs {
-			t := top[sx.i]*(1-sx.w) + top[sx.i1]*sx.w
-			b := bot[sx.i]*(1-sx.w) + bot[sx.i1]*sx.w
-			row[x] = t*(1-sy.w) + b*sy.w
+			t := float64(top[sx.i]*(1-sx.w)) + float64(top[sx.i1]*sx.w)
+			b := float64(bot[sx.i]*(1-sx.w)) + float64(bot[sx.i1]*sx.w)
+			row[x] = float64(t*(1-sy.w)) + float64(b*sy.w)
 		}
 	}
 	var rows [dctSize][8]float64
@@ -32,14 +32,14 @@ func phashReference(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint
 		var s0, s1, s2, s3, s4, s5, s6, s7 float64
 		for x, v := range row {
 			c := &cosColumns[x]
-			s0 += v * c[0]
-			s1 += v * c[1]
-			s2 += v * c[2]
-			s3 += v * c[3]
-			s4 += v * c[4]
-			s5 += v * c[5]
-			s6 += v * c[6]
-			s7 += v * c[7]
+			s0 += float64(v * c[0])
+			s1 += float64(v * c[1])
+			s2 += float64(v * c[2])
+			s3 += float64(v * c[3])
+			s4 += float64(v * c[4])
+			s5 += float64(v * c[5])
+			s6 += float64(v * c[6])
+			s7 += float64(v * c[7])
 		}
 		rows[y] = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
 	}
@@ -48,7 +48,7 @@ func phashReference(gray *[workSize * workSize]float64, x0, y0, x1, y1 int) uint
 		for u := 0; u < 8; u++ {
 			var sum float64
 			for y := 0; y < dctSize; y++ {
-				sum += rows[y][u] * cosTable[v][y]
+				sum += float64(rows[y][u] * cosTable[v][y])
 			}
 			low[v*8+u] = sum
 		}

@@ -117,8 +117,9 @@ func (t *turn) finish() {
 // InOrder runs f in the turn of the batch that ctx was handed with: after
 // the batches fetched before it have run theirs (or their handlers have
 // returned without), and before the batches fetched after it run theirs.
-// A handler calls it once, or not at all; outside a Consumer with
-// Workers it runs f at once.
+// A handler calls it once, or not at all, with the context it was given
+// or one derived from it; outside a Consumer with Workers (or with another
+// context) it runs f at once.
 func InOrder(ctx context.Context, f func()) {
 	t, _ := ctx.Value(turnKey{}).(*turn)
 	if t == nil {
@@ -349,14 +350,7 @@ func (c Consumer) loop(ctx context.Context, js jetstream.JetStream, cons jetstre
 		if len(msgs) == 0 {
 			continue
 		}
-		hctx := ctx
-		if t != nil {
-			hctx = context.WithValue(ctx, turnKey{}, t)
-		}
-		errs := c.handle(hctx, msgs, h)
-		if t != nil {
-			t.finish()
-		}
+		errs := c.handle(ctx, msgs, h, t)
 		for i, m := range msgs {
 			var e error
 			if i < len(errs) {
@@ -444,8 +438,10 @@ func flush(ctx context.Context, js jetstream.JetStream) error {
 const ackFlushWait = 10 * time.Second
 
 // handle runs h on msgs, marking them in progress every third of AckWait
-// until it returns.
-func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler) []error {
+// until it returns and, with a turn t, until t is over: a handler that did
+// not take its turn waits there for the batches before it, its messages
+// still in progress.
+func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler, t *turn) []error {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -463,7 +459,11 @@ func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler) [
 		}
 	})
 	defer func() { close(done); wg.Wait() }()
-	return h(ctx, msgs)
+	if t == nil {
+		return h(ctx, msgs)
+	}
+	defer t.finish()
+	return h(context.WithValue(ctx, turnKey{}, t), msgs)
 }
 
 // settle acknowledges m as its error says, without waiting for the

@@ -361,8 +361,9 @@ func TestConsumerBatchEndsWithTheBurst(t *testing.T) {
 
 // TestConsumerWorkersKeepTheOrder: with Workers, several batches are
 // handled at once (a slow one does not hold the next back), yet what the
-// handlers do with InOrder follows the stream's order, and every message
-// is handled once.
+// handlers do with InOrder follows the stream's order, a handler that
+// never takes its turn holds none back for good, and every message is
+// handled once.
 func TestConsumerWorkersKeepTheOrder(t *testing.T) {
 	b := bustest.New(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -388,6 +389,17 @@ func TestConsumerWorkersKeepTheOrder(t *testing.T) {
 			mu.Unlock()
 			// The work before the turn takes longer for some batches.
 			time.Sleep(time.Duration(len(msgs)%3) * 15 * time.Millisecond)
+			first, _ := strconv.Atoi(string(msgs[0].Data()))
+			if first%5 == 0 { // some handlers never take their turn
+				mu.Lock()
+				for _, m := range msgs {
+					v, _ := strconv.Atoi(string(m.Data()))
+					seen[v]++
+				}
+				busy--
+				mu.Unlock()
+				return make([]error, len(msgs))
+			}
 			bus.InOrder(hctx, func() {
 				mu.Lock()
 				defer mu.Unlock()
@@ -424,7 +436,7 @@ func TestConsumerWorkersKeepTheOrder(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !slices.IsSorted(order) || len(order) != n {
+	if !slices.IsSorted(order) || len(order) == 0 || len(order) > n {
 		t.Errorf("InOrder saw %d messages out of the stream's order: %v", len(order), order)
 	}
 	if most < 2 {

@@ -218,10 +218,10 @@ func encodePhoto(seed int64, id, q, crop int, size image.Point) ([]byte, error) 
 	var sub image.Image = img
 	if crop > 0 {
 		b := img.Bounds()
-		cut := b.Dx() * crop / 100
+		cx, cy := b.Dx()*crop/100, b.Dy()*crop/100 // the same on the square 96x96
 		r := [4]image.Rectangle{
-			image.Rect(cut, 0, b.Dx(), b.Dy()), image.Rect(0, cut, b.Dx(), b.Dy()),
-			image.Rect(0, 0, b.Dx()-cut, b.Dy()), image.Rect(0, 0, b.Dx(), b.Dy()-cut),
+			image.Rect(cx, 0, b.Dx(), b.Dy()), image.Rect(0, cy, b.Dx(), b.Dy()),
+			image.Rect(0, 0, b.Dx()-cx, b.Dy()), image.Rect(0, 0, b.Dx(), b.Dy()-cy),
 		}[id%4]
 		sub = img.SubImage(r)
 	}
