@@ -146,9 +146,7 @@ func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 	var rows [dctSize][8]float64
 	ss := samples(y0, y1)
 	for y := 0; y < dctSize; y += 2 {
-		a, b := ss[y], ss[y+1]
-		dctRows(&rows[y], &rows[y+1], &across[a.i], &across[a.i1], &across[b.i], &across[b.i1],
-			1-a.w, a.w, 1-b.w, b.w)
+		dctRows((*[2][8]float64)(rows[y:y+2]), across, ss[y], ss[y+1])
 	}
 	var low [64]float64
 	for v := 0; v < 8; v++ {
@@ -170,19 +168,16 @@ func dctHash(across *[workSize][dctSize]float64, y0, y1 int) uint64 {
 	return h
 }
 
-// dctRowsGeneric samples two rows down, each between two rows of the gray
-// copy sampled across (v = top[x]*wt + bot[x]*wb), and takes each one's
-// eight lowest DCT-II sums, each in the order of x.
-func dctRowsGeneric(out0, out1 *[8]float64, top0, bot0, top1, bot1 *[dctSize]float64, wt0, wb0, wt1, wb1 float64) {
-	for r, row := range [2]struct {
-		out      *[8]float64
-		top, bot *[dctSize]float64
-		wt, wb   float64
-	}{{out0, top0, bot0, wt0, wb0}, {out1, top1, bot1, wt1, wb1}} {
-		_ = r
+// dctRowsGeneric samples down the two rows a and b of the rows sampled
+// across (v = top[x]*(1-w) + bot[x]*w), and takes each one's eight lowest
+// DCT-II sums, each in the order of x, into out.
+func dctRowsGeneric(out *[2][8]float64, across *[workSize][dctSize]float64, a, b sample) {
+	for r, sy := range [2]sample{a, b} {
+		top, bot := &across[sy.i], &across[sy.i1]
+		wt, wb := 1-sy.w, sy.w
 		var s0, s1, s2, s3, s4, s5, s6, s7 float64
 		for x := range dctSize {
-			v := float64(row.top[x]*row.wt) + float64(row.bot[x]*row.wb)
+			v := float64(top[x]*wt) + float64(bot[x]*wb)
 			c := &cosColumns[x]
 			s0 += float64(v * c[0])
 			s1 += float64(v * c[1])
@@ -193,7 +188,7 @@ func dctRowsGeneric(out0, out1 *[8]float64, top0, bot0, top1, bot1 *[dctSize]flo
 			s6 += float64(v * c[6])
 			s7 += float64(v * c[7])
 		}
-		*row.out = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
+		out[r] = [8]float64{s0, s1, s2, s3, s4, s5, s6, s7}
 	}
 }
 

@@ -90,23 +90,20 @@ func add3AVX2(acc, r0, r1, r2 *float64, w0, w1, w2 float64, groups int)
 func add1AVX2(acc, r0 *float64, w0 float64, groups int)
 
 // dctRows takes two rows' DCT sums (see dctRowsGeneric).
-func dctRows(out0, out1 *[8]float64, top0, bot0, top1, bot1 *[dctSize]float64, wt0, wb0, wt1, wb1 float64) {
+func dctRows(out *[2][8]float64, across *[workSize][dctSize]float64, a, b sample) {
 	if !useAVX2 {
-		dctRowsGeneric(out0, out1, top0, bot0, top1, bot1, wt0, wb0, wt1, wb1)
+		dctRowsGeneric(out, across, a, b)
 		return
 	}
-	w := [4]float64{wt0, wb0, wt1, wb1}
-	rows := [4]*[dctSize]float64{top0, bot0, top1, bot1}
-	var out [16]float64
-	dctRowsAVX2(&out, &rows, &w, &cosColumns)
-	copy(out0[:], out[:8])
-	copy(out1[:], out[8:])
+	rows := [4]*[dctSize]float64{&across[a.i], &across[a.i1], &across[b.i], &across[b.i1]}
+	w := [4]float64{1 - a.w, a.w, 1 - b.w, b.w}
+	dctRowsAVX2(out, &rows, &w, &cosColumns)
 }
 
-// dctRowsAVX2 is dctRowsGeneric on rows (top0, bot0, top1, bot1) and w
-// (wt0, wb0, wt1, wb1), the first row's sums into out[:8], the second's
-// into out[8:]: the eight sums of a row in two vectors, the two rows
-// beside each other so that their additions overlap.
+// dctRowsAVX2 is dctRowsGeneric on rows (top and bottom of the first row,
+// then of the second) and w (their weights in the same order): the eight
+// sums of a row in two vectors, the two rows beside each other so that
+// their additions overlap.
 //
 //go:noescape
-func dctRowsAVX2(out *[16]float64, rows *[4]*[dctSize]float64, w *[4]float64, cos *[dctSize][8]float64)
+func dctRowsAVX2(out *[2][8]float64, rows *[4]*[dctSize]float64, w *[4]float64, cos *[dctSize][8]float64)

@@ -319,7 +319,7 @@ convdone:
 	VADDPD       Y12, Y2, Y2        \
 	VADDPD       Y13, Y3, Y3
 
-// func dctRowsAVX2(out *[16]float64, rows *[4]*[dctSize]float64, w *[4]float64, cos *[dctSize][8]float64)
+// func dctRowsAVX2(out *[2][8]float64, rows *[4]*[dctSize]float64, w *[4]float64, cos *[dctSize][8]float64)
 TEXT ·dctRowsAVX2(SB), NOSPLIT, $0-32
 	MOVQ         out+0(FP), DI
 	MOVQ         rows+8(FP), SI

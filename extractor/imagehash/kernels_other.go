@@ -21,6 +21,6 @@ func sweep1(acc, r0 *[3 * workSize]float64, w0 float64) { sweep1Generic(acc, r0,
 func convert420Fast(px []float64, ys, cb, cr []uint8) int { return 0 }
 
 // dctRows takes two rows' DCT sums (see dctRowsGeneric).
-func dctRows(out0, out1 *[8]float64, top0, bot0, top1, bot1 *[dctSize]float64, wt0, wb0, wt1, wb1 float64) {
-	dctRowsGeneric(out0, out1, top0, bot0, top1, bot1, wt0, wb0, wt1, wb1)
+func dctRows(out *[2][8]float64, across *[workSize][dctSize]float64, a, b sample) {
+	dctRowsGeneric(out, across, a, b)
 }
