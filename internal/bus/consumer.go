@@ -118,8 +118,8 @@ func (t *turn) finish() {
 // the batches fetched before it have run theirs (or their handlers have
 // returned without), and before the batches fetched after it run theirs.
 // A handler calls it once, or not at all, with the context it was given
-// or one derived from it; outside a Consumer with Workers (or with another
-// context) it runs f at once.
+// or one derived from it; with another context (outside a Consumer) it
+// runs f at once.
 func InOrder(ctx context.Context, f func()) {
 	t, _ := ctx.Value(turnKey{}).(*turn)
 	if t == nil {
@@ -290,13 +290,9 @@ func (c Consumer) Run(ctx context.Context, js jetstream.JetStream, h Handler) er
 	if err != nil {
 		return err
 	}
-	if c.Workers <= 1 {
-		c.loop(ctx, js, cons, h, nil)
-		return nil
-	}
 	var o order
 	var wg sync.WaitGroup
-	for range c.Workers {
+	for range max(c.Workers, 1) {
 		wg.Go(func() { c.loop(ctx, js, cons, h, &o) })
 	}
 	wg.Wait()
@@ -324,17 +320,10 @@ func (o *order) next(ctx context.Context, c Consumer, cons jetstream.Consumer) (
 }
 
 // loop is Run's fetch-handle-acknowledge loop, one of Workers; o orders
-// the batches when there are several.
+// the batches.
 func (c Consumer) loop(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, h Handler, o *order) {
 	for ctx.Err() == nil {
-		var msgs []jetstream.Msg
-		var t *turn
-		var err error
-		if o != nil {
-			msgs, t, err = o.next(ctx, c, cons)
-		} else {
-			msgs, err = c.next(ctx, cons)
-		}
+		msgs, t, err := o.next(ctx, c, cons)
 		if err != nil && len(msgs) == 0 {
 			if ctx.Err() != nil {
 				return
@@ -437,10 +426,10 @@ func flush(ctx context.Context, js jetstream.JetStream) error {
 // again after AckWait.
 const ackFlushWait = 10 * time.Second
 
-// handle runs h on msgs, marking them in progress every third of AckWait
-// until it returns and, with a turn t, until t is over: a handler that did
-// not take its turn waits there for the batches before it, its messages
-// still in progress.
+// handle runs h on msgs in turn t, marking them in progress every third
+// of AckWait until it returns and t is over: a handler that did not take
+// its turn waits there for the batches before it, its messages still in
+// progress.
 func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler, t *turn) []error {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -459,9 +448,6 @@ func (c Consumer) handle(ctx context.Context, msgs []jetstream.Msg, h Handler, t
 		}
 	})
 	defer func() { close(done); wg.Wait() }()
-	if t == nil {
-		return h(ctx, msgs)
-	}
 	defer t.finish()
 	return h(context.WithValue(ctx, turnKey{}, t), msgs)
 }

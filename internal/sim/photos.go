@@ -31,15 +31,14 @@ func NewPhotos(size image.Point) *Photos {
 }
 
 // get returns the photo's bytes, encoding it on first use.
-func (p *Photos) get(seed int64, id, q, crop int) ([]byte, error) {
-	k := photoKey{seed, id, q, crop}
+func (p *Photos) get(k photoKey) ([]byte, error) {
 	p.mu.Lock()
 	b, ok := p.m[k]
 	p.mu.Unlock()
 	if ok {
 		return b, nil
 	}
-	b, err := encodePhoto(seed, id, q, crop, p.size)
+	b, err := encodePhoto(k.seed, k.id, k.q, k.crop, p.size)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +69,7 @@ func (p *Photos) Warm(w *World) (n int, bytes int64, err error) {
 		wg.Go(func() {
 			var first error
 			for k := range next {
-				if _, err := p.get(k.seed, k.id, k.q, k.crop); err != nil && first == nil {
+				if _, err := p.get(k); err != nil && first == nil {
 					first = err
 				}
 			}

@@ -195,7 +195,7 @@ func (s *Server) image(rw http.ResponseWriter, req *http.Request) {
 	}
 	var b []byte
 	if s.Photos != nil {
-		b, err = s.Photos.get(s.w.Seed, id, q, crop)
+		b, err = s.Photos.get(photoKey{s.w.Seed, id, q, crop})
 	} else {
 		b, err = encodePhoto(s.w.Seed, id, q, crop, image.Point{})
 	}
