@@ -210,6 +210,21 @@ func Open(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool) (*I
 
 // OpenLogged is Open logging to log why the links are rebuilt.
 func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly bool, log *slog.Logger) (*Index, error) {
+	return open(dir, phashThreshold, maxProfilesPerLink, readOnly, true, log)
+}
+
+// OpenHeld opens the index under dir writable, without its links: what
+// adwatch reindex holds while it builds the new index beside it, so that
+// no other process opens the old one meanwhile and its redirects can be
+// kept (KeepRedirects). The linker's state, a large part of a serving
+// process's memory, is not read. Only Count, KeepRedirects (as its old
+// argument) and Close may be called on it.
+func OpenHeld(dir string) (*Index, error) {
+	return open(dir, 0, 0, false, false, nil)
+}
+
+// open is OpenLogged, without reading the links unless withLinker.
+func open(dir string, phashThreshold, maxProfilesPerLink int, readOnly, withLinker bool, log *slog.Logger) (*Index, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -244,6 +259,9 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 			shards.Close()
 			return nil, err
 		}
+	}
+	if !withLinker {
+		return x, nil
 	}
 	dirty, err := x.loadLinker(phashThreshold, maxProfilesPerLink)
 	if err != nil {

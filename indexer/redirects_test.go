@@ -3,6 +3,7 @@ package indexer
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,54 +217,75 @@ func TestRedirectsKeptAcrossARebuild(t *testing.T) {
 		// Without the earliest ad, old is a profile again.
 		{"current again", []record.Ad{late}, old, old, 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			prev, err := Open(oldDir, 8, 25, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer prev.Close()
-			dir := t.TempDir()
-			x, err := Open(dir, 8, 25, false)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, a := range tc.ads {
-				if _, err := x.Put([]record.Ad{a}); err != nil {
+		for _, held := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/held=%v", tc.name, held), func(t *testing.T) {
+				// adwatch reindex holds the old index without its links
+				// (OpenHeld); a read-only open reads them.
+				var prev *Index
+				var err error
+				if held {
+					prev, err = OpenHeld(oldDir)
+				} else {
+					prev, err = Open(oldDir, 8, 25, true)
+				}
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			if got := x.Linker.Resolve(old); got != tc.before {
-				t.Fatalf("before: %s resolves to %s in the rebuilt index, want %s", old, got, tc.before)
-			}
-			n, err := x.KeepRedirects(prev)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n != tc.kept {
-				t.Fatalf("kept %d redirects, want %d", n, tc.kept)
-			}
-			if got := x.Linker.Resolve(old); got != tc.want {
-				t.Fatalf("%s resolves to %s, want %s", old, got, tc.want)
-			}
-			if err := x.Close(); err != nil {
-				t.Fatal(err)
-			}
-			for _, relink := range []bool{false, true} {
-				if relink {
-					forgetState(t, filepath.Join(dir, "index.bleve"))
+				defer prev.Close()
+				if held {
+					if prev.Linker != nil {
+						t.Fatal("OpenHeld read the old index's links")
+					}
+					if other, err := Open(oldDir, 8, 25, false); !errors.Is(err, ErrLocked) {
+						if err == nil {
+							other.Close()
+						}
+						t.Fatalf("a second writable open beside OpenHeld: %v, want ErrLocked", err)
+					}
 				}
+				dir := t.TempDir()
 				x, err := Open(dir, 8, 25, false)
 				if err != nil {
 					t.Fatal(err)
 				}
-				got := x.Linker.Resolve(old)
+				for _, a := range tc.ads {
+					if _, err := x.Put([]record.Ad{a}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if got := x.Linker.Resolve(old); got != tc.before {
+					t.Fatalf("before: %s resolves to %s in the rebuilt index, want %s", old, got, tc.before)
+				}
+				n, err := x.KeepRedirects(prev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n != tc.kept {
+					t.Fatalf("kept %d redirects, want %d", n, tc.kept)
+				}
+				if got := x.Linker.Resolve(old); got != tc.want {
+					t.Fatalf("%s resolves to %s, want %s", old, got, tc.want)
+				}
 				if err := x.Close(); err != nil {
 					t.Fatal(err)
 				}
-				if got != tc.want {
-					t.Fatalf("reopened (relink %v): %s resolves to %s, want %s", relink, old, got, tc.want)
+				for _, relink := range []bool{false, true} {
+					if relink {
+						forgetState(t, filepath.Join(dir, "index.bleve"))
+					}
+					x, err := Open(dir, 8, 25, false)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := x.Linker.Resolve(old)
+					if err := x.Close(); err != nil {
+						t.Fatal(err)
+					}
+					if got != tc.want {
+						t.Fatalf("reopened (relink %v): %s resolves to %s, want %s", relink, old, got, tc.want)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }

@@ -27,8 +27,9 @@ func reindexCmd(g *globals) *cobra.Command {
 				return errors.New("another adwatch process owns this data dir: stop it before adwatch reindex (its index would be replaced under it)")
 			}
 			// Holding the old index keeps every other process out of it
-			// until the new one is in place.
-			old, err := a.OpenIndex(false)
+			// until the new one is in place. Its links are not read: the
+			// rebuild makes its own, and keeps only its redirects.
+			old, err := indexer.OpenHeld(a.DataDir)
 			if err != nil {
 				return fmt.Errorf("the index is in use (%w): stop the process that holds it first", err)
 			}
