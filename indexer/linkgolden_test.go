@@ -133,10 +133,10 @@ func encodeLinker(l *Linker) []byte {
 	for _, write := range []func(*encoder){l.encodeCore, l.encodeFacts} {
 		s := &encoder{}
 		write(s)
-		e.uint(uint64(len(s.b)))
-		e.b = append(e.b, s.b...)
+		e.uint(uint64(s.len()))
+		e.raw(s.bytes())
 	}
-	return e.b
+	return e.bytes()
 }
 
 // factsSection is the facts part of what encodeLinker wrote.

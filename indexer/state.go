@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"bufio"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -8,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -285,35 +287,53 @@ func (x *Index) saveState() error {
 		return err
 	}
 	l := x.Linker
-	l.mu.Lock()
-	l.settleNetworks()
-	e := &encoder{b: make([]byte, 0, 1<<20)}
-	e.b = append(e.b, stateMagic...)
-	e.str(x.instance)
-	e.uint(x.seq)
-	e.uint(uint64(l.threshold))
-	e.uint(uint64(l.maxLink))
-	section := func(write func(e *encoder)) {
-		s := &encoder{}
-		write(s)
-		e.uint(uint64(len(s.b)))
-		e.b = append(e.b, s.b...)
-	}
-	section(l.encodeCore)
-	if l.lookupsMissing {
-		e.uint(uint64(len(l.lazyFacts)))
-		e.b = append(e.b, l.lazyFacts...)
-	} else {
-		section(l.encodeFacts)
-	}
-	section(func(s *encoder) {
-		for _, id := range l.ids {
-			s.str(x.pages[id])
+	// The state goes to the file a section at a time, so that no more
+	// than one section is held encoded.
+	err := writeAtomic(statePath(x.path), func(w io.Writer) error {
+		sum := crc32.New(castagnoli)
+		w = io.MultiWriter(w, sum)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.settleNetworks()
+		e := &encoder{}
+		e.raw([]byte(stateMagic))
+		e.str(x.instance)
+		e.uint(x.seq)
+		e.uint(uint64(l.threshold))
+		e.uint(uint64(l.maxLink))
+		if err := e.writeTo(w); err != nil {
+			return err
 		}
+		section := func(write func(s *encoder)) error {
+			s := &encoder{}
+			write(s)
+			n := &encoder{}
+			n.uint(uint64(s.len()))
+			return errors.Join(n.writeTo(w), s.writeTo(w))
+		}
+		var err error
+		if err = section(l.encodeCore); err != nil {
+			return err
+		}
+		if l.lookupsMissing {
+			err = section(func(s *encoder) { s.raw(l.lazyFacts) })
+		} else {
+			err = section(l.encodeFacts)
+		}
+		if err != nil {
+			return err
+		}
+		if err := section(func(s *encoder) {
+			for _, id := range l.ids {
+				s.str(x.pages[id])
+			}
+		}); err != nil {
+			return err
+		}
+		_, err = w.Write(binary.LittleEndian.AppendUint32(nil, sum.Sum32()))
+		return err
 	})
-	l.mu.Unlock()
-	e.b = binary.LittleEndian.AppendUint32(e.b, crc32.Checksum(e.b, castagnoli))
-	if err := writeAtomic(statePath(x.path), e.b); err != nil {
+	if err != nil {
 		return fmt.Errorf("saving linker state: %w", err)
 	}
 	b := x.bleve.NewBatch()
@@ -336,15 +356,16 @@ func (x *Index) saveState() error {
 	return nil
 }
 
-// writeAtomic writes data to path through a synced temporary file renamed
+// writeAtomic writes what write writes to path through a synced temporary file renamed
 // over it: a reader sees the old file or the new, never part of one.
-func writeAtomic(path string, data []byte) error {
+func writeAtomic(path string, write func(w io.Writer) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
+	bw := bufio.NewWriterSize(tmp, 1<<20)
+	if err := errors.Join(write(bw), bw.Flush()); err != nil {
 		tmp.Close()
 		return err
 	}

@@ -2,6 +2,7 @@ package indexer
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -588,5 +589,49 @@ func TestNoJournalBeforeASavedBatch(t *testing.T) {
 	}
 	if got, want := linkAnswers(t, z.Linker, ads), relinked(t, dir, ads); !slices.Equal(got, want) {
 		t.Errorf("answers after the catch-up:\n%s", firstDiff(got, want))
+	}
+}
+
+// TestEncoderChunks checks that an encoder's chunks hold, in order, the
+// bytes a single growing slice would: values straddling a chunk's end,
+// strings larger than a chunk, and what writeTo writes.
+func TestEncoderChunks(t *testing.T) {
+	big := strings.Repeat("x", 3*encoderChunk+17)
+	var want []byte
+	e := &encoder{}
+	for i := range 300_000 {
+		v := uint64(i) * 0x9E3779B97F4A7C15
+		want = binary.AppendUvarint(want, v)
+		e.uint(v)
+		want = binary.LittleEndian.AppendUint64(want, v)
+		e.word(v)
+		want = binary.AppendVarint(want, -int64(i))
+		e.int(-int64(i))
+		if i%100_000 == 7 {
+			want = binary.AppendUvarint(want, uint64(len(big)))
+			want = append(want, big...)
+			e.str(big)
+		}
+	}
+	if len(e.full) < 4 {
+		t.Fatalf("%d chunks filled, want several", len(e.full))
+	}
+	if e.len() != len(want) {
+		t.Fatalf("len %d, want %d", e.len(), len(want))
+	}
+	if !bytes.Equal(e.bytes(), want) {
+		t.Fatal("the chunks differ from the bytes appended")
+	}
+	var buf bytes.Buffer
+	if err := e.writeTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatal("writeTo wrote other bytes")
+	}
+	for _, c := range e.full {
+		if cap(c) > max(len(c), encoderChunk) {
+			t.Fatalf("a chunk of %d bytes grew to %d: copied as it filled", len(c), cap(c))
+		}
 	}
 }

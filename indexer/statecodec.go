@@ -3,6 +3,7 @@ package indexer
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"math"
 )
 
@@ -10,19 +11,91 @@ import (
 // parse: truncated, or written by something else.
 var errCorrupt = errors.New("linker state corrupt")
 
-// encoder appends the linker state's fields to a byte slice: unsigned
-// varints, zig-zag varints, length-prefixed strings and fixed 64-bit words.
-type encoder struct{ b []byte }
+// encoder appends the linker state's fields to chunks of bytes: unsigned
+// varints, zig-zag varints, length-prefixed strings and fixed 64-bit
+// words. Chunks of encoderChunk bytes, never copied once written, keep a
+// state of hundreds of megabytes at its own size while it is encoded
+// (a growing slice would copy it and hold up to twice as much).
+type encoder struct {
+	b    []byte   // the chunk being filled
+	full [][]byte // the chunks filled before it
+	n    int      // the bytes in full
+}
 
-func (e *encoder) uint(v uint64)   { e.b = binary.AppendUvarint(e.b, v) }
-func (e *encoder) int(v int64)     { e.b = binary.AppendVarint(e.b, v) }
-func (e *encoder) word(v uint64)   { e.b = binary.LittleEndian.AppendUint64(e.b, v) }
-func (e *encoder) str(s string)    { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+// encoderChunk is the size of an encoder's chunks.
+const encoderChunk = 1 << 20
+
+// room makes sure the current chunk has room for k more bytes.
+func (e *encoder) room(k int) {
+	if cap(e.b)-len(e.b) < k {
+		e.next(k)
+	}
+}
+
+// next starts a chunk of at least k bytes.
+func (e *encoder) next(k int) {
+	if len(e.b) > 0 {
+		e.full = append(e.full, e.b)
+		e.n += len(e.b)
+	}
+	e.b = make([]byte, 0, max(k, encoderChunk))
+}
+
+func (e *encoder) uint(v uint64) {
+	e.room(binary.MaxVarintLen64)
+	e.b = binary.AppendUvarint(e.b, v)
+}
+
+func (e *encoder) int(v int64) {
+	e.room(binary.MaxVarintLen64)
+	e.b = binary.AppendVarint(e.b, v)
+}
+
+func (e *encoder) word(v uint64) {
+	e.room(8)
+	e.b = binary.LittleEndian.AppendUint64(e.b, v)
+}
+
+func (e *encoder) str(s string) {
+	e.uint(uint64(len(s)))
+	e.room(len(s))
+	e.b = append(e.b, s...)
+}
+
+// raw appends p as it is.
+func (e *encoder) raw(p []byte) {
+	e.room(len(p))
+	e.b = append(e.b, p...)
+}
+
 func (e *encoder) strs(s []string) { e.uint(uint64(len(s))); e.each(s) }
 func (e *encoder) each(s []string) {
 	for _, v := range s {
 		e.str(v)
 	}
+}
+
+// len is the number of bytes encoded.
+func (e *encoder) len() int { return e.n + len(e.b) }
+
+// writeTo writes the bytes encoded to w, a chunk at a time.
+func (e *encoder) writeTo(w io.Writer) error {
+	for _, c := range e.full {
+		if _, err := w.Write(c); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(e.b)
+	return err
+}
+
+// bytes returns the bytes encoded in one slice.
+func (e *encoder) bytes() []byte {
+	out := make([]byte, 0, e.len())
+	for _, c := range e.full {
+		out = append(out, c...)
+	}
+	return append(out, e.b...)
 }
 
 func (e *encoder) bool(v bool) {
