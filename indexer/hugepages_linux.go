@@ -81,15 +81,16 @@ func (m *offHeap) release() {
 }
 
 // column is an append-only array of the photo tables' hashes or their
-// ads, by seq: tens of millions of values at a million ads, with no
-// pointers in them. Past 4 MB it lives outside Go's heap, in a mapping
+// ads, by seq, or of the linker's facts (factTable): tens of millions of
+// values at a million ads. T must hold no pointers: the collector does
+// not see what the column holds. Past 4 MB it lives outside Go's heap, in a mapping
 // that doubles when full (the old one unmapped at once, the pages past
 // what is written never resident): the collector sizes its next cycle's
 // heap by twice what is live, so every byte of it on the heap would cost
 // a byte more of headroom, and the hashes are read at random, where huge
 // pages spare TLB misses. What s holds is not to be kept across an
 // append: a larger column moves.
-type column[T uint64 | int32] struct {
+type column[T any] struct {
 	s []T
 	m *offHeap // nil: s is on the heap
 }

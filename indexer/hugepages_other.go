@@ -12,8 +12,9 @@ func newBigArray(n int) *bigArray { return &bigArray{s: make([]uint32, n)} }
 func (a *bigArray) release() {}
 
 // column is an append-only array of the photo tables' hashes or their
-// ads, by seq; on Linux the large ones live outside Go's heap.
-type column[T uint64 | int32] struct{ s []T }
+// ads, by seq, or of the linker's facts; on Linux the large ones live
+// outside Go's heap, so T must hold no pointers.
+type column[T any] struct{ s []T }
 
 func (c *column[T]) append(v T) { c.s = append(c.s, v) }
 

@@ -49,7 +49,7 @@ type linkState struct {
 
 	ids   []string         // ad index -> ad id
 	index map[string]int32 // ad id -> ad index; nil after a load until asked (indexMap)
-	facts []adFacts        // ad index -> what links it
+	facts factTable        // ad index -> what links it
 	sets  unionFind        // ad index -> profile
 	// Per component root.
 	members map[int32][]int32 // nil after a load until asked (memberMap)
@@ -140,35 +140,6 @@ type facts struct {
 	files  []string
 }
 
-// adFacts are what the linker keeps of an ad's facts: their photos as
-// where their hashes are stored in the bands (photoRef), not a second
-// time, and their contacts, social handles and files in one list.
-type adFacts struct {
-	posted time.Time
-	name   string
-	// strs are the contacts, then the social handles, then the files.
-	strs               []string
-	nContacts, nSocial uint32
-	hasText            bool
-	text               uint64
-	photos             []photoRef
-}
-
-func (f *adFacts) contacts() []string { return f.strs[:f.nContacts:f.nContacts] }
-func (f *adFacts) social() []string {
-	return f.strs[f.nContacts : f.nContacts+f.nSocial : f.nContacts+f.nSocial]
-}
-func (f *adFacts) files() []string { return f.strs[f.nContacts+f.nSocial:] }
-
-// setStrs sets the contacts, social handles and files of f.
-func (f *adFacts) setStrs(contacts, social, files []string) {
-	f.nContacts, f.nSocial = uint32(len(contacts)), uint32(len(social))
-	f.strs = nil
-	if n := len(contacts) + len(social) + len(files); n > 0 {
-		f.strs = append(append(append(make([]string, 0, n), contacts...), social...), files...)
-	}
-}
-
 // postings maps a key (an image file, a handle, a contact) to the ads
 // that carry it, in the order they were added: a key of one ad, which
 // most are, without a slice of its own.
@@ -188,6 +159,17 @@ func (p *postings) add(k string, ad int32) {
 	} else {
 		p.one[k] = ad
 	}
+}
+
+// first returns the first ad carrying k, if one does.
+func (p *postings) first(k string) (int32, bool) {
+	if ad, ok := p.one[k]; ok {
+		return ad, true
+	}
+	if ads := p.many[k]; len(ads) > 0 {
+		return ads[0], true
+	}
+	return 0, false
 }
 
 // get returns the ads carrying k. The slice is not to be changed.
@@ -224,15 +206,33 @@ func (l *linkState) storePhoto(p photo, i int32) photoRef {
 
 // factsAt returns the facts of ad i as factsOf gave them.
 func (l *linkState) factsAt(i int32) facts {
-	s := &l.facts[i]
-	f := facts{posted: s.posted, name: s.name, contacts: s.contacts(), text: s.text, hasText: s.hasText, social: s.social(), files: s.files()}
-	if len(s.photos) > 0 {
-		f.photos = make([]photo, len(s.photos))
-		for k, r := range s.photos {
+	v := l.facts.at(i)
+	f := facts{posted: v.posted(), name: v.name(), contacts: v.contacts(), text: v.text, hasText: v.hasText, social: v.social(), files: v.files()}
+	if refs := v.photoRefs(); len(refs) > 0 {
+		f.photos = make([]photo, len(refs))
+		for k, r := range refs {
 			f.photos[k] = l.photo(r)
 		}
 	}
 	return f
+}
+
+// known returns where s is kept already, as an image file, social handle
+// or contact of an earlier ad: a string many ads share is kept once.
+func (l *linkState) known(s string) (strRef, bool) {
+	for _, p := range [3]*postings{&l.byFile, &l.byContact, &l.byHandle} {
+		o, ok := p.first(s)
+		if !ok {
+			continue
+		}
+		v := l.facts.at(o)
+		for k := uint32(1); k < 1+v.nContacts+v.nSocial+v.nFiles; k++ {
+			if ref := l.facts.refs.s[v.strs+k]; l.facts.bytes.get(ref) == s {
+				return ref, true
+			}
+		}
+	}
+	return strRef{}, false
 }
 
 // textThreshold is the largest SimHash distance of near-duplicate texts.
@@ -262,16 +262,17 @@ func normName(n string) string { return strings.ToLower(strings.Join(strings.Fie
 // conflict reports ads that cannot be one person on photo evidence alone:
 // both have phones and names, and share neither.
 func (l *Linker) conflict(a, b int32) bool {
-	fa, fb := &l.facts[a], &l.facts[b]
-	if fa.nContacts == 0 || fb.nContacts == 0 || fa.name == "" || fb.name == "" {
+	fa, fb := l.facts.at(a), l.facts.at(b)
+	if fa.nContacts == 0 || fb.nContacts == 0 {
 		return false
 	}
-	if fa.name == fb.name {
+	if na, nb := fa.name(), fb.name(); na == "" || nb == "" || na == nb {
 		return false
 	}
-	for _, c := range fa.contacts() {
-		for _, d := range fb.contacts() {
-			if c == d {
+	for k := range fa.nContacts {
+		c := fa.contact(k)
+		for j := range fb.nContacts {
+			if c == fb.contact(j) {
 				return false
 			}
 		}
@@ -300,7 +301,7 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 		i = int32(len(l.ids))
 		l.ids = append(l.ids, a.ID)
 		l.indexMap()[a.ID] = i
-		l.facts = append(l.facts, adFacts{})
+		l.facts.grow(0, 0)
 		l.sets.add(i)
 		l.memberMap()[i] = []int32{i}
 		l.label[i] = i
@@ -312,9 +313,12 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 		l.nlabel[i] = i
 		changed[i] = true
 	}
-	l.facts[i] = adFacts{posted: f.posted, name: f.name, photos: slices.Clip(l.facts[i].photos), text: f.text, hasText: f.hasText}
-	l.facts[i].setStrs(f.contacts, f.social, f.files)
+	l.facts.set(i, f.posted, f.text, f.hasText, f.name, f.contacts, f.social, f.files, l.known)
 	l.newest = i
+	// The ad's strings as the table keeps them, for the look-up tables
+	// to hold: an ad's own copies are not kept.
+	kept := l.facts.at(i)
+	f.contacts, f.social, f.files = kept.contacts(), kept.social(), kept.files()
 
 	// Social handles: person-level.
 	for _, h := range f.social[len(old.social):] {
@@ -331,11 +335,12 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 			if o == i {
 				continue
 			}
-			of := &l.facts[o]
+			of := l.facts.at(o)
+			oname := of.name()
 			switch {
-			case f.name != "" && f.name == of.name:
+			case f.name != "" && f.name == oname:
 				l.union(i, o, "contact and name", c, changed)
-			case f.hasText && of.hasText && (f.name == "" || of.name == "" || f.name == of.name) &&
+			case f.hasText && of.hasText && (f.name == "" || oname == "" || f.name == oname) &&
 				hamming(f.text, of.text) <= textThreshold:
 				l.union(i, o, "contact and text", c, changed)
 			}
@@ -359,7 +364,7 @@ func (l *Linker) addFacts(a *record.Ad, f facts) []string {
 				l.union(i, o, "near-duplicate photo", hexHash(p.plain), changed)
 			}
 		}
-		l.facts[i].photos = append(l.facts[i].photos, l.storePhoto(p, i))
+		l.facts.addPhoto(i, l.storePhoto(p, i))
 	}
 	if f.hasText && (!old.hasText || old.text != f.text) {
 		for b := range l.textBands {

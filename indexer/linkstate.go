@@ -3,7 +3,7 @@ package indexer
 import (
 	"maps"
 	"slices"
-	"time"
+	"unsafe"
 )
 
 // The linker's state is saved in three parts: the core, which answers
@@ -20,10 +20,10 @@ func (l *Linker) encodeCore(e *encoder) {
 	n := len(l.ids)
 	e.uint(uint64(n))
 	e.each(l.ids)
-	for i := range n {
-		p := l.facts[i].posted
-		e.int(p.Unix())
-		e.uint(uint64(p.Nanosecond()))
+	for i := range int32(n) {
+		v := l.facts.at(i)
+		e.int(v.sec)
+		e.uint(uint64(v.nsec))
 	}
 	for _, p := range l.sets.parent {
 		e.uint(uint64(p))
@@ -78,10 +78,13 @@ func (l *Linker) decodeCore(d *decoder) {
 		l.ids[i] = d.str()
 	}
 	l.index = nil // built when first asked (indexMap)
-	l.facts = make([]adFacts, n)
-	for i := range l.facts {
+	l.facts = factTable{}
+	for range n {
 		sec, ns := d.int(), d.uint()
-		l.facts[i].posted = time.Unix(sec, int64(ns)).UTC()
+		if ns >= 1e9 {
+			d.fail()
+		}
+		l.facts.grow(sec, int32(ns))
 	}
 	l.sets.parent = make([]int32, n)
 	for i := range l.sets.parent {
@@ -172,14 +175,19 @@ func (l *Linker) memberMap() map[int32][]int32 {
 // encodeFacts writes what links new ads: each ad's facts, and the
 // contacts' representatives.
 func (l *Linker) encodeFacts(e *encoder) {
-	for i := range l.facts {
-		f := &l.facts[i]
-		e.str(f.name)
-		e.strs(f.contacts())
-		e.strs(f.social())
-		e.strs(f.files())
-		e.uint(uint64(len(f.photos)))
-		for _, r := range f.photos {
+	for i := range int32(l.facts.len()) {
+		f := l.facts.at(i)
+		e.str(f.name())
+		k := uint32(1)
+		for _, n := range [3]uint32{f.nContacts, f.nSocial, f.nFiles} {
+			e.uint(uint64(n))
+			for range n {
+				e.str(f.str(k))
+				k++
+			}
+		}
+		e.uint(uint64(f.nPhotos))
+		for _, r := range f.photoRefs() {
 			p := l.photo(r)
 			e.word(p.plain)
 			e.uint(uint64(len(p.crops)))
@@ -201,71 +209,93 @@ func (l *Linker) encodeFacts(e *encoder) {
 }
 
 // decodeFacts reads what encodeFacts wrote into the linker's facts, their
-// photos into the bands, or, with into false, only checks that it parses.
+// photos into the bands, and each ad into the look-up tables as adding
+// the ads in order did (those ensureReadLookups built already excepted);
+// or, with into false, only checks that it parses.
 func (l *Linker) decodeFacts(d *decoder, into bool) {
 	n := len(l.ids)
-	strs := func() []string {
-		c := d.count(1)
-		if c == 0 {
-			return nil
-		}
-		var out []string
-		if into {
-			out = make([]string, c)
-		}
-		for k := range c {
-			b := d.bytes()
-			if into {
-				out[k] = string(b)
-			}
+	// The strings are read in place: the table copies them.
+	strs := func(out []string) []string {
+		out = out[:0]
+		for range d.count(1) {
+			out = append(out, viewString(d.bytes()))
 		}
 		return out
 	}
-	for i := range n {
-		var f adFacts
-		var photos []photo
+	var contacts, social, files []string
+	var photos []photo
+	for i := range int32(n) {
 		name := d.bytes()
-		contacts, social, files := strs(), strs(), strs()
-		if c := d.count(8); c > 0 {
-			photos = make([]photo, c)
-			for k := range photos {
-				photos[k].plain = d.word()
-				if nc := d.count(8); nc > 0 {
-					photos[k].crops = make([]uint64, nc)
-					for j := range photos[k].crops {
-						photos[k].crops[j] = d.word()
-					}
+		contacts, social, files = strs(contacts), strs(social), strs(files)
+		photos = photos[:0]
+		for range d.count(8) {
+			p := photo{plain: d.word()}
+			if nc := d.count(8); nc > 0 {
+				p.crops = make([]uint64, nc)
+				for j := range p.crops {
+					p.crops[j] = d.word()
 				}
 			}
+			photos = append(photos, p)
 		}
-		if f.hasText = d.bool(); f.hasText {
-			f.text = d.word()
+		var text uint64
+		hasText := d.bool()
+		if hasText {
+			text = d.word()
 		}
-		if into && d.err == nil {
-			f.name = string(name)
-			f.posted = l.facts[i].posted
-			f.setStrs(contacts, social, files)
-			if len(photos) > 0 {
-				f.photos = make([]photoRef, len(photos))
-				for k, p := range photos {
-					f.photos[k] = l.storePhoto(p, int32(i))
-				}
-			}
-			l.facts[i] = f
+		if !into || d.err != nil {
+			continue
 		}
+		l.facts.set(i, l.facts.at(i).posted(), text, hasText, viewString(name), contacts, social, files, l.known)
+		for _, p := range photos {
+			l.facts.addPhoto(i, l.storePhoto(p, i))
+		}
+		l.addLookups(i)
 	}
 	for range d.count(2) {
 		k := d.bytes()
 		v := d.ads(n)
 		if into {
-			l.reps[string(k)] = v
+			key := string(k)
+			if ref, ok := l.known(viewString(k)); ok {
+				key = l.facts.bytes.get(ref)
+			}
+			l.reps[key] = v
+		}
+	}
+}
+
+// viewString is b as a string without a copy: b must not change while the
+// string is used.
+func viewString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// addLookups adds loaded ad i to the look-up tables, but for those
+// ensureReadLookups built already (l.readLookups).
+func (l *Linker) addLookups(i int32) {
+	v := l.facts.at(i)
+	for _, sha := range v.files() {
+		l.byFile.add(sha, i)
+	}
+	if l.readLookups {
+		return
+	}
+	for _, h := range v.social() {
+		l.byHandle.add(h, i)
+	}
+	for _, c := range v.contacts() {
+		l.byContact.add(c, i)
+	}
+	if v.hasText {
+		for b := range l.textBands {
+			k := uint16(v.text >> (16 * b))
+			l.textBands[b][k] = append(l.textBands[b][k], i)
 		}
 	}
 }
 
 // ensureLookups builds the look-up tables of a loaded linker from its
-// saved facts (decodeFacts stores the photos), as adding its ads in order
-// built them. The caller holds l.mu.
+// saved facts (decodeFacts), as adding its ads in order built them. The
+// caller holds l.mu.
 func (l *Linker) ensureLookups() {
 	if !l.lookupsMissing {
 		return
@@ -277,30 +307,7 @@ func (l *Linker) ensureLookups() {
 	l.decodeFacts(d, true)
 	l.plainBands.endLoad()
 	l.variantBands.endLoad()
-	read := l.readLookups
 	l.readLookups = false
-	for i := range l.facts {
-		f := &l.facts[i]
-		ad := int32(i)
-		for _, sha := range f.files() {
-			l.byFile.add(sha, ad)
-		}
-		if read {
-			continue
-		}
-		for _, h := range f.social() {
-			l.byHandle.add(h, ad)
-		}
-		for _, c := range f.contacts() {
-			l.byContact.add(c, ad)
-		}
-		if f.hasText {
-			for b := range l.textBands {
-				k := uint16(f.text >> (16 * b))
-				l.textBands[b][k] = append(l.textBands[b][k], ad)
-			}
-		}
-	}
 }
 
 // decodeLinks reads one profile's links as encodeCore wrote them, for a
@@ -382,10 +389,10 @@ func (l *Linker) ensureReadLookups() {
 			}
 		}
 		if d.bool() {
-			f := &l.facts[i]
-			f.hasText, f.text = true, d.word()
+			text := d.word()
+			l.facts.setText(i, text)
 			for b := range l.textBands {
-				k := uint16(f.text >> (16 * b))
+				k := uint16(text >> (16 * b))
 				l.textBands[b][k] = append(l.textBands[b][k], i)
 			}
 		}

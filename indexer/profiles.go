@@ -19,9 +19,9 @@ type Link struct {
 func (l *Linker) find(i int32) int32 { return l.sets.find(i) }
 
 func (l *Linker) earlier(a, b int32) bool {
-	fa, fb := l.facts[a].posted, l.facts[b].posted
-	if !fa.Equal(fb) {
-		return fa.Before(fb)
+	fa, fb := l.facts.at(a), l.facts.at(b)
+	if !fa.samePosting(fb) {
+		return fa.before(fb)
 	}
 	return l.ids[a] < l.ids[b]
 }
@@ -153,14 +153,14 @@ func (l *Linker) Templates(profile string) []string {
 		}
 		l.ensureReadLookups()
 		for _, m := range l.memberMap()[r] {
-			f := l.facts[m]
+			f := l.facts.at(m)
 			if !f.hasText {
 				continue
 			}
 			for b := range l.textBands {
 				forEachWithin(uint32(uint16(f.text>>(16*b))), 16, textThreshold/len(l.textBands), func(v uint32) {
 					for _, o := range l.textBands[b][uint16(v)] {
-						if l.find(o) != r && hamming(f.text, l.facts[o].text) <= textThreshold {
+						if l.find(o) != r && hamming(f.text, l.facts.at(o).text) <= textThreshold {
 							set[l.profile(o)] = true
 						}
 					}
