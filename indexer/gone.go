@@ -50,7 +50,7 @@ func (x *Index) MarkGone(p record.SitePass) ([]string, error) {
 	b := x.bleve.newDocBatch()
 	ids := make([]string, 0, len(changed))
 	for i := range changed {
-		if x.pages[changed[i].ID] != changed[i].Version() {
+		if x.pages[changed[i].ID] != pageDigest(changed[i].Version()) {
 			continue // captured again meanwhile: the new capture stands
 		}
 		d, err := toDoc(&changed[i])

@@ -6,6 +6,8 @@
 package indexer
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -179,7 +181,7 @@ type Index struct {
 	log      *slog.Logger
 
 	mu    sync.Mutex
-	pages map[string]string // ad id -> version indexed (record.Ad.Version)
+	pages map[string]uint64 // ad id -> version indexed (pageDigest of record.Ad.Version)
 	// The linker's saved state (state.go): the index's batch sequence
 	// number and instance id, the batch the state file holds, the ads
 	// linked since it was written, and whether the linker differs from it.
@@ -196,6 +198,19 @@ type Index struct {
 	// unmapState releases the mapped state file the linker was read from
 	// (state.go); nil when none is.
 	unmapState func() error
+}
+
+// pageDigest is what the index keeps of an ad's page version
+// (record.Ad.Version), to tell a page it has from a new or edited one:
+// the first 8 bytes of the version's SHA-256, and 0 for no version, as an
+// ad not indexed has. A million versions of 64 characters and more were
+// 100 MB of a writable index's heap.
+func pageDigest(version string) uint64 {
+	if version == "" {
+		return 0
+	}
+	sum := sha256.Sum256([]byte(version))
+	return binary.LittleEndian.Uint64(sum[:8])
 }
 
 // ErrLocked is returned when another process has the index open.
@@ -299,7 +314,7 @@ func (x *Index) relink() error {
 	}
 	for i := range ads {
 		x.Linker.Add(&ads[i])
-		x.pages[ads[i].ID] = ads[i].Version()
+		x.pages[ads[i].ID] = pageDigest(ads[i].Version())
 	}
 	// Relinking in id order makes redirects of its own; only the saved
 	// ones are history.
@@ -370,7 +385,7 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 	w := &written{}
 	for i := range ads {
 		a := &ads[i]
-		if x.pages[a.ID] == a.Version() {
+		if x.pages[a.ID] == pageDigest(a.Version()) {
 			continue
 		}
 		if _, known := x.pages[a.ID]; known {
@@ -444,7 +459,7 @@ func (x *Index) write(ads []record.Ad) (*written, error) {
 		x.outbox[id] = true
 	}
 	for _, a := range w.fresh {
-		x.pages[a.ID] = a.Version()
+		x.pages[a.ID] = pageDigest(a.Version())
 	}
 	return w, nil
 }

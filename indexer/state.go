@@ -35,8 +35,13 @@ import (
 // closes, after a relink or catch-up, and every so many ads Put.
 const stateFile = "adwatch-linker.state"
 
-// stateMagic opens the file and names its format.
-const stateMagic = "adwatch linker state v1\n"
+// stateMagic opens the file and names its format: version 2 holds each
+// ad's page version as its digest (pageDigest), version 1, still read,
+// the version itself.
+const stateMagic = "adwatch linker state v2\n"
+
+// stateMagicV1 opens a file of the first format.
+const stateMagicV1 = "adwatch linker state v1\n"
 
 var (
 	seqKey      = []byte("adwatch/linker/seq")
@@ -138,7 +143,7 @@ func (x *Index) loadLinker(phashThreshold, maxLink int) (dirty bool, err error) 
 		x.unmapState = nil
 	}
 	x.Linker = NewLinker(phashThreshold, maxLink)
-	x.pages = map[string]string{}
+	x.pages = map[string]uint64{}
 	x.savedSeq = 0
 	if err := x.relink(); err != nil {
 		return false, err
@@ -152,7 +157,7 @@ func (x *Index) hasAds() bool {
 }
 
 // readState reads and checks the state file.
-func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[string]string, seq uint64, err error) {
+func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[string]uint64, seq uint64, err error) {
 	// Mapped: the linker reads its encoded parts when first asked, and
 	// until then they are pages of the file, which the kernel can drop,
 	// not hundreds of megabytes of heap (which the collector would
@@ -174,9 +179,10 @@ func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[str
 		// new ad) come back when asked, the rest need not stay resident.
 		drop()
 	}()
-	if len(data) < len(stateMagic)+4 || string(data[:len(stateMagic)]) != stateMagic {
+	if len(data) < len(stateMagic)+4 || string(data[:len(stateMagic)]) != stateMagic && string(data[:len(stateMagic)]) != stateMagicV1 {
 		return nil, nil, 0, fmt.Errorf("%w: not a linker state file", errCorrupt)
 	}
+	v1 := string(data[:len(stateMagic)]) == stateMagicV1
 	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
 	if crc32.Checksum(body, castagnoli) != sum {
 		return nil, nil, 0, fmt.Errorf("%w: checksum mismatch", errCorrupt)
@@ -220,9 +226,13 @@ func (x *Index) readState(phashThreshold, maxLink int) (l *Linker, pages map[str
 	l.lazyFacts, l.lookupsMissing = lazy, true
 	if !x.readOnly {
 		pd := &decoder{b: pagesData}
-		pages = make(map[string]string, len(l.ids))
+		pages = make(map[string]uint64, len(l.ids))
 		for _, id := range l.ids {
-			pages[id] = pd.str()
+			if v1 {
+				pages[id] = pageDigest(viewString(pd.bytes()))
+			} else {
+				pages[id] = pd.word()
+			}
 		}
 		if pd.err != nil || len(pd.b) != 0 {
 			return nil, nil, 0, fmt.Errorf("%w: its pages", errCorrupt)
@@ -262,7 +272,7 @@ func (x *Index) catchUp(from uint64) error {
 			}
 			x.Linker.Add(&ads[i])
 			if x.pages != nil {
-				x.pages[id] = ads[i].Version()
+				x.pages[id] = pageDigest(ads[i].Version())
 			}
 		}
 	}
@@ -325,7 +335,7 @@ func (x *Index) saveState() error {
 		}
 		if err := section(func(s *encoder) {
 			for _, id := range l.ids {
-				s.str(x.pages[id])
+				s.word(x.pages[id])
 			}
 		}); err != nil {
 			return err

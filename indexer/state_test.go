@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -633,5 +634,83 @@ func TestEncoderChunks(t *testing.T) {
 		if cap(c) > max(len(c), encoderChunk) {
 			t.Fatalf("a chunk of %d bytes grew to %d: copied as it filled", len(c), cap(c))
 		}
+	}
+}
+
+// TestStateV1PagesRead: a state file of the first format, which holds
+// each ad's page version itself rather than its digest, still opens
+// without a relink, with the same answers, and an ad put again with its
+// version unchanged is not indexed again while an edited one is.
+func TestStateV1PagesRead(t *testing.T) {
+	ads := linkCorpus(120)
+	for i := range ads {
+		ads[i].PageSHA256 = fmt.Sprintf("%064x", i) // versions as long as real ones
+	}
+	dir := t.TempDir()
+	buildSaved(t, dir, ads, 40)
+	path := statePath(filepath.Join(dir, "index.bleve"))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data[:len(stateMagic)]) != stateMagic {
+		t.Fatalf("saved as %q, want %q", data[:len(stateMagic)], stateMagic)
+	}
+	// The same file in the first format: the pages section as versions.
+	d := &decoder{b: data[len(stateMagic) : len(data)-4]}
+	inst, seq, threshold, maxLink := d.str(), d.uint(), d.uint(), d.uint()
+	core, facts := d.bytes(), d.bytes()
+	pd := &decoder{b: d.bytes()}
+	byID := map[uint64]string{}
+	for i := range ads {
+		byID[pageDigest(ads[i].Version())] = ads[i].Version()
+	}
+	e := &encoder{}
+	e.raw([]byte(stateMagicV1))
+	e.str(inst)
+	e.uint(seq)
+	e.uint(threshold)
+	e.uint(maxLink)
+	pages := &encoder{}
+	for pd.err == nil && len(pd.b) > 0 {
+		v, ok := byID[pd.word()]
+		if !ok {
+			t.Fatal("a saved page digest of no ad's version")
+		}
+		pages.str(v)
+	}
+	for _, section := range [][]byte{core, facts, pages.bytes()} {
+		e.uint(uint64(len(section)))
+		e.raw(section)
+	}
+	old := e.bytes()
+	old = binary.LittleEndian.AppendUint32(old, crc32.Checksum(old, castagnoli))
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := relinked(t, dir, ads)
+	var logged bytes.Buffer
+	x, err := OpenLogged(dir, 8, 25, false, logTo(&logged))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Close()
+	if strings.Contains(logged.String(), "linking every indexed ad") {
+		t.Fatalf("the first format's state was not used:\n%s", logged.String())
+	}
+	if got := linkAnswers(t, x.Linker, ads); !slices.Equal(got, want) {
+		t.Fatalf("answers from the first format's state differ:\n%s", firstDiff(got, want))
+	}
+	edited := ads[7]
+	edited.PageSHA256 = "edited"
+	again, err := x.write([]record.Ad{ads[3], edited})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == nil || len(again.fresh) != 1 || again.fresh[0].ID != edited.ID || len(again.edited) != 1 {
+		t.Fatalf("put again: %+v, want only the edited ad, as edited", again)
+	}
+	if _, err := x.link(again, false); err != nil {
+		t.Fatal(err)
 	}
 }
