@@ -54,7 +54,11 @@ type linkState struct {
 	// Per component root.
 	members map[int32][]int32 // nil after a load until asked (memberMap)
 	label   map[int32]int32   // root -> earliest ad
-	links   map[int32][]Link  // nil after a load until first asked (linkMap)
+	links   map[int32][]edge  // nil after a load until first asked (linkMap)
+	// otherEvidence are the Link.Evidence values not in evidences that a
+	// saved state held (written by a later version): edge.ev counts them
+	// after evidences.
+	otherEvidence []string
 	// lazyLinks holds the links encoded meanwhile.
 	lazyLinks []byte
 
@@ -242,7 +246,7 @@ const textThreshold = 8
 func NewLinker(phashThreshold, maxProfilesPerLink int) *Linker {
 	l := &Linker{linkState: linkState{
 		threshold: phashThreshold, maxLink: maxProfilesPerLink,
-		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]Link{},
+		index: map[string]int32{}, members: map[int32][]int32{}, label: map[int32]int32{}, links: map[int32][]edge{},
 		byFile: newPostings(), byHandle: newPostings(), byContact: newPostings(),
 		redirects: map[string]string{}, fresh: map[string]string{}, byProfile: map[string]int32{},
 		nlabel: map[int32]int32{}, reps: map[string][]int32{}, capped: map[string]bool{},

@@ -1,6 +1,7 @@
 package indexer
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -205,6 +206,40 @@ func TestLinkerRedirectsAndEvidence(t *testing.T) {
 	links := l.Links(after)
 	if len(links) != 1 || links[0].Evidence != "contact and name" {
 		t.Errorf("evidence: %+v", links)
+	}
+}
+
+// TestOtherEvidenceKept: a saved state naming an evidence this version
+// does not know (written by a later one) reads back with it, shows it in
+// Links, and is written again as it was.
+func TestOtherEvidenceKept(t *testing.T) {
+	t0 := time.Date(2020, 10, 2, 0, 0, 0, 0, time.UTC)
+	l := NewLinker(8, goldenMaxLink)
+	for i, id := range []string{"a", "b", "c"} {
+		l.Add(&record.Ad{ID: id, Poster: "Rosa", PostedAt: t0.Add(time.Duration(i) * time.Hour), Phones: []record.Phone{{E164: "+15108730123"}}})
+	}
+	p := l.Profile("a")
+	l.mu.Lock()
+	for _, edges := range l.linkMap() {
+		edges[0].ev = l.evidenceIndex("same voice")
+	}
+	l.mu.Unlock()
+	data := encodeLinker(l)
+	m := decodeLinker(t, data)
+	var got []string
+	for _, k := range m.Links(p) {
+		got = append(got, k.Evidence)
+	}
+	if !slices.Equal(got, []string{"same voice", "contact and name"}) {
+		t.Fatalf("evidence read back: %q", got)
+	}
+	// Its profiles' part (the links are there) is written again the same.
+	core := func(data []byte) []byte {
+		d := &decoder{b: data}
+		return d.bytes()
+	}
+	if again := encodeLinker(m); !bytes.Equal(core(again), core(data)) {
+		t.Fatal("the state read back is written otherwise")
 	}
 }
 

@@ -36,14 +36,15 @@ func (l *Linker) encodeCore(e *encoder) {
 		links := l.linkMap()[r]
 		e.uint(uint64(len(links)))
 		for _, k := range links {
-			e.uint(uint64(l.indexMap()[k.A]))
-			e.uint(uint64(l.indexMap()[k.B]))
-			ev := slices.Index(evidences, k.Evidence)
-			e.uint(uint64(ev + 1))
-			if ev < 0 {
-				e.str(k.Evidence)
+			e.uint(uint64(k.a))
+			e.uint(uint64(k.b))
+			if int(k.ev) < len(evidences) {
+				e.uint(uint64(k.ev) + 1)
+			} else {
+				e.uint(0)
+				e.str(l.evidenceName(k.ev))
 			}
-			e.str(k.Detail)
+			e.str(k.detail)
 		}
 	}
 	for _, m := range [2]map[string]string{l.redirectMap(), l.fresh} {
@@ -312,29 +313,33 @@ func (l *Linker) ensureLookups() {
 
 // decodeLinks reads one profile's links as encodeCore wrote them, for a
 // linker of n ads; with l nil it only checks them.
-func decodeLinks(d *decoder, n int, l *Linker) []Link {
+func decodeLinks(d *decoder, n int, l *Linker) []edge {
 	c := d.count(4)
 	if c == 0 {
 		return nil
 	}
-	var links []Link
+	var links []edge
 	if l != nil {
-		links = make([]Link, c)
+		links = make([]edge, c)
 	}
 	for k := range c {
 		a, b := d.ad(n), d.ad(n)
-		var ev string
+		var ev uint8
+		var other []byte
 		switch e := d.uint(); {
 		case e == 0:
-			ev = string(d.bytes())
+			other = d.bytes()
 		case e <= uint64(len(evidences)):
-			ev = evidences[e-1]
+			ev = uint8(e - 1)
 		default:
 			d.fail()
 		}
 		detail := d.bytes()
 		if l != nil && d.err == nil {
-			links[k] = Link{A: l.ids[a], B: l.ids[b], Evidence: ev, Detail: string(detail)}
+			if other != nil {
+				ev = l.evidenceIndex(string(other))
+			}
+			links[k] = edge{a: a, b: b, ev: ev, detail: string(detail)}
 		}
 	}
 	return links
@@ -342,12 +347,12 @@ func decodeLinks(d *decoder, n int, l *Linker) []Link {
 
 // linkMap is l.links, decoded from the saved state when first asked
 // after a load (decodeCore checked it). The caller holds l.mu.
-func (l *Linker) linkMap() map[int32][]Link {
+func (l *Linker) linkMap() map[int32][]edge {
 	if l.links == nil {
 		d := &decoder{b: l.lazyLinks}
 		n := len(l.ids)
 		roots := d.count(3)
-		l.links = make(map[int32][]Link, roots)
+		l.links = make(map[int32][]edge, roots)
 		for range roots {
 			r := d.ad(n)
 			d.ad(n)
@@ -450,7 +455,7 @@ func (l *Linker) eachSavedFact(fn func(i int32, contacts, social [][]byte, text 
 // The caller holds l.mu.
 func (l *Linker) linksOf(r int32) []Link {
 	if l.lazyAsks++; l.links != nil || l.lazyAsks > lazyAsksBeforeBuild {
-		return l.linkMap()[r]
+		return l.asLinks(l.linkMap()[r])
 	}
 	d := &decoder{b: l.lazyLinks}
 	n := len(l.ids)
@@ -458,11 +463,23 @@ func (l *Linker) linksOf(r int32) []Link {
 		root := d.ad(n)
 		d.ad(n)
 		if root == r {
-			return decodeLinks(d, n, l)
+			return l.asLinks(decodeLinks(d, n, l))
 		}
 		decodeLinks(d, n, nil)
 	}
 	return nil
+}
+
+// asLinks returns edges as the Links they are.
+func (l *linkState) asLinks(edges []edge) []Link {
+	if len(edges) == 0 {
+		return nil
+	}
+	out := make([]Link, len(edges))
+	for k, e := range edges {
+		out[k] = Link{A: l.ids[e.a], B: l.ids[e.b], Evidence: l.evidenceName(e.ev), Detail: e.detail}
+	}
+	return out
 }
 
 // holdsEncoded reports whether parts of a loaded state are not decoded

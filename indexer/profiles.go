@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"maps"
+	"math"
 	"slices"
 	"sort"
 )
@@ -59,11 +60,44 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	l.sets.attach(rb, ra)
 	members[ra] = append(members[ra], members[rb]...)
 	links := l.linkMap()
-	links[ra] = append(append(links[ra], links[rb]...), Link{A: l.ids[a], B: l.ids[b], Evidence: evidence, Detail: detail})
+	links[ra] = append(append(links[ra], links[rb]...), edge{a: a, b: b, ev: l.evidenceIndex(evidence), detail: detail})
 	delete(members, rb)
 	delete(l.label, rb)
 	delete(links, rb)
 	l.label[ra] = winner
+}
+
+// edge is a Link as the linker keeps it: its ads by index and its
+// evidence by its place in evidences (then otherEvidence), in half a
+// Link's bytes.
+type edge struct {
+	detail string
+	a, b   int32
+	ev     uint8
+}
+
+// evidenceIndex returns the edge.ev of an evidence.
+func (l *linkState) evidenceIndex(evidence string) uint8 {
+	if k := slices.Index(evidences, evidence); k >= 0 {
+		return uint8(k)
+	}
+	k := slices.Index(l.otherEvidence, evidence)
+	if k < 0 {
+		if len(evidences)+len(l.otherEvidence) > math.MaxUint8 {
+			return uint8(len(evidences) + len(l.otherEvidence) - 1) // past any real state
+		}
+		k = len(l.otherEvidence)
+		l.otherEvidence = append(l.otherEvidence, evidence)
+	}
+	return uint8(len(evidences) + k)
+}
+
+// evidenceName returns the evidence of an edge.ev.
+func (l *linkState) evidenceName(ev uint8) string {
+	if int(ev) < len(evidences) {
+		return evidences[ev]
+	}
+	return l.otherEvidence[int(ev)-len(evidences)]
 }
 
 // singleNewest reports whether the component of root is only the ad
