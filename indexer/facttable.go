@@ -75,8 +75,10 @@ func (t *factTable) len() int { return len(t.rows.s) }
 
 // grow adds an ad without facts, posted at sec and nsec (Unix time).
 func (t *factTable) grow(sec int64, nsec int32) {
-	t.rows.append(factRow{sec: sec, nsec: nsec, strs: uint32(len(t.refs.s)), photos: uint32(len(t.photos.s))})
-	t.refs.append(strRef{}) // its name, empty
+	if len(t.refs.s) == 0 {
+		t.refs.append(strRef{}) // the name of every ad not set: empty
+	}
+	t.rows.append(factRow{sec: sec, nsec: nsec, photos: uint32(len(t.photos.s))})
 }
 
 // factView is one ad's facts read from a factTable. Its strings stay
@@ -128,7 +130,8 @@ func (v factView) photoRefs() []photoRef {
 
 // set replaces ad i's posting time, text, name, contacts, social handles
 // and image files; its photos stay. known returns where an equal string
-// is kept already, if it is.
+// is kept already, if it is. The refs of what an edited ad said before
+// stay in the table unused until the next load.
 func (t *factTable) set(i int32, posted time.Time, text uint64, hasText bool, name string, contacts, social, files []string, known func(s string) (strRef, bool)) {
 	// The row changes once its strings are in: known may read it, as
 	// it was, meanwhile (an edited ad holds some of its strings already).

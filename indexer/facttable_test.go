@@ -99,6 +99,20 @@ func TestFactTable(t *testing.T) {
 	}
 }
 
+// TestFactTableGrowShares: ads not set yet share one empty name.
+func TestFactTableGrowShares(t *testing.T) {
+	var ft factTable
+	for range 3 {
+		ft.grow(0, 0)
+	}
+	if len(ft.refs.s) != 1 {
+		t.Errorf("%d refs for three ads not set, want 1", len(ft.refs.s))
+	}
+	if v := ft.at(2); v.name() != "" || v.contacts() != nil || v.photoRefs() == nil && v.nPhotos != 0 {
+		t.Errorf("an ad not set: %q %q", v.name(), v.contacts())
+	}
+}
+
 // TestFactTableLarge fills a table past the size where its columns move
 // outside the heap and checks every ad's facts afterwards.
 func TestFactTableLarge(t *testing.T) {

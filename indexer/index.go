@@ -234,8 +234,8 @@ func OpenLogged(dir string, phashThreshold, maxProfilesPerLink int, readOnly boo
 // kept (KeepRedirects). The linker's state, a large part of a serving
 // process's memory, is not read. Only Count, KeepRedirects (as its old
 // argument) and Close may be called on it.
-func OpenHeld(dir string) (*Index, error) {
-	return open(dir, 0, 0, false, false, nil)
+func OpenHeld(dir string, log *slog.Logger) (*Index, error) {
+	return open(dir, 0, 0, false, false, log)
 }
 
 // open is OpenLogged, without reading the links unless withLinker.

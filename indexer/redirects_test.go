@@ -224,7 +224,7 @@ func TestRedirectsKeptAcrossARebuild(t *testing.T) {
 				var prev *Index
 				var err error
 				if held {
-					prev, err = OpenHeld(oldDir)
+					prev, err = OpenHeld(oldDir, nil)
 				} else {
 					prev, err = Open(oldDir, 8, 25, true)
 				}

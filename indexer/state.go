@@ -326,7 +326,12 @@ func (x *Index) saveState() error {
 			return err
 		}
 		if l.lookupsMissing {
-			err = section(func(s *encoder) { s.raw(l.lazyFacts) })
+			// The facts as read, from the file's mapping: not copied.
+			n := &encoder{}
+			n.uint(uint64(len(l.lazyFacts)))
+			if err = n.writeTo(w); err == nil {
+				_, err = w.Write(l.lazyFacts)
+			}
 		} else {
 			err = section(l.encodeFacts)
 		}

@@ -32,13 +32,15 @@ func (e *encoder) room(k int) {
 	}
 }
 
-// next starts a chunk of at least k bytes.
+// next starts a chunk of at least k bytes: twice the last, from 4 kB
+// up to encoderChunk, so that a small encoder stays small.
 func (e *encoder) next(k int) {
 	if len(e.b) > 0 {
 		e.full = append(e.full, e.b)
 		e.n += len(e.b)
 	}
-	e.b = make([]byte, 0, max(k, encoderChunk))
+	size := min(max(2*cap(e.b), 4<<10), encoderChunk)
+	e.b = make([]byte, 0, max(k, size))
 }
 
 func (e *encoder) uint(v uint64) {

@@ -29,7 +29,7 @@ func reindexCmd(g *globals) *cobra.Command {
 			// Holding the old index keeps every other process out of it
 			// until the new one is in place. Its links are not read: the
 			// rebuild makes its own, and keeps only its redirects.
-			old, err := indexer.OpenHeld(a.DataDir)
+			old, err := indexer.OpenHeld(a.DataDir, a.Log)
 			if err != nil {
 				return fmt.Errorf("the index is in use (%w): stop the process that holds it first", err)
 			}
