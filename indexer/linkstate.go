@@ -140,6 +140,12 @@ func (l *Linker) decodeCore(d *decoder) {
 	if d.err != nil {
 		return
 	}
+	// Both union-finds must be trees: a cycle of parents would never
+	// reach a root.
+	if !l.sets.forest() || !l.nsets.forest() {
+		d.fail()
+		return
+	}
 	// Each root of the union-find is a label's, and each label's is a
 	// root; the members of each profile follow, when first asked
 	// (memberMap).

@@ -22,6 +22,35 @@ func (u *unionFind) find(i int32) int32 {
 	return root
 }
 
+// forest reports whether every element's parents lead to a root (one
+// that is its own parent): what a union-find read from a file must hold
+// for find to end. It takes one pass and a byte per element.
+func (u *unionFind) forest() bool {
+	const (
+		unseen = iota
+		walking
+		rooted
+	)
+	state := make([]uint8, len(u.parent))
+	for i := range u.parent {
+		j := int32(i)
+		for state[j] == unseen {
+			state[j] = walking
+			if u.parent[j] == j {
+				break
+			}
+			j = u.parent[j]
+		}
+		if state[j] == walking && u.parent[j] != j {
+			return false // back at an element of this walk: a cycle
+		}
+		for j = int32(i); state[j] == walking; j = u.parent[j] {
+			state[j] = rooted
+		}
+	}
+	return true
+}
+
 // attach joins the component of root child under root.
 func (u *unionFind) attach(child, root int32) { u.parent[child] = root }
 
