@@ -70,6 +70,7 @@ test: vet tools ## Run every test with the race detector (what CI runs)
 	$(GO) test -run '^$$' -fuzz FuzzSanitize -fuzztime 100000x ./web
 	$(GO) test -run '^$$' -fuzz FuzzReadRecord -fuzztime 50000x ./evidence
 	$(GO) test -run '^$$' -fuzz FuzzSimHash -fuzztime 100000x ./indexer
+	$(GO) test -run '^$$' -fuzz FuzzLinkerState -fuzztime 200000x ./indexer
 
 test-short: ## Unit tests only, no end-to-end crawl
 	$(GO) test -short ./...
