@@ -60,7 +60,8 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	l.sets.attach(rb, ra)
 	members[ra] = append(members[ra], members[rb]...)
 	links := l.linkMap()
-	links[ra] = append(append(links[ra], links[rb]...), edge{a: a, b: b, ev: l.evidenceIndex(evidence), detail: detail})
+	ev, _ := l.evidenceIndex(evidence) // one of evidences
+	links[ra] = append(append(links[ra], links[rb]...), edge{a: a, b: b, ev: ev, detail: detail})
 	delete(members, rb)
 	delete(l.label, rb)
 	delete(links, rb)
@@ -76,20 +77,22 @@ type edge struct {
 	ev     uint8
 }
 
-// evidenceIndex returns the edge.ev of an evidence.
-func (l *linkState) evidenceIndex(evidence string) uint8 {
+// evidenceIndex returns the edge.ev of an evidence, and false when an
+// unknown one would not fit in a byte (a saved state that names more than
+// 250 kinds of evidence is not one adwatch wrote).
+func (l *linkState) evidenceIndex(evidence string) (uint8, bool) {
 	if k := slices.Index(evidences, evidence); k >= 0 {
-		return uint8(k)
+		return uint8(k), true
 	}
 	k := slices.Index(l.otherEvidence, evidence)
 	if k < 0 {
 		if len(evidences)+len(l.otherEvidence) > math.MaxUint8 {
-			return uint8(len(evidences) + len(l.otherEvidence) - 1) // past any real state
+			return 0, false
 		}
 		k = len(l.otherEvidence)
 		l.otherEvidence = append(l.otherEvidence, evidence)
 	}
-	return uint8(len(evidences) + k)
+	return uint8(len(evidences) + k), true
 }
 
 // evidenceName returns the evidence of an edge.ev.
