@@ -221,7 +221,7 @@ func TestOtherEvidenceKept(t *testing.T) {
 	p := l.Profile("a")
 	l.mu.Lock()
 	for _, edges := range l.linkMap() {
-		edges[0].ev, _ = l.evidenceIndex("same voice")
+		edges[0].ev = l.evidenceIndex("same voice")
 	}
 	l.mu.Unlock()
 	data := encodeLinker(l)
@@ -232,16 +232,6 @@ func TestOtherEvidenceKept(t *testing.T) {
 	}
 	if !slices.Equal(got, []string{"same voice", "contact and name"}) {
 		t.Fatalf("evidence read back: %q", got)
-	}
-	// No more unknown kinds than a byte holds.
-	var fit int
-	for k := range 300 {
-		if _, ok := m.evidenceIndex(fmt.Sprint("kind ", k)); ok {
-			fit++
-		}
-	}
-	if fit != 250 { // 256 values: 5 known kinds, "same voice" read back, 250 more
-		t.Errorf("%d more unknown kinds kept, want 250", fit)
 	}
 	// Its profiles' part (the links are there) is written again the same.
 	core := func(data []byte) []byte {

@@ -343,11 +343,7 @@ func decodeLinks(d *decoder, n int, l *Linker) []edge {
 		detail := d.bytes()
 		if l != nil && d.err == nil {
 			if other != nil {
-				var ok bool
-				if ev, ok = l.evidenceIndex(string(other)); !ok {
-					d.fail()
-					return nil
-				}
+				ev = l.evidenceIndex(string(other))
 			}
 			links[k] = edge{a: a, b: b, ev: ev, detail: string(detail)}
 		}

@@ -60,8 +60,7 @@ func (l *Linker) union(a, b int32, evidence, detail string, changed map[int32]bo
 	l.sets.attach(rb, ra)
 	members[ra] = append(members[ra], members[rb]...)
 	links := l.linkMap()
-	ev, _ := l.evidenceIndex(evidence) // one of evidences
-	links[ra] = append(append(links[ra], links[rb]...), edge{a: a, b: b, ev: ev, detail: detail})
+	links[ra] = append(append(links[ra], links[rb]...), edge{a: a, b: b, ev: l.evidenceIndex(evidence), detail: detail})
 	delete(members, rb)
 	delete(l.label, rb)
 	delete(links, rb)
@@ -77,22 +76,20 @@ type edge struct {
 	ev     uint8
 }
 
-// evidenceIndex returns the edge.ev of an evidence, and false when an
-// unknown one would not fit in a byte (a saved state that names more than
-// 250 kinds of evidence is not one adwatch wrote).
-func (l *linkState) evidenceIndex(evidence string) (uint8, bool) {
+// evidenceIndex returns the edge.ev of an evidence.
+func (l *linkState) evidenceIndex(evidence string) uint8 {
 	if k := slices.Index(evidences, evidence); k >= 0 {
-		return uint8(k), true
+		return uint8(k)
 	}
 	k := slices.Index(l.otherEvidence, evidence)
 	if k < 0 {
 		if len(evidences)+len(l.otherEvidence) > math.MaxUint8 {
-			return 0, false
+			return uint8(len(evidences) + len(l.otherEvidence) - 1) // past any real state
 		}
 		k = len(l.otherEvidence)
 		l.otherEvidence = append(l.otherEvidence, evidence)
 	}
-	return uint8(len(evidences) + k), true
+	return uint8(len(evidences) + k)
 }
 
 // evidenceName returns the evidence of an edge.ev.

@@ -314,23 +314,22 @@ func (x *Index) saveState() error {
 		if err := e.writeTo(w); err != nil {
 			return err
 		}
-		// A section is its length, then its bytes.
-		length := func(n int) error {
-			_, err := w.Write(binary.AppendUvarint(nil, uint64(n)))
-			return err
-		}
 		section := func(write func(s *encoder)) error {
 			s := &encoder{}
 			write(s)
-			return errors.Join(length(s.len()), s.writeTo(w))
-		}
-		if err := section(l.encodeCore); err != nil {
-			return err
+			n := &encoder{}
+			n.uint(uint64(s.len()))
+			return errors.Join(n.writeTo(w), s.writeTo(w))
 		}
 		var err error
+		if err = section(l.encodeCore); err != nil {
+			return err
+		}
 		if l.lookupsMissing {
 			// The facts as read, from the file's mapping: not copied.
-			if err = length(len(l.lazyFacts)); err == nil {
+			n := &encoder{}
+			n.uint(uint64(len(l.lazyFacts)))
+			if err = n.writeTo(w); err == nil {
 				_, err = w.Write(l.lazyFacts)
 			}
 		} else {

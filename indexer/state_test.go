@@ -714,12 +714,3 @@ func TestStateV1PagesRead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-// bytes returns the bytes encoded in one slice.
-func (e *encoder) bytes() []byte {
-	out := make([]byte, 0, e.len())
-	for _, c := range e.full {
-		out = append(out, c...)
-	}
-	return append(out, e.b...)
-}

@@ -91,6 +91,15 @@ func (e *encoder) writeTo(w io.Writer) error {
 	return err
 }
 
+// bytes returns the bytes encoded in one slice.
+func (e *encoder) bytes() []byte {
+	out := make([]byte, 0, e.len())
+	for _, c := range e.full {
+		out = append(out, c...)
+	}
+	return append(out, e.b...)
+}
+
 func (e *encoder) bool(v bool) {
 	if v {
 		e.uint(1)
